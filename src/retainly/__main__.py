@@ -1,0 +1,3 @@
+from retainly.cli.app import main
+
+main()

@@ -1,0 +1,49 @@
+"""`retainly summary`: what the store now knows, in one object."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from retainly.features.orders import purchase_lines, purchase_orders
+from retainly.store.backends import Store
+
+
+def store_summary(store: Store) -> dict:
+    """Customers, purchase orders and lines of known customers, revenue, guests and returns."""
+    orders, lines, returns = store.table("orders"), store.table("order_lines"), store.table("returns")
+    bought = purchase_orders(orders, lines)
+    known = bought.filter(bought.customer_id.notnull())
+    known_lines = purchase_lines(orders, lines).filter(lambda t: t.customer_id.notnull())
+    order_figures = known.aggregate(
+        customers=known.customer_id.nunique(),
+        orders=known.count(),
+        first_order_at=known.placed_at.min(),
+        last_order_at=known.placed_at.max(),
+    ).to_pyarrow().to_pylist()[0]
+    line_figures = known_lines.aggregate(
+        order_lines=known_lines.count(), gross_revenue=known_lines.amount.sum()
+    ).to_pyarrow().to_pylist()[0]
+    guests = bought.filter(bought.customer_id.isnull()).count().to_pyarrow().as_py()
+    known_returns = returns.filter(returns.customer_id.notnull())
+    return_figures = known_returns.aggregate(
+        returns=known_returns.count(), returned_amount=known_returns.amount.sum()
+    ).to_pyarrow().to_pylist()[0]
+    return {
+        "customers": int(order_figures["customers"] or 0),
+        "orders": int(order_figures["orders"] or 0),
+        "order_lines": int(line_figures["order_lines"] or 0),
+        "gross_revenue": _money(line_figures["gross_revenue"]),
+        "guest_orders": int(guests or 0),
+        "returns": int(return_figures["returns"] or 0),
+        "returned_amount": _money(return_figures["returned_amount"]),
+        "first_order_at": _iso(order_figures["first_order_at"]),
+        "last_order_at": _iso(order_figures["last_order_at"]),
+    }
+
+
+def _money(value) -> Decimal:
+    return Decimal(value or 0).quantize(Decimal("0.01"))
+
+
+def _iso(value) -> str | None:
+    return None if value is None else value.isoformat(sep=" ")

@@ -1,0 +1,202 @@
+"""Connections to the store: one class per engine, chosen by URL in ``connect``.
+
+Queries go through Ibis (``Store.ibis``) so that the same expression runs on every engine.
+What Ibis does not cover — DDL, transactions and bulk loading of staged rows — lives here,
+behind a small interface, so no other module asks which engine it is talking to.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import ibis
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+
+from retainly.errors import StoreError
+from retainly.store.urls import StoreURL, parse_url
+
+
+class Store:
+    """An open store. Subclasses adapt one engine; everything else is shared.
+
+    Raw SQL takes ``?`` placeholders on every engine.
+    """
+
+    backend_name = "?"
+
+    def __init__(self, url: StoreURL, ibis_backend: Any):
+        self.url = url
+        self.ibis = ibis_backend
+        self._in_transaction = False
+
+    # -- raw SQL -----------------------------------------------------------------
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        cursor = self._cursor()
+        cursor.execute(sql, params) if params is not None else cursor.execute(sql)
+
+    def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        cursor = self._cursor()
+        cursor.execute(sql, params) if params is not None else cursor.execute(sql)
+        return cursor.fetchall()
+
+    def fetchone(self, sql: str, params: Sequence[Any] | None = None) -> tuple | None:
+        rows = self.fetchall(sql, params)
+        return rows[0] if rows else None
+
+    def table_names(self) -> set[str]:
+        return set(self.ibis.list_tables())
+
+    def table(self, name: str):
+        """An Ibis table expression over a store table."""
+        return self.ibis.table(name)
+
+    # -- engine-specific -------------------------------------------------------------
+    def _cursor(self):
+        raise NotImplementedError
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All or nothing: commit at the end of the block, roll back on any exception."""
+        raise NotImplementedError
+
+    def stage(self, name: str, data: pa.Table) -> None:
+        """Make ``data`` queryable as table ``name`` for the current transaction."""
+        raise NotImplementedError
+
+    def unstage(self, name: str) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        try:
+            self.ibis.disconnect()
+        except Exception:  # noqa: BLE001 - closing a broken connection must not mask the real error
+            pass
+
+
+class DuckDBStore(Store):
+    """The embedded default: one DuckDB file, nothing to install."""
+
+    backend_name = "duckdb"
+
+    def _cursor(self):
+        return self.ibis.con
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        con = self.ibis.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+
+    def stage(self, name: str, data: pa.Table) -> None:
+        self.ibis.con.register(name, data)
+
+    def unstage(self, name: str) -> None:
+        self.ibis.con.unregister(name)
+
+
+_ARROW_TO_POSTGRES = {
+    pa.string(): "TEXT",
+    pa.large_string(): "TEXT",
+    pa.int64(): "BIGINT",
+    pa.int32(): "INTEGER",
+    pa.float64(): "DOUBLE PRECISION",
+    pa.bool_(): "BOOLEAN",
+    pa.date32(): "DATE",
+}
+
+
+def _postgres_type(arrow_type: pa.DataType) -> str:
+    if pa.types.is_timestamp(arrow_type):
+        return "TIMESTAMP"
+    if pa.types.is_decimal(arrow_type):
+        return f"NUMERIC({arrow_type.precision},{arrow_type.scale})"
+    try:
+        return _ARROW_TO_POSTGRES[arrow_type]
+    except KeyError:
+        raise StoreError(f"cannot stage a column of type {arrow_type} in PostgreSQL") from None
+
+
+class PostgresStore(Store):
+    """The production store: a PostgreSQL server reached over a real connection."""
+
+    backend_name = "postgres"
+
+    def _cursor(self):
+        return self.ibis.con.cursor()
+
+    # SQL in retainly uses DuckDB's `?` placeholders; psycopg wants `%s`.
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        with self.ibis.con.cursor() as cursor:
+            cursor.execute(sql.replace("?", "%s") if params is not None else sql, params)
+
+    def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        with self.ibis.con.cursor() as cursor:
+            cursor.execute(sql.replace("?", "%s") if params is not None else sql, params)
+            return cursor.fetchall()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self.ibis.con.transaction():
+            yield
+
+    def stage(self, name: str, data: pa.Table) -> None:
+        columns = ", ".join(f'"{f.name}" {_postgres_type(f.type)}' for f in data.schema)
+        self.execute(f'CREATE TEMP TABLE "{name}" ({columns}) ON COMMIT DROP')
+        if data.num_rows == 0:
+            return
+        # Timestamps at microsecond resolution print in a form PostgreSQL's COPY accepts.
+        data = data.cast(pa.schema([
+            f.with_type(pa.timestamp("us")) if pa.types.is_timestamp(f.type) else f for f in data.schema
+        ]))
+        buffer = io.BytesIO()
+        pa_csv.write_csv(data, buffer, pa_csv.WriteOptions(include_header=False))
+        with self.ibis.con.cursor() as cursor:
+            with cursor.copy(f'COPY "{name}" FROM STDIN (FORMAT csv)') as copy:
+                copy.write(buffer.getbuffer())
+
+    def unstage(self, name: str) -> None:
+        # ON COMMIT DROP removes staged tables with their transaction.
+        return None
+
+
+def connect(url: str | StoreURL) -> Store:
+    """Open the store at ``url``; see ``retainly.store.urls`` for the accepted forms."""
+    parsed = url if isinstance(url, StoreURL) else parse_url(url)
+    if parsed.backend == "duckdb":
+        path = parsed.path
+        if path.parent and not path.parent.exists():
+            raise StoreError(
+                f"cannot create the store {path}: folder {path.parent} does not exist; create it or pick another --db"
+            )
+        try:
+            backend = ibis.duckdb.connect(database=str(path))
+        except Exception as exc:  # duckdb raises its own IOException family
+            raise StoreError(f"cannot open DuckDB store {path}: {_first_line(exc)}") from None
+        return DuckDBStore(parsed, backend)
+    try:
+        backend = ibis.postgres.connect(
+            host=parsed.host,
+            port=parsed.port,
+            user=parsed.user,
+            password=parsed.password,
+            database=parsed.database,
+        )
+    except Exception as exc:  # psycopg.OperationalError and friends
+        raise StoreError(
+            f"cannot connect to {parsed.display()}: {_first_line(exc)}; check the server is running and the URL"
+        ) from None
+    return PostgresStore(parsed, backend)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,189 @@
+"""The store's schema, as an ordered list of migrations.
+
+A migration is frozen once released: a store made by an older retainly upgrades in place
+by running the migrations it has not seen yet, in order, each in its own transaction.
+The SQL is the subset DuckDB and PostgreSQL share. Money is DECIMAL(18,4), never a float.
+``docs/schema.md`` describes every table and column; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MONEY = "DECIMAL(18,4)"
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+_V1_CORE = Migration(
+    1,
+    "core store: customers, products, orders, lines, returns, spend, interactions, imports",
+    (
+        """CREATE TABLE customers (
+            customer_id BIGINT PRIMARY KEY,
+            external_id TEXT NOT NULL UNIQUE,
+            name TEXT,
+            email TEXT,
+            phone TEXT,
+            gender TEXT,
+            birthday DATE,
+            country TEXT,
+            city TEXT,
+            acquisition_channel TEXT,
+            first_seen_at TIMESTAMP,
+            email_consent BOOLEAN,
+            email_consent_at TIMESTAMP,
+            sms_consent BOOLEAN,
+            sms_consent_at TIMESTAMP,
+            import_id BIGINT
+        )""",
+        f"""CREATE TABLE products (
+            sku TEXT PRIMARY KEY,
+            name TEXT,
+            category TEXT,
+            price {MONEY},
+            import_id BIGINT
+        )""",
+        f"""CREATE TABLE orders (
+            order_id TEXT PRIMARY KEY,
+            customer_id BIGINT,
+            placed_at TIMESTAMP NOT NULL,
+            status TEXT NOT NULL,
+            currency TEXT,
+            gross {MONEY} NOT NULL,
+            discount {MONEY} NOT NULL,
+            shipping {MONEY} NOT NULL,
+            tax {MONEY} NOT NULL,
+            net {MONEY} NOT NULL,
+            channel TEXT,
+            promo_code TEXT,
+            country TEXT,
+            import_id BIGINT
+        )""",
+        f"""CREATE TABLE order_lines (
+            order_id TEXT NOT NULL,
+            line_no INTEGER NOT NULL,
+            sku TEXT,
+            description TEXT,
+            quantity INTEGER NOT NULL,
+            unit_price {MONEY},
+            discount {MONEY} NOT NULL,
+            amount {MONEY} NOT NULL,
+            kind TEXT NOT NULL,
+            PRIMARY KEY (order_id, line_no)
+        )""",
+        f"""CREATE TABLE returns (
+            return_id TEXT NOT NULL,
+            line_no INTEGER NOT NULL,
+            customer_id BIGINT,
+            order_id TEXT,
+            order_line_no INTEGER,
+            returned_at TIMESTAMP NOT NULL,
+            sku TEXT,
+            quantity INTEGER,
+            amount {MONEY} NOT NULL,
+            reason TEXT,
+            import_id BIGINT,
+            PRIMARY KEY (return_id, line_no)
+        )""",
+        f"""CREATE TABLE marketing_spend (
+            spend_date DATE NOT NULL,
+            channel TEXT NOT NULL,
+            campaign TEXT NOT NULL,
+            amount {MONEY} NOT NULL,
+            currency TEXT,
+            import_id BIGINT,
+            PRIMARY KEY (spend_date, channel, campaign)
+        )""",
+        """CREATE TABLE interactions (
+            interaction_id TEXT PRIMARY KEY,
+            customer_id BIGINT NOT NULL,
+            occurred_at TIMESTAMP NOT NULL,
+            kind TEXT NOT NULL,
+            direction TEXT,
+            outcome TEXT,
+            note TEXT,
+            by_whom TEXT,
+            import_id BIGINT
+        )""",
+        """CREATE TABLE imports (
+            import_id BIGINT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            source TEXT NOT NULL,
+            preset TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            rows_read BIGINT NOT NULL,
+            rows_accepted BIGINT NOT NULL,
+            rows_rejected BIGINT NOT NULL,
+            started_at TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP NOT NULL,
+            status TEXT NOT NULL,
+            message TEXT
+        )""",
+        """CREATE TABLE import_rejects (
+            import_id BIGINT NOT NULL,
+            source TEXT NOT NULL,
+            sheet TEXT,
+            line BIGINT,
+            column_name TEXT,
+            value TEXT,
+            reason TEXT NOT NULL
+        )""",
+        "CREATE INDEX orders_by_customer ON orders (customer_id)",
+        "CREATE INDEX returns_by_customer ON returns (customer_id)",
+    ),
+)
+
+_V2_SITE_AND_PROMOTIONS = Migration(
+    2,
+    "site events, promotion calendar, and the generated shop's hidden truth",
+    (
+        """CREATE TABLE site_events (
+            event_id TEXT PRIMARY KEY,
+            customer_id BIGINT,
+            session_id TEXT,
+            occurred_at TIMESTAMP NOT NULL,
+            kind TEXT NOT NULL,
+            sku TEXT,
+            order_id TEXT,
+            import_id BIGINT
+        )""",
+        """CREATE TABLE promotions (
+            promotion_id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            starts_on DATE NOT NULL,
+            ends_on DATE NOT NULL,
+            promo_code TEXT,
+            discount_rate DECIMAL(6,4),
+            import_id BIGINT
+        )""",
+        """CREATE TABLE generator_truth (
+            customer_id BIGINT PRIMARY KEY,
+            buyer_type TEXT NOT NULL,
+            purchase_rate DOUBLE PRECISION NOT NULL,
+            dropout_probability DOUBLE PRECISION NOT NULL,
+            dropped_out_at TIMESTAMP
+        )""",
+        """CREATE TABLE generator_product_truth (
+            sku TEXT PRIMARY KEY,
+            reorder_interval_days INTEGER,
+            companion_of TEXT
+        )""",
+        # Which preset/mapping options an import ran with, so a re-run is recognised.
+        "ALTER TABLE imports ADD COLUMN options TEXT",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1_CORE, _V2_SITE_AND_PROMOTIONS)
+LATEST_VERSION = MIGRATIONS[-1].version
+
+SCHEMA_TABLE_DDL = """CREATE TABLE IF NOT EXISTS retainly_schema (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at TIMESTAMP NOT NULL
+)"""
