@@ -70,9 +70,9 @@ class Workspace:
 
     def generate(self, customers: int, seed: int, progress: Callable[[str], None] | None = None) -> int:
         """Generate a shop and load it straight into the store; return the import id."""
-        from retainly.synth.store import load_generated_shop
+        from retainly.shop_files import generate_into
 
-        return load_generated_shop(self, customers, seed, progress=progress)
+        return generate_into(self.store, customers, seed, progress=progress)
 
     # -- what the store knows -----------------------------------------------------------
     def summary(self) -> dict:

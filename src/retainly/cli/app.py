@@ -1,0 +1,87 @@
+"""The `retainly` command: a thin shell over ``Workspace``.
+
+Errors end here: a ``RetainlyError`` (or a usage mistake) prints one line and exits 1;
+anything unexpected prints one line too, and the traceback only with RETAINLY_DEBUG=1.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Annotated, Optional
+
+import typer
+from typer.exceptions import TyperException
+
+from retainly.errors import RetainlyError
+from retainly.workspace import Workspace
+
+app = typer.Typer(
+    name="retainly",
+    help="Turn a shop's order history into retained customers.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+db_app = typer.Typer(help="Inspect and upgrade the store's schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+class _State:
+    db: str | None = None
+
+
+state = _State()
+
+
+@app.callback()
+def _global(
+    db: Annotated[Optional[str], typer.Option(
+        "--db", help="Store URL (duckdb:///file.duckdb, duckdb:////abs/file.duckdb, postgresql://user@host:port/db) "
+        "or a .duckdb path. Default: $RETAINLY_DATABASE_URL, else ./retainly.duckdb.", metavar="URL")] = None,
+) -> None:
+    """Turn a shop's order history into retained customers.
+
+    Example: retainly --db shop.duckdb import orders online_retail_II.csv.gz --preset online-retail-ii
+    """
+    state.db = db
+
+
+def open_workspace() -> Workspace:
+    return Workspace.open(state.db)
+
+
+# Commands register themselves on `app` when their modules are imported.
+from retainly.cli import commands  # noqa: E402,F401  (import for side effect)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the console script."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except RetainlyError as exc:
+        _fail(str(exc))
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        _fail("interrupted; nothing was changed by the unfinished step")
+    except TyperException as exc:  # usage mistakes: unknown option, missing argument, bad value
+        ctx = getattr(exc, "ctx", None)
+        hint = f"; see `{ctx.command_path} --help`" if ctx is not None else ""
+        _fail(f"{exc.format_message().rstrip('.')}{hint}")
+    except KeyboardInterrupt:
+        _fail("interrupted; nothing was changed by the unfinished step")
+    except Exception as exc:  # noqa: BLE001 - the one place that turns surprises into a message
+        if os.environ.get("RETAINLY_DEBUG"):
+            traceback.print_exc()
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        _fail(f"unexpected {type(exc).__name__}: {detail} (run again with RETAINLY_DEBUG=1 for details and report it)")
+
+
+def _fail(message: str) -> None:
+    # Plain text, one line: scripts and tests match it exactly.
+    sys.stderr.write(f"error: {message}\n")
+    sys.exit(1)
+

@@ -1,0 +1,3 @@
+"""Each module adds its commands to the app."""
+
+from retainly.cli.commands import data, db, shop  # noqa: F401

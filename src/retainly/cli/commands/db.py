@@ -1,0 +1,51 @@
+"""`retainly db status|upgrade`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from retainly.cli.app import db_app, state
+from retainly.cli.output import console, print_json, print_rows
+from retainly.workspace import Workspace
+
+
+@db_app.command("status")
+def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Show the store's schema version and the migrations it still needs.
+
+    Example: retainly --db shop.duckdb db status
+    """
+    with Workspace.open_unchecked(state.db) as ws:
+        current = ws.schema_status()
+        data = {
+            "store": ws.store.url.display(),
+            "version": current.version,
+            "latest": current.latest,
+            "pending": [{"version": m.version, "name": m.name} for m in current.pending],
+        }
+    if as_json:
+        print_json(data)
+        return
+    console.print(f"store {data['store']}: schema version {current.version} of {current.latest}")
+    if current.pending:
+        print_rows("pending migrations (run `retainly db upgrade`)", data["pending"])
+    else:
+        console.print("up to date")
+
+
+@db_app.command("upgrade")
+def upgrade() -> None:
+    """Bring the store's schema up to this retainly's version, in place.
+
+    Each migration runs in its own transaction. Back the store up first.
+    Example: retainly --db postgresql://shop@db:5432/shop db upgrade
+    """
+    with Workspace.open_unchecked(state.db) as ws:
+        applied = ws.upgrade()
+        version = ws.schema_status().version
+    if applied:
+        for migration in applied:
+            console.print(f"applied {migration.version}: {migration.name}")
+    console.print(f"schema version {version}: up to date")

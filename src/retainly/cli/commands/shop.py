@@ -1,0 +1,76 @@
+"""`retainly generate` and `retainly demo`: a realistic generated shop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from retainly.cli.app import app, open_workspace, state
+from retainly.cli.output import console, phases, print_record
+from retainly.errors import InputError
+from retainly.store.urls import parse_url
+from retainly.workspace import Workspace
+
+_PHASES = ("customers", "catalog", "orders", "lines", "returns", "activity", "loading")
+DEMO_STORE = Path("retainly-demo.duckdb")
+
+
+@app.command()
+def generate(
+    customers: Annotated[int, typer.Option("--customers", help="How many customers.", min=1)] = 10_000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives the same shop.")] = 1,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write export files here instead of loading the store.")] = None,
+    file_format: Annotated[str, typer.Option("--format", help="File format with --out: csv or parquet.")] = "csv",
+    dirty: Annotated[bool, typer.Option("--dirty", help="With --out: add malformed rows (listed in orders.faults.csv).")] = False,
+) -> None:
+    """Generate a realistic online shop, with its hidden truth, into the store or as files.
+
+    Example: retainly generate --customers 100000 --seed 7 --out shop/ --format parquet
+    """
+    from retainly.shop_files import write_shop
+    from retainly.synth import generate_shop
+
+    if file_format not in ("csv", "parquet"):
+        raise InputError(f"--format {file_format!r} is not supported; use csv or parquet")
+    if dirty and out is None:
+        raise InputError("--dirty needs --out: malformed rows only make sense in export files")
+    if out is not None:
+        with phases(f"generating {customers:,} customers", _PHASES[:-1]) as step:
+            batch = generate_shop(customers, seed, progress=step)
+            step("writing")
+            files = write_shop(batch, out, file_format, dirty=dirty, seed=seed)
+        console.print(f"wrote {len(files)} files to {out}/ (hidden truth in {out}/truth/); import them with:")
+        for path in files:
+            console.print(f"  retainly import {path.stem} {path}")
+        return
+    with open_workspace() as ws, phases(f"generating {customers:,} customers", _PHASES) as step:
+        import_id = ws.generate(customers, seed, progress=step)
+    console.print(f"generated shop loaded as import #{import_id}")
+
+
+@app.command()
+def demo(
+    customers: Annotated[int, typer.Option("--customers", help="How many customers to generate.", min=100)] = 5_000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 42,
+) -> None:
+    """Generate a realistic shop into a fresh demo store and show what retainly knows about it.
+
+    Without --db the demo writes ./retainly-demo.duckdb (made anew each time), never your shop's store.
+    Example: retainly demo --customers 20000
+    """
+    url = state.db
+    if url is None:
+        for leftover in (DEMO_STORE, DEMO_STORE.with_name(DEMO_STORE.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+        url = str(DEMO_STORE)
+    with Workspace.open(url) as ws:
+        with phases(f"generating a shop of {customers:,} customers", _PHASES) as step:
+            ws.generate(customers, seed, progress=step)
+        figures = ws.summary()
+        where = ws.store.url.display()
+    print_record(f"retainly demo: what retainly now knows ({where})", figures)
+    target = parse_url(url)
+    db_option = f"--db {url} " if target.backend != "duckdb" or target.path != DEMO_STORE else f"--db {DEMO_STORE} "
+    console.print(f"explore it: retainly {db_option}summary --json")

@@ -1,0 +1,106 @@
+"""Printing results: Rich tables for people, JSON and CSV for machines."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def _plain(value):
+    if isinstance(value, Decimal):
+        return float(value) if value != value.to_integral_value() else int(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
+    return value
+
+
+def print_json(data) -> None:
+    """JSON on stdout; exact decimals print as numbers."""
+    sys.stdout.write(json.dumps(data, default=_plain, indent=2) + "\n")
+
+
+def print_csv(rows: Sequence[dict]) -> None:
+    if not rows:
+        return
+    writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]))
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _plain(v) for k, v in row.items()})
+
+
+def print_record(title: str, record: dict) -> None:
+    """One object as a two-column table."""
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    for key, value in record.items():
+        table.add_row(key.replace("_", " "), _human(value))
+    console.print(table)
+
+
+def print_rows(title: str, rows: Sequence[dict]) -> None:
+    table = Table(title=title, title_justify="left")
+    if not rows:
+        console.print(f"{title}: none")
+        return
+    for key in rows[0]:
+        table.add_column(key.replace("_", " "))
+    for row in rows:
+        table.add_row(*(_human(v) for v in row.values()))
+    console.print(table)
+
+
+def _human(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Decimal):
+        return f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.4g}"
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    return str(value)
+
+
+@contextmanager
+def phases(title: str, names: Sequence[str], quiet: bool = False) -> Iterator[Callable[[str], None]]:
+    """A progress bar over named phases; yields ``step(name)`` to call as each phase starts."""
+    if quiet:
+        yield lambda _name: None
+        return
+    progress = Progress(
+        SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[phase]}"),
+        TimeElapsedColumn(), console=errors, transient=True,
+    )
+    known = list(names)
+    with progress:
+        task = progress.add_task(title, total=len(known), phase="")
+        seen: list[str] = []
+
+        def step(name: str) -> None:
+            if seen:
+                progress.advance(task)
+            seen.append(name)
+            if name not in known:
+                known.append(name)
+                progress.update(task, total=len(known))
+            progress.update(task, phase=name)
+
+        yield step
+        progress.update(task, completed=len(known))
