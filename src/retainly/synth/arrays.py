@@ -90,6 +90,26 @@ def sort_order(keys: np.ndarray) -> np.ndarray:
     return packed & ((1 << position_bits) - 1)
 
 
+def to_seconds(days: np.ndarray, horizon_days: int) -> np.ndarray:
+    """Float days since start -> whole seconds, kept inside the ``horizon_days`` window."""
+    seconds = np.floor(np.asarray(days) * SECONDS_PER_DAY).astype(np.int64)
+    return seconds.clip(0, horizon_days * SECONDS_PER_DAY - 1)
+
+
+def sort_pairs(major: np.ndarray, minor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sort non-negative integer pairs by (major, minor); fast when both fit one int64."""
+    major = np.asarray(major, dtype=np.int64)
+    minor = np.asarray(minor, dtype=np.int64)
+    if len(major) == 0:
+        return major, minor
+    bits = max(1, int(minor.max()).bit_length())
+    if int(major.max()).bit_length() + bits > 62 or major.min() < 0 or minor.min() < 0:
+        order = np.lexsort((minor, major))
+        return major[order], minor[order]
+    packed = np.sort((major << bits) | minor)
+    return packed >> bits, packed & ((1 << bits) - 1)
+
+
 def group_starts(groups: np.ndarray) -> np.ndarray:
     """Boolean mask of the first row of each run in an array sorted by group."""
     first = np.ones(len(groups), dtype=bool)

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from retainly.synth.arrays import dates, id_strings, pick, text
+from retainly.synth.arrays import id_strings, pick, text
 
 # Relative demand per calendar month (Jan..Dec): the Christmas quarter sells most.
 MONTH_DEMAND = np.array([0.85, 0.80, 0.90, 0.90, 0.90, 0.85, 0.90, 0.85, 0.95, 1.00, 1.45, 1.65])
@@ -78,11 +78,11 @@ class Calendar:
         if len(self.sale_start) == 0:
             return t
         last = len(self.sale_start) - 1
-        before = (np.searchsorted(self.sale_start, t, side="right") - 1).clip(0, last)
-        after = (before + 1).clip(0, last)
-        gap_before = np.where(t >= self.sale_start[before], np.maximum(t - self.sale_stop[before], 0), np.inf)
-        gap_after = np.where(self.sale_start[after] > t, self.sale_start[after] - t, np.inf)
-        nearest = np.where(gap_after < gap_before, after, before)
+        previous = np.searchsorted(self.sale_start, t, side="right") - 1  # -1: none started yet
+        following = previous + 1
+        gap_previous = np.where(previous >= 0, t - self.sale_stop[previous.clip(0)], np.inf)
+        gap_following = np.where(following <= last, self.sale_start[following.clip(0, last)] - t, np.inf)
+        nearest = np.where(gap_following < gap_previous, following, previous).clip(0, last)
         inside = self.sale_at(t) >= 0
         span = self.sale_stop[nearest] - self.sale_start[nearest]
         moved = self.sale_start[nearest] + rng.random(len(t)) * span
@@ -101,8 +101,8 @@ class Calendar:
             {
                 "promotion_id": text(id_strings("P", np.arange(1, n + 1), 4)),
                 "name": text(pick(self.sale_name, np.arange(n))),
-                "starts_on": dates(date(1970, 1, 1), [(d - date(1970, 1, 1)).days for d in self.sale_first]),
-                "ends_on": dates(date(1970, 1, 1), [(d - date(1970, 1, 1)).days for d in self.sale_last]),
+                "starts_on": pd.Series(np.array(self.sale_first, dtype="datetime64[D]").astype("datetime64[ns]")),
+                "ends_on": pd.Series(np.array(self.sale_last, dtype="datetime64[D]").astype("datetime64[ns]")),
                 "promo_code": text(pick(self.sale_code, np.arange(n))),
                 "discount_rate": self.sale_rate.astype(float),
             }
