@@ -60,7 +60,7 @@ from retainly.cli import commands  # noqa: E402,F401  (import for side effect)
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script."""
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="retainly", standalone_mode=False)
     except RetainlyError as exc:
         _fail(str(exc))
     except typer.Exit as exc:

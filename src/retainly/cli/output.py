@@ -14,7 +14,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-console = Console()
+# soft_wrap: long lines (paths, rejected values) stay whole instead of breaking at 80 columns.
+console = Console(soft_wrap=True)
 errors = Console(stderr=True)
 
 
@@ -81,7 +82,8 @@ def _human(value) -> str:
 @contextmanager
 def phases(title: str, names: Sequence[str], quiet: bool = False) -> Iterator[Callable[[str], None]]:
     """A progress bar over named phases; yields ``step(name)`` to call as each phase starts."""
-    if quiet:
+    # Off when stderr is not a terminal (pipes, CI logs): a bar there is only noise.
+    if quiet or not errors.is_terminal:
         yield lambda _name: None
         return
     progress = Progress(

@@ -248,10 +248,9 @@ def _read_xlsx(path: Path, data: bytes, digest: str) -> RawTable:
     try:
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
         sheets = [(sheet, workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False)) for sheet in workbook.sheet_names]
-    except Exception as exc:  # calamine raises its own error types for every kind of damage
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    except Exception:  # calamine raises its own error types for every kind of damage
         raise FileFormatError(
-            f"{name}: not a readable XLSX workbook ({reason}); open it in a spreadsheet program and save it "
+            f"{name}: not a readable XLSX workbook; open it in a spreadsheet program and save it "
             "again as .xlsx, or export it as CSV"
         ) from None
     frames, lines, sheet_names, header = [], [], [], None
