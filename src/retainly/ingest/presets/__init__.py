@@ -7,10 +7,12 @@ from retainly.ingest.presets.base import Options, Preset
 from retainly.ingest.presets.cdnow import CDNOW
 from retainly.ingest.presets.native import Native
 from retainly.ingest.presets.online_retail_ii import OnlineRetailII
+from retainly.ingest.presets.shopify import Shopify
+from retainly.ingest.presets.woocommerce import WooCommerce
 from retainly.ingest.readers import RawTable
 from retainly.ingest.values import find_column
 
-PRESETS: dict[str, Preset] = {p.name: p for p in (OnlineRetailII(), CDNOW(), Native())}
+PRESETS: dict[str, Preset] = {p.name: p for p in (OnlineRetailII(), CDNOW(), Shopify(), WooCommerce(), Native())}
 
 
 def register(preset: Preset) -> None:
