@@ -68,12 +68,13 @@ def orders_by_id(ws) -> dict[str, tuple]:
     return {row[0]: row[1:] for row in rows}
 
 
-def edited_copy(tmp_path: Path, name: str, cells: dict[tuple[int, str], str] = {}, drop: str | None = None) -> Path:
+def edited_copy(tmp_path: Path, name: str, cells: dict[tuple[int, str], str] | None = None,
+                drop: str | None = None) -> Path:
     """The fixture with some cells changed, keyed by (file line, header), and maybe one column dropped."""
     with FIXTURE.open(encoding="utf-8", newline="") as f:
         rows = list(csv.reader(f))
     header = rows[0]
-    for (line, column), value in cells.items():
+    for (line, column), value in (cells or {}).items():
         rows[line - 1][header.index(column)] = value
     if drop is not None:
         at = header.index(drop)

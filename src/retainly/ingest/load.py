@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from retainly.ingest.batch import Batch
+from retainly.ingest.batch import ENTITY_COLUMNS, Batch
 from retainly.store.backends import Store
 
 M = "DECIMAL(18,4)"
@@ -109,7 +109,7 @@ def _with_referenced_customers(entities: dict[str, pd.DataFrame]) -> dict[str, p
     if len(missing):
         extra = pd.DataFrame({"external_id": missing})
         customers = extra if customers is None else pd.concat([customers, extra], ignore_index=True)
-        entities = {**entities, "customers": customers.reindex(columns=customers.columns)}
+        customers = customers.reindex(columns=list(ENTITY_COLUMNS["customers"][0]))
     if customers is not None:
         entities = {**entities, "customers": customers.drop_duplicates("external_id", keep="last")}
     return entities

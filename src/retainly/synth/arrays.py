@@ -23,14 +23,17 @@ def id_strings(prefix: str, numbers: np.ndarray, width: int) -> pa.StringArray:
         width = max(width, len(str(int(numbers.max()))))
     head = np.frombuffer(prefix.encode(), dtype=np.uint8)
     row = len(head) + width
-    # Digits are written column by column into one byte matrix that becomes the Arrow buffer.
-    chars = np.empty((len(numbers), row), dtype=np.uint8)
-    chars[:, : len(head)] = head
-    rest = numbers.copy()
+    # One contiguous row of bytes per character position, transposed into the Arrow buffer
+    # at the end: much faster than writing strided columns of a row-major matrix.
+    columns = np.empty((row, len(numbers)), dtype=np.uint8)
+    columns[: len(head)] = head[:, None]
+    rest = numbers.astype(np.uint32 if len(numbers) == 0 or numbers.max() < 2**32 else np.uint64)
     for position in range(row - 1, len(head) - 1, -1):
         quotient = rest // 10
-        chars[:, position] = rest - quotient * 10 + 48
+        np.add(rest - quotient * 10, 48, out=columns[position], casting="unsafe")
         rest = quotient
+    chars = np.ascontiguousarray(columns.T)
+    del columns
     offsets = np.arange(0, (len(numbers) + 1) * row, row, dtype=np.int32)
     return pa.Array.from_buffers(
         pa.string(), len(numbers), [None, pa.py_buffer(offsets), pa.py_buffer(chars)]

@@ -74,7 +74,8 @@ def fill_baskets(rng: np.random.Generator, catalog: Catalog, group: np.ndarray) 
         taken = (product == machine) & (rng.random(len(product)) < FIRST_PACK_IN_ORDER)
         keys.append(order[taken] * catalog.size + consumable)
 
-    key = np.unique(np.concatenate(keys))  # sorted, and drops a product drawn twice
+    key = np.sort(np.concatenate(keys))
+    key = key[group_starts(key)]  # a product drawn twice in one order becomes one line
     order, product = key // catalog.size, key % catalog.size
     quantity = 1 + choose(rng, QUANTITY_SHARE, len(key))
     quantity[~catalog.regular[product]] = 1  # one pack, one mouse

@@ -260,7 +260,9 @@ def _build_interactions(rows: pd.DataFrame, options: Options) -> Batch:
 
 def _content_ids(rows: pd.DataFrame) -> pd.Series:
     """Ids from the content, so re-importing the same interactions adds nothing twice."""
-    key = rows[["customer_ref", "occurred_at", "kind", "direction", "note", "by_whom"]].astype(str).agg("|".join, axis=1)
+    key = rows["customer_ref"].astype("string").fillna("")
+    for column in ("occurred_at", "kind", "direction", "note", "by_whom"):
+        key = key + "|" + rows[column].astype("string").fillna("")
     return key.map(lambda k: "i-" + hashlib.sha1(k.encode()).hexdigest()[:20])
 
 

@@ -124,7 +124,7 @@ class Shopify(Preset):
         # Discount Amount already includes the line discounts: keep only the rest at order level.
         in_lines = money_sums(rows["line_discount"], rows["order_id"])
         given = heads["discount_amount"].notna().to_numpy()
-        rest = [str(Decimal(total) - in_lines[order]) if has else None
+        rest = [str(Decimal(total)) if has else None
                 for order, total, has in zip(heads["order_id"], heads["discount_amount"], given)]
         orders = pd.DataFrame({
             "order_id": heads["order_id"].to_numpy(),

@@ -1,0 +1,40 @@
+"""Store URLs as users type them."""
+
+from pathlib import Path
+
+import pytest
+
+from retainly.errors import InputError
+from retainly.store.urls import parse_url
+
+
+@pytest.mark.parametrize("text, path", [
+    ("duckdb:///relative.duckdb", Path("relative.duckdb")),
+    ("duckdb:////abs/path/shop.duckdb", Path("/abs/path/shop.duckdb")),
+    ("shop.duckdb", Path("shop.duckdb")),
+    ("/abs/shop.duckdb", Path("/abs/shop.duckdb")),
+])
+def test_duckdb_forms(text, path):
+    parsed = parse_url(text)
+    assert (parsed.backend, parsed.path) == ("duckdb", path)
+
+
+def test_postgres_url():
+    parsed = parse_url("postgresql://shop:secret@db.internal:5433/retail")
+    assert (parsed.backend, parsed.user, parsed.password, parsed.host, parsed.port, parsed.database) == (
+        "postgres", "shop", "secret", "db.internal", 5433, "retail")
+    assert "secret" not in parsed.display()
+
+
+def test_unknown_scheme():
+    with pytest.raises(InputError, match=r"unsupported database URL 'mysql://x/y'; use duckdb:///"):
+        parse_url("mysql://x/y")
+
+
+def test_environment_variable_picks_the_store(tmp_path, monkeypatch, capsys):
+    from retainly.cli.app import main
+
+    monkeypatch.setenv("RETAINLY_DATABASE_URL", f"duckdb:///{tmp_path}/env.duckdb")
+    main(["summary", "--json"])
+    assert '"customers": 0' in capsys.readouterr().out
+    assert (tmp_path / "env.duckdb").exists()
