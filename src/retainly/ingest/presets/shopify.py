@@ -124,7 +124,7 @@ class Shopify(Preset):
         # Discount Amount already includes the line discounts: keep only the rest at order level.
         in_lines = money_sums(rows["line_discount"], rows["order_id"])
         given = heads["discount_amount"].notna().to_numpy()
-        rest = [str(Decimal(total)) if has else None
+        rest = [str(Decimal(total) - in_lines[order]) if has else None
                 for order, total, has in zip(heads["order_id"], heads["discount_amount"], given)]
         orders = pd.DataFrame({
             "order_id": heads["order_id"].to_numpy(),
@@ -235,7 +235,7 @@ def keep_last_copies(rows: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
         return rows, []
     orders = rows["order_id"][earlier].nunique()
     note = f"{int(earlier.sum())} rows repeat {orders} orders found again later in the file; the later copy counts"
-    return rows[~earlier], [note]
+    return rows, [note]
 
 
 def money_sums(amounts: pd.Series, by: pd.Series) -> dict[str, Decimal]:
