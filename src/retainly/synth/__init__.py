@@ -23,7 +23,7 @@ import pandas as pd
 
 from retainly.ingest.batch import Batch
 from retainly.synth.activity import build_events
-from retainly.synth.arrays import SECONDS_PER_DAY, choose, pick, text, timestamps
+from retainly.synth.arrays import SECONDS_PER_DAY, choose, customer_refs, pick, text, timestamps
 from retainly.synth.calendar import build_calendar
 from retainly.synth.catalog import build_catalog
 from retainly.synth.customers import COUNTRIES, customers_frame, draw_customers, spend_frame
@@ -82,7 +82,7 @@ def generate_shop(
     registered = orders.customer >= 0
     first_seen = np.full(customers, end_seconds - 1, dtype=np.int64)
     np.minimum.at(first_seen, orders.customer[registered], (orders.seconds - orders.session_seconds)[registered])
-    orders_table = orders_frame(calendar, orders, people.external_id, people.country, countries, guest_country)
+    orders_table = orders_frame(calendar, orders, people.country, countries, guest_country)
 
     announce("lines")
     lines = price_lines(catalog, calendar, orders, merchandise)
@@ -91,22 +91,22 @@ def generate_shop(
 
     announce("returns")
     returns = build_returns(streams["returns"], calendar, catalog, orders, lines)
-    returns_table = returns_frame(calendar, catalog, orders, returns, people.external_id)
+    returns_table = returns_frame(calendar, catalog, orders, returns, customers)
 
     announce("events")
     stop = np.where(purchases.dropped, np.rint(purchases.last_purchase * SECONDS_PER_DAY), end_seconds - 1)
     events = build_events(streams["events"], calendar, catalog, orders, lines, first_seen,
-                          np.maximum(stop.astype(np.int64), first_seen), people.external_id)
+                          np.maximum(stop.astype(np.int64), first_seen))
 
     announce("interactions")
     interactions = build_interactions(streams["interactions"], calendar, orders, returns, purchases,
-                                      people.buyer_type, people.external_id)
+                                      people.buyer_type)
 
     announce("truth")
     dropped_at = np.rint(purchases.last_purchase * SECONDS_PER_DAY).astype(np.int64)
     truth = pd.DataFrame(
         {
-            "customer_ref": text(people.external_id),
+            "customer_ref": text(customer_refs(np.arange(customers), customers)),
             "buyer_type": text(pick(BUYER_TYPES, people.buyer_type)),
             "purchase_rate": purchases.rate,
             "dropout_probability": purchases.dropout,

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
-from retainly.synth.arrays import SECONDS_PER_DAY, choose, id_strings, pick, sort_order, text, timestamps
+from retainly.synth.arrays import (
+    SECONDS_PER_DAY, choose, customer_refs, id_strings, order_refs, pick, sort_order, text, timestamps,
+)
 from retainly.synth.calendar import Calendar
 from retainly.synth.catalog import Catalog
 from retainly.synth.orders import CHANNELS, Orders, PricedLines
@@ -43,7 +44,7 @@ class Sessions:
 
 
 def build_events(rng: np.random.Generator, calendar: Calendar, catalog: Catalog, orders: Orders, lines: PricedLines,
-                 first_seen: np.ndarray, stop: np.ndarray, customer_ids: pa.Array) -> pd.DataFrame:
+                 first_seen: np.ndarray, stop: np.ndarray) -> pd.DataFrame:
     """The canonical ``events`` entity; ``first_seen``/``stop`` bound each customer's visits (seconds)."""
     merchandise = lines.product >= 0
     items = np.bincount(lines.order[merchandise], minlength=len(orders.seconds))
@@ -71,40 +72,60 @@ def build_events(rng: np.random.Generator, calendar: Calendar, catalog: Catalog,
         keep = ~_ordered_soon(orders, customer, start) if abandoned else np.ones(len(customer), dtype=bool)
         start = np.minimum(start, calendar.days * SECONDS_PER_DAY - 1 - length).clip(0)
         sessions.append(Sessions(start[keep], length[keep], customer[keep], np.full(int(keep.sum()), -1), carts[keep]))
-    s = Sessions(*(np.concatenate([getattr(x, f) for x in sessions]) for f in Sessions.__dataclass_fields__))
+    fields = {"start": np.int64, "length": np.int32, "customer": np.int32, "order": np.int32, "carts": np.int32}
+    s = Sessions(*(np.concatenate([getattr(x, f) for x in sessions]).astype(t) for f, t in fields.items()))
+    del sessions
     by_start = sort_order(s.start)
-    s = Sessions(*(getattr(s, f)[by_start] for f in Sessions.__dataclass_fields__))
+    s = Sessions(*(getattr(s, f)[by_start] for f in fields))
+    del by_start
+    return _lay_out(rng, calendar, catalog, orders, lines, s, n_customers)
 
-    # Lay the events out session by session: visit, carts, then the checkout if any.
+
+def _lay_out(rng, calendar: Calendar, catalog: Catalog, orders: Orders, lines: PricedLines, s: Sessions,
+             n_customers: int) -> pd.DataFrame:
+    """Events session by session: visit, carts, then the checkout if any.
+
+    Built one column at a time in 32-bit integers, freeing each helper array early: with
+    tens of millions of events, memory is the constraint rather than time.
+    """
     has_order = s.order >= 0
-    size = 1 + s.carts + has_order
-    session = np.repeat(np.arange(len(size)), size)
-    position = np.arange(len(session)) - np.repeat(np.cumsum(size) - size, size)
+    size = (1 + s.carts + has_order).astype(np.int32)
+    n_events = int(size.sum())
+    index = np.int32 if n_events < 2**31 else np.int64
+    session = np.repeat(np.arange(len(size), dtype=index), size)
+    columns = {
+        "event_id": text(id_strings("E", np.arange(1, n_events + 1, dtype=index), 9)),
+        "customer_ref": text(customer_refs(s.customer[session], n_customers)),
+        "session_id": text(id_strings("S", session + 1, 9)),
+    }
+    position = np.arange(n_events, dtype=index)
+    position -= np.repeat((np.cumsum(size) - size).astype(index), size)
     checkout = has_order[session] & (position == size[session] - 1)
-    kind = np.where(position == 0, 0, np.where(checkout, 2, 1))
-    steps = np.where(has_order, size - 1, s.carts).clip(1)  # order sessions end exactly at placed_at
-    occurred = s.start[session] + s.length[session] * position // steps[session]
+    # Order sessions end exactly at placed_at; carts spread over the session before that.
+    steps = np.where(has_order, size - 1, s.carts).clip(1)
+    occurred = s.start[session] + s.length[session].astype(np.int64) * position // steps[session]
+    columns["occurred_at"] = timestamps(calendar.start, occurred)
+    del occurred, steps
+    kind = np.where(position == 0, 0, 1 + checkout).astype(np.int8)
+    columns["kind"] = text(pick(EVENT_KINDS, kind))
 
     order = s.order[session]
-    per_order = np.bincount(lines.order, minlength=len(orders.seconds))
-    first_line = (np.cumsum(per_order) - per_order)[order.clip(0)]  # merchandise comes first in an order
+    del session
     cart = kind == 1
-    product = np.full(len(session), -1)
-    from_order = cart & (order >= 0)
-    product[from_order] = lines.product[first_line[from_order] + position[from_order] - 1]
-    wander = cart & (order < 0)
-    product[wander] = choose(rng, np.where(catalog.add_on, catalog.popularity, 0.2), int(wander.sum()))
-    return pd.DataFrame(
-        {
-            "event_id": text(id_strings("E", np.arange(1, len(session) + 1), 9)),
-            "customer_ref": text(pick(customer_ids, s.customer[session])),
-            "session_id": text(id_strings("S", session + 1, 9)),
-            "occurred_at": timestamps(calendar.start, occurred),
-            "kind": text(pick(EVENT_KINDS, kind)),
-            "sku": text(pick(catalog.sku, product)),
-            "order_id": text(pick(orders.order_id, np.where(checkout, order, -1))),
-        }
-    )
+    del kind
+    product = np.full(n_events, -1, dtype=np.int32)
+    from_order = np.flatnonzero(cart & (order >= 0))
+    per_order = np.bincount(lines.order, minlength=len(orders.seconds))
+    first_line = np.cumsum(per_order) - per_order  # merchandise comes first in an order
+    product[from_order] = lines.product[first_line[order[from_order]] + position[from_order] - 1]
+    del from_order, first_line, per_order, position
+    wander = np.flatnonzero(cart & (order < 0))
+    product[wander] = choose(rng, np.where(catalog.add_on, catalog.popularity, 0.2), len(wander))
+    del wander, cart
+    columns["sku"] = text(pick(catalog.sku, product))
+    del product
+    columns["order_id"] = text(order_refs(np.where(checkout, order, -1), len(orders.seconds)))
+    return pd.DataFrame(columns)
 
 
 def _ordered_soon(orders: Orders, customer: np.ndarray, start: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from retainly.synth.arrays import SECONDS_PER_DAY, choose, id_strings, join, pick, text, timestamps
+from retainly.synth.arrays import SECONDS_PER_DAY, choose, customer_refs, id_strings, join, pick, text, timestamps
 from retainly.synth.timing import BUYER_TYPES
 
 CHANNELS = ("organic", "paid_search", "social", "email", "referral", "marketplace")
@@ -66,7 +66,6 @@ class Customers:
     channel: np.ndarray
     country: np.ndarray
     acquired: np.ndarray  # first purchase, days since start
-    external_id: pa.Array
 
 
 def draw_customers(rng, calendar, buyer_type: np.ndarray) -> Customers:
@@ -80,7 +79,6 @@ def draw_customers(rng, calendar, buyer_type: np.ndarray) -> Customers:
         channel=channel,
         country=choose(rng, [c[1] for c in COUNTRIES], n),
         acquired=calendar.sample_acquisitions(rng, n),  # sorted: numbers follow acquisition
-        external_id=id_strings("C", np.arange(1, n + 1), 7),
     )
 
 
@@ -121,7 +119,7 @@ def customers_frame(rng, start: date, end_seconds: int, people: Customers, first
 
     return pd.DataFrame(
         {
-            "external_id": text(people.external_id),
+            "external_id": text(customer_refs(np.arange(n), n)),
             "name": text(join(first_name, surname, separator=" ")),
             "email": text(email),
             "phone": text(phone),

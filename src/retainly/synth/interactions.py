@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from retainly.synth.arrays import SECONDS_PER_DAY, choose, id_strings, join, pick, sort_order, text, timestamps
+from retainly.synth.arrays import SECONDS_PER_DAY, choose, customer_refs, id_strings, join, pick, sort_order, text, timestamps
 from retainly.synth.calendar import Calendar
 from retainly.synth.orders import ORIGINS, STATUSES, Orders
 from retainly.synth.returns import REASONS, Returns
@@ -41,7 +41,7 @@ NOTES = {
 
 
 def build_interactions(rng: np.random.Generator, calendar: Calendar, orders: Orders, returns: Returns,
-                       purchases: Purchases, buyer_type: np.ndarray, customer_ids: pa.Array) -> pd.DataFrame:
+                       purchases: Purchases, buyer_type: np.ndarray) -> pd.DataFrame:
     end = calendar.days * SECONDS_PER_DAY
     parts: list[dict[str, np.ndarray]] = []
 
@@ -94,10 +94,10 @@ def build_interactions(rng: np.random.Generator, calendar: Calendar, orders: Ord
                       note=pick(["Loyalty check-in"], np.zeros(len(called), np.int64)),
                       agent=choose(rng, np.ones(len(AGENTS)), len(called))))
 
-    return _frame(calendar, parts, customer_ids, end)
+    return _frame(calendar, parts, len(buyer_type), end)
 
 
-def _frame(calendar: Calendar, parts: list[dict], customer_ids: pa.Array, end: int) -> pd.DataFrame:
+def _frame(calendar: Calendar, parts: list[dict], customers: int, end: int) -> pd.DataFrame:
     sizes = [len(p["customer"]) for p in parts]
     column = {
         name: np.concatenate([np.broadcast_to(np.asarray(p[name]), (size,)) for p, size in zip(parts, sizes)])
@@ -110,7 +110,7 @@ def _frame(calendar: Calendar, parts: list[dict], customer_ids: pa.Array, end: i
     return pd.DataFrame(
         {
             "interaction_id": text(id_strings("I", np.arange(1, len(keep) + 1), 7)),
-            "customer_ref": text(pick(customer_ids, column["customer"])),
+            "customer_ref": text(customer_refs(column["customer"], customers)),
             "occurred_at": timestamps(calendar.start, column["seconds"]),
             "kind": text(pick(KINDS, column["kind"])),
             "direction": text(pick(DIRECTIONS, column["direction"])),

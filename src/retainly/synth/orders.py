@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from retainly.synth import baskets
 from retainly.synth.arrays import (
-    choose, id_strings, money, pick, rank_in_group, sort_order, text, timestamps, to_seconds,
+    choose, customer_refs, money, order_refs, pick, rank_in_group, sort_order, text, timestamps, to_seconds,
 )
 from retainly.synth.baskets import GROUPS, ExtraOrders, Lines
 from retainly.synth.calendar import Calendar
@@ -48,7 +48,6 @@ class Orders:
     sale: np.ndarray  # sale period running at placed_at, or -1
     promo: np.ndarray  # bool: promo code used
     session_seconds: np.ndarray  # length of the site visit before an online order (0 otherwise)
-    order_id: pa.Array
 
 
 @dataclass
@@ -115,7 +114,6 @@ def build_orders(
         session_seconds=np.where(
             channel == 0, 60 + (rng.gamma(*SESSION_MINUTES, n) * 60).astype(np.int64), 0
         ).clip(max=seconds),
-        order_id=id_strings("O", np.arange(1, n + 1), 8),
     )
     return orders, lines
 
@@ -157,7 +155,7 @@ def price_lines(catalog: Catalog, calendar: Calendar, orders: Orders, lines: Lin
     )
 
 
-def orders_frame(calendar: Calendar, orders: Orders, customer_ids: pa.Array, customer_country: np.ndarray,
+def orders_frame(calendar: Calendar, orders: Orders, customer_country: np.ndarray,
                  countries: tuple[str, ...], guest_country: np.ndarray) -> pd.DataFrame:
     """The canonical ``orders`` entity; totals are left to the loader."""
     n = len(orders.seconds)
@@ -166,8 +164,8 @@ def orders_frame(calendar: Calendar, orders: Orders, customer_ids: pa.Array, cus
     empty = pd.Series(np.full(n, np.nan))  # totals: computed by the loader from the lines
     return pd.DataFrame(
         {
-            "order_id": text(orders.order_id),
-            "customer_ref": text(pick(customer_ids, np.where(guest, -1, orders.customer))),
+            "order_id": text(order_refs(np.arange(n), n)),
+            "customer_ref": text(customer_refs(orders.customer, len(customer_country))),
             "placed_at": timestamps(calendar.start, orders.seconds),
             "status": text(pick(STATUSES, orders.status)),
             "currency": text(pick(["EUR"], np.zeros(n, np.int64))),
@@ -188,7 +186,7 @@ def lines_frame(catalog: Catalog, orders: Orders, lines: PricedLines) -> pd.Data
     names = pick(catalog.name + ("Shipping",), np.where(lines.product < 0, catalog.size, lines.product))
     return pd.DataFrame(
         {
-            "order_id": text(pick(orders.order_id, lines.order)),
+            "order_id": text(order_refs(lines.order, len(orders.seconds))),
             "line_no": lines.line_no,
             "sku": text(pick(catalog.sku, lines.product)),
             "description": text(names),

@@ -14,7 +14,8 @@ import pandas as pd
 import pyarrow as pa
 
 from retainly.synth.arrays import (
-    SECONDS_PER_DAY, choose, group_starts, id_strings, money, pick, rank_in_group, sort_order, text, timestamps,
+    SECONDS_PER_DAY, choose, customer_refs, group_starts, id_strings, money, order_refs, pick, rank_in_group,
+    sort_order, text, timestamps,
 )
 from retainly.synth.calendar import Calendar
 from retainly.synth.catalog import Catalog
@@ -83,13 +84,13 @@ def build_returns(rng: np.random.Generator, calendar: Calendar, catalog: Catalog
 
 
 def returns_frame(calendar: Calendar, catalog: Catalog, orders: Orders, returns: Returns,
-                  customer_ids: pa.Array) -> pd.DataFrame:
+                  customers: int) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "return_id": text(id_strings("R", returns.number + 1, 7)),
             "line_no": returns.line_no,
-            "customer_ref": text(pick(customer_ids, orders.customer[returns.order])),
-            "order_id": text(pick(orders.order_id, returns.order)),
+            "customer_ref": text(customer_refs(orders.customer[returns.order], customers)),
+            "order_id": text(order_refs(returns.order, len(orders.seconds))),
             "order_line_no": returns.order_line_no,
             "returned_at": timestamps(calendar.start, returns.seconds),
             "sku": text(pick(catalog.sku, returns.product)),

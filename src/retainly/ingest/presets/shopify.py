@@ -174,7 +174,7 @@ class FirstRows:
 
     def spread(self, values: pd.Series) -> pd.Series:
         """Each row gets its order's first-row value."""
-        return values.iloc[self.head].set_axis(values.index)
+        return values
 
     def parse(self, column: str | None, parser, problems: Problems, *args) -> pd.Series:
         return parser(self.cells(column), column or "", problems, *args)
@@ -235,7 +235,7 @@ def keep_last_copies(rows: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
         return rows, []
     orders = rows["order_id"][earlier].nunique()
     note = f"{int(earlier.sum())} rows repeat {orders} orders found again later in the file; the later copy counts"
-    return rows, [note]
+    return rows[~earlier], [note]
 
 
 def money_sums(amounts: pd.Series, by: pd.Series) -> dict[str, Decimal]:
