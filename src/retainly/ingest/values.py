@@ -28,11 +28,14 @@ _DATETIME_FORMATS = (
     "%d.%m.%Y",
     "%Y%m%d",
 )
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
-_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
-_DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
-_CURRENCY = re.compile(r"[£$€¥\s]|^[A-Z]{3}\s*|\s*[A-Z]{3}$")
-_INTEGER = re.compile(r"^[+-]?\d+(\.0*)?$")
+# Plain pattern strings (not compiled) so pandas runs them in Arrow's vectorized regex engine.
+_NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)$"
+_THOUSANDS = r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$"
+_DECIMAL_COMMA = r"^[+-]?\d+,\d+$"
+_CURRENCY = r"[£$€¥\s]|^[A-Z]{3}\s*|\s*[A-Z]{3}$"
+_INTEGER = r"^[+-]?\d+(\.0*)?$"
+_ZONE = r"\s*(?:[+-]\d{2}:?\d{2}|Z|UTC)$"
+_TIME_WITH_ZONE = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?" + _ZONE
 _TRUE = {"1", "true", "t", "yes", "y", "opt-in", "optin", "opted_in", "subscribed", "granted", "accepted"}
 _FALSE = {"0", "false", "f", "no", "n", "opt-out", "optout", "opted_out", "unsubscribed", "not_subscribed", "denied", "declined", "none"}
 
@@ -102,7 +105,8 @@ def parse_timestamp(values: pd.Series, column: str, problems: Problems, date_for
 
 def _to_datetime(text: pd.Series, fmt: str) -> pd.Series:
     # Wall-clock time as the shop exported it: a zone offset, when present, is dropped, not applied.
-    cleaned = text.str.replace(r"(?:\s*(?:[+-]\d{2}:?\d{2}|Z|UTC))$", "", regex=True)
+    zoned = text.str.contains(_TIME_WITH_ZONE, regex=True).fillna(False).astype(bool)
+    cleaned = text.where(~zoned, text.str.replace(_ZONE, "", regex=True)) if zoned.any() else text
     if fmt == "ISO8601":
         cleaned = cleaned.str.replace("T", " ", n=1, regex=False)
     try:
@@ -120,7 +124,10 @@ def parse_date(values: pd.Series, column: str, problems: Problems, date_format: 
 
 def normalise_number(values: pd.Series) -> pd.Series:
     """Text numbers as shops write them ("£1,234.50", "6,95", "EUR 12") -> plain "1234.50"."""
-    text = values.astype("string").str.replace(_CURRENCY, "", regex=True)
+    text = values.astype("string")
+    if text.str.match(_NUMBER).fillna(True).all():
+        return text  # the common case: plain numbers already
+    text = text.str.replace(_CURRENCY, "", regex=True)
     thousands = text.str.match(_THOUSANDS).fillna(False)
     text = text.where(~thousands, text.str.replace(",", "", regex=False))
     decimal_comma = text.str.match(_DECIMAL_COMMA).fillna(False)

@@ -23,6 +23,9 @@ def id_strings(prefix: str, numbers: np.ndarray, width: int, valid: np.ndarray |
     Arrow buffers are written directly: formatting millions of ids in Python would dominate.
     """
     numbers = np.asarray(numbers)
+    size = len(numbers)
+    if valid is not None and not valid.all():
+        numbers = numbers[valid]  # null slots take no bytes
     if len(numbers):
         width = max(width, len(str(int(numbers.max()))))
     head = np.frombuffer(prefix.encode(), dtype=np.uint8)
@@ -37,13 +40,18 @@ def id_strings(prefix: str, numbers: np.ndarray, width: int, valid: np.ndarray |
         quotient = rest // 10
         np.add(rest - quotient * 10, 48, out=columns[position], casting="unsafe")
         rest = quotient
-    del rest, quotient
+    del rest
     chars = np.ascontiguousarray(columns.T)
     del columns
     large = (len(numbers) + 1) * row >= 2**31
-    offsets = np.arange(0, (len(numbers) + 1) * row, row, dtype=np.int64 if large else np.int32)
+    offset_type = np.int64 if large else np.int32
+    if len(numbers) == size:
+        offsets = np.arange(0, (size + 1) * row, row, dtype=offset_type)
+    else:
+        offsets = np.zeros(size + 1, dtype=offset_type)
+        np.cumsum(valid * offset_type(row), out=offsets[1:])
     return pa.Array.from_buffers(
-        pa.large_string() if large else pa.string(), len(numbers),
+        pa.large_string() if large else pa.string(), size,
         [_validity(valid), pa.py_buffer(offsets), pa.py_buffer(chars)],
     )
 
@@ -54,9 +62,8 @@ def ids(prefix: str, index: np.ndarray, count: int, width: int) -> pa.StringArra
     The width fits all ``count`` items, so any subset gets the same strings as the whole.
     """
     index = np.asarray(index)
-    width = max(width, len(str(count)))
     valid = index >= 0
-    return id_strings(prefix, np.where(valid, index + 1, 0), width, None if valid.all() else valid)
+    return id_strings(prefix, index + 1, max(width, len(str(count))), None if valid.all() else valid)
 
 
 def customer_refs(index: np.ndarray, customers: int) -> pa.StringArray:

@@ -73,6 +73,8 @@ def build_orders(
     stop = np.where(purchases.dropped, purchases.last_purchase, float(calendar.days))
     args = (rng, catalog, base_lines, purchases.customer, purchases.t, stop)
     extra = _trim_hit_and_run(baskets.replenishments(*args), baskets.companion_follow_ups(*args), purchases, buyer_type)
+    # Follow-ups happen at shopping hours too, and never after the customer dropped out.
+    extra.t = np.minimum(calendar.time_of_day(rng, extra.t), stop[extra.customer] - 1.0 / 86_400)
 
     registered = len(purchases.t) + len(extra.t)
     n_guests = int(round(registered * guest_share / (1.0 - guest_share)))

@@ -73,7 +73,7 @@ class Shopify(Preset):
         cancelled = first.cells(c["cancelled_at"]).notna()
         status = first.status(c["financial_status"], problems, options, _FINANCIAL).fillna("completed")
         status = status.mask(cancelled, "cancelled")
-        email = first.cells(c["email"]).str.lower()
+        email = first.cells(c["email"])
         phone = first.cells(c["phone"]).fillna(first.cells(c["billing_phone"]))
         # Point-of-sale orders were rung up in a shop; every other source is online.
         pos = first.cells(c["source"]).str.lower().eq("pos").fillna(False).to_numpy(dtype=bool)
@@ -174,7 +174,7 @@ class FirstRows:
 
     def spread(self, values: pd.Series) -> pd.Series:
         """Each row gets its order's first-row value."""
-        return values
+        return values.iloc[self.head].set_axis(values.index)
 
     def parse(self, column: str | None, parser, problems: Problems, *args) -> pd.Series:
         return parser(self.cells(column), column or "", problems, *args)
