@@ -147,12 +147,15 @@ def _rejects_table(raw: RawTable, problems: Problems, rejected: np.ndarray, grou
     })]
     followers = np.setdiff1d(rejected, own["position"].to_numpy())
     if len(followers):
-        first_bad_line = dict(zip(typed[group].iloc[own["position"]].to_numpy(), raw.line[own["position"]]))
+        first_bad_line: dict = {}
+        for key, line in sorted(zip(typed[group].iloc[own["position"]].to_numpy(), raw.line[own["position"]]),
+                                key=lambda pair: pair[1]):
+            first_bad_line.setdefault(key, line)
         keys = typed[group].to_numpy(dtype=object)[followers]
         parts.append(pd.DataFrame({
             "line": raw.line[followers], "sheet": [raw.sheet_at(p) for p in followers],
-            "column": group, "value": keys,
-            "reason": [f"another line of {k} was rejected (line {first_bad_line.get(k)})" for k in keys],
+            "column": None, "value": None,
+            "reason": [f"another line of order {k} was rejected (line {first_bad_line.get(k)})" for k in keys],
             "position": followers,
         }))
     if raw.malformed is not None:

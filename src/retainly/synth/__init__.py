@@ -35,7 +35,9 @@ from retainly.synth.timing import BUYER_TYPES, DEFAULT_MIX, PROCESSES, draw_buye
 
 __all__ = ["generate_shop", "make_dirty", "BUYER_TYPES", "DEFAULT_MIX", "PROCESSES"]
 
-PHASES = ("customers", "purchases", "orders", "lines", "returns", "events", "interactions", "truth")
+# The phases, in the order they run (``progress`` hears each name as it starts).
+PHASES = ("customers", "purchases", "orders", "profiles", "lines", "returns", "events", "interactions", "spend",
+          "truth")
 
 
 def generate_shop(
@@ -62,7 +64,8 @@ def generate_shop(
     if set(mix) != set(BUYER_TYPES) or min(mix.values()) < 0 or sum(mix.values()) <= 0:
         raise ValueError(f"mix needs non-negative shares for exactly {', '.join(BUYER_TYPES)}")
     announce = progress or (lambda phase: None)
-    streams = dict(zip(PHASES + ("spend", "frames"), np.random.default_rng(seed).spawn(len(PHASES) + 2)))
+    # One independent stream per phase: a change in one phase leaves the others' draws alone.
+    streams = dict(zip(PHASES, np.random.default_rng(seed).spawn(len(PHASES))))
     calendar = build_calendar(start, end)
     catalog = build_catalog()
     end_seconds = calendar.days * SECONDS_PER_DAY
@@ -73,16 +76,21 @@ def generate_shop(
 
     announce("purchases")
     purchases = simulate_purchases(streams["purchases"], calendar, people.acquired, people.buyer_type)
+    # Visits and follow-ups end when the customer drops out (seconds since start).
+    stop = np.where(purchases.dropped, np.rint(purchases.last_purchase * SECONDS_PER_DAY), end_seconds - 1)
 
     announce("orders")
     rng = streams["orders"]
     orders, merchandise = build_orders(rng, calendar, catalog, purchases, people.buyer_type, guest_share)
     guest_country = choose(rng, [c[1] for c in COUNTRIES], len(orders.seconds))
-    countries = tuple(c[0] for c in COUNTRIES)
+    orders_table = orders_frame(calendar, orders, people.country, tuple(c[0] for c in COUNTRIES), guest_country)
+    # A customer is first seen at the visit that ended in their first order.
     registered = orders.customer >= 0
     first_seen = np.full(customers, end_seconds - 1, dtype=np.int64)
     np.minimum.at(first_seen, orders.customer[registered], (orders.seconds - orders.session_seconds)[registered])
-    orders_table = orders_frame(calendar, orders, people.country, countries, guest_country)
+
+    announce("profiles")
+    customers_table = customers_frame(streams["profiles"], start, end_seconds, people, first_seen)
 
     announce("lines")
     lines = price_lines(catalog, calendar, orders, merchandise)
@@ -94,7 +102,6 @@ def generate_shop(
     returns_table = returns_frame(calendar, catalog, orders, returns, customers)
 
     announce("events")
-    stop = np.where(purchases.dropped, np.rint(purchases.last_purchase * SECONDS_PER_DAY), end_seconds - 1)
     events = build_events(streams["events"], calendar, catalog, orders, lines, first_seen,
                           np.maximum(stop.astype(np.int64), first_seen))
 
@@ -102,24 +109,26 @@ def generate_shop(
     interactions = build_interactions(streams["interactions"], calendar, orders, returns, purchases,
                                       people.buyer_type)
 
+    announce("spend")
+    spend = spend_frame(streams["spend"], start, people, first_seen)
+
     announce("truth")
-    dropped_at = np.rint(purchases.last_purchase * SECONDS_PER_DAY).astype(np.int64)
     truth = pd.DataFrame(
         {
             "customer_ref": text(customer_refs(np.arange(customers), customers)),
             "buyer_type": text(pick(BUYER_TYPES, people.buyer_type)),
             "purchase_rate": purchases.rate,
             "dropout_probability": purchases.dropout,
-            "dropped_out_at": timestamps(start, dropped_at, ~purchases.dropped),
+            "dropped_out_at": timestamps(start, stop.astype(np.int64), ~purchases.dropped),
         }
     )
     return Batch(
-        customers=customers_frame(streams["frames"], start, end_seconds, people, first_seen),
+        customers=customers_table,
         products=catalog.products(),
         orders=orders_table,
         lines=lines_table,
         returns=returns_table,
-        spend=spend_frame(streams["spend"], start, people, first_seen),
+        spend=spend,
         interactions=interactions,
         events=events,
         promotions=calendar.promotions(),

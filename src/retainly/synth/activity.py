@@ -69,8 +69,9 @@ def build_events(rng: np.random.Generator, calendar: Calendar, catalog: Catalog,
         else:
             length = rng.integers(*BROWSE_SECONDS, len(customer))
             carts = np.zeros(len(customer), dtype=np.int64)
-        keep = ~_ordered_soon(orders, customer, start) if abandoned else np.ones(len(customer), dtype=bool)
-        start = np.minimum(start, calendar.days * SECONDS_PER_DAY - 1 - length).clip(0)
+        keep = start + length < calendar.days * SECONDS_PER_DAY  # sessions end within the period
+        if abandoned:
+            keep &= ~_ordered_soon(orders, customer, start)
         sessions.append(Sessions(start[keep], length[keep], customer[keep], np.full(int(keep.sum()), -1), carts[keep]))
     fields = {"start": np.int64, "length": np.int32, "customer": np.int32, "order": np.int32, "carts": np.int32}
     s = Sessions(*(np.concatenate([getattr(x, f) for x in sessions]).astype(t) for f, t in fields.items()))

@@ -141,7 +141,8 @@ def sort_order(keys: np.ndarray) -> np.ndarray:
 
 def to_seconds(days: np.ndarray, horizon_days: int) -> np.ndarray:
     """Float days since start -> whole seconds, kept inside the ``horizon_days`` window."""
-    seconds = np.floor(np.asarray(days) * SECONDS_PER_DAY).astype(np.int64)
+    # The small nudge keeps a time that was whole seconds (s / 86400 * 86400) on its second.
+    seconds = np.floor(np.asarray(days) * SECONDS_PER_DAY + 1e-4).astype(np.int64)
     return seconds.clip(0, horizon_days * SECONDS_PER_DAY - 1)
 
 

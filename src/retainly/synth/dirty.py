@@ -44,8 +44,9 @@ def make_dirty(orders_text: pd.DataFrame, seed: int, share: float = 0.01) -> tup
             break
         for code, (column, value, _name) in enumerate(usable):
             here = pending[fault[pending] == code]
+            # A missing cell reads as "" once written to a file, so "" would not change it.
             original = orders_text[column].iloc[rows[here]].astype("object")
-            differs = original.isna().to_numpy() | (original.to_numpy() != value)
+            differs = original.where(original.notna(), "").astype(str).to_numpy() != value
             changed[here[differs]] = True
         still = np.flatnonzero(~changed)
         fault[still] = (fault[still] + 1) % len(usable)

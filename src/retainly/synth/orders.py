@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from retainly.synth import baskets
 from retainly.synth.arrays import (
-    choose, customer_refs, money, order_refs, pick, rank_in_group, sort_order, text, timestamps, to_seconds,
+    SECONDS_PER_DAY, choose, customer_refs, money, order_refs, pick, rank_in_group, sort_order, text, timestamps, to_seconds,
 )
 from retainly.synth.baskets import GROUPS, ExtraOrders, Lines
 from retainly.synth.calendar import Calendar
@@ -74,7 +74,7 @@ def build_orders(
     args = (rng, catalog, base_lines, purchases.customer, purchases.t, stop)
     extra = _trim_hit_and_run(baskets.replenishments(*args), baskets.companion_follow_ups(*args), purchases, buyer_type)
     # Follow-ups happen at shopping hours too, and never after the customer dropped out.
-    extra.t = np.minimum(calendar.time_of_day(rng, extra.t), stop[extra.customer] - 1.0 / 86_400)
+    extra.t = np.minimum(calendar.time_of_day(rng, extra.t), stop[extra.customer] - 1.0 / SECONDS_PER_DAY)
 
     registered = len(purchases.t) + len(extra.t)
     n_guests = int(round(registered * guest_share / (1.0 - guest_share)))
@@ -102,7 +102,7 @@ def build_orders(
     customer, seconds, group, origin = (a[chronological] for a in (customer, seconds, group, origin))
     n = len(seconds)
     channel = choose(rng, CHANNEL_SHARE, n)
-    sale = calendar.sale_at(seconds / 86_400)
+    sale = calendar.sale_at(seconds / SECONDS_PER_DAY)
     promo_use = np.where(origin == 0, PROMO_USE[group], np.where(origin == 3, PROMO_USE[3], FOLLOW_UP_PROMO_USE))
     orders = Orders(
         customer=customer,

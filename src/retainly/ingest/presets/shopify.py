@@ -73,7 +73,7 @@ class Shopify(Preset):
         cancelled = first.cells(c["cancelled_at"]).notna()
         status = first.status(c["financial_status"], problems, options, _FINANCIAL).fillna("completed")
         status = status.mask(cancelled, "cancelled")
-        email = first.cells(c["email"])
+        email = first.cells(c["email"]).str.lower()
         phone = first.cells(c["phone"]).fillna(first.cells(c["billing_phone"]))
         # Point-of-sale orders were rung up in a shop; every other source is online.
         pos = first.cells(c["source"]).str.lower().eq("pos").fillna(False).to_numpy(dtype=bool)

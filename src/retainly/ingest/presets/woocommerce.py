@@ -85,7 +85,8 @@ class WooCommerce(Preset):
 
         placed_at = first.timestamp(c["date"], problems, options, required=True)
         status_cells = first.cells(c["status"])
-        problems.add(first.is_head & status_cells.isna().to_numpy(), c["status"], status_cells, "required value is missing")
+        problems.add(first.is_head & status_cells.isna().to_numpy(), c["status"], status_cells,
+                     "required value is missing")
         email = first.cells(c["email"]).str.lower()
         # Spreadsheets turn 12 into 12.0; 0 is WooCommerce's "no account".
         user = first.cells(c["user"]).str.replace(r"\.0+$", "", regex=True)
