@@ -22,7 +22,7 @@ import pandas as pd
 
 from retainly.ingest.batch import Batch
 from retainly.ingest.presets.base import Options, Preset, column_or_null
-from retainly.ingest.presets.shopify import (
+from retainly.ingest.presets.lineitems import (
     FirstRows, customers_from, keep_last_copies, lines_from, products_from, refund_returns,
 )
 from retainly.ingest.readers import RawTable
