@@ -1,16 +1,18 @@
 """Time the shop generator: per-phase and total seconds, and row counts, as plain text.
 
     PYTHONPATH=src python benchmarks/generate.py            # 10_000, 100_000, 1_000_000
-    PYTHONPATH=src python benchmarks/generate.py 50000      # one size
+    PYTHONPATH=src python benchmarks/generate.py 50000      # the sizes given
 
-Peak memory is the process's maximum resident set size (Linux), which only grows, so
-run one size per process to read a size's own peak.
+Each size runs in a fresh process, so the peak memory printed (maximum resident set size)
+is that size's own.
 """
 
 from __future__ import annotations
 
+import os
 import platform
 import resource
+import subprocess
 import sys
 import time
 
@@ -43,10 +45,14 @@ def run(customers: int) -> None:
 
 
 def main(argv: list[str]) -> None:
+    if argv and argv[0] == "--one":
+        run(int(argv[1]))
+        return
     sizes = [int(arg.replace("_", "")) for arg in argv] or list(DEFAULT_SIZES)
-    print(f"generate_shop(N, seed=1) on {platform.python_version()}, {platform.machine()}\n")
+    print(f"generate_shop(N, seed=1): Python {platform.python_version()}, {platform.machine()}, "
+          f"{os.cpu_count()} cores\n", flush=True)
     for customers in sizes:
-        run(customers)
+        subprocess.run([sys.executable, __file__, "--one", str(customers)], check=True)
 
 
 if __name__ == "__main__":

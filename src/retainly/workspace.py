@@ -80,6 +80,11 @@ class Workspace:
 
         return store_summary(self.store)
 
+    def table_rows(self) -> dict[str, int]:
+        """Rows per store table (the retainly_schema bookkeeping aside)."""
+        names = sorted(self.store.table_names() - {"retainly_schema"})
+        return {name: int(self.store.fetchone(f"SELECT COUNT(*) FROM {name}")[0]) for name in names}
+
     def imports(self) -> list[dict]:
         rows = self.store.fetchall(
             "SELECT import_id, kind, source, preset, rows_read, rows_accepted, rows_rejected, started_at, status "

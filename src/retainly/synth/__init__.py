@@ -19,11 +19,10 @@ from collections.abc import Callable
 from datetime import date
 
 import numpy as np
-import pandas as pd
 
 from retainly.ingest.batch import Batch
 from retainly.synth.activity import build_events
-from retainly.synth.arrays import SECONDS_PER_DAY, choose, customer_refs, pick, text, timestamps
+from retainly.synth.arrays import SECONDS_PER_DAY, choose, customer_refs, frame, pick, text, timestamps
 from retainly.synth.calendar import build_calendar
 from retainly.synth.catalog import build_catalog
 from retainly.synth.customers import COUNTRIES, customers_frame, draw_customers, spend_frame
@@ -33,7 +32,7 @@ from retainly.synth.orders import build_orders, lines_frame, orders_frame, price
 from retainly.synth.returns import build_returns, returns_frame
 from retainly.synth.timing import BUYER_TYPES, DEFAULT_MIX, PROCESSES, draw_buyer_types, simulate_purchases
 
-__all__ = ["generate_shop", "make_dirty", "BUYER_TYPES", "DEFAULT_MIX", "PROCESSES"]
+__all__ = ["generate_shop", "make_dirty", "BUYER_TYPES", "DEFAULT_MIX", "PHASES", "PROCESSES"]
 
 # The phases, in the order they run (``progress`` hears each name as it starts).
 PHASES = ("customers", "purchases", "orders", "profiles", "lines", "returns", "events", "interactions", "spend",
@@ -113,7 +112,7 @@ def generate_shop(
     spend = spend_frame(streams["spend"], start, people, first_seen)
 
     announce("truth")
-    truth = pd.DataFrame(
+    truth = frame(
         {
             "customer_ref": text(customer_refs(np.arange(customers), customers)),
             "buyer_type": text(pick(BUYER_TYPES, people.buyer_type)),

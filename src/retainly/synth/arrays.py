@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 SECONDS_PER_DAY = 86_400
 
 
-def id_strings(prefix: str, numbers: np.ndarray, width: int, valid: np.ndarray | None = None) -> pa.StringArray:
+def id_strings(prefix: str, numbers: np.ndarray, width: int, valid: np.ndarray | None = None) -> pa.Array:
     """``prefix`` + zero-padded ``numbers`` (e.g. "O00000042"); null where ``valid`` is False.
 
     Every string has the same length, widened past ``width`` when a number needs it, so the
@@ -43,20 +43,18 @@ def id_strings(prefix: str, numbers: np.ndarray, width: int, valid: np.ndarray |
     del rest
     chars = np.ascontiguousarray(columns.T)
     del columns
-    large = (len(numbers) + 1) * row >= 2**31
-    offset_type = np.int64 if large else np.int32
+    # large_string (64-bit offsets) is what pandas keeps its ``str`` columns in: no conversion.
     if len(numbers) == size:
-        offsets = np.arange(0, (size + 1) * row, row, dtype=offset_type)
+        offsets = np.arange(0, (size + 1) * row, row, dtype=np.int64)
     else:
-        offsets = np.zeros(size + 1, dtype=offset_type)
-        np.cumsum(valid * offset_type(row), out=offsets[1:])
+        offsets = np.zeros(size + 1, dtype=np.int64)
+        np.cumsum(valid * np.int64(row), out=offsets[1:])
     return pa.Array.from_buffers(
-        pa.large_string() if large else pa.string(), size,
-        [_validity(valid), pa.py_buffer(offsets), pa.py_buffer(chars)],
+        pa.large_string(), size, [_validity(valid), pa.py_buffer(offsets), pa.py_buffer(chars)]
     )
 
 
-def ids(prefix: str, index: np.ndarray, count: int, width: int) -> pa.StringArray:
+def ids(prefix: str, index: np.ndarray, count: int, width: int) -> pa.Array:
     """Ids of items numbered from 1 (index 0 is ``prefix`` + "0...01"); a negative index gives null.
 
     The width fits all ``count`` items, so any subset gets the same strings as the whole.
@@ -66,20 +64,20 @@ def ids(prefix: str, index: np.ndarray, count: int, width: int) -> pa.StringArra
     return id_strings(prefix, index + 1, max(width, len(str(count))), None if valid.all() else valid)
 
 
-def customer_refs(index: np.ndarray, customers: int) -> pa.StringArray:
+def customer_refs(index: np.ndarray, customers: int) -> pa.Array:
     """Customer external ids, "C0000001" for customer number 0; null for a negative index."""
     return ids("C", index, customers, 7)
 
 
-def order_refs(index: np.ndarray, orders: int) -> pa.StringArray:
+def order_refs(index: np.ndarray, orders: int) -> pa.Array:
     """Order ids, "O00000001" for the first order; null for a negative index."""
     return ids("O", index, orders, 8)
 
 
 def pick(values, index: np.ndarray) -> pa.Array:
     """``values[index]`` for a short list of strings, as an Arrow array; a negative index gives null."""
-    if not isinstance(values, pa.Array):
-        values = pa.array(list(values), type=pa.string())
+    values = pa.array(list(values), type=pa.large_string()) if not isinstance(values, pa.Array) else (
+        values.cast(pa.large_string()))
     index = np.asarray(index)
     valid = index >= 0
     codes = pa.Array.from_buffers(
@@ -96,14 +94,24 @@ def _validity(valid: np.ndarray | None):
     return pa.py_buffer(np.packbits(valid, bitorder="little"))
 
 
+def frame(columns: dict) -> pd.DataFrame:
+    """A DataFrame over freshly built columns, without copying or consolidating them.
+
+    Pandas' default copies every numeric column into shared blocks, which costs seconds and
+    gigabytes at a million customers; the arrays here belong to nobody else.
+    """
+    return pd.DataFrame(columns, copy=False)
+
+
 def text(values: pa.Array | pa.ChunkedArray) -> pd.Series:
     """An Arrow string array as a pandas ``str`` column (Arrow backed, no copy)."""
     return values.to_pandas()
 
 
 def join(*parts, separator: str = "") -> pa.Array:
-    """Element-wise concatenation of Arrow arrays and scalars."""
-    return pc.binary_join_element_wise(*parts, separator)
+    """Element-wise concatenation of Arrow (large) string arrays and Python strings."""
+    parts = [pa.scalar(p, pa.large_string()) if isinstance(p, str) else p for p in parts]
+    return pc.binary_join_element_wise(*parts, pa.scalar(separator, pa.large_string()))
 
 
 def timestamps(start: date, seconds: np.ndarray, missing: np.ndarray | None = None) -> pd.Series:
@@ -113,11 +121,6 @@ def timestamps(start: date, seconds: np.ndarray, missing: np.ndarray | None = No
     if missing is not None:
         nanoseconds[missing] = np.iinfo(np.int64).min  # NaT
     return pd.Series(nanoseconds.view("datetime64[ns]"), copy=False)
-
-
-def dates(start: date, days: np.ndarray, missing: np.ndarray | None = None) -> pd.Series:
-    """Midnight datetime64[ns] column from whole days since ``start``."""
-    return timestamps(start, np.asarray(days, dtype=np.int64) * SECONDS_PER_DAY, missing)
 
 
 def sort_order(keys: np.ndarray) -> np.ndarray:
@@ -195,4 +198,8 @@ def choose(rng: np.random.Generator, weights, size: int) -> np.ndarray:
 def money(values: np.ndarray) -> np.ndarray:
     """Round to cents (half away from zero, so 0.125 -> 0.13 as a till would)."""
     values = np.asarray(values, dtype=float)
-    return np.sign(values) * np.floor(np.abs(values) * 100 + 0.5 + 1e-9) / 100
+    cents = np.abs(values) * 100
+    cents += 0.5 + 1e-9
+    np.floor(cents, out=cents)
+    cents /= 100
+    return np.copysign(cents, values, out=cents)

@@ -69,6 +69,8 @@ class Calendar:
 
     def sale_at(self, t: np.ndarray) -> np.ndarray:
         """Index of the sale period containing each time, or -1."""
+        if len(self.sale_start) == 0:
+            return np.full(len(t), -1)
         index = np.searchsorted(self.sale_start, t, side="right") - 1
         inside = (index >= 0) & (t < self.sale_stop[index.clip(0)])
         return np.where(inside, index, -1)

@@ -14,7 +14,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from retainly.synth.arrays import SECONDS_PER_DAY, choose, customer_refs, id_strings, join, pick, text, timestamps
+from retainly.synth.arrays import (
+    SECONDS_PER_DAY, choose, customer_refs, frame, id_strings, join, pick, text, timestamps,
+)
 from retainly.synth.timing import BUYER_TYPES
 
 CHANNELS = ("organic", "paid_search", "social", "email", "referral", "marketplace")
@@ -86,18 +88,18 @@ def customers_frame(rng, start: date, end_seconds: int, people: Customers, first
     """The canonical ``customers`` entity; ``first_seen`` in seconds since start."""
     n = len(people.buyer_type)
     gender = choose(rng, GENDER_SHARE + (0.02,), n)
-    female = (gender == 0) | ((gender >= 2) & (rng.random(n) < 0.5))
+    female = (gender == 0) | ((gender >= 2) & (rng.random(n) < 0.5))  # diverse/unknown: either list
     first = np.where(female, choose(rng, np.ones(len(FEMALE)), n), len(FEMALE) + choose(rng, np.ones(len(MALE)), n))
     first_name = pick(FEMALE + MALE, first)
     surname = pick(SURNAMES, choose(rng, np.ones(len(SURNAMES)), n))
     mailbox = pc.utf8_lower(pc.replace_substring(join(first_name, surname, separator="."), " ", ""))
-    email = join(mailbox, pc.cast(pa.array(np.arange(1, n + 1)), pa.string()), "@",
+    email = join(mailbox, pc.cast(pa.array(np.arange(1, n + 1)), pa.large_string()), "@",
                  pick(DOMAINS, choose(rng, [0.6, 0.25, 0.15], n)))
 
     has_phone = rng.random(n) < PHONE_SHARE
     prefix = pick([c[2] for c in COUNTRIES], people.country)
     phone = join(prefix, " 15", id_strings("", rng.integers(0, 10**8, n), 8))
-    phone = pc.if_else(pa.array(has_phone), phone, pa.nulls(n, pa.string()))
+    phone = pc.if_else(pa.array(has_phone), phone, pa.nulls(n, pa.large_string()))
 
     city_offsets = np.cumsum([0] + [len(c[3]) for c in COUNTRIES])
     cities = tuple(city for c in COUNTRIES for city in c[3])
@@ -111,13 +113,8 @@ def customers_frame(rng, start: date, end_seconds: int, people: Customers, first
 
     email_consent = rng.random(n) < np.array(EMAIL_CONSENT)[people.buyer_type]
     sms_consent = has_phone & (rng.random(n) < SMS_CONSENT)
-    # Most consent at sign-up, the others at some later visit.
-    def consent_time(late_share: float) -> np.ndarray:
-        late = rng.random(n) < late_share
-        later = first_seen + rng.random(n) * (end_seconds - first_seen)
-        return np.where(late, later, first_seen + rng.integers(30, 600, n)).clip(max=end_seconds - 1)
 
-    return pd.DataFrame(
+    return frame(
         {
             "external_id": text(customer_refs(np.arange(n), n)),
             "name": text(join(first_name, surname, separator=" ")),
@@ -130,11 +127,19 @@ def customers_frame(rng, start: date, end_seconds: int, people: Customers, first
             "acquisition_channel": text(pick(CHANNELS, people.channel)),
             "first_seen_at": timestamps(start, first_seen),
             "email_consent": email_consent,
-            "email_consent_at": timestamps(start, consent_time(0.2), ~email_consent),
+            "email_consent_at": timestamps(start, _consent_times(rng, first_seen, end_seconds, 0.2), ~email_consent),
             "sms_consent": sms_consent,
-            "sms_consent_at": timestamps(start, consent_time(0.3), ~sms_consent),
+            "sms_consent_at": timestamps(start, _consent_times(rng, first_seen, end_seconds, 0.3), ~sms_consent),
         }
     )
+
+
+def _consent_times(rng, first_seen: np.ndarray, end_seconds: int, late_share: float) -> np.ndarray:
+    """Most customers consent at sign-up, the others at some later visit (seconds since start)."""
+    n = len(first_seen)
+    later = first_seen + (rng.random(n) * (end_seconds - first_seen)).astype(np.int64)
+    at_sign_up = first_seen + rng.integers(30, 600, n)
+    return np.where(rng.random(n) < late_share, later, at_sign_up).clip(max=end_seconds - 1)
 
 
 def spend_frame(rng, start: date, people: Customers, first_seen: np.ndarray) -> pd.DataFrame:

@@ -12,7 +12,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from retainly.synth.arrays import SECONDS_PER_DAY, choose, customer_refs, id_strings, join, pick, sort_order, text, timestamps
+from retainly.synth.arrays import (
+    SECONDS_PER_DAY, choose, customer_refs, frame, id_strings, join, pick, sort_order, text, timestamps,
+)
 from retainly.synth.calendar import Calendar
 from retainly.synth.orders import ORIGINS, STATUSES, Orders
 from retainly.synth.returns import REASONS, Returns
@@ -42,59 +44,74 @@ NOTES = {
 
 def build_interactions(rng: np.random.Generator, calendar: Calendar, orders: Orders, returns: Returns,
                        purchases: Purchases, buyer_type: np.ndarray) -> pd.DataFrame:
-    end = calendar.days * SECONDS_PER_DAY
-    parts: list[dict[str, np.ndarray]] = []
+    """The canonical ``interactions`` entity (registered customers only, within the period)."""
+    parts = [
+        _feedback(rng, orders, returns, purchases),
+        _support(rng, orders, returns),
+        _loyalty_calls(rng, calendar, orders, buyer_type),
+    ]
+    return _frame(calendar, parts, len(buyer_type), calendar.days * SECONDS_PER_DAY)
 
-    # Feedback on completed orders of registered customers.
+
+def _feedback(rng, orders: Orders, returns: Returns, purchases: Purchases) -> dict:
+    """Ratings a few days after completed orders; negative after a return or a dropout."""
     rated = np.flatnonzero((orders.customer >= 0) & (orders.status == STATUSES.index("completed")))
     rated = rated[rng.random(len(rated)) < FEEDBACK_SHARE]
     customer = orders.customer[rated]
     returned = np.zeros(len(orders.seconds), dtype=bool)
     returned[returns.order] = True
     last_purchase = np.rint(purchases.last_purchase * SECONDS_PER_DAY).astype(np.int64)
-    final = (orders.origin[rated] == ORIGINS.index("base")) & purchases.dropped[customer] & (
-        orders.seconds[rated] == last_purchase[customer])
-    negative = np.where(returned[rated], NEGATIVE_AFTER_RETURN, np.where(final, NEGATIVE_BEFORE_DROPOUT, NEGATIVE_SHARE))
+    final = ((orders.origin[rated] == ORIGINS.index("base")) & purchases.dropped[customer]
+             & (orders.seconds[rated] == last_purchase[customer]))
+    negative = np.where(returned[rated], NEGATIVE_AFTER_RETURN,
+                        np.where(final, NEGATIVE_BEFORE_DROPOUT, NEGATIVE_SHARE))
     draw = rng.random(len(rated))
-    outcome = np.where(draw < negative, 2, np.where(draw < negative + NEUTRAL_SHARE, 1, 0))
-    stars = np.select([outcome == 2, outcome == 1], [1 + (draw < negative / 2), 3], 4 + (rng.random(len(rated)) < 0.6))
+    outcome = np.where(draw < negative, 2, np.where(draw < negative + NEUTRAL_SHARE, 1, 0))  # OUTCOMES
+    stars = np.select([outcome == 2, outcome == 1], [1 + (draw < negative / 2), 3],
+                      4 + (rng.random(len(rated)) < 0.6))
     note = np.empty(len(rated), dtype=np.int64)
-    notes = ()
+    notes: tuple[str, ...] = ()
     for code, label in enumerate(("positive", "neutral", "negative")):
         members = outcome == code
         note[members] = len(notes) + choose(rng, np.ones(len(NOTES[label])), int(members.sum()))
         notes += NOTES[label]
-    parts.append(dict(customer=customer, seconds=orders.seconds[rated] + rng.integers(2, 14, len(rated)) * SECONDS_PER_DAY
-                      + rng.integers(0, SECONDS_PER_DAY, len(rated)), kind=0, direction=0, outcome=outcome,
-                      note=join("Rating ", pc.cast(pa.array(stars), pa.string()), "/5: ", pick(notes, note)), agent=-1))
+    delay = rng.integers(2 * SECONDS_PER_DAY, 14 * SECONDS_PER_DAY, len(rated))
+    return dict(customer=customer, seconds=orders.seconds[rated] + delay, kind=0, direction=0,
+                outcome=outcome, agent=-1,
+                note=join("Rating ", pc.cast(pa.array(stars), pa.large_string()), "/5: ", pick(notes, note)))
 
-    # Support: returns announced by e-mail or phone, and delivery questions.
+
+def _support(rng, orders: Orders, returns: Returns) -> dict:
+    """Returns announced to customer service first, and delivery questions."""
     asked = np.flatnonzero((orders.customer[returns.order] >= 0) & (returns.line_no == 1))
     asked = asked[rng.random(len(asked)) < SUPPORT_PER_RETURN]
-    parts.append(dict(customer=orders.customer[returns.order[asked]],
-                      seconds=np.maximum(returns.seconds[asked] - rng.integers(0, 2 * SECONDS_PER_DAY, len(asked)),
-                                         orders.seconds[returns.order[asked]] + 3600),
-                      kind=1, direction=0, outcome=3, note=join("Return: ", pick(REASONS, returns.reason[asked])),
-                      agent=choose(rng, np.ones(len(AGENTS)), len(asked))))
+    order = returns.order[asked]
+    announced = np.maximum(returns.seconds[asked] - rng.integers(0, 2 * SECONDS_PER_DAY, len(asked)),
+                           orders.seconds[order] + 3600)
     waiting = np.flatnonzero(orders.customer >= 0)
     waiting = waiting[rng.random(len(waiting)) < WHERE_IS_MY_ORDER]
-    parts.append(dict(customer=orders.customer[waiting],
-                      seconds=orders.seconds[waiting] + rng.integers(2, 6, len(waiting)) * SECONDS_PER_DAY,
-                      kind=1, direction=0, outcome=3, note=pick(["Where is my order?"], np.zeros(len(waiting), np.int64)),
-                      agent=choose(rng, np.ones(len(AGENTS)), len(waiting))))
+    asked_at = orders.seconds[waiting] + rng.integers(2 * SECONDS_PER_DAY, 6 * SECONDS_PER_DAY, len(waiting))
+    return dict(customer=np.concatenate((orders.customer[order], orders.customer[waiting])),
+                seconds=np.concatenate((announced, asked_at)), kind=1, direction=0, outcome=3,
+                agent=choose(rng, np.ones(len(AGENTS)), len(asked) + len(waiting)),
+                note=pa.concat_arrays([join("Return: ", pick(REASONS, returns.reason[asked])),
+                                       pick(["Where is my order?"], np.zeros(len(waiting), np.int64))]))
 
-    # Loyalty calls to a share of the active customers with five or more orders.
-    counts = np.bincount(orders.customer[orders.customer >= 0], minlength=len(buyer_type))
+
+def _loyalty_calls(rng, calendar: Calendar, orders: Orders, buyer_type: np.ndarray) -> dict:
+    """One call to a share of the active customers with five or more orders."""
+    end = calendar.days * SECONDS_PER_DAY
+    registered = orders.customer >= 0
+    counts = np.bincount(orders.customer[registered], minlength=len(buyer_type))
     called = np.flatnonzero((buyer_type == BUYER_TYPES.index("active")) & (counts >= 5))
     called = called[rng.random(len(called)) < CALLED_SHARE]
     first = np.full(len(buyer_type), end)
-    np.minimum.at(first, orders.customer[orders.customer >= 0], orders.seconds[orders.customer >= 0])
-    parts.append(dict(customer=called, seconds=first[called] + (rng.random(len(called)) * (end - first[called])).astype(np.int64),
-                      kind=2, direction=1, outcome=choose(rng, (0.55, 0.30, 0.15), len(called)) + 4,
-                      note=pick(["Loyalty check-in"], np.zeros(len(called), np.int64)),
-                      agent=choose(rng, np.ones(len(AGENTS)), len(called))))
-
-    return _frame(calendar, parts, len(buyer_type), end)
+    np.minimum.at(first, orders.customer[registered], orders.seconds[registered])
+    when = first[called] + (rng.random(len(called)) * (end - first[called])).astype(np.int64)
+    return dict(customer=called, seconds=when, kind=2, direction=1,
+                outcome=4 + choose(rng, (0.55, 0.30, 0.15), len(called)),  # reached, no answer, voicemail
+                agent=choose(rng, np.ones(len(AGENTS)), len(called)),
+                note=pick(["Loyalty check-in"], np.zeros(len(called), np.int64)))
 
 
 def _frame(calendar: Calendar, parts: list[dict], customers: int, end: int) -> pd.DataFrame:
@@ -107,7 +124,7 @@ def _frame(calendar: Calendar, parts: list[dict], customers: int, end: int) -> p
     keep = np.flatnonzero(column["seconds"] < end)
     keep = keep[sort_order(column["seconds"][keep])]
     column = {name: values[keep] for name, values in column.items()}
-    return pd.DataFrame(
+    return frame(
         {
             "interaction_id": text(id_strings("I", np.arange(1, len(keep) + 1), 7)),
             "customer_ref": text(customer_refs(column["customer"], customers)),

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from retainly.synth import baskets
 from retainly.synth.arrays import (
-    SECONDS_PER_DAY, choose, customer_refs, money, order_refs, pick, rank_in_group, sort_order, text, timestamps, to_seconds,
+    SECONDS_PER_DAY, choose, customer_refs, frame, money, order_refs, pick, rank_in_group, sort_order, text,
+    timestamps, to_seconds,
 )
 from retainly.synth.baskets import GROUPS, ExtraOrders, Lines
 from retainly.synth.calendar import Calendar
@@ -72,7 +72,7 @@ def build_orders(
     base_lines = baskets.fill_baskets(rng, catalog, base_group)
     stop = np.where(purchases.dropped, purchases.last_purchase, float(calendar.days))
     args = (rng, catalog, base_lines, purchases.customer, purchases.t, stop)
-    extra = _trim_hit_and_run(baskets.replenishments(*args), baskets.companion_follow_ups(*args), purchases, buyer_type)
+    extra = _trim_to_cap(baskets.replenishments(*args), baskets.companion_follow_ups(*args), purchases, buyer_type)
     # Follow-ups happen at shopping hours too, and never after the customer dropped out.
     extra.t = np.minimum(calendar.time_of_day(rng, extra.t), stop[extra.customer] - 1.0 / SECONDS_PER_DAY)
 
@@ -86,7 +86,9 @@ def build_orders(
     group = np.concatenate((base_group, buyer_type[extra.customer], np.full(n_guests, GROUPS.index("guest"))))
     origin = np.concatenate((np.zeros(len(purchases.t), np.int64), extra.origin, np.full(n_guests, 3)))
     first_extra, first_guest = len(purchases.t), registered
-    line_order = np.concatenate((base_lines.order, first_extra + np.arange(len(extra.t)), first_guest + guest_lines.order))
+    line_order = np.concatenate(
+        (base_lines.order, first_extra + np.arange(len(extra.t)), first_guest + guest_lines.order)
+    )
     line_product = np.concatenate((base_lines.product, extra.product, guest_lines.product))
     line_quantity = np.concatenate((base_lines.quantity, np.ones(len(extra.t), np.int64), guest_lines.quantity))
 
@@ -120,11 +122,12 @@ def build_orders(
     return orders, lines
 
 
-def _trim_hit_and_run(replenish: ExtraOrders, companion: ExtraOrders, purchases: Purchases, buyer_type) -> ExtraOrders:
+def _trim_to_cap(replenish: ExtraOrders, companion: ExtraOrders, purchases: Purchases, buyer_type) -> ExtraOrders:
     """Merge follow-ups, keeping a capped type's earliest ones so its total stays within the cap."""
     fields = ("customer", "t", "product")
     extra = ExtraOrders(*(np.concatenate((getattr(replenish, f), getattr(companion, f))) for f in fields))
-    origin = np.repeat([ORIGINS.index("replenishment"), ORIGINS.index("companion")], [len(replenish.t), len(companion.t)])
+    origin = np.repeat([ORIGINS.index("replenishment"), ORIGINS.index("companion")],
+                       [len(replenish.t), len(companion.t)])
     cap = np.array([PROCESSES[name].max_orders or np.iinfo(np.int32).max for name in BUYER_TYPES])
     order = np.lexsort((extra.t, extra.customer))
     rank = rank_in_group(extra.customer[order])
@@ -136,9 +139,11 @@ def _trim_hit_and_run(replenish: ExtraOrders, companion: ExtraOrders, purchases:
 def price_lines(catalog: Catalog, calendar: Calendar, orders: Orders, lines: Lines) -> PricedLines:
     """Unit prices, promo discounts and a shipping line for small delivered orders."""
     unit_price = catalog.price[lines.product]
-    rate = np.where(orders.promo, calendar.sale_rate[orders.sale.clip(0)], 0.0)[lines.order]
+    sale_rate = np.append(calendar.sale_rate, 0.0)  # index -1: no sale running
+    rate = np.where(orders.promo, sale_rate[orders.sale], 0.0)[lines.order]
     discount = money(rate * lines.quantity * unit_price)
-    merchandise = np.bincount(lines.order, weights=lines.quantity * unit_price - discount, minlength=len(orders.seconds))
+    merchandise = np.bincount(lines.order, weights=lines.quantity * unit_price - discount,
+                              minlength=len(orders.seconds))
     pays_shipping = (merchandise < FREE_SHIPPING_FROM) & (orders.channel != CHANNELS.index("offline"))
     shipped = np.flatnonzero(pays_shipping)
 
@@ -164,7 +169,7 @@ def orders_frame(calendar: Calendar, orders: Orders, customer_country: np.ndarra
     guest = orders.customer < 0
     country = np.where(guest, guest_country, customer_country[orders.customer.clip(0)])
     empty = pd.Series(np.full(n, np.nan))  # totals: computed by the loader from the lines
-    return pd.DataFrame(
+    return frame(
         {
             "order_id": text(order_refs(np.arange(n), n)),
             "customer_ref": text(customer_refs(orders.customer, len(customer_country))),
@@ -185,17 +190,13 @@ def orders_frame(calendar: Calendar, orders: Orders, customer_country: np.ndarra
 
 def lines_frame(catalog: Catalog, orders: Orders, lines: PricedLines) -> pd.DataFrame:
     """The canonical ``lines`` entity; ``amount`` is quantity x unit price, before the discount."""
-    names = pick(catalog.name + ("Shipping",), np.where(lines.product < 0, catalog.size, lines.product))
-    return pd.DataFrame(
-        {
-            "order_id": text(order_refs(lines.order, len(orders.seconds))),
-            "line_no": lines.line_no,
-            "sku": text(pick(catalog.sku, lines.product)),
-            "description": text(names),
-            "quantity": lines.quantity,
-            "unit_price": lines.unit_price,
-            "discount": lines.discount,
-            "amount": money(lines.quantity * lines.unit_price),
-            "kind": text(pick(LINE_KINDS, lines.kind)),
-        }
-    )
+    columns = {"order_id": text(order_refs(lines.order, len(orders.seconds))), "line_no": lines.line_no}
+    columns["sku"] = text(pick(catalog.sku, lines.product))
+    names = catalog.name + ("Shipping",)
+    columns["description"] = text(pick(names, np.where(lines.product < 0, catalog.size, lines.product)))
+    columns["quantity"] = lines.quantity
+    columns["unit_price"] = lines.unit_price
+    columns["discount"] = lines.discount
+    columns["amount"] = money(lines.quantity * lines.unit_price)
+    columns["kind"] = text(pick(LINE_KINDS, lines.kind))
+    return frame(columns)

@@ -11,11 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from retainly.synth.arrays import (
-    SECONDS_PER_DAY, choose, customer_refs, group_starts, id_strings, money, order_refs, pick, rank_in_group,
-    sort_order, text, timestamps,
+    SECONDS_PER_DAY, choose, customer_refs, frame, group_starts, id_strings, money, order_refs, pick,
+    rank_in_group, sort_order, text, timestamps,
 )
 from retainly.synth.calendar import Calendar
 from retainly.synth.catalog import Catalog
@@ -85,7 +84,7 @@ def build_returns(rng: np.random.Generator, calendar: Calendar, catalog: Catalog
 
 def returns_frame(calendar: Calendar, catalog: Catalog, orders: Orders, returns: Returns,
                   customers: int) -> pd.DataFrame:
-    return pd.DataFrame(
+    return frame(
         {
             "return_id": text(id_strings("R", returns.number + 1, 7)),
             "line_no": returns.line_no,

@@ -11,9 +11,11 @@ from retainly.cli.app import app, open_workspace, state
 from retainly.cli.output import console, phases, print_record
 from retainly.errors import InputError
 from retainly.store.urls import parse_url
+from retainly.synth import PHASES
 from retainly.workspace import Workspace
 
-_PHASES = ("customers", "catalog", "orders", "lines", "returns", "activity", "loading")
+_PHASES = (*PHASES, "loading")
+
 DEMO_STORE = Path("retainly-demo.duckdb")
 
 
@@ -69,8 +71,10 @@ def demo(
         with phases(f"generating a shop of {customers:,} customers", _PHASES) as step:
             ws.generate(customers, seed, progress=step)
         figures = ws.summary()
+        rows = ws.table_rows()
         where = ws.store.url.display()
     print_record(f"retainly demo: what retainly now knows ({where})", figures)
+    print_record("rows in the store", rows)
     target = parse_url(url)
     db_option = f"--db {url} " if target.backend != "duckdb" or target.path != DEMO_STORE else f"--db {DEMO_STORE} "
     console.print(f"explore it: retainly {db_option}summary --json")
