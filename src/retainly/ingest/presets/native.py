@@ -190,6 +190,13 @@ class Native(Preset):
             price, amount = ("unit_price", "line_amount") if kind == "orders" else ("unit_price", "amount")
             neither = rows[price].isna() & rows[amount].isna()
             problems.add(neither, price, None, f"give {price} or {amount}")
+        if kind == "orders":
+            # Money flows back to the customer only on discount and adjustment lines.
+            negative = rows["unit_price"].str.startswith("-").fillna(False).astype(bool) & ~rows["kind"].isin(
+                ("discount", "adjustment")).fillna(False).astype(bool)
+            header = find_columns(raw, self.name, {}, {"unit_price": ("unit_price", "price")})["unit_price"]
+            problems.add(negative, header or "unit_price", column_or_null(raw, header),
+                         "negative price allowed only on discount or adjustment lines")
         return rows
 
     def build(self, kind, rows: pd.DataFrame, options: Options) -> Batch:
