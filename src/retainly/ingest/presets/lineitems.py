@@ -10,7 +10,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from retainly.ingest.batch import ORDER_STATUSES
+from retainly.ingest.batch import ORDER_STATUSES, Batch
 from retainly.ingest.presets.base import Options, column_or_null
 from retainly.ingest.readers import RawTable
 from retainly.ingest.values import Problems, parse_money, parse_timestamp
@@ -153,3 +153,27 @@ def refund_returns(heads: pd.DataFrame) -> pd.DataFrame:
         "amount": kept["refunded"].to_numpy(),
         "reason": "refund",
     })
+
+
+def line_item_batch(shop: str, rows: pd.DataFrame, heads: pd.DataFrame, discount, channel,
+                    notes: list[str]) -> Batch:
+    """The batch of a line-item export: orders from each order's first row, lines from every row."""
+    orders = pd.DataFrame({
+        "order_id": heads["order_id"].to_numpy(),
+        "customer_ref": heads["customer_ref"].to_numpy(),
+        "placed_at": heads["placed_at"].to_numpy(),
+        "status": heads["status"].to_numpy(),
+        "currency": heads["currency"].to_numpy(),
+        "channel": channel,
+        "promo_code": heads["promo_code"].to_numpy(),
+        "country": heads["ship_country"].fillna(heads["country"]).to_numpy(),
+        "discount": discount,
+        "shipping": heads["shipping"].to_numpy(),
+        "tax": heads["tax"].to_numpy(),
+        "net": heads["net"].to_numpy(),
+    })
+    returns = refund_returns(heads)
+    if len(returns):
+        notes = [*notes, f"{shop}'s export has no refund dates: each refund is dated at its order's time"]
+    return Batch(customers=customers_from(heads), products=products_from(rows), orders=orders,
+                 lines=lines_from(rows), returns=returns, notes=notes)

@@ -25,7 +25,7 @@ from retainly.ingest.batch import Batch
 from retainly.ingest.presets.base import Options, Preset, column_or_null
 from retainly.ingest.readers import RawTable
 from retainly.ingest.presets.lineitems import (
-    FirstRows, customers_from, keep_last_copies, lines_from, money_sums, products_from, refund_returns,
+    FirstRows, keep_last_copies, line_item_batch, money_sums,
 )
 from retainly.ingest.values import Problems, parse_bool, parse_integer, parse_money, require
 
@@ -129,28 +129,4 @@ class Shopify(Preset):
         given = heads["discount_amount"].notna().to_numpy()
         rest = [str(Decimal(total) - in_lines[order]) if has else None
                 for order, total, has in zip(heads["order_id"], heads["discount_amount"], given)]
-        orders = pd.DataFrame({
-            "order_id": heads["order_id"].to_numpy(),
-            "customer_ref": heads["customer_ref"].to_numpy(),
-            "placed_at": heads["placed_at"].to_numpy(),
-            "status": heads["status"].to_numpy(),
-            "currency": heads["currency"].to_numpy(),
-            "channel": heads["channel"].to_numpy(),
-            "promo_code": heads["promo_code"].to_numpy(),
-            "country": heads["ship_country"].fillna(heads["country"]).to_numpy(),
-            "discount": rest,
-            "shipping": heads["shipping"].to_numpy(),
-            "tax": heads["tax"].to_numpy(),
-            "net": heads["net"].to_numpy(),
-        })
-        returns = refund_returns(heads)
-        if len(returns):
-            notes.append("Shopify's export has no refund dates: each refund is dated at its order's time")
-        return Batch(
-            customers=customers_from(heads),
-            products=products_from(rows),
-            orders=orders,
-            lines=lines_from(rows),
-            returns=returns,
-            notes=notes,
-        )
+        return line_item_batch("Shopify", rows, heads, rest, heads["channel"].to_numpy(), notes)

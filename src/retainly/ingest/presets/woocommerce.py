@@ -23,7 +23,7 @@ import pandas as pd
 from retainly.ingest.batch import Batch
 from retainly.ingest.presets.base import Options, Preset, column_or_null
 from retainly.ingest.presets.lineitems import (
-    FirstRows, customers_from, keep_last_copies, lines_from, products_from, refund_returns,
+    FirstRows, keep_last_copies, line_item_batch,
 )
 from retainly.ingest.readers import RawTable
 from retainly.ingest.values import Problems, missing_columns_error, parse_integer, parse_money, require
@@ -130,29 +130,5 @@ class WooCommerce(Preset):
     def build(self, kind, rows: pd.DataFrame, options: Options) -> Batch:
         rows, notes = keep_last_copies(rows)
         heads = rows.drop_duplicates("order_id")
-        orders = pd.DataFrame({
-            "order_id": heads["order_id"].to_numpy(),
-            "customer_ref": heads["customer_ref"].to_numpy(),
-            "placed_at": heads["placed_at"].to_numpy(),
-            "status": heads["status"].to_numpy(),
-            "currency": heads["currency"].to_numpy(),
-            "channel": "online",
-            "promo_code": heads["promo_code"].to_numpy(),
-            "country": heads["ship_country"].fillna(heads["country"]).to_numpy(),
-            "discount": heads["discount"].to_numpy(),
-            "shipping": heads["shipping"].to_numpy(),
-            "tax": heads["tax"].to_numpy(),
-            "net": heads["net"].to_numpy(),
-        })
-        returns = refund_returns(heads)
-        if len(returns):
-            notes.append("the WooCommerce export has no refund dates: each refund is dated at its order's time")
-        return Batch(
-            customers=customers_from(heads),
-            products=products_from(rows),
-            orders=orders,
-            lines=lines_from(rows),
-            returns=returns,
-            notes=notes,
-        )
+        return line_item_batch("WooCommerce", rows, heads, heads["discount"].to_numpy(), "online", notes)
 
