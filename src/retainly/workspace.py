@@ -13,8 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from retainly.ingest.batch import Batch
-from retainly.ingest.load import LedgerEntry, load_batch
 from retainly.ingest.pipeline import ImportResult, import_file
 from retainly.settings import database_url
 from retainly.store import schema
@@ -63,10 +61,6 @@ class Workspace:
     def import_file(self, kind: str, path: str | Path, **options) -> ImportResult:
         """Import one export file; see ``retainly.ingest.pipeline.import_file`` for the options."""
         return import_file(self.store, kind, path, **options)
-
-    def load(self, batch: Batch, ledger: LedgerEntry) -> int:
-        """Merge a ready batch (e.g. a generated shop) in one transaction."""
-        return load_batch(self.store, batch, ledger)
 
     def generate(self, customers: int, seed: int, progress: Callable[[str], None] | None = None) -> int:
         """Generate a shop and load it straight into the store; return the import id."""

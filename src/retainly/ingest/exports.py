@@ -32,7 +32,7 @@ def export_numbers(placed_at: pd.Series) -> np.ndarray:
 def keep_last_copy(rows: pd.DataFrame, order_column: str, time_column: str) -> pd.DataFrame:
     """Drop every copy of an order except the one from the latest export in the file."""
     export = export_numbers(rows[time_column])
-    if export[-1] == 0 if len(export) else True:
+    if len(export) == 0 or export[-1] == 0:
         return rows
     last = pd.Series(export, index=rows.index).groupby(rows[order_column].to_numpy(), dropna=False).transform("max")
     return rows[export == last.to_numpy()]

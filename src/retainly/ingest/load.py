@@ -50,6 +50,8 @@ class LedgerEntry:
 def load_batch(store: Store, batch: Batch, ledger: LedgerEntry, rejects: pd.DataFrame | None = None) -> int:
     """Write ``batch`` and its ledger entry in one transaction; return the new import id."""
     entities = _with_referenced_customers(batch.entities())
+    if "orders" in entities and "lines" not in entities:  # orders without lines: stage an empty line table
+        entities["lines"] = pd.DataFrame(columns=list(ENTITY_COLUMNS["lines"][0]))
     with store.transaction():
         import_id = int(store.fetchone("SELECT COALESCE(MAX(import_id), 0) + 1 FROM imports")[0])
         staged = []
