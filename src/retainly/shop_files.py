@@ -24,7 +24,7 @@ def write_shop(batch: Batch, folder: Path, file_format: str = "csv", dirty: bool
     written = []
     entities = batch.entities()
     for kind in FILE_KINDS:
-        if kind not in entities and not (kind == "orders" and "lines" in entities):
+        if kind not in entities:
             continue
         frame = native_frame(kind, batch)
         if dirty and kind == "orders":

@@ -17,17 +17,16 @@ The fixture (newest order first, as Shopify exports): 8 orders, 14 line rows, in
 
 from __future__ import annotations
 
-import csv
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from retainly import Workspace
 from retainly.errors import InputError
 from retainly.ingest.presets import PRESETS
 from retainly.ingest.readers import read_table
 from retainly.ingest.values import find_column
+from tests.ingest.fixture_edits import edited_copy as edit_fixture
 
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "shopify_orders.csv"
 
@@ -53,10 +52,9 @@ EXPECTED_SUMMARY = {
 
 
 @pytest.fixture
-def ws(tmp_path):
-    workspace = Workspace.open(f"duckdb:///{tmp_path}/s.duckdb")
-    yield workspace
-    workspace.close()
+def ws(workspace):
+    """The shared fixture: every test runs on DuckDB and on PostgreSQL."""
+    return workspace
 
 
 def orders_by_id(ws) -> dict[str, tuple]:
@@ -68,21 +66,8 @@ def orders_by_id(ws) -> dict[str, tuple]:
     return {row[0]: row[1:] for row in rows}
 
 
-def edited_copy(tmp_path: Path, name: str, cells: dict[tuple[int, str], str] | None = None,
-                drop: str | None = None) -> Path:
-    """The fixture with some cells changed, keyed by (file line, header), and maybe one column dropped."""
-    with FIXTURE.open(encoding="utf-8", newline="") as f:
-        rows = list(csv.reader(f))
-    header = rows[0]
-    for (line, column), value in (cells or {}).items():
-        rows[line - 1][header.index(column)] = value
-    if drop is not None:
-        at = header.index(drop)
-        rows = [row[:at] + row[at + 1:] for row in rows]
-    target = tmp_path / name
-    with target.open("w", encoding="utf-8", newline="") as f:
-        csv.writer(f, lineterminator="\n").writerows(rows)
-    return target
+def edited_copy(tmp_path: Path, name: str, cells=None, **changes) -> Path:
+    return edit_fixture(FIXTURE, tmp_path / name, cells, **changes)
 
 
 def test_summary(ws):
@@ -243,6 +228,6 @@ def test_detected_without_preset(ws):
 
 
 def test_missing_required_column_is_named(ws, tmp_path):
-    target = edited_copy(tmp_path, "no_quantity.csv", drop="Lineitem quantity")
+    target = edited_copy(tmp_path, "no_quantity.csv", drop=("Lineitem quantity",))
     with pytest.raises(InputError, match='"Lineitem quantity"'):
         ws.import_file("orders", target, preset="shopify")

@@ -16,17 +16,16 @@ row; 503 and 509 leave them blank after the first row.
 
 from __future__ import annotations
 
-import csv
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from retainly import Workspace
 from retainly.errors import InputError
 from retainly.ingest.presets import PRESETS
 from retainly.ingest.readers import read_table
 from retainly.ingest.values import find_column
+from tests.ingest.fixture_edits import edited_copy as edit_fixture
 
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "woocommerce_orders.csv"
 LUCJA = "lucja.nowak@example.pl"
@@ -73,10 +72,9 @@ EXPECTED_ORDERS = {
 
 
 @pytest.fixture
-def ws(tmp_path):
-    workspace = Workspace.open(f"duckdb:///{tmp_path}/s.duckdb")
-    yield workspace
-    workspace.close()
+def ws(workspace):
+    """The shared fixture: every test runs on DuckDB and on PostgreSQL."""
+    return workspace
 
 
 def orders_by_id(ws) -> dict[str, tuple]:
@@ -88,21 +86,8 @@ def orders_by_id(ws) -> dict[str, tuple]:
     return {row[0]: row[1:] for row in rows}
 
 
-def edited_copy(tmp_path: Path, name: str, cells: dict[tuple[int, str], str] | None = None,
-                drop: tuple[str, ...] = (), rename: dict[str, str] | None = None) -> Path:
-    """The fixture with cells changed (keyed by file line and header), columns dropped or renamed."""
-    with FIXTURE.open(encoding="utf-8", newline="") as f:
-        rows = list(csv.reader(f))
-    header = rows[0]
-    for (line, column), value in (cells or {}).items():
-        rows[line - 1][header.index(column)] = value
-    keep = [i for i, column in enumerate(header) if column not in drop]
-    rows = [[row[i] for i in keep] for row in rows]
-    rows[0] = [(rename or {}).get(column, column) for column in rows[0]]
-    target = tmp_path / name
-    with target.open("w", encoding="utf-8", newline="") as f:
-        csv.writer(f, lineterminator="\n").writerows(rows)
-    return target
+def edited_copy(tmp_path: Path, name: str, cells=None, **changes) -> Path:
+    return edit_fixture(FIXTURE, tmp_path / name, cells, **changes)
 
 
 def test_summary(ws):

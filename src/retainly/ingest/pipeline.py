@@ -70,7 +70,7 @@ def import_file(
     recipe: Mapping | None = load_mapping(mapping) if mapping else None
     started = datetime.now().replace(microsecond=0)
     step("reading")
-    raw = read_table(path, encoding=recipe.encoding if recipe and recipe.encoding and not encoding else encoding)
+    raw = read_table(path, encoding=encoding or (recipe.encoding if recipe else None))
     if recipe:
         raw = recipe.apply(raw)
         chosen = chosen or get_preset("retainly")

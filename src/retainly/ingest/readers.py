@@ -232,8 +232,7 @@ def _read_parquet(name: str, data: bytes, digest: str) -> RawTable:
     for column_name, column in zip(table.column_names, table.columns):
         if pa.types.is_timestamp(column.type):
             column = pc.strftime(column, "%Y-%m-%d %H:%M:%S")
-        elif pa.types.is_floating(column.type):
-            column = pa.array([None if v is None else _number_text(v) for v in column.to_pylist()], pa.string())
+        # Floats need no special case: Arrow prints the shortest form (13085.0 -> "13085", 6.95 -> "6.95").
         columns[column_name] = column
     frame = _text_frame(pa.table(columns))
     return RawTable(name, frame, np.arange(1, table.num_rows + 1, dtype=np.int64), None, digest, "row")

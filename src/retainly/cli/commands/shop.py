@@ -10,7 +10,6 @@ import typer
 from retainly.cli.app import app, open_workspace, state
 from retainly.cli.output import console, phases, print_record
 from retainly.errors import InputError
-from retainly.store.urls import parse_url
 from retainly.synth import PHASES
 from retainly.workspace import Workspace
 
@@ -75,6 +74,4 @@ def demo(
         where = ws.store.url.display()
     print_record(f"retainly demo: what retainly now knows ({where})", figures)
     print_record("rows in the store", rows)
-    target = parse_url(url)
-    db_option = f"--db {url} " if target.backend != "duckdb" or target.path != DEMO_STORE else f"--db {DEMO_STORE} "
-    console.print(f"explore it: retainly {db_option}summary --json")
+    console.print(f"explore it: retainly --db {url} summary --json")
