@@ -26,9 +26,58 @@ DATABASE_URL = Setting(
     "Where the store lives: duckdb:///path.duckdb (default ./retainly.duckdb) or postgresql://user@host:port/db.",
 )
 
-SETTINGS = (DATABASE_URL,)
-
-
 def database_url(explicit: str | None = None) -> str:
     """The store URL: an explicit --db wins over the environment, which wins over the default."""
     return explicit or DATABASE_URL.value()
+
+
+# -- analysis defaults ---------------------------------------------------------------------
+SETTINGS_FILE_VARIABLE = "RETAINLY_SETTINGS"
+SETTINGS_FILE = Setting(
+    SETTINGS_FILE_VARIABLE,
+    "retainly.toml",
+    "The analysis settings file (activity window, RFM bins, segment map); read when it exists.",
+)
+SETTINGS = (DATABASE_URL, SETTINGS_FILE)
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """Analysis defaults a shop may change in its settings file; see docs/metrics.md."""
+
+    activity_window_days: int = 365
+    rfm_bins: int = 5
+    segment_map: object = None  # a retainly.segments.segment_map.SegmentMap
+
+    @classmethod
+    def load(cls, path: str | os.PathLike | None = None) -> AnalysisSettings:
+        """Read the settings file (explicit path, else $RETAINLY_SETTINGS, else ./retainly.toml if present)."""
+        import tomllib
+        from pathlib import Path
+
+        from retainly.errors import InputError
+        from retainly.segments.segment_map import SegmentMap
+
+        chosen = Path(path) if path is not None else Path(SETTINGS_FILE.value())
+        explicit = path is not None or SETTINGS_FILE_VARIABLE in os.environ
+        if not chosen.exists():
+            if explicit:
+                raise InputError(f"settings file {chosen} does not exist; fix the path or unset {SETTINGS_FILE_VARIABLE}")
+            return cls(segment_map=SegmentMap.default())
+        try:
+            data = tomllib.loads(chosen.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"{chosen}: not valid TOML ({exc}); see docs/metrics.md for an example") from None
+        kpis, rfm = data.get("kpis", {}), data.get("rfm", {})
+        window = _positive_int(kpis, "activity_window_days", cls.activity_window_days, f"{chosen} [kpis]")
+        bins = _positive_int(rfm, "bins", cls.rfm_bins, f"{chosen} [rfm]")
+        return cls(window, bins, SegmentMap.from_settings(rfm, str(chosen)))
+
+
+def _positive_int(section: dict, key: str, default: int, where: str) -> int:
+    from retainly.errors import InputError
+
+    value = section.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise InputError(f"{where} {key} = {value!r}: give a whole number of at least 1")
+    return value

@@ -11,10 +11,13 @@ The CLI, the API and notebooks call these methods; none of them holds business l
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
+from functools import cached_property
 from pathlib import Path
 
 from retainly.ingest.pipeline import ImportResult, import_file
-from retainly.settings import database_url
+from retainly.errors import InputError
+from retainly.settings import AnalysisSettings, database_url
 from retainly.store import schema
 from retainly.store.backends import Store, connect
 
@@ -22,11 +25,18 @@ from retainly.store.backends import Store, connect
 class Workspace:
     """A shop's store, opened from a database URL."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, settings_path: str | Path | None = None):
         self.store = store
+        self._settings_path = settings_path
+
+    @cached_property
+    def settings(self) -> AnalysisSettings:
+        """Analysis defaults from the settings file (see ``AnalysisSettings.load``)."""
+        return AnalysisSettings.load(self._settings_path)
 
     @classmethod
-    def open(cls, url: str | None = None, *, upgrade: bool = False) -> Workspace:
+    def open(cls, url: str | None = None, *, upgrade: bool = False,
+             settings: str | Path | None = None) -> Workspace:
         """Open (or create) the store at ``url``; default: $RETAINLY_DATABASE_URL or ./retainly.duckdb.
 
         A new store gets the current schema. An older one must be upgraded on purpose:
@@ -41,7 +51,7 @@ class Workspace:
         except BaseException:
             store.close()
             raise
-        return cls(store)
+        return cls(store, settings)
 
     @classmethod
     def open_unchecked(cls, url: str | None = None) -> Workspace:
@@ -93,3 +103,86 @@ class Workspace:
 
     def upgrade(self) -> list:
         return schema.upgrade(self.store)
+
+    # -- measurement ------------------------------------------------------------------------
+    def kpis(self, first: date | None = None, last: date | None = None, by: str | None = None,
+             window_days: int | None = None) -> list[dict]:
+        """Shop KPIs for the inclusive dates, one dict per period or channel (docs/metrics.md)."""
+        from retainly.features.kpis import shop_kpis
+
+        window = window_days if window_days is not None else self.settings.activity_window_days
+        return shop_kpis(self.store, first, last, by, window)
+
+    def cohorts(self, by: str = "month", metric: str = "customers") -> list[dict]:
+        from retainly.features.cohorts import cohort_matrix
+
+        return cohort_matrix(self.store, by, metric)
+
+    # -- RFM --------------------------------------------------------------------------------
+    def default_as_of(self) -> date:
+        """The date analyses describe by default: the day of the last purchase order in the store."""
+        from retainly.segments.rfm import last_order_date
+
+        last = last_order_date(self.store)
+        if last is None:
+            raise InputError("the store has no purchase orders yet; import orders first (see `retainly import --help`)")
+        return last
+
+    def rfm(self, as_of: date | None = None, bins: int | None = None) -> tuple[date, int]:
+        """Compute and store every customer's RFM scores as of a date; return (as_of, customers)."""
+        from retainly.segments.rfm import store_scores
+
+        as_of = as_of or self.default_as_of()
+        bins = bins or self.settings.rfm_bins
+        if bins < 2:
+            raise InputError(f"--bins {bins}: scores need at least 2 bins")
+        return as_of, store_scores(self.store, as_of, bins, self.settings.segment_map)
+
+    def rfm_scores(self, as_of: date | None = None):
+        """The stored scores for ``as_of`` as an Arrow table (computed first when missing or stale)."""
+        from retainly.segments.rfm import scores
+
+        as_of = self.ensure_rfm(as_of)
+        return scores(self.store, as_of).order_by("customer_id").to_pyarrow()
+
+    def ensure_rfm(self, as_of: date | None = None) -> date:
+        """Make sure scores for ``as_of`` exist and postdate the last import; return the date."""
+        as_of = as_of or self.default_as_of()
+        fresh = self.store.fetchone(
+            "SELECT COUNT(*) FROM rfm_scores WHERE as_of = ? AND bins = ? "
+            "AND computed_at >= (SELECT COALESCE(MAX(finished_at), TIMESTAMP '1900-01-01') FROM imports)",
+            (as_of, self.settings.rfm_bins),
+        )[0]
+        if not fresh:
+            self.rfm(as_of)
+        return as_of
+
+    def segments(self, as_of: date | None = None) -> list[dict]:
+        """Per RFM segment: size, shares, mean R/F/M and the suggested action."""
+        from retainly.segments.rfm import segment_summary
+
+        as_of = self.ensure_rfm(as_of)
+        return segment_summary(self.store, as_of, self.settings.segment_map)
+
+    def segment_moves(self, earlier: date, later: date | None = None) -> list[dict]:
+        """Customers per (segment at ``earlier``, segment at ``later``)."""
+        from retainly.segments.rfm import segment_moves
+
+        later = later or self.default_as_of()
+        if earlier >= later:
+            raise InputError(f"--from {earlier} must be before the as-of date {later}")
+        self.ensure_rfm(earlier)
+        self.ensure_rfm(later)
+        return segment_moves(self.store, earlier, later)
+
+    # -- one customer -----------------------------------------------------------------------
+    def customer(self, key: str, as_of: date | None = None) -> dict:
+        """Customer 360 for a customer id (the shop's, or retainly's numeric one)."""
+        from retainly.views.customer import customer_view, find_customer_id, rfm_of
+
+        customer_id = find_customer_id(self.store, key)
+        rfm = None
+        if self.store.fetchone("SELECT COUNT(*) FROM orders")[0]:
+            as_of = self.ensure_rfm(as_of)
+            rfm = rfm_of(self.store, customer_id, as_of)
+        return customer_view(self.store, customer_id, rfm)

@@ -16,6 +16,9 @@ from rich.table import Table
 
 # soft_wrap: long lines (paths, rejected values) stay whole instead of breaking at 80 columns.
 console = Console(soft_wrap=True)
+if not console.is_terminal:
+    # Piped or captured output: wide tables stay whole instead of squeezing into 80 columns.
+    console.width = max(console.width, 200)
 errors = Console(stderr=True)
 
 
@@ -73,7 +76,9 @@ def _human(value) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        return f"{value:,.4g}"
+        return f"{value:,.4f}".rstrip("0").rstrip(".")
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_human(v)}" for k, v in value.items()) or "—"
     if isinstance(value, datetime):
         return value.isoformat(sep=" ")
     return str(value)

@@ -9,6 +9,7 @@ analytics leave them out.
 
 from __future__ import annotations
 
+import ibis
 from ibis.expr.types import Table
 
 NOT_PURCHASES = ("cancelled", "adjustment")
@@ -27,3 +28,36 @@ def purchase_orders(orders: Table, lines: Table) -> Table:
     live = orders.filter(~orders.status.isin(NOT_PURCHASES))
     return live.semi_join(with_sale, "order_id").select("order_id", "customer_id", "placed_at")
 
+
+
+def customer_orders(orders: Table, lines: Table) -> Table:
+    """One row per purchase order of a known customer, with its revenue (gross of returns).
+
+    Columns: order_id, customer_id, placed_at, channel, promo_code, revenue — revenue being
+    the sum of the order's purchase lines (merchandise, postage and fees alike).
+    """
+    sold = lines.filter(lines.quantity > 0)
+    revenue = sold.group_by("order_id").aggregate(revenue=sold.amount.sum())
+    live = orders.filter(~orders.status.isin(NOT_PURCHASES) & orders.customer_id.notnull())
+    return live.join(revenue, "order_id").select(
+        "order_id", "customer_id", "placed_at", "channel", "promo_code", "revenue"
+    )
+
+
+def acquisitions(customers: Table, bought: Table) -> Table:
+    """One row per customer who bought: customer_id, first_order_at, acquisition channel.
+
+    The channel is the customer's recorded acquisition channel, else the channel of their
+    first order, else 'unknown'.
+    """
+    firsts = bought.group_by("customer_id").aggregate(
+        first_order_at=bought.placed_at.min(),
+        first_order_channel=bought.channel.argmin(bought.placed_at),
+    )
+    known = customers.select("customer_id", "acquisition_channel")
+    joined = firsts.left_join(known, "customer_id")
+    return joined.select(
+        "customer_id",
+        "first_order_at",
+        channel=ibis.coalesce(joined.acquisition_channel, joined.first_order_channel, ibis.literal("unknown")),
+    )

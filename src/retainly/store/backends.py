@@ -47,6 +47,11 @@ class Store:
         rows = self.fetchall(sql, params)
         return rows[0] if rows else None
 
+    def insert_from(self, table: str, expression) -> None:
+        """INSERT the rows of an Ibis expression into ``table`` without leaving the engine."""
+        columns = ", ".join(f'"{name}"' for name in expression.columns)
+        self.execute(f"INSERT INTO {table} ({columns}) {self.ibis.compile(expression)}")
+
     def table_names(self) -> set[str]:
         return set(self.ibis.list_tables())
 

@@ -179,7 +179,28 @@ _V2_SITE_AND_PROMOTIONS = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1_CORE, _V2_SITE_AND_PROMOTIONS)
+_V3_RFM_SCORES = Migration(
+    3,
+    "per-customer RFM scores and segments as of a date",
+    (
+        f"""CREATE TABLE rfm_scores (
+            as_of DATE NOT NULL,
+            customer_id BIGINT NOT NULL,
+            recency_days INTEGER NOT NULL,
+            frequency INTEGER NOT NULL,
+            monetary {MONEY} NOT NULL,
+            r_score INTEGER NOT NULL,
+            f_score INTEGER NOT NULL,
+            m_score INTEGER NOT NULL,
+            segment TEXT NOT NULL,
+            bins INTEGER NOT NULL,
+            computed_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (as_of, customer_id)
+        )""",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1_CORE, _V2_SITE_AND_PROMOTIONS, _V3_RFM_SCORES)
 LATEST_VERSION = MIGRATIONS[-1].version
 
 SCHEMA_TABLE_DDL = """CREATE TABLE IF NOT EXISTS retainly_schema (

@@ -1,0 +1,73 @@
+"""`retainly kpis` and `retainly cohorts`: how retention is going."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Optional
+
+import typer
+
+from retainly.cli.app import app, open_workspace
+from retainly.cli.output import console, print_csv, print_json, print_record, print_rows
+
+DATE = dict(formats=["%Y-%m-%d"], metavar="YYYY-MM-DD")
+
+# The columns of the per-period table; every KPI is in --json.
+_TABLE_COLUMNS = ("customers", "new_customers", "orders", "revenue", "aov", "repeat_purchase_rate", "crr",
+                  "churn_rate", "historic_ltv", "top20_revenue_share")
+
+
+@app.command()
+def kpis(
+    first: Annotated[Optional[datetime], typer.Option("--from", help="First day (default: the first order).", **DATE)] = None,
+    last: Annotated[Optional[datetime], typer.Option("--to", help="Last day, inclusive (default: the last order).", **DATE)] = None,
+    by: Annotated[Optional[str], typer.Option("--by", help="One row per month, quarter, year or channel.")] = None,
+    window: Annotated[Optional[int], typer.Option(
+        "--window", help="Activity window in days: a customer at a date bought within it (default 365).", min=1)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON: one object per row (one object without --by).")] = False,
+) -> None:
+    """Retention KPIs: AOV, frequency, repeat rate, CRR, churn, LTV, CAC and LTV:CAC, top-20 % share.
+
+    Definitions: docs/metrics.md. Rates are fractions (0.72 means 72 %).
+    Example: retainly kpis --from 2011-01-01 --to 2011-12-31 --by quarter
+    """
+    with open_workspace() as ws:
+        rows = ws.kpis(first and first.date(), last and last.date(), by, window)
+    if as_json:
+        print_json(rows if by else rows[0])
+    elif by is None:
+        print_record(f"KPIs {rows[0]['period']}", {k: v for k, v in rows[0].items() if k != "period"})
+        if rows[0]["customers_at_start"] == 0:
+            console.print("note: nobody was a customer when the period began, so CRR and churn are n/a; "
+                          "try --by quarter or a later --from")
+    else:
+        key = "channel" if by == "channel" else "period"
+        print_rows(f"KPIs by {by}", [{key: row[key], **{c: row[c] for c in _TABLE_COLUMNS}} for row in rows])
+        console.print("every KPI, CAC and LTV:CAC per channel: add --json")
+
+
+@app.command()
+def cohorts(
+    by: Annotated[str, typer.Option("--by", help="Cohort period: month or quarter.")] = "month",
+    metric: Annotated[str, typer.Option(
+        "--metric", help="customers (share still buying), revenue (cumulative net per customer) or orders.")] = "customers",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON: one object per cohort.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV: one row per cohort, one column per period offset.")] = False,
+) -> None:
+    """Cohort retention matrix by first-order period.
+
+    Example: retainly cohorts --by quarter --metric revenue
+    """
+    with open_workspace() as ws:
+        rows = ws.cohorts(by, metric)
+    if as_json:
+        print_json(rows)
+        return
+    width = max((len(row["values"]) for row in rows), default=0)
+    flat = [{"cohort": row["cohort"], "customers": row["customers"],
+             **{f"+{k}": (row["values"][k] if k < len(row["values"]) else None) for k in range(width)}}
+            for row in rows]
+    if as_csv:
+        print_csv(flat)
+    else:
+        print_rows(f"cohorts by {by}: {metric} (+k = {by}s after the first order)", flat)

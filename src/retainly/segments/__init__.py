@@ -1,0 +1,1 @@
+"""Who each customer is: RFM scores and segments (later: lifecycle stages, buyer types)."""

@@ -1,0 +1,144 @@
+"""RFM: recency, frequency and monetary scores per customer, and named segments.
+
+Scores are computed inside the engine as of a date (orders through the end of that day):
+
+* recency = days from the customer's last purchase order to the as-of date;
+* frequency = purchase orders; monetary = their revenue net of returns made by the as-of date.
+
+Each score is 1..bins by rank: ``1 + floor(bins * rank / customers)`` where ``rank`` counts
+the customers strictly worse on that measure. Ties therefore share one score (the one of the
+first tied place) and the result does not depend on row order. Recency is ranked from the
+longest ago, so 5 is the most recent.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import ibis
+from ibis.expr.types import Table
+
+from retainly.features.orders import customer_orders
+from retainly.segments.segment_map import SegmentMap
+from retainly.store.backends import Store
+
+NOT_A_CUSTOMER = "(not a customer yet)"
+SCORE_COLUMNS = ("as_of", "customer_id", "recency_days", "frequency", "monetary", "r_score", "f_score", "m_score",
+                 "segment", "bins", "computed_at")
+
+
+def last_order_date(store: Store) -> date | None:
+    bought = customer_orders(store.table("orders"), store.table("order_lines"))
+    last = bought.placed_at.max().to_pyarrow().as_py()
+    return None if last is None else last.date()
+
+
+def rfm_table(store: Store, as_of: date, bins: int, segment_map: SegmentMap) -> Table:
+    """Per-customer scores as of ``as_of``, as an Ibis expression with the rfm_scores columns."""
+    cutoff = datetime(as_of.year, as_of.month, as_of.day) + timedelta(days=1)
+    bought = customer_orders(store.table("orders"), store.table("order_lines"))
+    bought = bought.filter(bought.placed_at < cutoff)
+    per_customer = bought.group_by("customer_id").aggregate(
+        last_at=bought.placed_at.max(), frequency=bought.count(), revenue=bought.revenue.sum()
+    )
+    returns = store.table("returns")
+    returns = returns.filter(returns.returned_at < cutoff)
+    returned = returns.group_by("customer_id").aggregate(returned=returns.amount.sum())
+    joined = per_customer.left_join(returned, "customer_id")
+    facts = joined.select(
+        "customer_id",
+        "frequency",
+        recency_days=ibis.literal(as_of).delta(joined.last_at.date(), unit="day").cast("int32"),
+        monetary=(joined.revenue - joined.returned.fill_null(0)).cast("decimal(18, 4)"),
+    )
+    size = facts.count().over(ibis.window())
+
+    def score(order_by) -> ibis.Expr:
+        rank = ibis.rank().over(ibis.window(order_by=order_by))
+        return (1 + (bins * rank / size).floor()).cast("int32")
+
+    scored = facts.mutate(
+        r_score=score(facts.recency_days.desc()),
+        f_score=score(facts.frequency),
+        m_score=score(facts.monetary),
+    )
+    return scored.mutate(
+        as_of=ibis.literal(as_of),
+        segment=_segment_expression(scored, bins, segment_map),
+        bins=ibis.literal(bins, "int32"),
+        computed_at=ibis.literal(datetime.now().replace(microsecond=0)),
+    ).select(*SCORE_COLUMNS)
+
+
+def _segment_expression(scored: Table, bins: int, segment_map: SegmentMap) -> ibis.Expr:
+    """A CASE over the map's cells; scores on another number of bins are placed on the grid's scale."""
+    size = segment_map.size
+    on_grid = lambda score: score if bins == size else (score * size / bins).ceil().cast("int32")  # noqa: E731
+    recency = on_grid(scored.r_score)
+    fm = ((on_grid(scored.f_score) + on_grid(scored.m_score) + 1) / 2).floor().cast("int32")
+    cells = [
+        ((recency == r) & (fm == f), ibis.literal(segment_map.cell(r, f)))
+        for r in range(1, size + 1) for f in range(1, size + 1)
+    ]
+    return ibis.cases(*cells, else_=ibis.literal(segment_map.cell(1, 1)))
+
+
+def store_scores(store: Store, as_of: date, bins: int, segment_map: SegmentMap) -> int:
+    """Compute and store the scores for ``as_of`` (replacing earlier ones for that date); return the count."""
+    expression = rfm_table(store, as_of, bins, segment_map)
+    with store.transaction():
+        store.execute("DELETE FROM rfm_scores WHERE as_of = ?", (as_of,))
+        store.insert_from("rfm_scores", expression)
+    return int(store.fetchone("SELECT COUNT(*) FROM rfm_scores WHERE as_of = ?", (as_of,))[0])
+
+
+def stored_dates(store: Store) -> list[date]:
+    return [row[0] for row in store.fetchall("SELECT DISTINCT as_of FROM rfm_scores ORDER BY as_of")]
+
+
+def scores(store: Store, as_of: date) -> Table:
+    table = store.table("rfm_scores")
+    return table.filter(table.as_of == as_of)
+
+
+def segment_summary(store: Store, as_of: date, segment_map: SegmentMap) -> list[dict]:
+    """Per segment: customers, shares of customers and revenue, mean R/F/M and the suggested action."""
+    table = scores(store, as_of)
+    totals = table.aggregate(customers=table.count(), monetary=table.monetary.sum()).to_pyarrow().to_pylist()[0]
+    rows = table.group_by("segment").aggregate(
+        customers=table.count(),
+        monetary=table.monetary.sum(),
+        mean_recency_days=table.recency_days.mean(),
+        mean_frequency=table.frequency.mean(),
+        mean_monetary=table.monetary.cast("float64").mean(),
+    ).to_pyarrow().to_pylist()
+    by_name = {row["segment"]: row for row in rows}
+    ordered = [name for name in segment_map.segments() if name in by_name]
+    ordered += sorted(set(by_name) - set(ordered))  # segments from an older map
+    return [_summary_row(by_name[name], totals, segment_map) for name in ordered]
+
+
+def _summary_row(row: dict, totals: dict, segment_map: SegmentMap) -> dict:
+    total_monetary = float(totals["monetary"] or 0)
+    return {
+        "segment": row["segment"],
+        "customers": int(row["customers"]),
+        "customer_share": round(row["customers"] / totals["customers"], 4),
+        "revenue_share": round(float(row["monetary"]) / total_monetary, 4) if total_monetary else None,
+        "mean_recency_days": round(float(row["mean_recency_days"]), 1),
+        "mean_frequency": round(float(row["mean_frequency"]), 2),
+        "mean_monetary": round(float(row["mean_monetary"]), 2),
+        "action": segment_map.action(row["segment"]),
+    }
+
+
+def segment_moves(store: Store, earlier: date, later: date) -> list[dict]:
+    """How many customers went from each segment at ``earlier`` to each segment at ``later``."""
+    before = scores(store, earlier).select("customer_id", from_segment="segment")
+    after = scores(store, later).select("customer_id", to_segment="segment")
+    joined = after.left_join(before, "customer_id")
+    moves = joined.group_by(
+        from_segment=joined.from_segment.fill_null(NOT_A_CUSTOMER), to_segment=joined.to_segment
+    ).aggregate(customers=joined.count())
+    rows = moves.order_by(["from_segment", "to_segment"]).to_pyarrow().to_pylist()
+    return [{**row, "customers": int(row["customers"])} for row in rows]

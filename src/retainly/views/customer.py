@@ -1,0 +1,117 @@
+"""Customer 360: everything the store knows about one customer, as one dict.
+
+Read by `retainly customer show`, the report and (later) the API. Lookups are point queries
+on one customer, so they stay small on any store size.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import ibis
+
+from retainly.errors import NotFoundError
+from retainly.features import formulas
+from retainly.features.orders import NOT_PURCHASES, customer_orders
+from retainly.store.backends import Store
+
+PROFILE = ("customer_id", "external_id", "name", "email", "phone", "gender", "birthday", "country", "city",
+           "acquisition_channel", "first_seen_at")
+CONSENTS = ("email_consent", "email_consent_at", "sms_consent", "sms_consent_at")
+LINE_FIELDS = ("line_no", "sku", "description", "quantity", "unit_price", "discount", "amount", "kind")
+
+
+def find_customer_id(store: Store, key: str) -> int:
+    """The internal id for an id as the shop knows it (external id), or for an internal id."""
+    customers = store.table("customers")
+    match = customers.filter(customers.external_id == key.strip()).customer_id.to_pyarrow().to_pylist()
+    if not match and key.strip().isdigit():
+        match = customers.filter(customers.customer_id == int(key)).customer_id.to_pyarrow().to_pylist()
+    if not match:
+        raise NotFoundError(
+            f"no customer with id {key!r}; use the shop's customer id (as in the import) "
+            "or retainly's customer_id (see `retainly rfm --csv`)"
+        )
+    return int(match[0])
+
+
+def customer_view(store: Store, customer_id: int, rfm: dict | None) -> dict:
+    customers = store.table("customers")
+    record = _rows(customers.filter(customers.customer_id == customer_id))[0]
+    orders = _orders_with_lines(store, customer_id)
+    returns = _rows(_of(store, "returns", customer_id).order_by("returned_at", "return_id", "line_no").drop("import_id"))
+    interactions = _rows(_of(store, "interactions", customer_id).order_by("occurred_at").drop("import_id", "customer_id"))
+    return {
+        "customer": {key: record[key] for key in PROFILE},
+        "consents": {key: record[key] for key in CONSENTS},
+        "kpis": _customer_kpis(store, customer_id, returns),
+        "rfm": rfm,
+        "orders": orders,
+        "returns": returns,
+        "interactions": interactions,
+        "last_contact_at": max((row["occurred_at"] for row in interactions), default=None),
+    }
+
+
+def _of(store: Store, table_name: str, customer_id: int):
+    table = store.table(table_name)
+    return table.filter(table.customer_id == customer_id)
+
+
+def _rows(expression) -> list[dict]:
+    return expression.to_pyarrow().to_pylist()
+
+
+def _orders_with_lines(store: Store, customer_id: int) -> list[dict]:
+    orders = _of(store, "orders", customer_id)
+    lines = store.table("order_lines")
+    mine = lines.semi_join(orders, "order_id")
+    by_order: dict[str, list[dict]] = {}
+    for line in _rows(mine.order_by("order_id", "line_no")):
+        by_order.setdefault(line["order_id"], []).append({key: line[key] for key in LINE_FIELDS})
+    listed = _rows(orders.order_by("placed_at", "order_id").select(
+        "order_id", "placed_at", "status", "channel", "promo_code", "currency", "gross", "discount", "shipping",
+        "tax", "net"))
+    for order in listed:
+        order["is_purchase"] = order["status"] not in NOT_PURCHASES and any(
+            line["quantity"] > 0 for line in by_order.get(order["order_id"], []))
+        order["lines"] = by_order.get(order["order_id"], [])
+    return listed
+
+
+def _customer_kpis(store: Store, customer_id: int, returns: list[dict]) -> dict:
+    bought = customer_orders(store.table("orders"), store.table("order_lines"))
+    mine = bought.filter(bought.customer_id == customer_id)
+    facts = mine.aggregate(
+        orders=mine.count(), revenue=mine.revenue.sum(),
+        first_order_at=mine.placed_at.min(), last_order_at=mine.placed_at.max(),
+    ).to_pyarrow().to_pylist()[0]
+    last_in_store = bought.placed_at.max().to_pyarrow().as_py()
+    orders = int(facts["orders"] or 0)
+    revenue = Decimal(facts["revenue"] or 0)
+    returned = sum((Decimal(row["amount"]) for row in returns), Decimal(0))
+    first, last = facts["first_order_at"], facts["last_order_at"]
+    span_days = (last - first).total_seconds() / 86400 if orders >= 2 else None
+    return {
+        "orders": orders,
+        "revenue": _money(revenue),
+        "returns": _money(returned),
+        "net_revenue": _money(revenue - returned),
+        "aov": None if not orders else round(formulas.aov(revenue, orders), 2),
+        "first_order_at": first,
+        "last_order_at": last,
+        "days_since_last_order": None if last is None else (last_in_store.date() - last.date()).days,
+        "avg_days_between_orders": None if span_days is None else round(span_days / (orders - 1), 1),
+    }
+
+
+def _money(value) -> Decimal:
+    return Decimal(value).quantize(Decimal("0.01"))
+
+
+def rfm_of(store: Store, customer_id: int, as_of: date) -> dict | None:
+    scores = store.table("rfm_scores")
+    rows = _rows(scores.filter((scores.customer_id == customer_id) & (scores.as_of == ibis.literal(as_of))).drop(
+        "customer_id", "computed_at"))
+    return rows[0] if rows else None
