@@ -78,6 +78,10 @@ def shop_kpis(store: Store, first: date | None = None, last: date | None = None,
         raise InputError(f"the activity window must be at least 1 day, not {window_days}")
     bought = customer_orders(store.table("orders"), store.table("order_lines"))
     span = bought.aggregate(first=bought.placed_at.min(), last=bought.placed_at.max()).to_pyarrow().to_pylist()[0]
+    first_spend = store.table("marketing_spend").spend_date.min().to_pyarrow().as_py()
+    if span["first"] is not None and first_spend is not None:
+        # By default the range also covers spend made before the first order it brought.
+        span["first"] = min(span["first"], datetime(first_spend.year, first_spend.month, first_spend.day))
     start, end = date_range(first, last, span["first"], span["last"])
     unit = None if by in (None, "channel") else by
     scope = _Range(start, end, unit, timedelta(days=window_days))
@@ -102,7 +106,8 @@ class _Counts:
         counts = cls(scope)
         acquired = acquisitions(store.table("customers"), bought)
         by_customer = ibis.window(group_by="customer_id", order_by=["placed_at", "order_id"])
-        history = bought.join(acquired.select("customer_id", "channel"), "customer_id").mutate(
+        # The acquisition channel replaces the order's own sales channel.
+        history = bought.drop("channel").join(acquired.select("customer_id", "channel"), "customer_id").mutate(
             prev_at=lambda t: t.placed_at.lag().over(by_customer),
             next_at=lambda t: t.placed_at.lead().over(by_customer),
         )
