@@ -146,12 +146,15 @@ class Workspace:
         return scores(self.store, as_of).order_by("customer_id").to_pyarrow()
 
     def ensure_rfm(self, as_of: date | None = None) -> date:
-        """Make sure scores for ``as_of`` exist and postdate the last import; return the date."""
+        """Make sure scores for ``as_of`` exist and postdate the last import; return the date.
+
+        Stored scores are kept whatever their bins (`retainly rfm --bins 10` sticks).
+        """
         as_of = as_of or self.default_as_of()
         fresh = self.store.fetchone(
-            "SELECT COUNT(*) FROM rfm_scores WHERE as_of = ? AND bins = ? "
+            "SELECT COUNT(*) FROM rfm_scores WHERE as_of = ? "
             "AND computed_at >= (SELECT COALESCE(MAX(finished_at), TIMESTAMP '1900-01-01') FROM imports)",
-            (as_of, self.settings.rfm_bins),
+            (as_of,),
         )[0]
         if not fresh:
             self.rfm(as_of)
@@ -186,3 +189,10 @@ class Workspace:
             as_of = self.ensure_rfm(as_of)
             rfm = rfm_of(self.store, customer_id, as_of)
         return customer_view(self.store, customer_id, rfm)
+
+    # -- the report -------------------------------------------------------------------------
+    def report(self, path: str | Path) -> Path:
+        """Write the offline HTML report (one self-contained file) to ``path``; return the path."""
+        from retainly.views.report import write_report
+
+        return write_report(self, path)

@@ -78,7 +78,8 @@ def shop_kpis(store: Store, first: date | None = None, last: date | None = None,
         raise InputError(f"the activity window must be at least 1 day, not {window_days}")
     bought = customer_orders(store.table("orders"), store.table("order_lines"))
     span = bought.aggregate(first=bought.placed_at.min(), last=bought.placed_at.max()).to_pyarrow().to_pylist()[0]
-    first_spend = store.table("marketing_spend").spend_date.min().to_pyarrow().as_py()
+    # Plain SQL: Ibis's PostgreSQL backend cannot return the NULL minimum of an empty NOT NULL column.
+    first_spend = store.fetchone("SELECT MIN(spend_date) FROM marketing_spend")[0]
     if span["first"] is not None and first_spend is not None:
         # By default the range also covers spend made before the first order it brought.
         span["first"] = min(span["first"], datetime(first_spend.year, first_spend.month, first_spend.day))

@@ -29,7 +29,7 @@ SCORE_COLUMNS = ("as_of", "customer_id", "recency_days", "frequency", "monetary"
 
 def last_order_date(store: Store) -> date | None:
     bought = customer_orders(store.table("orders"), store.table("order_lines"))
-    last = bought.placed_at.max().to_pyarrow().as_py()
+    last = bought.aggregate(last=bought.placed_at.max()).to_pyarrow().to_pylist()[0]["last"]
     return None if last is None else last.date()
 
 
@@ -66,7 +66,7 @@ def rfm_table(store: Store, as_of: date, bins: int, segment_map: SegmentMap) -> 
         as_of=ibis.literal(as_of),
         segment=_segment_expression(scored, bins, segment_map),
         bins=ibis.literal(bins, "int32"),
-        computed_at=ibis.literal(datetime.now().replace(microsecond=0)),
+        computed_at=ibis.literal(datetime.now()),
     ).select(*SCORE_COLUMNS)
 
 
@@ -108,8 +108,8 @@ def segment_summary(store: Store, as_of: date, segment_map: SegmentMap) -> list[
     rows = table.group_by("segment").aggregate(
         customers=table.count(),
         monetary=table.monetary.sum(),
-        mean_recency_days=table.recency_days.mean(),
-        mean_frequency=table.frequency.mean(),
+        mean_recency_days=table.recency_days.cast("float64").mean(),
+        mean_frequency=table.frequency.cast("float64").mean(),
         mean_monetary=table.monetary.cast("float64").mean(),
     ).to_pyarrow().to_pylist()
     by_name = {row["segment"]: row for row in rows}

@@ -87,7 +87,7 @@ def _customer_kpis(store: Store, customer_id: int, returns: list[dict]) -> dict:
         orders=mine.count(), revenue=mine.revenue.sum(),
         first_order_at=mine.placed_at.min(), last_order_at=mine.placed_at.max(),
     ).to_pyarrow().to_pylist()[0]
-    last_in_store = bought.placed_at.max().to_pyarrow().as_py()
+    last_in_store = bought.aggregate(last=bought.placed_at.max()).to_pyarrow().to_pylist()[0]["last"]
     orders = int(facts["orders"] or 0)
     revenue = Decimal(facts["revenue"] or 0)
     returned = sum((Decimal(row["amount"]) for row in returns), Decimal(0))
