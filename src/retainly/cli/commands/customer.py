@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Optional
 
 import typer
 
 from retainly.cli.app import app, open_workspace
-from retainly.cli.commands.measure import DATE
+from retainly.cli.commands.measure import day
 from retainly.cli.output import console, print_json, print_record, print_rows
 
 customer_app = typer.Typer(help="Look at one customer.", no_args_is_help=True)
@@ -21,7 +20,7 @@ _ORDERS_SHOWN = 20
 def show(
     key: Annotated[str, typer.Argument(help="The customer's id in the shop's data (or retainly's customer_id).",
                                        metavar="ID")],
-    as_of: Annotated[Optional[datetime], typer.Option("--as-of", help="RFM as of this day (default: last order).", **DATE)] = None,
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="RFM as of this day (default: last order).", metavar="YYYY-MM-DD")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print everything as one JSON object.")] = False,
 ) -> None:
     """Profile, consents, KPIs, RFM segment, orders with lines, returns and contacts of one customer.
@@ -29,7 +28,7 @@ def show(
     Example: retainly customer show 12347
     """
     with open_workspace() as ws:
-        view = ws.customer(key, as_of and as_of.date())
+        view = ws.customer(key, day(as_of, "--as-of"))
     if as_json:
         print_json(view)
         return

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date
 from typing import Annotated, Optional
 
 import typer
 
 from retainly.cli.app import app, open_workspace
+from retainly.errors import InputError
 from retainly.cli.output import console, print_csv, print_json, print_record, print_rows
 
-DATE = dict(formats=["%Y-%m-%d"], metavar="YYYY-MM-DD")
+
+
+def day(text: str | None, option: str) -> date | None:
+    """A YYYY-MM-DD option value as a date, or a one-line error naming the option."""
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError(f"{option} {text!r} is not a date; write it as YYYY-MM-DD, e.g. 2024-03-31") from None
 
 # The columns of the per-period table; every KPI is in --json.
 _TABLE_COLUMNS = ("customers", "new_customers", "orders", "revenue", "aov", "repeat_purchase_rate", "crr",
@@ -19,8 +29,8 @@ _TABLE_COLUMNS = ("customers", "new_customers", "orders", "revenue", "aov", "rep
 
 @app.command()
 def kpis(
-    first: Annotated[Optional[datetime], typer.Option("--from", help="First day (default: the first order).", **DATE)] = None,
-    last: Annotated[Optional[datetime], typer.Option("--to", help="Last day, inclusive (default: the last order).", **DATE)] = None,
+    first: Annotated[Optional[str], typer.Option("--from", help="First day (default: the first order).", metavar="YYYY-MM-DD")] = None,
+    last: Annotated[Optional[str], typer.Option("--to", help="Last day, inclusive (default: the last order).", metavar="YYYY-MM-DD")] = None,
     by: Annotated[Optional[str], typer.Option("--by", help="One row per month, quarter, year or channel.")] = None,
     window: Annotated[Optional[int], typer.Option(
         "--window", help="Activity window in days: a customer at a date bought within it (default 365).", min=1)] = None,
@@ -32,7 +42,7 @@ def kpis(
     Example: retainly kpis --from 2011-01-01 --to 2011-12-31 --by quarter
     """
     with open_workspace() as ws:
-        rows = ws.kpis(first and first.date(), last and last.date(), by, window)
+        rows = ws.kpis(day(first, "--from"), day(last, "--to"), by, window)
     if as_json:
         print_json(rows if by else rows[0])
     elif by is None:

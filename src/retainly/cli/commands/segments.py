@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Optional
 
 import typer
 
 from retainly.cli.app import app, open_workspace
-from retainly.cli.commands.measure import DATE
+from retainly.cli.commands.measure import day
 from retainly.cli.output import console, print_csv, print_json, print_rows
 
 
 @app.command()
 def rfm(
-    as_of: Annotated[Optional[datetime], typer.Option("--as-of", help="Score as of this day (default: last order).", **DATE)] = None,
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="Score as of this day (default: last order).", metavar="YYYY-MM-DD")] = None,
     bins: Annotated[Optional[int], typer.Option("--bins", help="Score bins (default 5, or [rfm] bins in retainly.toml).", min=2)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print every customer's scores as JSON.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print every customer's scores as CSV.")] = False,
@@ -24,8 +23,8 @@ def rfm(
     Example: retainly rfm --as-of 2011-06-30 --csv > rfm.csv
     """
     with open_workspace() as ws:
-        day, count = ws.rfm(as_of and as_of.date(), bins)
-        table = ws.rfm_scores(day)
+        scored_on, count = ws.rfm(day(as_of, "--as-of"), bins)
+        table = ws.rfm_scores(scored_on)
     if as_json or as_csv:
         rows = table.to_pylist()
         print_json(rows) if as_json else print_csv(rows)
@@ -34,16 +33,16 @@ def rfm(
     for score in range(1, table.column("bins")[0].as_py() + 1 if count else 1):
         spread.append({"score": score, **{name: sum(1 for v in table.column(f"{name[0]}_score").to_pylist() if v == score)
                                           for name in ("recency", "frequency", "monetary")}})
-    print_rows(f"customers per RFM score as of {day}", spread)
-    console.print(f"stored the scores of {count:,} customers as of {day}; see `retainly segments`, "
+    print_rows(f"customers per RFM score as of {scored_on}", spread)
+    console.print(f"stored the scores of {count:,} customers as of {scored_on}; see `retainly segments`, "
                   "or add --csv for every customer")
 
 
 @app.command()
 def segments(
-    as_of: Annotated[Optional[datetime], typer.Option("--as-of", help="Segments as of this day (default: last order).", **DATE)] = None,
-    moves_from: Annotated[Optional[datetime], typer.Option(
-        "--from", help="Also show how customers moved between segments from this day to --as-of.", **DATE)] = None,
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="Segments as of this day (default: last order).", metavar="YYYY-MM-DD")] = None,
+    moves_from: Annotated[Optional[str], typer.Option(
+        "--from", help="Also show how customers moved between segments from this day to --as-of.", metavar="YYYY-MM-DD")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV (the segment table; with --from, the moves).")] = False,
 ) -> None:
@@ -53,17 +52,17 @@ def segments(
     Example: retainly segments --from 2011-06-30
     """
     with open_workspace() as ws:
-        day = ws.ensure_rfm(as_of and as_of.date())
-        summary = ws.segments(day)
-        moves = ws.segment_moves(moves_from.date(), day) if moves_from else None
+        on = ws.ensure_rfm(day(as_of, "--as-of"))
+        summary = ws.segments(on)
+        moves = ws.segment_moves(day(moves_from, "--from"), on) if moves_from else None
     if as_json:
-        print_json({"as_of": day, "segments": summary, **({"moves": moves} if moves is not None else {})})
+        print_json({"as_of": on, "segments": summary, **({"moves": moves} if moves is not None else {})})
     elif as_csv:
         print_csv(moves if moves is not None else summary)
     else:
-        print_rows(f"RFM segments as of {day}", summary)
+        print_rows(f"RFM segments as of {on}", summary)
         if moves is not None:
-            print_rows(f"moves between segments, {moves_from.date()} → {day} (customers)", _matrix(moves))
+            print_rows(f"moves between segments, {moves_from} → {on} (customers)", _matrix(moves))
 
 
 def _matrix(moves: list[dict]) -> list[dict]:
