@@ -7,7 +7,7 @@ import pytest
 
 from retainly.cli.app import main
 
-COMMANDS = [["import"], ["summary"], ["imports"], ["generate"], ["demo"], ["db", "status"], ["db", "upgrade"]]
+COMMANDS = [["import"], ["summary"], ["imports"], ["generate"], ["demo"], ["report"], ["db", "status"], ["db", "upgrade"]]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)

@@ -39,7 +39,7 @@ def cohort_matrix(store: Store, unit: str = "month", metric: str = "customers") 
         raise InputError(f"--by {unit!r} is not supported for cohorts; use month or quarter")
     if metric not in COHORT_METRICS:
         raise InputError(f"--metric {metric!r} is not supported; use one of {', '.join(COHORT_METRICS)}")
-    bought = customer_orders(store.table("orders"), store.table("order_lines"))
+    bought = customer_orders(store)
     bought = bought.mutate(period=_period_number(bought.placed_at, unit))
     cohort_of = bought.group_by("customer_id").aggregate(cohort=bought.period.min())
     dated = bought.join(cohort_of, "customer_id").mutate(offset=lambda t: t.period - t.cohort)

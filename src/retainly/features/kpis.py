@@ -27,7 +27,7 @@ import ibis
 from ibis.expr.types import Table
 
 from retainly.features import formulas
-from retainly.features.orders import acquisitions, customer_orders
+from retainly.features.orders import acquisitions, customer_orders, purchase_span
 from retainly.features.periods import Period, date_range, split
 from retainly.store.backends import Store
 
@@ -76,21 +76,35 @@ def shop_kpis(store: Store, first: date | None = None, last: date | None = None,
         raise InputError(f"--by {by!r} is not supported; use one of {', '.join(BY_CHOICES)}")
     if window_days < 1:
         raise InputError(f"the activity window must be at least 1 day, not {window_days}")
-    bought = customer_orders(store.table("orders"), store.table("order_lines"))
-    span = bought.aggregate(first=bought.placed_at.min(), last=bought.placed_at.max()).to_pyarrow().to_pylist()[0]
-    # Plain SQL: Ibis's PostgreSQL backend cannot return the NULL minimum of an empty NOT NULL column.
-    first_spend = store.fetchone("SELECT MIN(spend_date) FROM marketing_spend")[0]
-    if span["first"] is not None and first_spend is not None:
-        # By default the range also covers spend made before the first order it brought.
-        span["first"] = min(span["first"], datetime(first_spend.year, first_spend.month, first_spend.day))
-    start, end = date_range(first, last, span["first"], span["last"])
-    unit = None if by in (None, "channel") else by
-    scope = _Range(start, end, unit, timedelta(days=window_days))
+    bought = customer_orders(store)
+    acquired_expr = acquisitions(store.table("customers"), bought)
+    # Materialised once: every count below reads these two instead of re-joining orders and lines.
+    with store.scratch(acquired_expr) as acquired, store.scratch(_history(bought, acquired)) as history:
+        span = dict(zip(("first", "last"), purchase_span(store)))
+        # Plain SQL: Ibis's PostgreSQL backend cannot return the NULL minimum of an empty NOT NULL column.
+        first_spend = store.fetchone("SELECT MIN(spend_date) FROM marketing_spend")[0]
+        if span["first"] is not None and first_spend is not None:
+            # By default the range also covers spend made before the first order it brought.
+            span["first"] = min(span["first"], datetime(first_spend.year, first_spend.month, first_spend.day))
+        start, end = date_range(first, last, span["first"], span["last"])
+        unit = None if by in (None, "channel") else by
+        scope = _Range(start, end, unit, timedelta(days=window_days))
+        counts = _Counts.collect(store, history, acquired, scope)
     periods = split(start, end, unit)
-    counts = _Counts.collect(store, bought, scope)
     if by == "channel":
         return [counts.row(periods[0], channel) for channel in counts.channels()]
     return [counts.row(period, None) for period in periods]
+
+
+def _history(bought: Table, acquired: Table) -> Table:
+    """Purchase orders with the customer's acquisition channel and their previous and next order times."""
+    by_customer = ibis.window(group_by="customer_id", order_by=["placed_at", "order_id"])
+    # The acquisition channel replaces the order's own sales channel.
+    joined = bought.drop("channel", "promo_code").join(acquired.select("customer_id", "channel"), "customer_id")
+    return joined.mutate(
+        prev_at=joined.placed_at.lag().over(by_customer),
+        next_at=joined.placed_at.lead().over(by_customer),
+    ).drop("order_id")
 
 
 class _Counts:
@@ -103,15 +117,8 @@ class _Counts:
         self.top20_by_channel: dict[tuple[str, datetime], float | None] = {}
 
     @classmethod
-    def collect(cls, store: Store, bought: Table, scope: _Range) -> _Counts:
+    def collect(cls, store: Store, history: Table, acquired: Table, scope: _Range) -> _Counts:
         counts = cls(scope)
-        acquired = acquisitions(store.table("customers"), bought)
-        by_customer = ibis.window(group_by="customer_id", order_by=["placed_at", "order_id"])
-        # The acquisition channel replaces the order's own sales channel.
-        history = bought.drop("channel").join(acquired.select("customer_id", "channel"), "customer_id").mutate(
-            prev_at=lambda t: t.placed_at.lag().over(by_customer),
-            next_at=lambda t: t.placed_at.lead().over(by_customer),
-        )
         counts._fetch("opened", _sum_by(history, scope.bucket(history.placed_at),
                                         lambda t: dict(orders=t.count(), revenue=t.revenue.sum())))
         owned_until = ibis.least(ibis.coalesce(history.next_at, history.placed_at + scope.window),
@@ -121,7 +128,7 @@ class _Counts:
             customers=t.count(), first_order_epoch=t.first_order_at.epoch_seconds().sum())))
         counts._collect_returns(store, acquired)
         counts._collect_spend(store)
-        counts._collect_period_customers(history)
+        counts._collect_period_customers(store, history)
         return counts
 
     def _fetch(self, name: str, expr: Table) -> None:
@@ -140,7 +147,7 @@ class _Counts:
         spent_at = spend.spend_date.cast("timestamp")
         self._fetch("spend", _sum_by(spend, self.scope.bucket(spent_at), lambda t: dict(amount=t.amount.sum())))
 
-    def _collect_period_customers(self, history: Table) -> None:
+    def _collect_period_customers(self, store: Store, history: Table) -> None:
         """Per customer and period: orders, revenue, repeat spacing, whether they joined the active base."""
         scope = self.scope
         inside = history.mutate(bucket=scope.bucket(history.placed_at)).filter(lambda t: t.bucket > BEFORE)
@@ -152,6 +159,11 @@ class _Counts:
             prev_at=inside.prev_at.min(),
             first_ever=inside.prev_at.isnull().any(),
         )
+        with store.scratch(per_customer) as per_customer:
+            self._summarise_period_customers(per_customer)
+
+    def _summarise_period_customers(self, per_customer: Table) -> None:
+        scope = self.scope
         bucket_end = scope.bucket_end(per_customer.bucket)
         lapsed_before = per_customer.first_ever | (per_customer.prev_at < per_customer.bucket - scope.window)
         joined = lapsed_before & (per_customer.last_at >= bucket_end - scope.window)

@@ -1,10 +1,8 @@
-"""What counts as a purchase: the one definition every measure builds on.
+"""Customers' purchase orders, as the analytics read them.
 
-A *purchase order* is an order that is not cancelled and not a bookkeeping adjustment, with
-at least one line of positive quantity (an order of free items still counts). Its
-*purchase lines* are its lines with positive quantity, of every kind: postage and fees are
-part of what the customer paid. Guest orders (no customer) are purchases too, but customer
-analytics leave them out.
+What counts as a purchase is defined once, in ``retainly.store.purchases``; the store keeps
+the ``purchases`` table (one row per purchase order with its revenue) in step with every
+import, so these expressions read one narrow table.
 """
 
 from __future__ import annotations
@@ -12,36 +10,19 @@ from __future__ import annotations
 import ibis
 from ibis.expr.types import Table
 
-NOT_PURCHASES = ("cancelled", "adjustment")
+from retainly.store.backends import Store
+from retainly.store.purchases import NOT_PURCHASES, purchase_lines, purchase_orders
+
+__all__ = ["NOT_PURCHASES", "acquisitions", "customer_orders", "purchase_lines", "purchase_orders"]
 
 
-def purchase_lines(orders: Table, lines: Table) -> Table:
-    """Purchase lines joined to their order's customer and time."""
-    sold = lines.filter(lines.quantity > 0)
-    live = orders.filter(~orders.status.isin(NOT_PURCHASES))
-    return sold.join(live.select("order_id", "customer_id", "placed_at"), "order_id")
-
-
-def purchase_orders(orders: Table, lines: Table) -> Table:
-    """One row per purchase order: order_id, customer_id (null for guests), placed_at."""
-    with_sale = lines.filter(lines.quantity > 0).select("order_id").distinct()
-    live = orders.filter(~orders.status.isin(NOT_PURCHASES))
-    return live.semi_join(with_sale, "order_id").select("order_id", "customer_id", "placed_at")
-
-
-
-def customer_orders(orders: Table, lines: Table) -> Table:
+def customer_orders(store: Store) -> Table:
     """One row per purchase order of a known customer, with its revenue (gross of returns).
 
-    Columns: order_id, customer_id, placed_at, channel, promo_code, revenue — revenue being
-    the sum of the order's purchase lines (merchandise, postage and fees alike).
+    Columns: order_id, customer_id, placed_at, channel, promo_code, revenue.
     """
-    sold = lines.filter(lines.quantity > 0)
-    revenue = sold.group_by("order_id").aggregate(revenue=sold.amount.sum())
-    live = orders.filter(~orders.status.isin(NOT_PURCHASES) & orders.customer_id.notnull())
-    return live.join(revenue, "order_id").select(
-        "order_id", "customer_id", "placed_at", "channel", "promo_code", "revenue"
-    )
+    bought = store.table("purchases")
+    return bought.filter(bought.customer_id.notnull())
 
 
 def acquisitions(customers: Table, bought: Table) -> Table:
@@ -61,3 +42,9 @@ def acquisitions(customers: Table, bought: Table) -> Table:
         "first_order_at",
         channel=ibis.coalesce(joined.acquisition_channel, joined.first_order_channel, ibis.literal("unknown")),
     )
+
+
+def purchase_span(store: Store) -> tuple:
+    """(first, last) purchase-order time of known customers; (None, None) for an empty store."""
+    # Plain SQL: Ibis's PostgreSQL backend cannot return the NULL extremes of an empty NOT NULL column.
+    return store.fetchone("SELECT MIN(placed_at), MAX(placed_at) FROM purchases WHERE customer_id IS NOT NULL")

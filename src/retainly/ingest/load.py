@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from retainly.ingest.batch import ENTITY_COLUMNS, Batch
+from retainly.store import purchases
 from retainly.store.backends import Store
 
 M = "DECIMAL(18,4)"
@@ -63,6 +64,8 @@ def load_batch(store: Store, batch: Batch, ledger: LedgerEntry, rejects: pd.Data
                 if name in entities:
                     for statement in _MERGES[name]:
                         store.execute(statement.replace("{import_id}", str(import_id)))
+            if "orders" in entities:
+                purchases.rebuild(store, only_orders_in="stage_orders")
             _record(store, import_id, ledger, rejects, staged)
         finally:
             for name in staged:

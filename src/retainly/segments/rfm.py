@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 import ibis
 from ibis.expr.types import Table
 
-from retainly.features.orders import customer_orders
+from retainly.features.orders import customer_orders, purchase_span
 from retainly.segments.segment_map import SegmentMap
 from retainly.store.backends import Store
 
@@ -28,15 +28,14 @@ SCORE_COLUMNS = ("as_of", "customer_id", "recency_days", "frequency", "monetary"
 
 
 def last_order_date(store: Store) -> date | None:
-    bought = customer_orders(store.table("orders"), store.table("order_lines"))
-    last = bought.aggregate(last=bought.placed_at.max()).to_pyarrow().to_pylist()[0]["last"]
+    last = purchase_span(store)[1]
     return None if last is None else last.date()
 
 
 def rfm_table(store: Store, as_of: date, bins: int, segment_map: SegmentMap) -> Table:
     """Per-customer scores as of ``as_of``, as an Ibis expression with the rfm_scores columns."""
     cutoff = datetime(as_of.year, as_of.month, as_of.day) + timedelta(days=1)
-    bought = customer_orders(store.table("orders"), store.table("order_lines"))
+    bought = customer_orders(store)
     bought = bought.filter(bought.placed_at < cutoff)
     per_customer = bought.group_by("customer_id").aggregate(
         last_at=bought.placed_at.max(), frequency=bought.count(), revenue=bought.revenue.sum()

@@ -8,6 +8,7 @@ behind a small interface, so no other module asks which engine it is talking to.
 from __future__ import annotations
 
 import io
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -51,6 +52,16 @@ class Store:
         """INSERT the rows of an Ibis expression into ``table`` without leaving the engine."""
         columns = ", ".join(f'"{name}"' for name in expression.columns)
         self.execute(f"INSERT INTO {table} ({columns}) {self.ibis.compile(expression)}")
+
+    @contextmanager
+    def scratch(self, expression) -> Iterator[Any]:
+        """Materialise an Ibis expression once as a temporary table, for several queries to read."""
+        name = f"retainly_scratch_{uuid.uuid4().hex[:12]}"
+        table = self.ibis.create_table(name, expression, temp=True)
+        try:
+            yield table
+        finally:
+            self.ibis.drop_table(name, force=True)
 
     def table_names(self) -> set[str]:
         return set(self.ibis.list_tables())

@@ -18,6 +18,9 @@ class Migration:
     version: int
     name: str
     statements: tuple[str, ...]
+    # Derived tables to fill from the data already in the store, with today's definition
+    # (see retainly.store.schema.DERIVED).
+    derived: tuple[str, ...] = ()
 
 
 _V1_CORE = Migration(
@@ -200,7 +203,23 @@ _V3_RFM_SCORES = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1_CORE, _V2_SITE_AND_PROMOTIONS, _V3_RFM_SCORES)
+_V4_PURCHASES = Migration(
+    4,
+    "purchases: one row per purchase order with its revenue, kept by every import",
+    (
+        f"""CREATE TABLE purchases (
+            order_id TEXT NOT NULL,
+            customer_id BIGINT,
+            placed_at TIMESTAMP NOT NULL,
+            channel TEXT,
+            promo_code TEXT,
+            revenue {MONEY} NOT NULL
+        )""",
+    ),
+    derived=("purchases",),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1_CORE, _V2_SITE_AND_PROMOTIONS, _V3_RFM_SCORES, _V4_PURCHASES)
 LATEST_VERSION = MIGRATIONS[-1].version
 
 SCHEMA_TABLE_DDL = """CREATE TABLE IF NOT EXISTS retainly_schema (

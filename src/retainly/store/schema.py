@@ -6,8 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from retainly.errors import SchemaVersionError
+from retainly.store import purchases
 from retainly.store.backends import Store
 from retainly.store.migrations import LATEST_VERSION, MIGRATIONS, SCHEMA_TABLE_DDL, Migration
+
+# How to fill each derived table from the rest of the store.
+DERIVED = {"purchases": purchases.rebuild}
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,8 @@ def upgrade(store: Store, target: int = LATEST_VERSION) -> list[Migration]:
                 store.execute(SCHEMA_TABLE_DDL)
                 for statement in migration.statements:
                     store.execute(statement)
+                for table in migration.derived:
+                    DERIVED[table](store)
                 store.execute(
                     "INSERT INTO retainly_schema (version, name, applied_at) VALUES (?, ?, ?)",
                     (migration.version, migration.name, datetime.now().replace(microsecond=0)),

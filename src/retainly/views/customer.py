@@ -13,7 +13,7 @@ import ibis
 
 from retainly.errors import NotFoundError
 from retainly.features import formulas
-from retainly.features.orders import NOT_PURCHASES, customer_orders
+from retainly.features.orders import NOT_PURCHASES, customer_orders, purchase_span
 from retainly.store.backends import Store
 
 PROFILE = ("customer_id", "external_id", "name", "email", "phone", "gender", "birthday", "country", "city",
@@ -81,13 +81,13 @@ def _orders_with_lines(store: Store, customer_id: int) -> list[dict]:
 
 
 def _customer_kpis(store: Store, customer_id: int, returns: list[dict]) -> dict:
-    bought = customer_orders(store.table("orders"), store.table("order_lines"))
+    bought = customer_orders(store)
     mine = bought.filter(bought.customer_id == customer_id)
     facts = mine.aggregate(
         orders=mine.count(), revenue=mine.revenue.sum(),
         first_order_at=mine.placed_at.min(), last_order_at=mine.placed_at.max(),
     ).to_pyarrow().to_pylist()[0]
-    last_in_store = bought.aggregate(last=bought.placed_at.max()).to_pyarrow().to_pylist()[0]["last"]
+    last_in_store = purchase_span(store)[1]
     orders = int(facts["orders"] or 0)
     revenue = Decimal(facts["revenue"] or 0)
     returned = sum((Decimal(row["amount"]) for row in returns), Decimal(0))

@@ -56,9 +56,10 @@ def demo(
     customers: Annotated[int, typer.Option("--customers", help="How many customers to generate.", min=100)] = 5_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 42,
 ) -> None:
-    """Generate a realistic shop into a fresh demo store and show what retainly knows about it.
+    """Generate a realistic shop into a fresh demo store, show what retainly knows about it and write the report.
 
-    Without --db the demo writes ./retainly-demo.duckdb (made anew each time), never your shop's store.
+    Without --db the demo writes ./retainly-demo.duckdb (made anew each time), never your shop's store,
+    and the HTML report beside it (./retainly-demo-report.html).
     Example: retainly demo --customers 20000
     """
     url = state.db
@@ -67,11 +68,22 @@ def demo(
             leftover.unlink(missing_ok=True)
         url = str(DEMO_STORE)
     with Workspace.open(url) as ws:
-        with phases(f"generating a shop of {customers:,} customers", _PHASES) as step:
+        with phases(f"generating a shop of {customers:,} customers", (*_PHASES, "report")) as step:
             ws.generate(customers, seed, progress=step)
+            step("report")
+            report = ws.report(_report_path(ws))
         figures = ws.summary()
         rows = ws.table_rows()
         where = ws.store.url.display()
     print_record(f"retainly demo: what retainly now knows ({where})", figures)
     print_record("rows in the store", rows)
     console.print(f"explore it: retainly --db {url} summary --json")
+    console.print(f"the report, to open in a browser: {report}")
+
+
+def _report_path(ws: Workspace) -> Path:
+    """Beside a DuckDB store (shop.duckdb -> shop-report.html); in the current folder for a server."""
+    store = ws.store.url.path
+    if store is None:
+        return Path(f"{DEMO_STORE.stem}-report.html")
+    return store.with_name(f"{store.stem}-report.html")

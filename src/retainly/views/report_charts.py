@@ -1,0 +1,153 @@
+"""The report's Plotly figures, each as an HTML fragment without plotly.js.
+
+The report embeds plotly.js once (``plotly_js``); every fragment here only calls
+``Plotly.newPlot``. Figures use one small template (system fonts, the palette below) so the
+page looks of a piece, and none uses MathJax, maps or web fonts: nothing is fetched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
+from plotly.offline import get_plotlyjs
+
+FONT = "-apple-system, BlinkMacSystemFont, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
+INK, MUTED, GRID = "#1f2937", "#6b7280", "#e5e7eb"
+PRIMARY, PRIMARY_LIGHT, ACCENT = "#2563eb", "#93c5fd", "#f59e0b"
+HEAT_SCALE = [[0.0, "#f8fafc"], [0.25, "#dbeafe"], [0.5, "#93c5fd"], [0.75, "#3b82f6"], [1.0, "#1e3a8a"]]
+
+_TEMPLATE = go.layout.Template(layout=dict(
+    font=dict(family=FONT, size=12, color=INK),
+    paper_bgcolor="white", plot_bgcolor="white",
+    hoverlabel=dict(font=dict(family=FONT, size=12), bgcolor="white", bordercolor=GRID),
+    xaxis=dict(gridcolor=GRID, linecolor=GRID, zerolinecolor=GRID, automargin=True, ticks=""),
+    yaxis=dict(gridcolor=GRID, linecolor=GRID, zerolinecolor=GRID, automargin=True, ticks=""),
+    legend=dict(font=dict(size=11)),
+    colorway=[PRIMARY, ACCENT, "#10b981", "#8b5cf6", "#ef4444"],
+))
+_CONFIG = {"displaylogo": False, "responsive": True,
+           "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d", "toggleSpikelines"]}
+_SPARK_CONFIG = {"displayModeBar": False, "responsive": True}
+
+
+def plotly_js() -> str:
+    """plotly.js itself, to embed once in the page."""
+    return get_plotlyjs()
+
+
+def _html(fig: go.Figure, div_id: str, height: int, config: dict = _CONFIG) -> str:
+    fig.update_layout(template=_TEMPLATE, height=height)
+    return fig.to_html(full_html=False, include_plotlyjs=False, include_mathjax=False, div_id=div_id,
+                       config=config, default_width="100%", default_height=f"{height}px")
+
+
+def sparkline(div_id: str, labels: Sequence[str], values: Sequence[float | None],
+              texts: Sequence[str], color: str = PRIMARY) -> str:
+    """A small trend line for a KPI tile: no axes, the last point marked, values on hover."""
+    last = max((i for i, v in enumerate(values) if v is not None), default=None)
+    fig = go.Figure(go.Scatter(
+        x=list(labels), y=list(values), mode="lines", line=dict(color=color, width=2, shape="spline", smoothing=0.6),
+        fill="tozeroy", fillcolor="rgba(37, 99, 235, 0.08)", text=list(texts), hovertemplate="%{x}: %{text}<extra></extra>",
+        connectgaps=False,
+    ))
+    if last is not None:
+        fig.add_trace(go.Scatter(x=[labels[last]], y=[values[last]], mode="markers", marker=dict(color=color, size=6),
+                                 text=[texts[last]], hovertemplate="%{x}: %{text}<extra></extra>"))
+    present = [v for v in values if v is not None]
+    low, high = (min(present), max(present)) if present else (0, 1)
+    pad = (high - low) * 0.15 or abs(high) * 0.1 or 1
+    fig.update_layout(showlegend=False, margin=dict(l=2, r=6, t=4, b=2),
+                      xaxis=dict(visible=False, fixedrange=True),
+                      yaxis=dict(visible=False, fixedrange=True, range=[min(0, low - pad), high + pad]))
+    return _html(fig, div_id, 56, _SPARK_CONFIG)
+
+
+def segment_bars(div_id: str, segments: Sequence[dict]) -> str:
+    """Share of customers next to share of revenue, one pair of bars per segment (best on top)."""
+    names = [row["segment"] for row in segments][::-1]
+    fig = go.Figure()
+    for key, label, color in (("customer_share", "share of customers", PRIMARY_LIGHT),
+                              ("revenue_share", "share of revenue", PRIMARY)):
+        shares = [row[key] or 0 for row in segments][::-1]
+        fig.add_trace(go.Bar(
+            y=names, x=shares, name=label, orientation="h", marker=dict(color=color),
+            text=[f"{s:.0%}" for s in shares], textposition="outside", cliponaxis=False,
+            hovertemplate="%{y}: %{x:.1%} of " + label.split(" of ")[1] + "<extra></extra>",
+        ))
+    fig.update_layout(
+        barmode="group", bargap=0.25, bargroupgap=0.05, margin=dict(l=10, r=30, t=10, b=30),
+        xaxis=dict(tickformat=".0%", rangemode="tozero"), yaxis=dict(gridcolor="rgba(0,0,0,0)", ticksuffix="  "),
+        legend=dict(orientation="h", x=0, y=-0.06, yanchor="top", traceorder="reversed"),
+    )
+    return _html(fig, div_id, max(320, 46 * len(names) + 80))
+
+
+def cohort_heatmap(div_id: str, cohorts: Sequence[dict], unit: str) -> str:
+    """Share of each cohort buying again k periods after its first order."""
+    width = max(len(row["values"]) for row in cohorts)
+    z = [row["values"] + [None] * (width - len(row["values"])) for row in cohorts]
+    later = [v for row in cohorts for v in row["values"][1:] if v is not None]
+    fig = go.Figure(go.Heatmap(
+        z=z, x=[f"+{k}" for k in range(width)], y=[row["cohort"] for row in cohorts],
+        customdata=[[row["customers"]] * width for row in cohorts],
+        colorscale=HEAT_SCALE, zmin=0, zmax=max(later, default=1) or 1, xgap=1, ygap=1,
+        hovertemplate="cohort %{y} (%{customdata:,} customers)<br>%{x} " + unit + "s: %{z:.1%} bought<extra></extra>",
+        texttemplate="%{z:.0%}" if width <= 16 else None, textfont=dict(size=10),
+        colorbar=dict(tickformat=".0%", thickness=12, outlinewidth=0, title=dict(text="bought", side="top")),
+    ))
+    fig.update_layout(
+        margin=dict(l=10, r=10, t=10, b=40),
+        xaxis=dict(title=dict(text=f"{unit}s since the first order"), side="bottom", showgrid=False, type="category",
+                   dtick=1 if width <= 16 else 3),
+        yaxis=dict(title=dict(text=f"cohort (first {unit})"), autorange="reversed", showgrid=False, type="category"),
+    )
+    return _html(fig, div_id, max(360, min(26 * len(cohorts) + 90, 900)))
+
+
+def ltv_curves(div_id: str, cohorts: Sequence[dict], unit: str, money: Callable[[float], str]) -> str:
+    """Cumulative net revenue per customer of each cohort, older cohorts darker."""
+    colors = sample_colorscale("Blues", [0.35 + 0.6 * (1 - i / max(len(cohorts) - 1, 1)) for i in range(len(cohorts))])
+    longest = max(len(row["values"]) for row in cohorts)
+    fig = go.Figure()
+    for row, color in zip(cohorts, colors):
+        fig.add_trace(go.Scatter(
+            x=list(range(len(row["values"]))), y=row["values"], name=row["cohort"],
+            mode="lines" if len(row["values"]) > 1 else "markers", line=dict(color=color, width=2),
+            marker=dict(color=color, size=6), text=[money(v) for v in row["values"]],
+            hovertemplate=f"cohort {row['cohort']}<br>+%{{x}} {unit}s: %{{text}} per customer<extra></extra>",
+        ))
+    fig.update_layout(
+        showlegend=len(cohorts) <= 16, legend=dict(title=dict(text="cohort"), tracegroupgap=0),
+        margin=dict(l=10, r=10, t=10, b=40), hovermode="closest",
+        xaxis=dict(title=dict(text=f"{unit}s since the first order"), dtick=1 if longest <= 13 else 3,
+                   range=[-0.3, longest - 0.7], zeroline=False),
+        yaxis=dict(title=dict(text="net revenue per customer"), rangemode="tozero", tickformat="~s"),
+    )
+    return _html(fig, div_id, 400)
+
+
+def concentration_curve(div_id: str, points: Sequence[tuple[float, float]], top_share: float | None) -> str:
+    """Lorenz-style curve: cumulative share of revenue by share of customers, biggest spenders first."""
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    fig = go.Figure([
+        go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="every customer spends the same",
+                   line=dict(color=MUTED, dash="dot", width=1), hoverinfo="skip"),
+        go.Scatter(x=xs, y=ys, mode="lines", name="this shop", line=dict(color=PRIMARY, width=3),
+                   fill="tonexty", fillcolor="rgba(37, 99, 235, 0.08)",
+                   hovertemplate="top %{x:.0%} of customers: %{y:.1%} of revenue<extra></extra>"),
+    ])
+    if top_share is not None:
+        fig.add_trace(go.Scatter(x=[0.2], y=[top_share], mode="markers", marker=dict(color=ACCENT, size=10),
+                                 showlegend=False, hovertemplate="top 20 %: %{y:.1%} of revenue<extra></extra>"))
+        fig.add_annotation(x=0.2, y=top_share, text=f"top 20 % of customers: {top_share:.0%} of revenue",
+                           showarrow=True, arrowhead=0, ax=120, ay=24, font=dict(color=INK),
+                           bgcolor="white", bordercolor=GRID)
+    fig.update_layout(
+        margin=dict(l=10, r=10, t=10, b=40),
+        legend=dict(x=0.98, y=0.04, xanchor="right", yanchor="bottom", bgcolor="rgba(255,255,255,0.85)"),
+        xaxis=dict(title=dict(text="share of customers, biggest spenders first"), tickformat=".0%", range=[0, 1]),
+        yaxis=dict(title=dict(text="share of revenue"), tickformat=".0%", rangemode="tozero"),
+    )
+    return _html(fig, div_id, 400)

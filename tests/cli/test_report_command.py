@@ -1,0 +1,44 @@
+"""`retainly report` and the report written by `retainly demo`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from retainly import Workspace
+
+
+def _retainly(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "retainly", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_report_writes_the_file_it_names(tmp_path):
+    db, out = tmp_path / "shop.duckdb", tmp_path / "out.html"
+    with Workspace.open(str(db)) as ws:
+        ws.generate(300, seed=2)
+    result = _retainly("--db", str(db), "report", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert out.exists() and out.stat().st_size > 1_000_000  # plotly.js is inside
+    assert str(out) in result.stdout
+
+
+def test_report_defaults_to_report_html_and_explains_an_empty_store(tmp_path):
+    result = _retainly("--db", str(tmp_path / "empty.duckdb"), "report", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "report.html").exists()
+    assert "no purchase orders yet" in result.stdout
+
+
+def test_report_into_a_missing_folder_is_one_line_error(tmp_path):
+    result = _retainly("--db", str(tmp_path / "s.duckdb"), "report", "--out", str(tmp_path / "no" / "r.html"))
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: cannot write") and "does not exist" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_demo_writes_the_report_beside_its_store(tmp_path):
+    result = _retainly("--db", str(tmp_path / "demo.duckdb"), "demo", "--customers", "300", "--seed", "4")
+    assert result.returncode == 0, result.stderr
+    report = tmp_path / "demo-report.html"
+    assert report.exists()
+    assert str(report) in result.stdout

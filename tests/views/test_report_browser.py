@@ -1,0 +1,110 @@
+"""The HTML report in a real browser: Debian's Chromium through Playwright, fully offline.
+
+scripts/test installs /usr/bin/chromium when it is missing; Playwright's own browser
+downloads are never used. Elsewhere the test is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from retainly.views.report import CALL_SEGMENTS, TILES, format_value
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+CHARTS = ("chart-segments", "chart-retention", "chart-ltv", "chart-concentration")
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no {CHROMIUM}: scripts/test installs Debian's chromium"),
+]
+
+
+def test_report_renders_offline_in_chromium(workspace, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright comes with the test extra")
+    workspace.generate(2000, seed=3)
+    path = workspace.report(tmp_path / "report.html")
+    url = path.resolve().as_uri()
+
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            requests, errors = [], []
+            context.on("request", lambda request: requests.append(request.url))
+            page = context.new_page()
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+            page.goto(url, wait_until="load")
+            expected = len(TILES) + len(CHARTS)
+            page.wait_for_function(
+                f"document.querySelectorAll('.plotly-graph-div.js-plotly-plot .main-svg').length >= {expected}",
+                timeout=30_000)
+            page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+            shown = _read_page(page)
+        finally:
+            browser.close()
+
+    assert requests == [url], "the report must not request anything but itself"
+    assert errors == []
+    assert (tmp_path / "report.png").stat().st_size > 100_000
+
+    # Every chart rendered, with marks drawn.
+    assert shown["plots"] == expected
+    assert all(count >= 1 for count in shown["svgs"].values()), shown["svgs"]
+    assert all(shown["lines"][f"spark-{key}"] >= 1 for key, *_ in TILES)
+    segments = workspace.segments()
+    assert shown["bars"] == 2 * len(segments)
+    assert shown["heatmap_images"] == 1
+    ltv = workspace.cohorts("quarter", "revenue")
+    assert shown["ltv_traces"] == len(ltv)
+    assert shown["ltv_lines"] == sum(len(row["values"]) > 1 for row in ltv)  # a one-period cohort is a dot
+    assert shown["concentration_lines"] == 2
+
+    # The tiles show ws.kpis() for the period in the header: the 12 months to the last order.
+    first, last = (date.fromisoformat(day) for day in shown["period"].split(" to "))
+    assert (first, last) == (date(2025, 1, 1), workspace.default_as_of())
+    kpis = workspace.kpis(first, last)[0]
+    currency = "EUR"
+    for key, _label, kind, _hint in TILES:
+        assert shown["tiles"][key]["text"] == format_value(kpis[key], kind, currency), key
+        assert shown["tiles"][key]["value"] == ("" if kpis[key] is None else str(kpis[key])), key
+
+    # The call list starts with the biggest spender among the drifting high-value customers.
+    scores = workspace.rfm_scores().to_pylist()
+    top = max((row for row in scores if row["segment"] in CALL_SEGMENTS),
+              key=lambda row: (row["monetary"], -row["customer_id"]))
+    assert shown["call_list"][0] == workspace.customer(str(top["customer_id"]))["customer"]["external_id"]
+    assert len(shown["call_list"]) == 25
+
+
+def _read_page(page) -> dict:
+    """What the browser shows, collected in one go."""
+    return page.evaluate("""() => {
+        const all = (selector, root = document) => Array.from(root.querySelectorAll(selector));
+        const plots = all('.plotly-graph-div');
+        const drawn = (root) => all('.scatterlayer .trace path.js-line', root).filter(p => (p.getAttribute('d') || '').length > 10).length;
+        const tiles = {};
+        for (const tile of all('.tile')) {
+            tiles[tile.dataset.kpi] = {text: tile.querySelector('.tile-value').textContent.trim(), value: tile.dataset.value};
+        }
+        const lines = {};
+        for (const plot of plots) lines[plot.id] = drawn(plot);
+        return {
+            plots: plots.filter(p => p.classList.contains('js-plotly-plot')).length,
+            svgs: Object.fromEntries(plots.map(p => [p.id, all('.main-svg', p).length])),
+            lines,
+            bars: all('#chart-segments .barlayer .point path').filter(p => (p.getAttribute('d') || '') !== 'M0,0Z').length,
+            heatmap_images: all('#chart-retention .heatmaplayer image').length,
+            ltv_traces: all('#chart-ltv .scatterlayer .trace').length,
+            ltv_lines: drawn(document.getElementById('chart-ltv')),
+            concentration_lines: drawn(document.getElementById('chart-concentration')),
+            period: document.getElementById('period').textContent.trim(),
+            tiles,
+            call_list: all('#call-list tbody tr').map(row => row.dataset.customer),
+        };
+    }""")
