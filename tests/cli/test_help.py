@@ -7,7 +7,8 @@ import pytest
 
 from retainly.cli.app import main
 
-COMMANDS = [["import"], ["summary"], ["imports"], ["generate"], ["demo"], ["report"], ["db", "status"], ["db", "upgrade"]]
+COMMANDS = [["import"], ["summary"], ["imports"], ["generate"], ["demo"], ["report"], ["db", "status"], ["db", "upgrade"],
+            ["kpis"], ["rfm"], ["segments"], ["cohorts"], ["customer", "show"]]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
