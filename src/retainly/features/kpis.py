@@ -89,7 +89,7 @@ def shop_kpis(store: Store, first: date | None = None, last: date | None = None,
         start, end = date_range(first, last, span["first"], span["last"])
         unit = None if by in (None, "channel") else by
         scope = _Range(start, end, unit, timedelta(days=window_days))
-        counts = _Counts.collect(store, history, acquired, scope)
+        counts = _Counts.collect(store, history, acquired, scope, by_channel=by == "channel")
     periods = split(start, end, unit)
     if by == "channel":
         return [counts.row(periods[0], channel) for channel in counts.channels()]
@@ -98,7 +98,8 @@ def shop_kpis(store: Store, first: date | None = None, last: date | None = None,
 
 def _history(bought: Table, acquired: Table) -> Table:
     """Purchase orders with the customer's acquisition channel and their previous and next order times."""
-    by_customer = ibis.window(group_by="customer_id", order_by=["placed_at", "order_id"])
+    # Only times are read from neighbours, so the order among same-time orders does not matter.
+    by_customer = ibis.window(group_by="customer_id", order_by="placed_at")
     # The acquisition channel replaces the order's own sales channel.
     joined = bought.drop("channel", "promo_code").join(acquired.select("customer_id", "channel"), "customer_id")
     return joined.mutate(
@@ -117,7 +118,7 @@ class _Counts:
         self.top20_by_channel: dict[tuple[str, datetime], float | None] = {}
 
     @classmethod
-    def collect(cls, store: Store, history: Table, acquired: Table, scope: _Range) -> _Counts:
+    def collect(cls, store: Store, history: Table, acquired: Table, scope: _Range, by_channel: bool) -> _Counts:
         counts = cls(scope)
         counts._fetch("opened", _sum_by(history, scope.bucket(history.placed_at),
                                         lambda t: dict(orders=t.count(), revenue=t.revenue.sum())))
@@ -128,7 +129,7 @@ class _Counts:
             customers=t.count(), first_order_epoch=t.first_order_at.epoch_seconds().sum())))
         counts._collect_returns(store, acquired)
         counts._collect_spend(store)
-        counts._collect_period_customers(store, history)
+        counts._collect_period_customers(store, history, by_channel)
         return counts
 
     def _fetch(self, name: str, expr: Table) -> None:
@@ -147,7 +148,7 @@ class _Counts:
         spent_at = spend.spend_date.cast("timestamp")
         self._fetch("spend", _sum_by(spend, self.scope.bucket(spent_at), lambda t: dict(amount=t.amount.sum())))
 
-    def _collect_period_customers(self, store: Store, history: Table) -> None:
+    def _collect_period_customers(self, store: Store, history: Table, by_channel: bool) -> None:
         """Per customer and period: orders, revenue, repeat spacing, whether they joined the active base."""
         scope = self.scope
         inside = history.mutate(bucket=scope.bucket(history.placed_at)).filter(lambda t: t.bucket > BEFORE)
@@ -160,9 +161,9 @@ class _Counts:
             first_ever=inside.prev_at.isnull().any(),
         )
         with store.scratch(per_customer) as per_customer:
-            self._summarise_period_customers(per_customer)
+            self._summarise_period_customers(per_customer, by_channel)
 
-    def _summarise_period_customers(self, per_customer: Table) -> None:
+    def _summarise_period_customers(self, per_customer: Table, by_channel: bool) -> None:
         scope = self.scope
         bucket_end = scope.bucket_end(per_customer.bucket)
         lapsed_before = per_customer.first_ever | (per_customer.prev_at < per_customer.bucket - scope.window)
@@ -179,7 +180,8 @@ class _Counts:
         )
         self._fetch("period", summed)
         self.top20 = _top_share(per_customer, ["bucket"])
-        self.top20_by_channel = _top_share(per_customer, ["channel", "bucket"])
+        if by_channel:
+            self.top20_by_channel = _top_share(per_customer, ["channel", "bucket"])
 
     # -- assembling rows ------------------------------------------------------------------
     def channels(self) -> list[str]:
@@ -287,7 +289,8 @@ def _sum_by(table: Table, bucket: ibis.Expr, metrics: Callable[[Table], dict]) -
 
 def _top_share(per_customer: Table, keys: list[str], share: float = 0.2) -> dict:
     """Revenue share of the top ``share`` of customers (rounded up) per group of ``keys``."""
-    ranking = ibis.window(group_by=keys, order_by=[per_customer.revenue.desc(), per_customer.customer_id])
+    # The sum of the top k revenues is the same whichever of several tied customers comes first.
+    ranking = ibis.window(group_by=keys, order_by=per_customer.revenue.desc())
     ranked = per_customer.mutate(
         place=ibis.row_number().over(ranking), size=per_customer.count().over(ibis.window(group_by=keys))
     )
