@@ -48,6 +48,7 @@ def measure(path: Path) -> None:
             ("segments", lambda: ws.segments()),
             ("cohorts --metric customers", lambda: ws.cohorts("month", "customers")),
             ("cohorts --metric revenue", lambda: ws.cohorts("month", "revenue")),
+            ("report (all of the above for one HTML file)", lambda: ws.report(path.with_suffix(".html"))),
         ):
             began = time.perf_counter()
             call()
