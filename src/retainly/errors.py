@@ -7,7 +7,8 @@
     ├── NotFoundError(LookupError)     a customer, order, preset or file that does not exist
     ├── StoreError(RuntimeError)       the store cannot be opened or is in the wrong state
     │   └── SchemaVersionError         the store's schema is older or newer than this retainly
-    └── ImportAborted(RuntimeError)    ``--strict`` import stopped at its first bad row
+    ├── ImportAborted(RuntimeError)    ``--strict`` import stopped at its first bad row
+    └── ConvergenceError(RuntimeError) a model fit that did not reach a trustworthy optimum
 
 Every message names what is at fault (file, line, column, value) and the way out.
 The shells (CLI, API) turn these into one-line messages; nothing else catches them.
@@ -46,3 +47,7 @@ class SchemaVersionError(StoreError):
 
 class ImportAborted(RetainlyError, RuntimeError):
     """A ``--strict`` import stopped at its first bad row; the store is unchanged."""
+
+
+class ConvergenceError(RetainlyError, RuntimeError):
+    """A model fit that did not reach a trustworthy optimum; the message says what to try."""
