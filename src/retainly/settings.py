@@ -48,6 +48,7 @@ class AnalysisSettings:
     activity_window_days: int = 365
     rfm_bins: int = 5
     segment_map: object = None  # a retainly.segments.segment_map.SegmentMap
+    models: object = None  # a retainly.scores.scoring.ModelSettings
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None) -> AnalysisSettings:
@@ -63,7 +64,7 @@ class AnalysisSettings:
         if not chosen.exists():
             if explicit:
                 raise InputError(f"settings file {chosen} does not exist; fix the path or unset {SETTINGS_FILE_VARIABLE}")
-            return cls(segment_map=SegmentMap.default())
+            return cls(segment_map=SegmentMap.default(), models=_model_settings({}, ""))
         try:
             data = tomllib.loads(chosen.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -71,7 +72,36 @@ class AnalysisSettings:
         kpis, rfm = data.get("kpis", {}), data.get("rfm", {})
         window = _positive_int(kpis, "activity_window_days", cls.activity_window_days, f"{chosen} [kpis]")
         bins = _positive_int(rfm, "bins", cls.rfm_bins, f"{chosen} [rfm]")
-        return cls(window, bins, SegmentMap.from_settings(rfm, str(chosen)))
+        models = _model_settings(data.get("models", {}), f"{chosen} [models]")
+        return cls(window, bins, SegmentMap.from_settings(rfm, str(chosen)), models)
+
+
+def _model_settings(section: dict, where: str):
+    """The [models] section: time_unit, horizon_days, discount_rate, min_repeat_buyers, penalizer."""
+    from retainly.errors import InputError
+    from retainly.features.model_summary import TIME_UNITS
+    from retainly.scores.scoring import ModelSettings
+
+    defaults = ModelSettings()
+    unknown = set(section) - set(ModelSettings.__dataclass_fields__)
+    if unknown:
+        raise InputError(f"{where} has no setting {', '.join(sorted(unknown))}; known: "
+                         f"{', '.join(ModelSettings.__dataclass_fields__)}")
+    unit = section.get("time_unit", defaults.time_unit)
+    if unit not in TIME_UNITS:
+        raise InputError(f"{where} time_unit = {unit!r}: choose one of {', '.join(TIME_UNITS)}")
+    rates = {}
+    for key in ("discount_rate", "penalizer"):
+        value = section.get(key, getattr(defaults, key))
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+            raise InputError(f"{where} {key} = {value!r}: give a number from 0 up to (not including) 1")
+        rates[key] = float(value)
+    return ModelSettings(
+        time_unit=unit,
+        horizon_days=_positive_int(section, "horizon_days", defaults.horizon_days, where),
+        min_repeat_buyers=_positive_int(section, "min_repeat_buyers", defaults.min_repeat_buyers, where),
+        **rates,
+    )
 
 
 def _positive_int(section: dict, key: str, default: int, where: str) -> int:

@@ -178,6 +178,60 @@ class Workspace:
         self.ensure_rfm(later)
         return segment_moves(self.store, earlier, later)
 
+    # -- predictions --------------------------------------------------------------------------
+    def score(self, model: str = "auto", as_of: date | None = None, horizon_days: int | None = None) -> dict:
+        """Fit a model (chosen by backtest with 'auto') and store every customer's predictions."""
+        from dataclasses import replace
+
+        from retainly.scores.scoring import score
+
+        settings = self.settings.models
+        if horizon_days is not None:
+            settings = replace(settings, horizon_days=horizon_days)
+        return score(self.store, as_of or self.default_as_of(), model, settings)
+
+    def ensure_scores(self, as_of: date | None = None) -> date:
+        """Make sure predictions for ``as_of`` exist and postdate the last import; return the date."""
+        as_of = as_of or self.default_as_of()
+        fresh = self.store.fetchone(
+            "SELECT COUNT(*) FROM model_fits WHERE as_of = ? "
+            "AND fitted_at >= (SELECT COALESCE(MAX(finished_at), TIMESTAMP '1900-01-01') FROM imports)",
+            (as_of,),
+        )[0]
+        if not fresh:
+            self.score(as_of=as_of)
+        return as_of
+
+    def latest_fit(self, as_of: date | None = None) -> dict | None:
+        """The most recent fit record for ``as_of`` (default: the last one of all), or None."""
+        from retainly.scores.stored import latest_fit
+
+        return latest_fit(self.store, as_of)
+
+    def scores(self, as_of: date | None = None):
+        """Stored per-customer predictions for ``as_of`` as an Arrow table (scored first when missing or stale)."""
+        as_of = self.ensure_scores(as_of)
+        table = self.store.table("customer_scores")
+        return table.filter(table.as_of == as_of).order_by("customer_id").to_pyarrow()
+
+    def backtest(self, calibration_end: date, holdout_end: date | None = None,
+                 models: list[str] | None = None) -> dict:
+        """Fit on orders through ``calibration_end``, predict to ``holdout_end``, compare (docs/models.md)."""
+        from retainly.scores.backtest import evaluate
+        from retainly.scores.scoring import MODEL_CHOICES, backtest_data
+
+        holdout_end = holdout_end or self.default_as_of()
+        chosen = models or [m for m in MODEL_CHOICES if m != "auto"]
+        unknown = [m for m in chosen if m not in MODEL_CHOICES or m == "auto"]
+        if unknown:
+            raise InputError(f"--model {unknown[0]}: choose from {', '.join(m for m in MODEL_CHOICES if m != 'auto')}")
+        settings = self.settings.models
+        data = backtest_data(self.store, calibration_end, holdout_end, settings.time_unit)
+        if data.calibration.empty:
+            raise InputError(f"no customer had bought by {calibration_end}; pick a later --calibration-end")
+        return {"calibration_end": calibration_end.isoformat(), "holdout_end": holdout_end.isoformat(),
+                "time_unit": settings.time_unit, "models": evaluate(data, chosen, settings.penalizer)}
+
     # -- one customer -----------------------------------------------------------------------
     def customer(self, key: str, as_of: date | None = None) -> dict:
         """Customer 360 for a customer id (the shop's, or retainly's numeric one)."""

@@ -29,9 +29,10 @@ def test_upgrade_fills_purchases_from_existing_orders(tmp_path):
     with Workspace.open(f"duckdb:///{tmp_path}/s.duckdb") as ws:
         ws.import_file("orders", DATA / "native" / "orders.csv")
         expected = ws.store.fetchone("SELECT COUNT(*) FROM purchases")[0]
-        # Back to a version-3 store with its orders: drop the table and the migration record.
-        ws.store.execute("DROP TABLE purchases")
-        ws.store.execute("DELETE FROM retainly_schema WHERE version = 4")
-        assert [m.version for m in schema.upgrade(ws.store)] == [4]
+        # Back to a version-3 store with its orders: drop the later tables and migration records.
+        for table in ("purchases", "model_fits", "customer_scores"):
+            ws.store.execute(f"DROP TABLE {table}")
+        ws.store.execute("DELETE FROM retainly_schema WHERE version >= 4")
+        assert [m.version for m in schema.upgrade(ws.store)] == [4, 5]
         assert ws.store.fetchone("SELECT COUNT(*) FROM purchases")[0] == expected > 0
         assert_in_step(ws)

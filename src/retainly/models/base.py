@@ -49,7 +49,7 @@ def check_histories(frequency: np.ndarray, recency: np.ndarray, T: np.ndarray) -
     problems = (
         (frequency < 0, "frequency (repeat purchases) is negative"),
         (frequency != np.floor(frequency), "frequency (repeat purchases) is not a whole number"),
-        (T <= 0, "T (time since the first purchase) is not positive"),
+        (T < 0, "T (time since the first purchase) is negative"),
         (recency < 0, "recency (time from first to last purchase) is negative"),
         (recency > T, "recency is larger than T: the last purchase lies after the cut-off"),
         ((frequency == 0) & (recency != 0), "frequency is 0 but recency is not: with no repeat purchase it must be 0"),
@@ -123,7 +123,8 @@ def fit_log_parameters(
     customers: float,
     penalizer: float = 0.0,
     model: str = "model",
-) -> tuple[dict[str, float], float, dict[str, float]]:
+    with_errors: bool = True,
+) -> tuple[dict[str, float], float, dict[str, float] | None]:
     """Maximise ``total_log_likelihood(params) -> (LL, dLL/dparams)`` over log-parameters.
 
     Returns the parameters, the log-likelihood at the optimum and standard errors (from the
@@ -159,7 +160,8 @@ def fit_log_parameters(
         raise ConvergenceError(f"the {model} fit stopped without converging ({result.message}); largest "
                                f"gradient {gradient_size:.2g}; try a penalizer (e.g. 0.001) or another model")
     log_likelihood, _ = total_log_likelihood(params)
-    return dict(zip(names, params.tolist())), float(log_likelihood), standard_errors(names, params, total_log_likelihood)
+    errors = standard_errors(names, params, total_log_likelihood) if with_errors else None
+    return dict(zip(names, params.tolist())), float(log_likelihood), errors
 
 
 def standard_errors(names, params: np.ndarray, total_log_likelihood: LogLikelihood) -> dict[str, float]:

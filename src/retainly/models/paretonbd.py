@@ -19,7 +19,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import gammaln, hyp2f1, roots_legendre
 
-from retainly.models.base import Histories, frequency_terms, numeric_gradient
+from retainly.errors import ConvergenceError
+from retainly.models.base import Histories, fit_log_parameters, frequency_terms, numeric_gradient
+from retainly.models.bgnbd import BetaGeoModel
 from retainly.models.purchase_model import PurchaseModel
 
 NODES, NODE_WEIGHTS = roots_legendre(64)  # Gauss-Legendre on [-1, 1], for P(purchase in t)
@@ -31,6 +33,20 @@ class ParetoNBDModel(PurchaseModel):
     name = "paretonbd"
     title = "Pareto/NBD"
     param_names = ("r", "alpha", "s", "beta")
+
+    def _start(self, histories: Histories) -> np.ndarray:
+        """Warm start: r and α from a BG/NBD fit (closed-form gradient, milliseconds), s = 1, β = α.
+
+        Both models share the Gamma(r, α) purchase rate, so the Pareto/NBD search starts
+        with half its parameters nearly right and needs about half the evaluations.
+        """
+        try:
+            bg, _, _ = fit_log_parameters(BetaGeoModel.param_names, BetaGeoModel()._start(histories),
+                                          lambda params: BetaGeoModel()._log_likelihood(params, histories),
+                                          histories.customers, with_errors=False)
+        except ConvergenceError:
+            return super()._start(histories)
+        return np.array([bg["r"], bg["alpha"], 1.0, bg["alpha"]])
 
     def _log_likelihood(self, params: np.ndarray, h: Histories) -> tuple[float, np.ndarray]:
         def total(p: np.ndarray) -> float:

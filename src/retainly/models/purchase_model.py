@@ -59,7 +59,7 @@ class PurchaseModel:
 
     def _start(self, histories: Histories) -> np.ndarray:
         """A deterministic starting point: unit shapes, α from the mean purchase rate."""
-        rate = np.average(histories.frequency / histories.T, weights=histories.weight)
+        rate = (histories.weight @ histories.frequency) / max(histories.weight @ histories.T, 1e-9)
         scale = 1.0 / max(rate, 1e-6)
         return np.array([1.0 if n not in ("alpha", "beta") else scale for n in self.param_names])
 

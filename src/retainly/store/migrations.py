@@ -219,7 +219,47 @@ _V4_PURCHASES = Migration(
     derived=("purchases",),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1_CORE, _V2_SITE_AND_PROMOTIONS, _V3_RFM_SCORES, _V4_PURCHASES)
+_V5_PREDICTIONS = Migration(
+    5,
+    "model fits and per-customer predictions as of a date",
+    (
+        """CREATE TABLE model_fits (
+            fit_id BIGINT PRIMARY KEY,
+            as_of DATE NOT NULL,
+            model TEXT NOT NULL,
+            time_unit TEXT NOT NULL,
+            params TEXT NOT NULL,
+            spend_model TEXT NOT NULL,
+            spend_params TEXT NOT NULL,
+            log_likelihood DOUBLE PRECISION,
+            customers INTEGER NOT NULL,
+            repeat_buyers INTEGER NOT NULL,
+            horizon_days INTEGER NOT NULL,
+            discount_rate DOUBLE PRECISION NOT NULL,
+            confidence TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            backtest TEXT,
+            fitted_at TIMESTAMP NOT NULL
+        )""",
+        """CREATE TABLE customer_scores (
+            as_of DATE NOT NULL,
+            customer_id BIGINT NOT NULL,
+            fit_id BIGINT NOT NULL,
+            model TEXT NOT NULL,
+            p_alive DOUBLE PRECISION NOT NULL,
+            expected_orders DOUBLE PRECISION NOT NULL,
+            p_order DOUBLE PRECISION NOT NULL,
+            expected_spend DOUBLE PRECISION,
+            clv DOUBLE PRECISION,
+            next_order_date DATE,
+            confidence TEXT NOT NULL,
+            PRIMARY KEY (as_of, customer_id)
+        )""",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1_CORE, _V2_SITE_AND_PROMOTIONS, _V3_RFM_SCORES, _V4_PURCHASES,
+                                     _V5_PREDICTIONS)
 LATEST_VERSION = MIGRATIONS[-1].version
 
 SCHEMA_TABLE_DDL = """CREATE TABLE IF NOT EXISTS retainly_schema (

@@ -1,0 +1,93 @@
+"""The per-customer summary the models read, built inside the engine.
+
+The models count *purchase days*: all of a customer's purchase orders on one calendar day
+are one purchase (the literature's convention, and the CDNOW data's). As of a date D (orders
+through the end of that day):
+
+* ``frequency`` = purchase days - 1 (repeat purchases);
+* ``recency`` = days from the first to the last purchase day, in the time unit;
+* ``T`` = days from the first purchase day to D, in the time unit (0 for a first purchase on D);
+* ``monetary_value`` = the mean net spend of the repeat purchase days (0 without one), where a
+  day's net spend is its orders' revenue less what was returned from those orders by D.
+
+Returns not tied to an order lower no purchase's spend; ``first_spend`` (the first day's net
+spend) is kept for the heuristics and reports.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import ibis
+import pandas as pd
+from ibis.expr.types import Table
+
+from retainly.features.orders import customer_orders
+from retainly.store.backends import Store
+
+TIME_UNITS = {"day": 1.0, "week": 7.0}
+
+
+def end_of(day: date) -> datetime:
+    """The first instant after ``day``: everything placed before it happened by the end of that day."""
+    return datetime(day.year, day.month, day.day) + timedelta(days=1)
+
+
+def purchase_days(store: Store, through: date, since: date | None = None) -> Table:
+    """One row per customer and purchase day in (``since``, ``through``]: customer_id, day, spend (net)."""
+    bought = customer_orders(store)
+    bought = bought.filter(bought.placed_at < end_of(through))
+    if since is not None:
+        bought = bought.filter(bought.placed_at >= end_of(since))
+    returns = store.table("returns")
+    returns = returns.filter(returns.order_id.notnull() & (returns.returned_at < end_of(through)))
+    returned = returns.group_by("order_id").aggregate(returned=returns.amount.sum())
+    joined = bought.left_join(returned, "order_id")
+    net = joined.mutate(day=joined.placed_at.date(), net=joined.revenue - joined.returned.fill_null(0))
+    return net.group_by("customer_id", "day").aggregate(spend=net.net.sum())
+
+
+def model_summary(store: Store, as_of: date, unit: str = "week") -> pd.DataFrame:
+    """customer_id, frequency, recency, T, monetary_value, first_spend for every customer who bought by ``as_of``."""
+    days = purchase_days(store, as_of)
+    per_customer = days.group_by("customer_id").aggregate(
+        first_day=days.day.min(), last_day=days.day.max(), purchase_days=days.count(),
+        total=days.spend.sum(), first_spend=days.spend.argmin(days.day),
+    )
+    frame = per_customer.select(
+        "customer_id", "purchase_days", "total", "first_spend",
+        span=per_customer.last_day.delta(per_customer.first_day, unit="day"),
+        age=ibis.literal(as_of).delta(per_customer.first_day, unit="day"),
+    ).order_by("customer_id").to_pandas()
+    size = TIME_UNITS[unit]
+    frequency = frame["purchase_days"].astype("int64") - 1
+    repeat_spend = frame["total"].astype(float) - frame["first_spend"].astype(float)
+    return pd.DataFrame({
+        "customer_id": frame["customer_id"].astype("int64"),
+        "frequency": frequency,
+        "recency": frame["span"].astype(float) / size,
+        "T": frame["age"].astype(float) / size,
+        "monetary_value": (repeat_spend / frequency.where(frequency > 0)).fillna(0.0),
+        "first_spend": frame["first_spend"].astype(float),
+    })
+
+
+def holdout_activity(store: Store, calibration_end: date, holdout_end: date) -> pd.DataFrame:
+    """Per customer who bought by ``calibration_end``: purchase days and net spend in the holdout after it."""
+    calibration = purchase_days(store, calibration_end)
+    known = calibration.select("customer_id").distinct()
+    later = purchase_days(store, holdout_end, since=calibration_end)
+    later = later.join(known, "customer_id")
+    per_customer = later.group_by("customer_id").aggregate(purchases=later.count(), spend=later.spend.sum())
+    frame = per_customer.to_pandas()
+    return pd.DataFrame({"customer_id": frame["customer_id"].astype("int64"),
+                         "purchases": frame["purchases"].astype("int64"), "spend": frame["spend"].astype(float)})
+
+
+def holdout_by_day(store: Store, calibration_end: date, holdout_end: date) -> pd.DataFrame:
+    """Purchase days per calendar day in the holdout, by customers who bought by ``calibration_end``."""
+    calibration = purchase_days(store, calibration_end)
+    known = calibration.select("customer_id").distinct()
+    later = purchase_days(store, holdout_end, since=calibration_end).join(known, "customer_id")
+    frame = later.group_by("day").aggregate(purchases=later.count()).order_by("day").to_pandas()
+    return pd.DataFrame({"day": pd.to_datetime(frame["day"]).dt.date, "purchases": frame["purchases"].astype("int64")})

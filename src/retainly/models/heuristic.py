@@ -1,0 +1,81 @@
+"""Transparent rules for shops with too little history to fit a model.
+
+Each customer's *rhythm* is their mean time between purchases (recency / frequency), or the
+shop's median rhythm for one-time buyers (``DEFAULT_RHYTHM_DAYS`` without any repeat buyer).
+Then, with ``gap`` = T - recency (time since the last purchase):
+
+* P(alive) = 1 while the gap is within twice the rhythm, then halves with every further
+  rhythm: 2^-(gap/rhythm - 2);
+* expected purchases in t = P(alive) · t / rhythm;
+* P(a purchase in t) = P(alive) · (1 - e^(-t / rhythm));
+* time to the next purchase for an alive customer: the median of that wait, rhythm · ln 2;
+* spend per purchase: the customer's mean repeat spend, else the shop's mean.
+
+The same ``predict`` columns as the fitted models, so every caller treats both alike.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from retainly.models.base import read_columns
+
+DEFAULT_RHYTHM_DAYS = 90.0
+ALIVE_WITHIN_RHYTHMS = 2.0
+
+
+class HeuristicModel:
+    """Rule-based predictions; ``fit`` only learns the shop's median rhythm and mean spend."""
+
+    name = "heuristic"
+    title = "heuristic rules"
+
+    def __init__(self, unit_days: float = 7.0):
+        self.unit_days = unit_days
+        self.params_: dict[str, float] | None = None
+
+    def fit(self, data) -> HeuristicModel:
+        columns = read_columns(data, ("frequency", "recency", "T"))
+        x, tx = columns["frequency"], columns["recency"]
+        repeat = x > 0
+        rhythm = float(np.median(tx[repeat] / x[repeat])) if repeat.any() else DEFAULT_RHYTHM_DAYS / self.unit_days
+        spend = read_columns(data, ("monetary_value",))["monetary_value"] if "monetary_value" in _names(data) else None
+        mean_spend = float(spend[repeat & (spend > 0)].mean()) if spend is not None and (repeat & (spend > 0)).any() \
+            else float("nan")
+        self.params_ = {"shop_rhythm": max(rhythm, 1.0 / self.unit_days), "mean_spend": mean_spend}
+        self.log_likelihood_ = None
+        self.customers_ = len(x)
+        return self
+
+    def _rhythm(self, x, tx) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            own = np.where(x > 0, tx / np.maximum(x, 1), np.nan)
+        return np.where((x > 0) & (own > 0), own, self.params_["shop_rhythm"])
+
+    def predict(self, data, horizon: float, probability: float = 0.5) -> pd.DataFrame:
+        columns = read_columns(data, ("frequency", "recency", "T"))
+        x, tx, T = columns["frequency"], columns["recency"], columns["T"]
+        rhythm = self._rhythm(x, tx)
+        alive = np.minimum(1.0, 2.0 ** -((T - tx) / rhythm - ALIVE_WITHIN_RHYTHMS))
+        return pd.DataFrame({
+            "probability_alive": alive,
+            "expected_purchases": alive * horizon / rhythm,
+            "probability_of_purchase": alive * -np.expm1(-horizon / rhythm),
+            "time_to_next_purchase": rhythm * -np.log1p(-probability),
+        })
+
+    def expected_purchases(self, t: float, data) -> np.ndarray:
+        return self.predict(data, t)["expected_purchases"].to_numpy()
+
+    def expected_spend(self, data) -> np.ndarray:
+        columns = read_columns(data, ("frequency", "monetary_value"))
+        own = (columns["frequency"] > 0) & (columns["monetary_value"] > 0)
+        return np.where(own, columns["monetary_value"], self.params_["mean_spend"])
+
+    def to_dict(self) -> dict:
+        return {"model": self.name, "params": dict(self.params_ or {})}
+
+
+def _names(data) -> set[str]:
+    return set(data.column_names if hasattr(data, "column_names") else getattr(data, "columns", []))

@@ -1,0 +1,181 @@
+"""`retainly score`: choose a model, fit it on the shop's summary, predict every customer, store it.
+
+The choice (``--model auto``) is a backtest on the shop's own history: the last stretch before
+the as-of date (the horizon, at most a third of the history) is held out, each purchase model
+is fitted on what came before, and the one with the smallest per-customer error (RMSE of
+expected vs actual purchase days) wins; a model within ``CLOSE_CALL`` of it wins instead if
+its P(alive) ranks the customers who came back better (``p_alive_auc``), because playbooks act
+on P(alive). Too few repeat buyers for any model (``min_repeat_buyers``) means the transparent
+heuristics of ``retainly.models.heuristic``, and every score says which was used.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from retainly.errors import ConvergenceError, InputError
+from retainly.features.model_summary import TIME_UNITS, holdout_activity, holdout_by_day, model_summary
+from retainly.models import PURCHASE_MODELS
+from retainly.models.clv import DAYS_PER_MONTH, discounted_purchases
+from retainly.models.heuristic import HeuristicModel
+from retainly.scores.backtest import BacktestData, evaluate, fit_model, fit_spend
+from retainly.store.backends import Store
+
+MODEL_CHOICES = ("auto", *PURCHASE_MODELS, HeuristicModel.name)
+DEFAULT_MODEL = "mbgnbd"  # when the history is too short to backtest: no one-time buyer is assumed alive
+CLOSE_CALL = 0.02  # RMSEs within 2 % of the best count as a tie
+NO_DATE_AFTER_DAYS = 3 * 365  # an even-odds wait longer than this gives no next-order date
+SCORE_COLUMNS = ("as_of", "customer_id", "fit_id", "model", "p_alive", "expected_orders", "p_order",
+                 "expected_spend", "clv", "next_order_date", "confidence")
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """The [models] section of the settings file (docs/models.md)."""
+
+    time_unit: str = "week"
+    horizon_days: int = 365
+    discount_rate: float = 0.01  # per month
+    min_repeat_buyers: int = 50
+    penalizer: float = 0.0
+
+
+def choose_model(store: Store, as_of: date, settings: ModelSettings) -> tuple[str, str, list[dict] | None]:
+    """(model, why, backtest results) by a backtest on the history before ``as_of``."""
+    first = store.fetchone("SELECT MIN(placed_at) FROM purchases WHERE customer_id IS NOT NULL")[0]
+    history_days = (as_of - first.date()).days if first else 0
+    holdout_days = min(settings.horizon_days, history_days // 3)
+    if holdout_days < 28:
+        return DEFAULT_MODEL, (f"{history_days} days of history are too few to backtest (a holdout needs 4 weeks); "
+                               f"{PURCHASE_MODELS[DEFAULT_MODEL].title} is the default"), None
+    cut = as_of - timedelta(days=holdout_days)
+    data = backtest_data(store, cut, as_of, settings.time_unit)
+    if (data.calibration["frequency"] > 0).sum() < settings.min_repeat_buyers:
+        return DEFAULT_MODEL, (f"fewer than {settings.min_repeat_buyers} repeat buyers before {cut} to backtest on; "
+                               f"{PURCHASE_MODELS[DEFAULT_MODEL].title} is the default"), None
+    results = evaluate(data, list(PURCHASE_MODELS), settings.penalizer)
+    fitted = [r for r in results if "error" not in r]
+    if not fitted:
+        return DEFAULT_MODEL, "no model could be fitted for the backtest; trying the default", results
+    best = min(fitted, key=lambda r: r["rmse"])
+    close = [r for r in fitted if r["rmse"] <= best["rmse"] * (1 + CLOSE_CALL)]
+    chosen = max(close, key=lambda r: (r["p_alive_auc"] or 0, -r["rmse"]))
+    title = PURCHASE_MODELS[chosen["model"]].title
+    others = ", ".join(f"{PURCHASE_MODELS[r['model']].title} {r['rmse']:.3f}" for r in fitted if r is not chosen)
+    why = (f"backtest on {holdout_days} days before {as_of}: {title} predicted {chosen['predicted_purchases']:,.0f} "
+           f"purchases against {chosen['actual_purchases']:,.0f} with per-customer RMSE {chosen['rmse']:.3f} "
+           f"({others})")
+    if chosen is not best:
+        why += (f"; within {CLOSE_CALL:.0%} of the best, it ranks returning customers better by P(alive) "
+                f"(AUC {chosen['p_alive_auc']:.2f} vs {best['p_alive_auc']:.2f})")
+    return chosen["model"], why, results
+
+
+def backtest_data(store: Store, calibration_end: date, holdout_end: date, unit: str) -> BacktestData:
+    if holdout_end <= calibration_end:
+        raise InputError(f"--holdout-end {holdout_end} must be after --calibration-end {calibration_end}")
+    return BacktestData(model_summary(store, calibration_end, unit), holdout_activity(store, calibration_end, holdout_end),
+                        holdout_by_day(store, calibration_end, holdout_end), calibration_end, holdout_end, unit)
+
+
+def score(store: Store, as_of: date, model: str, settings: ModelSettings) -> dict:
+    """Fit, predict and store every customer's scores as of ``as_of``; return the fit record."""
+    if model not in MODEL_CHOICES:
+        raise InputError(f"--model {model}: choose one of {', '.join(MODEL_CHOICES)}")
+    unit_days = TIME_UNITS[settings.time_unit]
+    summary = model_summary(store, as_of, settings.time_unit)
+    if summary.empty:
+        raise InputError(f"no customer had bought by {as_of}; import orders first or pick a later --as-of")
+    repeat_buyers = int((summary["frequency"] > 0).sum())
+    backtest = None
+    if repeat_buyers < settings.min_repeat_buyers:
+        name, why = HeuristicModel.name, (f"{repeat_buyers} repeat buyers, fewer than the {settings.min_repeat_buyers} "
+                                          "a model needs: transparent heuristics instead")
+    elif model == "auto":
+        name, why, backtest = choose_model(store, as_of, settings)
+    else:
+        name, why = model, "chosen with --model"
+    try:
+        fitted = fit_model(name, summary, unit_days, settings.penalizer)
+    except ConvergenceError as error:
+        name, why = HeuristicModel.name, f"{PURCHASE_MODELS[name].title} could not be fitted ({error}); heuristics instead"
+        fitted = fit_model(name, summary, unit_days)
+    spend_model, spend_note = fit_spend(summary, unit_days)
+    if spend_note:
+        why += f"; spend: {spend_note}"
+    scores = predict_scores(fitted, spend_model, summary, as_of, settings)
+    return _store(store, as_of, fitted, spend_model, scores, why, backtest, repeat_buyers, settings)
+
+
+def predict_scores(model, spend_model, summary: pd.DataFrame, as_of: date, settings: ModelSettings) -> pd.DataFrame:
+    """One row per customer with the customer_scores columns (fit_id and as_of filled in later)."""
+    unit_days = TIME_UNITS[settings.time_unit]
+    horizon = settings.horizon_days / unit_days
+    predicted = model.predict(summary, horizon)
+    spend = spend_model.expected_spend(summary)
+    months = max(1, round(settings.horizon_days / DAYS_PER_MONTH))
+    per_month = DAYS_PER_MONTH / unit_days
+    if isinstance(model, HeuristicModel):  # linear in time: the same expected purchases every month
+        monthly = predicted["expected_purchases"].to_numpy() * per_month / horizon
+        purchases = monthly * np.sum((1 + settings.discount_rate) ** -np.arange(1, months + 1))
+    else:
+        purchases = discounted_purchases(model, summary, months, settings.discount_rate, per_month)
+    wait_days = np.ceil(predicted["time_to_next_purchase"].to_numpy() * unit_days)
+    next_order = [as_of + timedelta(days=int(d)) if d <= NO_DATE_AFTER_DAYS else None for d in wait_days]
+    return pd.DataFrame({
+        "customer_id": summary["customer_id"].to_numpy(),
+        "model": model.name,
+        "p_alive": predicted["probability_alive"].to_numpy(),
+        "expected_orders": predicted["expected_purchases"].to_numpy(),
+        "p_order": predicted["probability_of_purchase"].to_numpy(),
+        "expected_spend": spend,
+        "clv": purchases * spend,
+        "next_order_date": next_order,
+        "confidence": "heuristic" if isinstance(model, HeuristicModel) else "model",
+    })
+
+
+def _store(store: Store, as_of: date, model, spend_model, scores: pd.DataFrame, why: str, backtest,
+           repeat_buyers: int, settings: ModelSettings) -> dict:
+    fit_id = int(store.fetchone("SELECT COALESCE(MAX(fit_id), 0) + 1 FROM model_fits")[0])
+    record = {
+        "fit_id": fit_id, "as_of": as_of, "model": model.name, "time_unit": settings.time_unit,
+        "params": json.dumps(model.to_dict()["params"]), "spend_model": spend_model.name,
+        "spend_params": json.dumps(_finite(spend_model.to_dict()["params"])),
+        "log_likelihood": getattr(model, "log_likelihood_", None), "customers": len(scores),
+        "repeat_buyers": repeat_buyers, "horizon_days": settings.horizon_days,
+        "discount_rate": settings.discount_rate, "confidence": scores["confidence"].iloc[0], "reason": why,
+        "backtest": json.dumps(backtest) if backtest is not None else None, "fitted_at": datetime.now(),
+    }
+    rows = scores.assign(as_of=as_of, fit_id=fit_id)[list(SCORE_COLUMNS)]
+    arrow = pa.Table.from_pandas(rows, preserve_index=False).cast(pa.schema([
+        ("as_of", pa.date32()), ("customer_id", pa.int64()), ("fit_id", pa.int64()), ("model", pa.string()),
+        ("p_alive", pa.float64()), ("expected_orders", pa.float64()), ("p_order", pa.float64()),
+        ("expected_spend", pa.float64()), ("clv", pa.float64()), ("next_order_date", pa.date32()),
+        ("confidence", pa.string()),
+    ]))
+    columns = ", ".join(record)
+    marks = ", ".join("?" for _ in record)
+    with store.transaction():
+        store.execute(f"INSERT INTO model_fits ({columns}) VALUES ({marks})", tuple(record.values()))
+        store.execute("DELETE FROM customer_scores WHERE as_of = ?", (as_of,))
+        store.stage("stage_scores", arrow)
+        try:
+            names = ", ".join(SCORE_COLUMNS)
+            store.execute(f"INSERT INTO customer_scores ({names}) SELECT {names} FROM stage_scores")
+        finally:
+            store.unstage("stage_scores")
+    return {**record, "as_of": as_of.isoformat(), "fitted_at": record["fitted_at"].isoformat(timespec="seconds"),
+            "params": json.loads(record["params"]), "spend_params": json.loads(record["spend_params"]),
+            "backtest": backtest}
+
+
+def _finite(values: dict) -> dict:
+    return {k: (v if isinstance(v, (int, float)) and math.isfinite(v) else None) for k, v in values.items()}
