@@ -235,14 +235,20 @@ class Workspace:
     # -- one customer -----------------------------------------------------------------------
     def customer(self, key: str, as_of: date | None = None) -> dict:
         """Customer 360 for a customer id (the shop's, or retainly's numeric one)."""
+        from retainly.scores.stored import customer_prediction
         from retainly.views.customer import customer_view, find_customer_id, rfm_of
 
         customer_id = find_customer_id(self.store, key)
-        rfm = None
-        if self.store.fetchone("SELECT COUNT(*) FROM orders")[0]:
+        rfm = prediction = None
+        if self.store.fetchone("SELECT COUNT(*) FROM purchases WHERE customer_id IS NOT NULL")[0]:
             as_of = self.ensure_rfm(as_of)
             rfm = rfm_of(self.store, customer_id, as_of)
-        return customer_view(self.store, customer_id, rfm)
+            self.ensure_scores(as_of)
+            prediction = customer_prediction(self.store, customer_id, as_of)
+            if prediction is not None:
+                fit = self.latest_fit(as_of)
+                prediction = {"as_of": as_of, **prediction, "horizon_days": fit["horizon_days"]}
+        return customer_view(self.store, customer_id, rfm, prediction)
 
     # -- the report -------------------------------------------------------------------------
     def report(self, path: str | Path) -> Path:

@@ -36,7 +36,7 @@ def find_customer_id(store: Store, key: str) -> int:
     return int(match[0])
 
 
-def customer_view(store: Store, customer_id: int, rfm: dict | None) -> dict:
+def customer_view(store: Store, customer_id: int, rfm: dict | None, prediction: dict | None = None) -> dict:
     customers = store.table("customers")
     record = _rows(customers.filter(customers.customer_id == customer_id))[0]
     orders = _orders_with_lines(store, customer_id)
@@ -47,6 +47,7 @@ def customer_view(store: Store, customer_id: int, rfm: dict | None) -> dict:
         "consents": {key: record[key] for key in CONSENTS},
         "kpis": _customer_kpis(store, customer_id, returns),
         "rfm": rfm,
+        "predictions": prediction,
         "orders": orders,
         "returns": returns,
         "interactions": interactions,

@@ -12,7 +12,11 @@ What is in it and where each figure comes from:
 * Cohort retention heatmap and LTV curves: ``ws.cohorts(unit, "customers" | "revenue")``.
 * Revenue concentration: the stored RFM scores ranked by monetary (net revenue through
   the as-of date), cumulated in the engine and read back as at most 100 points.
-* The call list: the "Can't Lose Them" and "At Risk" segments by monetary, top 25.
+* The call list: the "Can't Lose Them" and "At Risk" segments by monetary, top 25, with
+  their P(alive) and CLV from the stored predictions.
+* Predictions: ``ws.ensure_scores(as_of)`` and the fit that made them (model, why, horizon);
+  totals and the P(alive) histogram are counted in the engine over ``customer_scores``; the
+  tracking chart is the backtest that chose the model (``model_fits.backtest``).
 """
 
 from __future__ import annotations
@@ -105,6 +109,7 @@ def report_context(ws) -> dict:
     except InputError:  # no purchase orders yet
         return {**base, "empty": True}
     ws.ensure_rfm(as_of)
+    ws.ensure_scores(as_of)
     summary = ws.summary()
     store_first = date.fromisoformat(summary["first_order_at"][:10])
     first = max(store_first, _months_before(as_of, TILE_MONTHS))
@@ -138,7 +143,33 @@ def report_context(ws) -> dict:
         "top_share": format_percent(top_share),
         "call_segments": CALL_SEGMENTS,
         "call_list": [{**row, "monetary_text": money(row["monetary"]), "orders_text": format_count(row["frequency"]),
-                       "recency_text": format_count(row["recency_days"])} for row in call_list(ws.store, as_of)],
+                       "recency_text": format_count(row["recency_days"]), "p_alive_text": format_percent(row["p_alive"]),
+                       "clv_text": money(row["clv"])} for row in call_list(ws.store, as_of)],
+        "predictions": predictions(ws, as_of, money),
+    }
+
+
+def predictions(ws, as_of: date, money) -> dict | None:
+    """The stored predictions for ``as_of``: the fit, totals, P(alive) histogram and backtest chart."""
+    fit = ws.latest_fit(as_of)
+    if fit is None:
+        return None
+    table = ws.store.table("customer_scores")
+    mine = table.filter(table.as_of == as_of)
+    totals = mine.aggregate(customers=mine.count(), orders=mine.expected_orders.sum(), value=mine.clv.sum(),
+                            active=(mine.p_alive >= 0.5).sum()).to_pyarrow().to_pylist()[0]
+    tenths = mine.mutate(tenth=(mine.p_alive * 10).floor().clip(upper=9).cast("int32"))
+    counted = tenths.group_by("tenth").aggregate(customers=tenths.count()).to_pyarrow().to_pylist()
+    by_tenth = {row["tenth"]: int(row["customers"]) for row in counted}
+    bins = [{"low": i / 10, "customers": by_tenth.get(i, 0)} for i in range(10)]
+    backtest = [r for r in (fit["backtest"] or []) if "error" not in r]
+    return {
+        "model": fit["model"], "title": _model_title(fit["model"]), "reason": fit["reason"],
+        "horizon_days": fit["horizon_days"], "fitted_at": str(fit["fitted_at"])[:16],
+        "expected_orders": format_count(round(totals["orders"] or 0)), "expected_value": money(totals["value"]),
+        "active_share": format_percent((totals["active"] or 0) / totals["customers"]) if totals["customers"] else "n/a",
+        "alive_chart": Markup(charts.alive_histogram("chart-alive", bins)),
+        "tracking_chart": Markup(charts.tracking_chart("chart-tracking", backtest, fit["model"])) if backtest else None,
     }
 
 
@@ -197,10 +228,20 @@ def call_list(store, as_of: date, limit: int = CALL_LIST_SIZE) -> list[dict]:
     table = scores(store, as_of)
     drifting = table.filter(table.segment.isin(CALL_SEGMENTS))
     customers = store.table("customers").select("customer_id", "external_id", "name", "email", "phone")
-    joined = drifting.join(customers, "customer_id")
+    predicted = store.table("customer_scores")
+    predicted = predicted.filter(predicted.as_of == as_of).select("customer_id", "p_alive", "clv")
+    joined = drifting.join(customers, "customer_id").left_join(predicted, "customer_id")
     return joined.order_by([joined.monetary.desc(), joined.customer_id]).limit(limit).select(
         "customer_id", "external_id", "name", "email", "phone", "segment", "recency_days", "frequency", "monetary",
+        "p_alive", "clv",
     ).to_pyarrow().to_pylist()
+
+
+def _model_title(name: str) -> str:
+    from retainly.models import PURCHASE_MODELS
+    from retainly.models.heuristic import HeuristicModel
+
+    return PURCHASE_MODELS[name].title + " model" if name in PURCHASE_MODELS else HeuristicModel.title
 
 
 def _currency(store) -> str | None:

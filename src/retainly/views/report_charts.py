@@ -151,3 +151,36 @@ def concentration_curve(div_id: str, points: Sequence[tuple[float, float]], top_
         yaxis=dict(title=dict(text="share of revenue"), tickformat=".0%", rangemode="tozero"),
     )
     return _html(fig, div_id, 400)
+
+
+def alive_histogram(div_id: str, bins: Sequence[dict]) -> str:
+    """Customers per tenth of P(alive): how much of the base is probably still buying."""
+    fig = go.Figure(go.Bar(
+        x=[f"{row['low']:.1f}–{row['low'] + 0.1:.1f}" for row in bins], y=[row["customers"] for row in bins],
+        marker_color=[PRIMARY if row["low"] >= 0.5 else ACCENT for row in bins],
+        hovertemplate="P(alive) %{x}: %{y:,} customers<extra></extra>",
+    ))
+    fig.update_layout(margin=dict(l=10, r=10, t=10, b=40), bargap=0.15,
+                      xaxis=dict(title=dict(text="P(alive): probability the customer is still a customer"), type="category"),
+                      yaxis=dict(title=dict(text="customers"), tickformat="~s"))
+    return _html(fig, div_id, 340)
+
+
+def tracking_chart(div_id: str, results: Sequence[dict], chosen: str) -> str:
+    """Cumulative purchases in a backtest holdout: what happened against what each model predicted."""
+    fitted = [r for r in results if r.get("tracking")]
+    dates = [row["date"] for row in fitted[0]["tracking"]]
+    fig = go.Figure([go.Scatter(x=dates, y=[row["actual"] for row in fitted[0]["tracking"]], name="actual",
+                                mode="lines", line=dict(color=INK, width=3),
+                                hovertemplate="%{x}: %{y:,.0f} purchases<extra>actual</extra>")])
+    for result in fitted:
+        ours = result["model"] == chosen
+        fig.add_trace(go.Scatter(
+            x=dates, y=[row["predicted"] for row in result["tracking"]],
+            name=result["model"] + (" (chosen)" if ours else ""), mode="lines",
+            line=dict(width=3 if ours else 1.5, dash=None if ours else "dot"),
+            hovertemplate="%{x}: %{y:,.0f} predicted<extra>" + result["model"] + "</extra>"))
+    fig.update_layout(margin=dict(l=10, r=10, t=10, b=40), hovermode="x unified",
+                      legend=dict(x=0.02, y=0.98, bgcolor="rgba(255,255,255,0.85)"),
+                      yaxis=dict(title=dict(text="cumulative repeat purchases (days)"), tickformat="~s", rangemode="tozero"))
+    return _html(fig, div_id, 380)

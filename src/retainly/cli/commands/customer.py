@@ -20,10 +20,10 @@ _ORDERS_SHOWN = 20
 def show(
     key: Annotated[str, typer.Argument(help="The customer's id in the shop's data (or retainly's customer_id).",
                                        metavar="ID")],
-    as_of: Annotated[Optional[str], typer.Option("--as-of", help="RFM as of this day (default: last order).", metavar="YYYY-MM-DD")] = None,
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="RFM and predictions as of this day (default: last order).", metavar="YYYY-MM-DD")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print everything as one JSON object.")] = False,
 ) -> None:
-    """Profile, consents, KPIs, RFM segment, orders with lines, returns and contacts of one customer.
+    """Profile, consents, KPIs, RFM segment, predictions, orders with lines, returns and contacts of one customer.
 
     Example: retainly customer show 12347
     """
@@ -38,6 +38,8 @@ def show(
     print_record("KPIs", view["kpis"])
     if view["rfm"]:
         print_record("RFM", view["rfm"])
+    if view["predictions"]:
+        print_record(f"predictions (next {view['predictions']['horizon_days']} days)", view["predictions"])
     orders = view["orders"]
     print_rows(f"orders (last {min(len(orders), _ORDERS_SHOWN)} of {len(orders)})", [
         {"order": o["order_id"], "placed at": o["placed_at"], "status": o["status"], "channel": o["channel"],

@@ -1,0 +1,92 @@
+"""`retainly score` and `retainly backtest`: what each customer will do, and how well that is known."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Optional
+
+import typer
+
+from retainly.cli.app import app, open_workspace
+from retainly.cli.commands.measure import day
+from retainly.cli.output import console, print_json, print_record, print_rows
+from retainly.errors import InputError
+from retainly.models.clv import DAYS_PER_MONTH
+
+_UNIT_DAYS = {"d": 1.0, "w": 7.0, "m": DAYS_PER_MONTH, "y": 365.0}
+
+
+def horizon_days(text: str | None) -> int | None:
+    """'12m', '52w', '90d' or '1y' as whole days (a month is 365.25/12 days)."""
+    if text is None:
+        return None
+    match = re.fullmatch(r"\s*(\d+)\s*([dwmy])\s*", text.lower())
+    if not match or int(match.group(1)) == 0:
+        raise InputError(f"--horizon {text!r} is not a horizon; write a number and a unit, e.g. 90d, 26w, 12m or 1y")
+    return round(int(match.group(1)) * _UNIT_DAYS[match.group(2)])
+
+
+@app.command()
+def score(
+    model: Annotated[str, typer.Option("--model", help="auto (chosen by backtest), bgnbd, mbgnbd, paretonbd or heuristic.")] = "auto",
+    horizon: Annotated[Optional[str], typer.Option("--horizon", help="Horizon of expected orders and CLV: 90d, 26w, 12m, 1y (default 12m).")] = None,
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="Data cut-off (default: the last order).", metavar="YYYY-MM-DD")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the fit record as JSON.")] = False,
+) -> None:
+    """Fit a purchase model and a spend model, and store every customer's P(alive), expected orders, CLV and next-order date.
+
+    Models and predictions: docs/models.md. Example: retainly score --horizon 6m
+    """
+    with open_workspace() as ws:
+        with console.status("choosing and fitting a model (backtest on the shop's own history)..."):
+            fit = ws.score(model, day(as_of, "--as-of"), horizon_days(horizon))
+        scores = ws.scores(date_of(fit)).to_pandas()
+    if as_json:
+        print_json(fit)
+        return
+    print_record(f"model fitted on purchases up to {fit['as_of']}", {
+        "model": fit["model"], "why": fit["reason"], "parameters": fit["params"],
+        f"spend model ({fit['spend_model']})": fit["spend_params"], "customers": fit["customers"],
+        "repeat buyers": fit["repeat_buyers"], "horizon days": fit["horizon_days"],
+    })
+    print_record(f"predictions over the next {fit['horizon_days']} days", {
+        "expected orders, all customers": round(float(scores["expected_orders"].sum()), 1),
+        "expected value (CLV), all customers": round(float(scores["clv"].sum()), 2),
+        "customers probably still active (P(alive) >= 0.5)": int((scores["p_alive"] >= 0.5).sum()),
+        "mean P(alive)": round(float(scores["p_alive"].mean()), 4),
+    })
+    console.print("stored every customer's predictions; see `retainly customer show ID` or `retainly report`")
+
+
+def date_of(fit: dict):
+    from datetime import date
+
+    return date.fromisoformat(fit["as_of"])
+
+
+_BACKTEST_COLUMNS = ("model", "predicted_purchases", "actual_purchases", "aggregate_error", "mae", "rmse", "brier",
+                     "roc_auc", "p_alive_auc", "revenue_error")
+
+
+@app.command()
+def backtest(
+    calibration_end: Annotated[str, typer.Option("--calibration-end", help="Last day the models may see.", metavar="YYYY-MM-DD")],
+    holdout_end: Annotated[Optional[str], typer.Option("--holdout-end", help="Last day of the holdout (default: the last order).", metavar="YYYY-MM-DD")] = None,
+    model: Annotated[Optional[list[str]], typer.Option("--model", help="Models to compare (repeatable; default: all).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON, with the weekly tracking of each model.")] = False,
+) -> None:
+    """Fit on orders up to a cut-off, predict the holdout after it, and compare with what happened.
+
+    Metrics: docs/models.md. Example: retainly backtest --calibration-end 2010-12-09 --holdout-end 2011-12-09
+    """
+    with open_workspace() as ws:
+        with console.status("fitting each model on the calibration period..."):
+            result = ws.backtest(day(calibration_end, "--calibration-end"), day(holdout_end, "--holdout-end"), model)
+    if as_json:
+        print_json(result)
+        return
+    rows = [{k: r.get(k) for k in _BACKTEST_COLUMNS} if "error" not in r else {"model": r["model"], "error": r["error"]}
+            for r in result["models"]]
+    print_rows(f"backtest: calibration to {result['calibration_end']}, holdout to {result['holdout_end']}", rows)
+    console.print("aggregate_error +0.53 means 53 % more purchases predicted than happened; "
+                  "lower mae/rmse/brier and higher auc are better")
