@@ -13,6 +13,7 @@ from decimal import Decimal
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 # soft_wrap: long lines (paths, rejected values) stay whole instead of breaking at 80 columns.
 console = Console(soft_wrap=True)
@@ -50,7 +51,9 @@ def print_record(title: str, record: dict) -> None:
     table.add_column(style="bold")
     table.add_column(justify="right")
     for key, value in record.items():
-        table.add_row(key.replace("_", " "), _human(value))
+        text = _human(value)
+        # Numbers line up on the right; sentences (a model's reason) read from the left.
+        table.add_row(key.replace("_", " "), Text(text, justify="left") if len(text) > 40 else text)
     console.print(table)
 
 

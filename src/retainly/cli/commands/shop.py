@@ -8,12 +8,15 @@ from typing import Annotated, Optional
 import typer
 
 from retainly.cli.app import app, open_workspace, state
-from retainly.cli.output import console, phases, print_record
+from retainly.cli.output import console, phases, print_record, print_rows
 from retainly.errors import InputError
 from retainly.synth import PHASES
 from retainly.workspace import Workspace
 
 _PHASES = (*PHASES, "loading")
+_ANALYSES = ("kpis", "segments", "scores", "report")
+_DEMO_KPIS = ("customers", "new_customers", "orders", "revenue", "aov", "repeat_purchase_rate", "crr", "churn_rate",
+              "historic_ltv", "top20_revenue_share")
 
 DEMO_STORE = Path("retainly-demo.duckdb")
 
@@ -56,7 +59,7 @@ def demo(
     customers: Annotated[int, typer.Option("--customers", help="How many customers to generate.", min=100)] = 5_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 42,
 ) -> None:
-    """Generate a realistic shop into a fresh demo store, show what retainly knows about it and write the report.
+    """Generate a realistic shop into a fresh demo store, show its KPIs, segments and predictions, and write the report.
 
     Without --db the demo writes ./retainly-demo.duckdb (made anew each time), never your shop's store,
     and the HTML report beside it (./retainly-demo-report.html).
@@ -68,16 +71,28 @@ def demo(
             leftover.unlink(missing_ok=True)
         url = str(DEMO_STORE)
     with Workspace.open(url) as ws:
-        with phases(f"generating a shop of {customers:,} customers", (*_PHASES, "report")) as step:
+        with phases(f"generating a shop of {customers:,} customers", (*_PHASES, *_ANALYSES)) as step:
             ws.generate(customers, seed, progress=step)
+            step("kpis")
+            kpis = ws.kpis()[0]
+            step("segments")
+            segments = ws.segments()
+            step("scores")
+            fit = ws.score()
             step("report")
             report = ws.report(_report_path(ws))
-        figures = ws.summary()
-        rows = ws.table_rows()
+        scores = ws.scores().to_pandas()
         where = ws.store.url.display()
-    print_record(f"retainly demo: what retainly now knows ({where})", figures)
-    print_record("rows in the store", rows)
-    console.print(f"explore it: retainly --db {url} summary --json")
+    print_record(f"retainly demo: the shop in {where}, {kpis['period']}", {k: kpis[k] for k in _DEMO_KPIS})
+    print_rows("RFM segments", [{k: row[k] for k in ("segment", "customers", "revenue_share", "action")}
+                                for row in segments])
+    print_record(f"predictions for the next {fit['horizon_days']} days", {
+        "model": fit["model"], "why": fit["reason"],
+        "expected orders": round(float(scores["expected_orders"].sum()), 1),
+        "expected value (CLV)": round(float(scores["clv"].sum()), 2),
+        "probably still customers (P(alive) >= 0.5)": int((scores["p_alive"] >= 0.5).sum()),
+    })
+    console.print(f"explore it: retainly --db {url} customer show C000001, or kpis --by quarter, or backtest --help")
     console.print(f"the report, to open in a browser: {report}")
 
 
