@@ -8,8 +8,8 @@ chance (0 for BG/NBD, 1 for MBG/NBD), so ``b + x + shift - 1`` is the paper's ``
 for one and Batislam et al.'s ``b + x`` for the other, and ``dropout_possible`` is the
 paper's ``δ_{x>0}``.
 
-Everything is in log space (the paper's equation (6) overflows Excel, the "#NUM!" of the
-note on implementing it): L = A(r, α, x) · B(a, b, x) · [e^{u1} + e^{u2}] with
+Everything is in log space (the likelihood computed directly overflows a spreadsheet, the
+"#NUM!" of the note on implementing it): L = A(r, α, x) · B(a, b, x) · [e^{u1} + e^{u2}] with
 u1 = -(r+x) ln(α+T), u2 = ln a - ln(b+x+shift-1) - (r+x) ln(α+t_x), summed by logaddexp.
 """
 
@@ -66,7 +66,7 @@ class BetaGeoModel(PurchaseModel):
         return 1.0 / (1.0 + np.where(possible, odds, 0.0))
 
     def _expected(self, p, t, x, tx, T):
-        """Equation (10) of the paper (Batislam et al.'s analogue for MBG/NBD)."""
+        """E[Y(t) | x, t_x, T]: equation (10) of the paper (Batislam et al.'s analogue for MBG/NBD)."""
         r, alpha, a, b = p
         k = self.shift
         c = a + b + x + k - 1

@@ -80,7 +80,7 @@ class GammaGammaModel:
         return p * v / (q - 1) if q > 1 else float("inf")
 
     def expected_spend(self, data) -> np.ndarray:
-        """E[Z | x, m̄] per customer (the note's eq. 5): a weighted mean of the population mean and
+        """E[Z | x, m̄] per customer: a weighted mean of the population mean and
         the customer's own mean. One-time buyers and non-positive spenders get the population mean."""
         p, q, v = self._params()
         columns = read_columns(data, ("frequency", "monetary_value"))

@@ -87,7 +87,7 @@ class ParetoNBDModel(PurchaseModel):
         return 1.0 / (1.0 + np.exp(log_odds))
 
     def _expected(self, p, t, x, tx, T):
-        """The note's eq. 41: (r+x)(β+T)/((α+T)(s-1)) · [1 - ((β+T)/(β+T+t))^(s-1)] · P(alive)."""
+        """(r+x)(β+T)/((α+T)(s-1)) · [1 - ((β+T)/(β+T+t))^(s-1)] · P(alive)."""
         r, alpha, s, beta = p
         growth = _lifetime_integral(s, np.log(beta + T) - np.log(beta + T + t))
         return (r + x) * (beta + T) / (alpha + T) * growth * self._alive(p, x, tx, T)

@@ -5,7 +5,8 @@ the as-of date (the horizon, at most a third of the history) is held out, each p
 is fitted on what came before, and the one with the smallest per-customer error (RMSE of
 expected vs actual purchase days) wins; a model within ``CLOSE_CALL`` of it wins instead if
 its P(alive) ranks the customers who came back better (``p_alive_auc``), because playbooks act
-on P(alive). Too few repeat buyers for any model (``min_repeat_buyers``) means the transparent
+on P(alive). A backtest total off by more than ``CAUTION_ERROR`` adds a warning to the reason.
+Too few repeat buyers for any model (``min_repeat_buyers``) means the transparent
 heuristics of ``retainly.models.heuristic``, and every score says which was used.
 """
 
@@ -31,6 +32,7 @@ from retainly.store.backends import Store
 MODEL_CHOICES = ("auto", *PURCHASE_MODELS, HeuristicModel.name)
 DEFAULT_MODEL = "mbgnbd"  # when the history is too short to backtest: no one-time buyer is assumed alive
 CLOSE_CALL = 0.02  # RMSEs within 2 % of the best count as a tie
+CAUTION_ERROR = 0.2  # a backtest total off by more than this earns a warning in the reason
 NO_DATE_AFTER_DAYS = 3 * 365  # an even-odds wait longer than this gives no next-order date
 SCORE_COLUMNS = ("as_of", "customer_id", "fit_id", "model", "p_alive", "expected_orders", "p_order",
                  "expected_spend", "clv", "next_order_date", "confidence")
@@ -75,6 +77,12 @@ def choose_model(store: Store, as_of: date, settings: ModelSettings) -> tuple[st
     if chosen is not best:
         why += (f"; within {CLOSE_CALL:.0%} of the best, it ranks returning customers better by P(alive) "
                 f"(AUC {chosen['p_alive_auc']:.2f} vs {best['p_alive_auc']:.2f})")
+    error = chosen["aggregate_error"]
+    if error is not None and abs(error) > CAUTION_ERROR:
+        direction = "over" if error > 0 else "under"
+        why += (f"; caution: it {direction}-predicted that holdout by {abs(error):.0%}, so the shop's buying is not "
+                f"steady over time (seasons, a change in the business): read expected orders as "
+                f"{'an upper' if error > 0 else 'a lower'} bound")
     return chosen["model"], why, results
 
 
