@@ -49,6 +49,8 @@ class AnalysisSettings:
     rfm_bins: int = 5
     segment_map: object = None  # a retainly.segments.segment_map.SegmentMap
     models: object = None  # a retainly.scores.scoring.ModelSettings
+    lifecycle: object = None  # a retainly.segments.lifecycle.LifecycleSettings
+    warning_signs: object = None  # a retainly.segments.warning_signs.WarningSettings
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None) -> AnalysisSettings:
@@ -64,7 +66,7 @@ class AnalysisSettings:
         if not chosen.exists():
             if explicit:
                 raise InputError(f"settings file {chosen} does not exist; fix the path or unset {SETTINGS_FILE_VARIABLE}")
-            return cls(segment_map=SegmentMap.default(), models=_model_settings({}, ""))
+            return cls(segment_map=SegmentMap.default(), models=_model_settings({}, ""), **_lifecycle_settings({}, ""))
         try:
             data = tomllib.loads(chosen.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -73,7 +75,33 @@ class AnalysisSettings:
         window = _positive_int(kpis, "activity_window_days", cls.activity_window_days, f"{chosen} [kpis]")
         bins = _positive_int(rfm, "bins", cls.rfm_bins, f"{chosen} [rfm]")
         models = _model_settings(data.get("models", {}), f"{chosen} [models]")
-        return cls(window, bins, SegmentMap.from_settings(rfm, str(chosen)), models)
+        return cls(window, bins, SegmentMap.from_settings(rfm, str(chosen)), models,
+                   **_lifecycle_settings(data, str(chosen)))
+
+
+def _lifecycle_settings(data: dict, where: str) -> dict:
+    """The [lifecycle] and [warning_signs] sections: every key a positive number named as in the dataclass."""
+    from retainly.segments.lifecycle import LifecycleSettings
+    from retainly.segments.warning_signs import WarningSettings
+
+    return {"lifecycle": _number_section(LifecycleSettings, data.get("lifecycle", {}), f"{where} [lifecycle]"),
+            "warning_signs": _number_section(WarningSettings, data.get("warning_signs", {}),
+                                             f"{where} [warning_signs]")}
+
+
+def _number_section(kind, section: dict, where: str):
+    from retainly.errors import InputError
+
+    fields = kind.__dataclass_fields__
+    unknown = sorted(set(section) - set(fields))
+    if unknown:
+        raise InputError(f"{where} has no setting {', '.join(unknown)}; known: {', '.join(fields)}")
+    for key, value in section.items():
+        whole = fields[key].type in ("int", int)
+        good = (isinstance(value, int) if whole else isinstance(value, (int, float))) and not isinstance(value, bool)
+        if not good or value <= 0:
+            raise InputError(f"{where} {key} = {value!r}: give a {'whole ' if whole else ''}number above 0")
+    return kind(**section)
 
 
 def _model_settings(section: dict, where: str):

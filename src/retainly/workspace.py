@@ -232,14 +232,86 @@ class Workspace:
         return {"calibration_end": calibration_end.isoformat(), "holdout_end": holdout_end.isoformat(),
                 "time_unit": settings.time_unit, "models": evaluate(data, chosen, settings.penalizer)}
 
+    # -- lifecycle ----------------------------------------------------------------------------
+    def lifecycle(self, as_of: date | None = None) -> date:
+        """Compute and store every customer's stage and churn warning signs as of a date."""
+        from datetime import timedelta
+
+        from retainly.features.rhythm import customer_rhythm, shop_rhythm
+        from retainly.scores.stored import predictions_at
+        from retainly.segments.lifecycle import assign_stages
+        from retainly.segments.lifecycle_store import store_stages
+        from retainly.segments.warning_signs import warning_signs
+
+        as_of = self.ensure_scores(as_of)
+        facts = customer_rhythm(self.store, as_of)
+        now = predictions_at(self.store, as_of)
+        with_p = facts.merge(now[["customer_id", "p_alive", "clv"]], on="customer_id", how="left")
+        stages = assign_stages(with_p, shop_rhythm(facts), self.settings.lifecycle)
+        before = predictions_at(self.store, as_of - timedelta(days=self.settings.warning_signs.fading_days))
+        signs = warning_signs(self.store, as_of, facts, now, before, self.settings.warning_signs)
+        store_stages(self.store, as_of, stages, signs)
+        return as_of
+
+    def ensure_lifecycle(self, as_of: date | None = None) -> date:
+        """Stages and signs for ``as_of``, computed when missing or older than the last import."""
+        from retainly.segments.lifecycle_store import fresh_dates
+
+        as_of = as_of or self.default_as_of()
+        if as_of not in fresh_dates(self.store, [as_of], with_signs=True):
+            self.lifecycle(as_of)
+        return as_of
+
+    def lifecycle_counts(self, as_of: date | None = None) -> list[dict]:
+        """Customers (and VIPs among them) per stage, in the order of the stages."""
+        from retainly.segments.lifecycle import STAGES
+        from retainly.segments.lifecycle_store import stage_counts
+
+        counts = {row["stage"]: row for row in stage_counts(self.store, self.ensure_lifecycle(as_of))}
+        total = sum(row["customers"] for row in counts.values()) or 1
+        return [{**counts[s], "share": round(counts[s]["customers"] / total, 4)} for s in STAGES if s in counts]
+
+    def lifecycle_customers(self, as_of: date | None = None) -> list[dict]:
+        """Every customer's stage, VIP flag, reason, risk score and warning signs as of a date."""
+        as_of = self.ensure_lifecycle(as_of)
+        rows = self.store.fetchall(
+            "SELECT c.external_id, s.customer_id, s.stage, s.vip, s.reason, s.p_alive, w.risk_score, w.signs "
+            "FROM lifecycle_stages s JOIN customers c ON c.customer_id = s.customer_id "
+            "LEFT JOIN churn_signals w ON w.customer_id = s.customer_id AND w.as_of = s.as_of "
+            "WHERE s.as_of = ? ORDER BY s.customer_id", (as_of,))
+        keys = ("external_id", "customer_id", "stage", "vip", "reason", "p_alive", "risk_score", "signs")
+        return [dict(zip(keys, row)) for row in rows]
+
+    def lifecycle_flow(self, first: date, last: date | None = None) -> dict:
+        """Stages at ``first`` and ``last`` (default: the last order), the flow between them, and
+        the monthly trend of stage changes (snapshots at every month end in between)."""
+        from retainly.scores.stored import predictions_at
+        from retainly.segments.lifecycle import lifecycle_stages
+        from retainly.segments.lifecycle_store import (flow_matrix, fresh_dates, snapshot_dates, stage_counts,
+                                                       store_stages, store_transitions, transition_trend)
+
+        last = self.ensure_lifecycle(last)
+        if first >= last:
+            raise InputError(f"--from {first} must be before --to {last}")
+        dates = snapshot_dates(first, last)
+        done = fresh_dates(self.store, dates)
+        for day in dates:
+            if day not in done:
+                store_stages(self.store, day, lifecycle_stages(self.store, day, predictions_at(self.store, day),
+                                                               self.settings.lifecycle))
+        store_transitions(self.store, dates)
+        return {"from": first, "to": last, "stages_from": stage_counts(self.store, first),
+                "stages_to": stage_counts(self.store, last), "flow": flow_matrix(self.store, first, last),
+                "trend": transition_trend(self.store, dates)}
+
     # -- one customer -----------------------------------------------------------------------
     def customer(self, key: str, as_of: date | None = None) -> dict:
         """Customer 360 for a customer id (the shop's, or retainly's numeric one)."""
         from retainly.scores.stored import customer_prediction
-        from retainly.views.customer import customer_view, find_customer_id, rfm_of
+        from retainly.views.customer import customer_standing, customer_view, find_customer_id, rfm_of
 
         customer_id = find_customer_id(self.store, key)
-        rfm = prediction = None
+        rfm = prediction = standing = None
         if self.store.fetchone("SELECT COUNT(*) FROM purchases WHERE customer_id IS NOT NULL")[0]:
             as_of = self.ensure_rfm(as_of)
             rfm = rfm_of(self.store, customer_id, as_of)
@@ -248,7 +320,9 @@ class Workspace:
             if prediction is not None:
                 fit = self.latest_fit(as_of)
                 prediction = {"as_of": as_of, **prediction, "horizon_days": fit["horizon_days"]}
-        return customer_view(self.store, customer_id, rfm, prediction)
+            self.ensure_lifecycle(as_of)
+            standing = customer_standing(self.store, customer_id, as_of)
+        return customer_view(self.store, customer_id, rfm, prediction, standing)
 
     # -- the report -------------------------------------------------------------------------
     def report(self, path: str | Path) -> Path:

@@ -79,3 +79,12 @@ class HeuristicModel:
 
 def _names(data) -> set[str]:
     return set(data.column_names if hasattr(data, "column_names") else getattr(data, "columns", []))
+
+
+def heuristic_from_dict(saved: dict, unit_days: float) -> HeuristicModel:
+    """A heuristic model from stored parameters (``to_dict()['params']``)."""
+    model = HeuristicModel(unit_days)
+    model.params_ = {"shop_rhythm": float(saved["shop_rhythm"]),
+                     "mean_spend": float("nan") if saved.get("mean_spend") is None else float(saved["mean_spend"])}
+    model.log_likelihood_ = None
+    return model

@@ -32,3 +32,34 @@ def customer_prediction(store: Store, customer_id: int, as_of: date) -> dict | N
     row = store.fetchone(f"SELECT {', '.join(PREDICTION_COLUMNS)} FROM customer_scores "
                          "WHERE as_of = ? AND customer_id = ?", (as_of, customer_id))
     return None if row is None else dict(zip(PREDICTION_COLUMNS, row))
+
+
+def predictions_at(store: Store, as_of: date) -> "pd.DataFrame | None":
+    """customer_id, p_alive, expected_orders, clv as of a date: the stored scores for that date,
+    else the latest fit's model applied to the summary at that date (no refit; clv empty).
+    None when nothing was ever scored."""
+    import pandas as pd
+
+    from retainly.features.model_summary import TIME_UNITS, model_summary
+    from retainly.models import PURCHASE_MODELS
+    from retainly.models.heuristic import heuristic_from_dict
+
+    stored = store.table("customer_scores")
+    stored = stored.filter(stored.as_of == as_of).select("customer_id", "p_alive", "expected_orders", "clv")
+    frame = stored.to_pandas()
+    if len(frame):
+        return frame
+    fit = latest_fit(store)
+    if fit is None:
+        return None
+    unit_days = TIME_UNITS[fit["time_unit"]]
+    summary = model_summary(store, as_of, fit["time_unit"])
+    if summary.empty:
+        return pd.DataFrame(columns=["customer_id", "p_alive", "expected_orders", "clv"])
+    if fit["model"] in PURCHASE_MODELS:
+        model = PURCHASE_MODELS[fit["model"]].from_dict({"params": fit["params"]})
+    else:
+        model = heuristic_from_dict(fit["params"], unit_days)
+    predicted = model.predict(summary, fit["horizon_days"] / unit_days)
+    return pd.DataFrame({"customer_id": summary["customer_id"], "p_alive": predicted["probability_alive"],
+                         "expected_orders": predicted["expected_purchases"], "clv": float("nan")})

@@ -53,6 +53,16 @@ class Store:
         columns = ", ".join(f'"{name}"' for name in expression.columns)
         self.execute(f"INSERT INTO {table} ({columns}) {self.ibis.compile(expression)}")
 
+    def insert_arrow(self, table: str, data: pa.Table) -> None:
+        """INSERT an Arrow table's rows into ``table`` (columns by name), inside the caller's transaction."""
+        name = f"stage_{uuid.uuid4().hex[:12]}"
+        columns = ", ".join(f'"{column}"' for column in data.column_names)
+        self.stage(name, data)
+        try:
+            self.execute(f'INSERT INTO {table} ({columns}) SELECT {columns} FROM "{name}"')
+        finally:
+            self.unstage(name)
+
     @contextmanager
     def scratch(self, expression) -> Iterator[Any]:
         """Materialise an Ibis expression once as a temporary table, for several queries to read."""

@@ -258,8 +258,45 @@ _V5_PREDICTIONS = Migration(
     ),
 )
 
+_V6_LIFECYCLE = Migration(
+    6,
+    "lifecycle stages and their transitions, churn warning signs",
+    (
+        """CREATE TABLE lifecycle_stages (
+            as_of DATE NOT NULL,
+            customer_id BIGINT NOT NULL,
+            stage TEXT NOT NULL,
+            vip BOOLEAN NOT NULL,
+            rhythm_days DOUBLE PRECISION NOT NULL,
+            days_since_last INTEGER NOT NULL,
+            p_alive DOUBLE PRECISION,
+            value DOUBLE PRECISION NOT NULL,
+            reason TEXT NOT NULL,
+            computed_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (as_of, customer_id)
+        )""",
+        """CREATE TABLE lifecycle_transitions (
+            customer_id BIGINT NOT NULL,
+            from_date DATE NOT NULL,
+            to_date DATE NOT NULL,
+            from_stage TEXT NOT NULL,
+            to_stage TEXT NOT NULL,
+            PRIMARY KEY (customer_id, from_date, to_date)
+        )""",
+        """CREATE TABLE churn_signals (
+            as_of DATE NOT NULL,
+            customer_id BIGINT NOT NULL,
+            risk_score DOUBLE PRECISION NOT NULL,
+            sign_count INTEGER NOT NULL,
+            signs TEXT NOT NULL,
+            computed_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (as_of, customer_id)
+        )""",
+    ),
+)
+
 MIGRATIONS: tuple[Migration, ...] = (_V1_CORE, _V2_SITE_AND_PROMOTIONS, _V3_RFM_SCORES, _V4_PURCHASES,
-                                     _V5_PREDICTIONS)
+                                     _V5_PREDICTIONS, _V6_LIFECYCLE)
 LATEST_VERSION = MIGRATIONS[-1].version
 
 SCHEMA_TABLE_DDL = """CREATE TABLE IF NOT EXISTS retainly_schema (

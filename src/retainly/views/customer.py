@@ -36,7 +36,8 @@ def find_customer_id(store: Store, key: str) -> int:
     return int(match[0])
 
 
-def customer_view(store: Store, customer_id: int, rfm: dict | None, prediction: dict | None = None) -> dict:
+def customer_view(store: Store, customer_id: int, rfm: dict | None, prediction: dict | None = None,
+                  standing: dict | None = None) -> dict:
     customers = store.table("customers")
     record = _rows(customers.filter(customers.customer_id == customer_id))[0]
     orders = _orders_with_lines(store, customer_id)
@@ -48,6 +49,7 @@ def customer_view(store: Store, customer_id: int, rfm: dict | None, prediction: 
         "kpis": _customer_kpis(store, customer_id, returns),
         "rfm": rfm,
         "predictions": prediction,
+        "lifecycle": standing,
         "orders": orders,
         "returns": returns,
         "interactions": interactions,
@@ -116,3 +118,18 @@ def rfm_of(store: Store, customer_id: int, as_of: date) -> dict | None:
     rows = _rows(scores.filter((scores.customer_id == customer_id) & (scores.as_of == ibis.literal(as_of))).drop(
         "customer_id", "computed_at"))
     return rows[0] if rows else None
+
+
+def customer_standing(store: Store, customer_id: int, as_of: date) -> dict | None:
+    """Lifecycle stage, VIP flag and its reason, and the churn warning signs with the risk score."""
+    import json
+
+    row = store.fetchone(
+        "SELECT s.stage, s.vip, s.reason, w.risk_score, w.signs FROM lifecycle_stages s "
+        "LEFT JOIN churn_signals w ON w.customer_id = s.customer_id AND w.as_of = s.as_of "
+        "WHERE s.as_of = ? AND s.customer_id = ?", (as_of, customer_id))
+    if row is None:
+        return None
+    stage, vip, reason, risk, signs = row
+    return {"as_of": as_of, "stage": stage, "vip": bool(vip), "reason": reason, "risk_score": risk,
+            "warning_signs": [sign["text"] for sign in json.loads(signs or "[]")]}

@@ -38,6 +38,12 @@ def show(
     print_record("KPIs", view["kpis"])
     if view["rfm"]:
         print_record("RFM", view["rfm"])
+    if view["lifecycle"]:
+        standing = view["lifecycle"]
+        print_record("lifecycle", {"stage": standing["stage"] + (" (VIP)" if standing["vip"] else ""),
+                                   "why": standing["reason"], "churn risk": standing["risk_score"]})
+        for sign in standing["warning_signs"]:
+            console.print(f"  warning sign: {sign}")
     if view["predictions"]:
         print_record(f"predictions (next {view['predictions']['horizon_days']} days)", view["predictions"])
     orders = view["orders"]

@@ -1,0 +1,136 @@
+"""Lifecycle stages: where each customer stands as of a date, and why.
+
+Each customer who has bought is in exactly one stage, decided in this order:
+
+1. **new**: the first purchase is less than ``new_days`` old;
+2. **won_back**: bought again within the last ``won_back_days`` after a gap long enough to
+   have counted as lapsed (by the rhythm they had before that gap);
+3. **lost**, 4. **lapsed**, 5. **at_risk**: the time since the last purchase passed
+   ``lost_rhythms`` / ``lapsed_rhythms`` / ``at_risk_rhythms`` times the customer's own rhythm
+   (mean days between purchase days; the shop's median rhythm for one-time buyers), each with
+   a floor in days so that a fast buyer is not "lost" after two quiet weeks (and anyone is
+   lost after ``lost_after_days`` without a purchase, whatever their rhythm), or P(alive)
+   fell below ``lost_p_alive`` / ``lapsed_p_alive`` / ``at_risk_p_alive`` (when predictions
+   exist); the worse of the two wins;
+6. **active**: everyone else.
+
+**VIP** is an overlay, not a stage: the top ``vip_share`` of customers by predicted CLV when
+predictions exist, else by net spend to date. Every row carries a reason in plain words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from retainly.features.rhythm import customer_rhythm, shop_rhythm
+
+STAGES = ("new", "active", "at_risk", "lapsed", "lost", "won_back")
+
+
+@dataclass(frozen=True)
+class LifecycleSettings:
+    """The [lifecycle] section of the settings file (docs/lifecycle.md)."""
+
+    new_days: int = 60
+    won_back_days: int = 90
+    at_risk_rhythms: float = 1.5
+    lapsed_rhythms: float = 3.0
+    lost_rhythms: float = 6.0
+    at_risk_floor_days: int = 30
+    lapsed_floor_days: int = 90
+    lost_floor_days: int = 180
+    lost_after_days: int = 730
+    at_risk_p_alive: float = 0.6
+    lapsed_p_alive: float = 0.3
+    lost_p_alive: float = 0.1
+    vip_share: float = 0.05
+
+
+def lifecycle_stages(store, as_of: date, predictions: pd.DataFrame | None,
+                     settings: LifecycleSettings = LifecycleSettings()) -> pd.DataFrame:
+    """customer_id, stage, vip, rhythm_days, days_since_last, p_alive, value, reason as of ``as_of``."""
+    facts = customer_rhythm(store, as_of)
+    if facts.empty:
+        return pd.DataFrame(columns=["customer_id", "stage", "vip", "rhythm_days", "days_since_last", "p_alive",
+                                     "value", "reason"])
+    if predictions is not None and len(predictions):
+        facts = facts.merge(predictions[["customer_id", "p_alive", "clv"]], on="customer_id", how="left")
+    else:
+        facts["p_alive"], facts["clv"] = np.nan, np.nan
+    return assign_stages(facts, shop_rhythm(facts), settings)
+
+
+def assign_stages(facts: pd.DataFrame, shop_days: float, settings: LifecycleSettings) -> pd.DataFrame:
+    """The stage rules on a frame of ``customer_rhythm`` facts with p_alive and clv columns."""
+    s = settings
+    rhythm = facts["own_rhythm"].fillna(shop_days).clip(lower=1.0).to_numpy()
+    since = facts["days_since_last"].to_numpy(dtype=float)
+    p_alive = facts["p_alive"].to_numpy(dtype=float)
+    has_p = ~np.isnan(p_alive)
+    # (stage, passed by rhythm, passed by P(alive)), worst first
+    limits = {
+        "lost": (np.maximum(s.lost_rhythms * rhythm, s.lost_floor_days), s.lost_p_alive),
+        "lapsed": (np.maximum(s.lapsed_rhythms * rhythm, s.lapsed_floor_days), s.lapsed_p_alive),
+        "at_risk": (np.maximum(s.at_risk_rhythms * rhythm, s.at_risk_floor_days), s.at_risk_p_alive),
+    }
+    prior = facts["prior_rhythm"].fillna(shop_days).clip(lower=1.0).to_numpy()
+    last_gap = facts["last_gap_days"].to_numpy(dtype=float)
+    returned = (facts["purchase_days"].to_numpy() >= 2) & (since <= s.won_back_days) & (
+        last_gap > np.maximum(s.lapsed_rhythms * prior, s.lapsed_floor_days))
+    is_new = facts["age_days"].to_numpy() < s.new_days
+
+    stage = np.full(len(facts), "active", dtype=object)
+    by_rhythm = np.zeros(len(facts), dtype=bool)
+    for name in ("at_risk", "lapsed", "lost"):  # later (worse) stages overwrite earlier ones
+        after, floor_p = limits[name]
+        overdue = since > after
+        if name == "lost":
+            overdue |= since > s.lost_after_days
+        faded = has_p & (p_alive < floor_p)
+        stage[overdue | faded] = name
+        by_rhythm[overdue | faded] = overdue[overdue | faded]
+    stage[returned] = "won_back"
+    stage[is_new] = "new"
+
+    value = facts["clv"].to_numpy(dtype=float)
+    if np.isnan(value).all():
+        value = facts["net_spend"].to_numpy(dtype=float)
+    value = np.nan_to_num(value, nan=0.0)
+    vip_count = int(np.ceil(settings.vip_share * len(facts)))
+    vip = np.zeros(len(facts), dtype=bool)
+    if vip_count:
+        top = np.argsort(-value, kind="stable")[:vip_count]
+        vip[top[value[top] > 0]] = True
+
+    known_prior = facts["prior_rhythm"].notna().to_numpy()
+    reasons = [_reason(st, r, d, p, not np.isnan(own), g, pr if kp else None, by, shop_days, s)
+               for st, r, d, p, own, g, pr, kp, by in zip(stage, rhythm, since, p_alive,
+                                                          facts["own_rhythm"].to_numpy(dtype=float), last_gap, prior,
+                                                          known_prior, by_rhythm)]
+    return pd.DataFrame({
+        "customer_id": facts["customer_id"].to_numpy(), "stage": stage, "vip": vip,
+        "rhythm_days": np.round(rhythm, 1), "days_since_last": since.astype(int),
+        "p_alive": p_alive, "value": value, "reason": reasons,
+    })
+
+
+def _reason(stage, rhythm, since, p_alive, own_known, last_gap, prior, by_rhythm, shop_days,
+            s: LifecycleSettings) -> str:
+    habit = (f"usually orders every {rhythm:.0f} days" if own_known
+             else f"one purchase so far (the shop's usual gap is {shop_days:.0f} days)")
+    last = f"last order {since:.0f} days ago"
+    if stage == "new":
+        return f"first order within the last {s.new_days} days; {last}"
+    if stage == "won_back":
+        before = (f"they used to order every {prior:.0f} days" if prior is not None
+                  else f"the shop's usual gap is {shop_days:.0f} days")
+        return f"came back {since:.0f} days ago after {last_gap:.0f} days away; {before}"
+    if stage == "active":
+        return f"{habit}; {last}"
+    if by_rhythm:
+        return f"{habit}; {last} ({since / rhythm:.1f}x the usual gap)"
+    return f"P(alive) fell to {p_alive:.2f}; {habit}; {last}"
