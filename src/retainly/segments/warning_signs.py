@@ -99,7 +99,8 @@ def _signs(row, as_of: date, s: WarningSettings) -> list[tuple[str, str]]:
         quiet = (as_of - pd.Timestamp(row.last_visit).date()).days
         if quiet > s.visits_days:
             found.append(("no_visits", f"no site visit for {quiet} days"))
-    if not np.isnan(row.p_now) and not np.isnan(row.p_before) and row.p_before - row.p_now >= s.fading_drop:
+    # (a hair of tolerance: 0.7 - 0.5 is 0.19999999999999996 in floating point)
+    if not np.isnan(row.p_now) and not np.isnan(row.p_before) and row.p_before - row.p_now >= s.fading_drop - 1e-9:
         found.append(("fading", f"P(alive) fell from {row.p_before:.2f} to {row.p_now:.2f} in the last "
                                 f"{s.fading_days} days"))
     return found
