@@ -17,6 +17,8 @@ What is in it and where each figure comes from:
 * Predictions: ``ws.ensure_scores(as_of)`` and the fit that made them (model, why, horizon);
   totals and the P(alive) histogram are counted in the engine over ``customer_scores``; the
   tracking chart is the backtest that chose the model (``model_fits.backtest``).
+* Lifecycle: ``ws.lifecycle_counts(as_of)`` and the flow of ``ws.lifecycle_flow`` over the
+  last ``FLOW_MONTHS`` months (a Sankey chart from stage then to stage now).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ CALL_SEGMENTS = ("Can't Lose Them", "At Risk")
 CALL_LIST_SIZE = 25
 CURVE_POINTS = 100
 TILE_MONTHS = 12
+FLOW_MONTHS = 6
 _SYMBOLS = {"EUR": "€", "GBP": "£", "USD": "$", "JPY": "¥"}
 
 # (KPI key, label, kind, what it means) — the keys of ``shop_kpis`` rows.
@@ -146,6 +149,22 @@ def report_context(ws) -> dict:
                        "recency_text": format_count(row["recency_days"]), "p_alive_text": format_percent(row["p_alive"]),
                        "clv_text": money(row["clv"])} for row in call_list(ws.store, as_of)],
         "predictions": predictions(ws, as_of, money),
+        "lifecycle": lifecycle(ws, as_of, store_first),
+    }
+
+
+def lifecycle(ws, as_of: date, store_first: date) -> dict:
+    """Customers per stage now, and the flow between stages over the last ``FLOW_MONTHS`` months."""
+    counts = ws.lifecycle_counts(as_of)
+    start = max(store_first, _months_before(as_of, FLOW_MONTHS))
+    flow = ws.lifecycle_flow(start, as_of)["flow"] if start < as_of else []
+    return {
+        "stages": [{**row, "label": row["stage"].replace("_", " "), "customers_text": format_count(row["customers"]),
+                    "share_text": format_percent(row["share"]), "vip_text": format_count(row["vip"])}
+                   for row in counts],
+        "since": start.isoformat(),
+        "flow_chart": Markup(charts.stage_flow("chart-stage-flow", flow, start.isoformat(), as_of.isoformat()))
+        if flow else None,
     }
 
 

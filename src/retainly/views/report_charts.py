@@ -184,3 +184,27 @@ def tracking_chart(div_id: str, results: Sequence[dict], chosen: str) -> str:
                       legend=dict(x=0.02, y=0.98, bgcolor="rgba(255,255,255,0.85)"),
                       yaxis=dict(title=dict(text="cumulative repeat purchases (days)"), tickformat="~s", rangemode="tozero"))
     return _html(fig, div_id, 380)
+
+
+STAGE_COLORS = {"(not a customer yet)": "#d1d5db", "new": "#8b5cf6", "active": "#10b981", "won_back": "#2563eb",
+                "at_risk": "#f59e0b", "lapsed": "#f97316", "lost": "#ef4444"}
+
+
+def stage_flow(div_id: str, flow: Sequence[dict], first: str, last: str) -> str:
+    """A Sankey diagram: customers by stage at ``first`` (left) flowing to their stage at ``last`` (right)."""
+    order = list(STAGE_COLORS)
+    sources = [s for s in order if any(f["from_stage"] == s for f in flow)]
+    targets = [s for s in order if any(f["to_stage"] == s for f in flow)]
+    labels = [f"{s.replace('_', ' ')} ({first})" for s in sources] + [f"{s.replace('_', ' ')} ({last})" for s in targets]
+    fig = go.Figure(go.Sankey(
+        arrangement="snap",
+        node=dict(label=labels, pad=14, thickness=14, line=dict(width=0),
+                  color=[STAGE_COLORS[s] for s in sources] + [STAGE_COLORS[s] for s in targets]),
+        link=dict(source=[sources.index(f["from_stage"]) for f in flow],
+                  target=[len(sources) + targets.index(f["to_stage"]) for f in flow],
+                  value=[f["customers"] for f in flow],
+                  color=["rgba(156, 163, 175, 0.35)"] * len(flow),
+                  hovertemplate="%{source.label} → %{target.label}: %{value:,} customers<extra></extra>"),
+    ))
+    fig.update_layout(margin=dict(l=10, r=10, t=10, b=10))
+    return _html(fig, div_id, 420)

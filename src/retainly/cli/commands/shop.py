@@ -14,7 +14,7 @@ from retainly.synth import PHASES
 from retainly.workspace import Workspace
 
 _PHASES = (*PHASES, "loading")
-_ANALYSES = ("kpis", "segments", "scores", "report")
+_ANALYSES = ("kpis", "segments", "scores", "lifecycle", "report")
 _DEMO_KPIS = ("customers", "new_customers", "orders", "revenue", "aov", "repeat_purchase_rate", "crr", "churn_rate",
               "historic_ltv", "top20_revenue_share")
 
@@ -59,7 +59,7 @@ def demo(
     customers: Annotated[int, typer.Option("--customers", help="How many customers to generate.", min=100)] = 5_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 42,
 ) -> None:
-    """Generate a realistic shop into a fresh demo store, show its KPIs, segments and predictions, and write the report.
+    """Generate a realistic shop into a fresh demo store, show its KPIs, segments, predictions and lifecycle stages, and write the report.
 
     Without --db the demo writes ./retainly-demo.duckdb (made anew each time), never your shop's store,
     and the HTML report beside it (./retainly-demo-report.html).
@@ -79,6 +79,8 @@ def demo(
             segments = ws.segments()
             step("scores")
             fit = ws.score()
+            step("lifecycle")
+            stages = ws.lifecycle_counts(ws.lifecycle())
             step("report")
             report = ws.report(_report_path(ws))
         scores = ws.scores().to_pandas()
@@ -92,6 +94,7 @@ def demo(
         "expected value (CLV)": round(float(scores["clv"].sum()), 2),
         "probably still customers (P(alive) >= 0.5)": int((scores["p_alive"] >= 0.5).sum()),
     })
+    print_rows("lifecycle stages (docs/lifecycle.md)", stages)
     console.print(f"explore it: retainly --db {url} customer show C000001, or kpis --by quarter, or backtest --help")
     console.print(f"the report, to open in a browser: {report}")
 
