@@ -23,6 +23,7 @@ from scipy.optimize import minimize
 
 from retainly.errors import ConvergenceError, InputError
 
+UNCLEAR_RELATIVE_ERROR = 100.0  # a standard error above 100x its estimate: the data do not determine it
 LOG_BOUND = 25.0  # log-parameters stay within e^-25 .. e^25; a fit ending there has not converged
 
 
@@ -95,6 +96,13 @@ class Histories:
         inverse, _ = pd.factorize(key)
         first = np.zeros(inverse.max() + 1 if len(inverse) else 0, dtype=np.int64)
         first[inverse[::-1]] = np.arange(len(inverse))[::-1]  # first customer of each history
+        # Distinct histories in sorted order, whatever the order of the rows: the optimiser then
+        # sees the same numbers, summed in the same order, and fits bit for bit the same.
+        order = np.lexsort((T[first], recency[first], frequency[first]))
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        inverse = rank[inverse]
+        first = first[order]
         weight = np.bincount(inverse, weights=weights, minlength=len(first)).astype(float)
         return cls(frequency[first], recency[first], T[first], weight, inverse)
 
@@ -147,21 +155,34 @@ def fit_log_parameters(
                                f"{_show(names, start)}; check the summary for extreme values")
     result = minimize(objective, np.log(start), jac=True, method="L-BFGS-B",
                       bounds=[(-LOG_BOUND, LOG_BOUND)] * len(names),
-                      options={"maxiter": 2000, "maxfun": 5000, "ftol": 1e-15, "gtol": 1e-9})
+                      options={"maxiter": 2000, "maxfun": 5000, "ftol": 1e-11, "gtol": 1e-8})
     params = np.exp(result.x)
     at_bound = [n for n, v in zip(names, result.x) if abs(v) > LOG_BOUND - 1]
     if at_bound:
         raise ConvergenceError(
             f"the {model} fit drove {', '.join(at_bound)} to {_show(names, params)}: the data cannot pin "
-            "it down (too few repeat buyers, or histories the model does not describe); try a penalizer "
-            "(e.g. 0.001), a longer history, or another model")
+            f"it down (too few repeat buyers, or histories the model does not describe); {_advice(penalizer)}")
     gradient_size = float(np.max(np.abs(result.jac))) if result.jac is not None else np.inf
     if not result.success and gradient_size > 1e-5:
         raise ConvergenceError(f"the {model} fit stopped without converging ({result.message}); largest "
-                               f"gradient {gradient_size:.2g}; try a penalizer (e.g. 0.001) or another model")
+                               f"gradient {gradient_size:.2g}; {_advice(penalizer)}")
     log_likelihood, _ = total_log_likelihood(params)
     errors = standard_errors(names, params, total_log_likelihood) if with_errors else None
+    # No curvature where the search stopped (a flat ridge or a boundary, not a maximum), or so
+    # little that the estimate could be a hundred times off: not a fit to act on.
+    unclear = [n for n, value in zip(names, params) if errors is not None
+               and not errors[n] <= UNCLEAR_RELATIVE_ERROR * value]  # NaN fails the test too
+    if unclear:
+        raise ConvergenceError(
+            f"the {model} fit ended where the data do not determine {', '.join(unclear)} ({_show(names, params)}): "
+            f"{_advice(penalizer)}")
     return dict(zip(names, params.tolist())), float(log_likelihood), errors
+
+
+def _advice(penalizer: float) -> str:
+    more = f"a larger penalizer than {penalizer:g} (e.g. {max(penalizer * 10, 0.01):g})" if penalizer else \
+        "a penalizer (e.g. 0.001)"
+    return f"try {more}, a longer history, or another model"
 
 
 def standard_errors(names, params: np.ndarray, total_log_likelihood: LogLikelihood) -> dict[str, float]:

@@ -16,7 +16,7 @@ u1 = -(r+x) ln(α+T), u2 = ln a - ln(b+x+shift-1) - (r+x) ln(α+t_x), summed by 
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import digamma, gammaln, hyp2f1
+from scipy.special import digamma, expit, gammaln, hyp2f1
 
 from retainly.models.base import Histories, frequency_terms
 from retainly.models.purchase_model import PurchaseModel
@@ -62,17 +62,37 @@ class BetaGeoModel(PurchaseModel):
         r, alpha, a, b = p
         possible = self._dropout_possible(x)
         denominator = np.where(possible, b + x + self.shift - 1, 1.0)
-        odds = np.exp(np.log(a) - np.log(denominator) + (r + x) * (np.log(alpha + T) - np.log(alpha + tx)))
-        return 1.0 / (1.0 + np.where(possible, odds, 0.0))
+        log_odds = np.log(a) - np.log(denominator) + (r + x) * (np.log(alpha + T) - np.log(alpha + tx))
+        return np.where(possible, expit(-log_odds), 1.0)
 
     def _expected(self, p, t, x, tx, T):
-        """E[Y(t) | x, t_x, T]: equation (10) of the paper (Batislam et al.'s analogue for MBG/NBD)."""
+        """E[Y(t) | x, t_x, T]: equation (10) of the paper (Batislam et al.'s analogue for MBG/NBD).
+
+        Written as c/(a-1) · [1 - (1-z)^(a-1) · 2F1(a+b+shift-1-r, a-1; c; z)] · P(alive) with
+        c = a+b+x+shift-1 and z = t/(α+T+t): the paper's ((α+T)/(α+T+t))^(r+x) · 2F1(r+x, b+x+shift; c; z)
+        through Euler's transformation, which keeps heavy buyers' terms finite (no huge power
+        times a huge hypergeometric value). At a = 1, and for the BG/NBD at a + b = 1 with x = 0,
+        the formula is 0/0: there it is the mean of the values just either side of a, the limit.
+        """
+        value = self._expected_at(p, t, x, tx, T)
+        r, alpha, a, b = p
+        broken = ~np.isfinite(value) | (abs(a - 1) < 1e-6)
+        if np.any(broken):
+            step = 1e-5 * max(a, 1.0)
+            x_b, tx_b, T_b = (np.broadcast_to(v, value.shape)[broken] for v in (x, tx, T))
+            sides = [self._expected_at(np.array([r, alpha, a + d, b]), t, x_b, tx_b, T_b) for d in (step, -step)]
+            value = np.array(value, dtype=float)
+            value[broken] = (sides[0] + sides[1]) / 2
+        return value
+
+    def _expected_at(self, p, t, x, tx, T):
         r, alpha, a, b = p
         k = self.shift
         c = a + b + x + k - 1
-        hyp = hyp2f1(r + x, b + x + k, c, t / (alpha + T + t))
-        bracket = -np.expm1((r + x) * (np.log(alpha + T) - np.log(alpha + T + t)) + np.log(hyp))
-        return c / (a - 1) * bracket * self._alive(p, x, tx, T)
+        z = t / (alpha + T + t)
+        with np.errstate(all="ignore"):
+            bracket = 1 - np.exp((a - 1) * np.log1p(-z)) * hyp2f1(a + b + k - 1 - r, a - 1, c, z)
+            return c / (a - 1) * bracket * self._alive(p, x, tx, T)
 
     def _expected_new(self, p, t):
         """E[X(t)] from the first purchase: the conditional expectation at x = t_x = T = 0."""

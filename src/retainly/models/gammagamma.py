@@ -69,15 +69,20 @@ class GammaGammaModel:
 
         mean = float(spend.mean())
         start = np.array([1.0, 2.0, mean])  # q > 1 keeps the population mean p v / (q - 1) finite
-        self.params_, self.log_likelihood_, self.standard_errors_ = fit_log_parameters(
+        params, log_likelihood, errors = fit_log_parameters(
             self.param_names, start, total, float(len(x)), self.penalizer, self.title)
+        if params["q"] <= 1:
+            raise ConvergenceError(f"the spend model's q came out {params['q']:.3g} (at most 1): spend is so heavy-"
+                                   "tailed that its mean does not exist in the model; expected spend falls back to "
+                                   "each customer's own mean")
+        self.params_, self.log_likelihood_, self.standard_errors_ = params, log_likelihood, errors
         self.customers_ = len(x)
         return self
 
     def mean_spend(self) -> float:
-        """E[Z] for a new customer: p v / (q - 1); infinite when q <= 1."""
+        """E[Z] for a new customer: p v / (q - 1) (a fit ensures q > 1)."""
         p, q, v = self._params()
-        return p * v / (q - 1) if q > 1 else float("inf")
+        return p * v / (q - 1)
 
     def expected_spend(self, data) -> np.ndarray:
         """E[Z | x, m̄] per customer: a weighted mean of the population mean and
@@ -93,6 +98,9 @@ class GammaGammaModel:
     def _params(self) -> np.ndarray:
         if self.params_ is None:
             raise InputError("this Gamma-Gamma model is not fitted yet: call fit(summary) first")
+        if self.params_["q"] <= 1:
+            raise InputError(f"Gamma-Gamma parameters with q = {self.params_['q']:g} (at most 1) have no finite "
+                             "mean spend, so they cannot predict spend; refit on the shop's data")
         return np.array([self.params_[n] for n in self.param_names])
 
     def to_dict(self) -> dict:

@@ -17,7 +17,7 @@ which still converges in a few dozen evaluations where Nelder-Mead needs hundred
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import gammaln, hyp2f1, roots_legendre
+from scipy.special import expit, gammaln, hyp2f1, roots_legendre
 
 from retainly.errors import ConvergenceError
 from retainly.models.base import Histories, fit_log_parameters, frequency_terms, numeric_gradient
@@ -25,6 +25,7 @@ from retainly.models.bgnbd import BetaGeoModel
 from retainly.models.purchase_model import PurchaseModel
 
 NODES, NODE_WEIGHTS = roots_legendre(64)  # Gauss-Legendre on [-1, 1], for P(purchase in t)
+GRADE = 4  # v = w^4 in that integral
 
 
 class ParetoNBDModel(PurchaseModel):
@@ -67,16 +68,25 @@ class ParetoNBDModel(PurchaseModel):
 
     @staticmethod
     def _log_a0(p, x, tx, T) -> np.ndarray:
-        """log A0: F(t_x)/(M+t_x)^(r+s+x) - F(T)/(M+T)^(r+s+x), with M = max(α, β); -inf when t_x = T."""
+        """log A0: F(t_x)/(M+t_x)^(r+s+x) - F(T)/(M+T)^(r+s+x), with M = max(α, β); -inf when t_x = T.
+
+        F is the note's 2F1(r+s+x, s+1 or r+x; r+s+x+1; |α-β|/(M+y)), taken through Euler's
+        transformation to (1-z)^(-s or 1-r-x) · 2F1(1, r+x or s+1; r+s+x+1; z): a modest
+        series times a power done in logs, so heavy buyers cannot overflow it.
+        """
         r, alpha, s, beta = p
         rsx = r + s + x
         if alpha >= beta:
-            top, second_parameter = alpha, s + 1
+            top, power, second_parameter = alpha, -s, r + x
         else:
-            top, second_parameter = beta, r + x
+            top, power, second_parameter = beta, 1 - r - x, s + 1
         gap = abs(alpha - beta)
-        early = np.log(hyp2f1(rsx, second_parameter, rsx + 1, gap / (top + tx))) - rsx * np.log(top + tx)
-        late = np.log(hyp2f1(rsx, second_parameter, rsx + 1, gap / (top + T))) - rsx * np.log(top + T)
+
+        def log_term(y):
+            z = gap / (top + y)
+            return power * np.log1p(-z) + np.log(hyp2f1(1.0, second_parameter, rsx + 1, z)) - rsx * np.log(top + y)
+
+        early, late = log_term(tx), log_term(T)
         with np.errstate(divide="ignore"):
             return early + np.log(-np.expm1(late - early))
 
@@ -84,7 +94,7 @@ class ParetoNBDModel(PurchaseModel):
         r, alpha, s, beta = p
         log_odds = (np.log(s) - np.log(r + s + x) + (r + x) * np.log(alpha + T) + s * np.log(beta + T)
                     + self._log_a0(p, x, tx, T))
-        return 1.0 / (1.0 + np.exp(log_odds))
+        return expit(-log_odds)
 
     def _expected(self, p, t, x, tx, T):
         """(r+x)(β+T)/((α+T)(s-1)) · [1 - ((β+T)/(β+T+t))^(s-1)] · P(alive)."""
@@ -105,16 +115,18 @@ class ParetoNBDModel(PurchaseModel):
         """P(a purchase before both t and death | alive at T).
 
         E[λ e^{-λu}] E[e^{-μu}] integrated over u in [0, t]; substituting
-        v = ((α+T)/(α+T+u))^(r+x) turns the first factor into dv, leaving the bounded,
-        smooth ∫ ((β+T)/(β+T+u(v)))^s dv over [v(t), 1], done by Gauss-Legendre.
+        v = ((α+T)/(α+T+u))^(r+x) turns the first factor into dv, leaving the bounded
+        ∫ ((β+T)/(β+T+u(v)))^s dv over [v(t), 1]. Near v = 0 that integrand behaves like
+        v^(s/(r+x)), steep for heavy buyers, so v = w^GRADE spreads the Gauss-Legendre nodes
+        toward 0, where the steepness is.
         """
         r, alpha, s, beta = p
         k = (r + x)[:, None]
-        low = np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t)))[:, None]
-        v = low + (1 - low) * (NODES + 1) / 2
-        u = (alpha + T)[:, None] * np.expm1(-np.log(v) / k)
+        low = np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t)) / GRADE)[:, None]
+        w = low + (1 - low) * (NODES + 1) / 2
+        u = (alpha + T)[:, None] * np.expm1(-GRADE * np.log(w) / k)
         survive = np.exp(s * (np.log(beta + T)[:, None] - np.log(beta + T[:, None] + u)))
-        return (1 - low[:, 0]) / 2 * (survive @ NODE_WEIGHTS)
+        return (1 - low[:, 0]) / 2 * ((GRADE * w ** (GRADE - 1) * survive) @ NODE_WEIGHTS)
 
 
 def _lifetime_integral(s: float, log_ratio: np.ndarray) -> np.ndarray:
