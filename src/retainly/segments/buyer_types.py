@@ -19,8 +19,8 @@ that day; ``docs/buyer_types.md`` has the definitions and the measured figures).
   3. ``active``: everyone else (more orders, or still buying).
 
 * **Early identification**: per customer, what is known right after their first (or second)
-  order (``early_features``); a gradient-boosted classifier trained on the rule labels of the
-  shop's own settled customers predicts the type of customers too new for a rule label.
+  order (``early_features``); a regularised logistic regression trained on the rule labels of
+  the shop's own settled customers predicts the type of customers too new for a rule label.
 
 Per-order and per-customer facts are built in the engine (Ibis); one row per customer comes
 into Python for the rule's wording and for scikit-learn.
@@ -39,14 +39,14 @@ from ibis.expr.types import Table
 
 from retainly.errors import InputError
 from retainly.features.model_summary import end_of
-from retainly.features.orders import acquisitions, customer_orders, purchase_span
+from retainly.features.orders import customer_orders, purchase_span
 from retainly.store.backends import Store
 
 BUYER_TYPES = ("hit_and_run", "discount_only", "active")
 NOT_ENOUGH_HISTORY = "not enough history"
 SOURCES = ("promo_code", "discount", "sale_period")
 _SOURCE_NAMES = {"promo_code": "promo codes", "discount": "order or line discounts",
-                 "sale_period": "a promotion calendar"}
+                 "sale_period": "promotion calendar"}
 
 # Rule defaults (docs/buyer_types.md explains each).
 HISTORY_DAYS = 180
@@ -70,7 +70,7 @@ def promotion_sources(store: Store) -> dict:
         "sale_period": store.fetchone("SELECT 1 FROM promotions LIMIT 1") is not None,
     }
     known = any(found.values())
-    present = [_SOURCE_NAMES[s] for s in SOURCES if found[s]]
+    present = [("the " if s == "sale_period" else "") + _SOURCE_NAMES[s] for s in SOURCES if found[s]]
     absent = [_SOURCE_NAMES[s] for s in SOURCES if not found[s]]
     if not known:
         note = ("promotions unknown: the store has no promo codes, no order or line discounts and no promotion "
@@ -157,7 +157,7 @@ def customer_history(store: Store, as_of: date | None = None, *, history_days: i
         typical_gap = gaps.aggregate(median=gaps.gap.median()).to_pandas()["median"].iloc[0]
         per_customer = facts.group_by("customer_id").aggregate(
             orders=facts.count(),
-            promoted_orders=facts.promoted.cast("int64").sum(),
+            promoted_orders=facts.promoted.ifelse(1, 0).sum(),
             first_day=facts.placed_at.min().date(),
             last_day=facts.placed_at.max().date(),
         )
@@ -202,9 +202,20 @@ def customer_history(store: Store, as_of: date | None = None, *, history_days: i
     return result
 
 
-def rule_labels(store: Store, as_of: date | None = None, **settings) -> pd.DataFrame:
-    """Rule labels and reasons of the customers with enough history (see ``customer_history``)."""
-    history = customer_history(store, as_of, **settings)
+def rule_labels(store: Store, as_of: date | None = None, *, history_days: int = HISTORY_DAYS,
+                min_gone_days: int = MIN_GONE_DAYS, gone_multiple: float = GONE_MULTIPLE,
+                max_hit_and_run_orders: int = MAX_HIT_AND_RUN_ORDERS, discount_share: float = DISCOUNT_SHARE,
+                min_discount_orders: int = MIN_DISCOUNT_ORDERS) -> pd.DataFrame:
+    """Rule labels and reasons of the customers with enough history; columns and attrs as ``customer_history``.
+
+    ``as_of`` defaults to the day of the last purchase order. The settings (module docstring):
+    history_days, min_gone_days, gone_multiple, max_hit_and_run_orders, discount_share,
+    min_discount_orders; every other function here takes the same keywords.
+    """
+    history = customer_history(
+        store, as_of, history_days=history_days, min_gone_days=min_gone_days, gone_multiple=gone_multiple,
+        max_hit_and_run_orders=max_hit_and_run_orders, discount_share=discount_share,
+        min_discount_orders=min_discount_orders)
     labelled = history[history["label"] != NOT_ENOUGH_HISTORY].reset_index(drop=True)
     labelled.attrs.update(history.attrs)
     return labelled
@@ -225,7 +236,8 @@ def _reason(label: str, n: int, promoted: int, span: int, since: int, age: int, 
         last = "the last today"
     else:
         last = f"the last {since} days ago" if since > 1 else "the last yesterday"
-    return f"active: {orders} over {_duration(span)}, {last}, {promo}"
+    over = "on one day" if span == 0 else f"over {_duration(span)}"
+    return f"active: {orders} {over}, {last}, {promo}"
 
 
 def _duration(days: int) -> str:
@@ -254,13 +266,16 @@ def distribution(store: Store, as_of: date | None = None, **settings) -> dict:
 
 
 # -- early identification -------------------------------------------------------------------
-_CATEGORICAL = {1: ("first_channel", "acquisition_channel", "country", "first_category"),
-                2: ("first_channel", "acquisition_channel", "country", "first_category", "second_category")}
-_NUMERIC_FIRST = ("first_revenue", "first_items", "first_lines", "first_mean_item_price", "first_promo_code",
-                  "first_discount", "first_in_sale", "first_returned", "first_month")
-_NUMERIC = {1: _NUMERIC_FIRST,
-            2: _NUMERIC_FIRST + ("second_revenue", "second_items", "second_lines", "second_promo_code",
-                                 "second_discount", "second_in_sale", "days_to_second")}
+_CATEGORICAL = {1: ("first_channel", "acquisition_channel", "country", "first_category", "first_month"),
+                2: ("first_channel", "acquisition_channel", "country", "first_category", "first_month",
+                    "second_category")}
+_FLAGS = {1: ("first_promo_code", "first_discount", "first_in_sale", "first_returned"),
+          2: ("first_promo_code", "first_discount", "first_in_sale", "first_returned",
+              "second_promo_code", "second_discount", "second_in_sale")}
+_AMOUNTS = {1: ("first_revenue", "first_items", "first_lines", "first_mean_item_price"),
+            2: ("first_revenue", "first_items", "first_lines", "first_mean_item_price",
+                "second_revenue", "second_items", "second_lines", "days_to_second")}
+_NUMERIC = {k: _FLAGS[k] + _AMOUNTS[k] for k in (1, 2)}
 
 
 def feature_columns(after_orders: int) -> tuple[str, ...]:
@@ -285,9 +300,21 @@ def early_features(store: Store, as_of: date | None, after_orders: int) -> pd.Da
     _check_after(after_orders)
     as_of = _as_of(store, as_of)
     facts = order_facts(store, as_of)
-    counts = facts.group_by("customer_id").aggregate(orders_to_date=facts.count())
+    facts = facts.mutate(orders_to_date=facts.count().over(ibis.window(group_by="customer_id")))
     early = facts.filter(facts.order_no < after_orders)
+    customers = store.table("customers").select("customer_id", "acquisition_channel", customer_country="country")
+    orders = store.table("orders").select("order_id", order_country="country")
+    early = early.left_join(customers, "customer_id").select(*early.columns, "acquisition_channel", "customer_country")
+    early = early.left_join(orders, "order_id").select(*early.columns, "order_country")
+    # Materialised, and every join done per order before grouping: PostgreSQL misjudges windowed
+    # and grouped rows as one row and then loops over them (60 s instead of 1 s on 5,000 customers).
+    with store.scratch(early) as early:
+        frame = _early_frame(store, early, as_of, after_orders)
+    return _typed_features(frame, after_orders)
 
+
+def _early_frame(store: Store, early: Table, as_of: date, after_orders: int) -> pd.DataFrame:
+    """One row per customer from their first ``after_orders`` orders (``early``), read back."""
     lines = store.table("order_lines")
     merch = lines.filter((lines.quantity > 0) & (lines.kind == "merchandise"))
     products = store.table("products").select("sku", "category")
@@ -318,7 +345,7 @@ def early_features(store: Store, as_of: date | None, after_orders: int) -> pd.Da
         return column.max(where=per_order.order_no == n)
 
     def flag(column, n: int):
-        return column.cast("int64").max(where=per_order.order_no == n)
+        return column.ifelse(1, 0).max(where=per_order.order_no == n)
 
     metrics = dict(
         first_day=nth(per_order.day, 0),
@@ -335,6 +362,10 @@ def early_features(store: Store, as_of: date | None, after_orders: int) -> pd.Da
         first_month=nth(per_order.placed_at.month(), 0),
         first_at=nth(per_order.placed_at, 0),
         early_orders=per_order.count(),
+        orders_to_date=per_order.orders_to_date.max(),
+        recorded_channel=per_order.acquisition_channel.max(),
+        customer_country=per_order.customer_country.max(),
+        first_country=nth(per_order.order_country, 0),
     )
     if after_orders == 2:
         metrics.update(
@@ -353,19 +384,13 @@ def early_features(store: Store, as_of: date | None, after_orders: int) -> pd.Da
     if after_orders == 2:
         per_customer = per_customer.mutate(
             days_to_second=(per_customer.second_at.epoch_seconds() - per_customer.first_at.epoch_seconds()) / 86400.0)
-    acquired = acquisitions(store.table("customers"), facts).select("customer_id", acquisition_channel="channel")
-    countries = store.table("customers").select("customer_id", customer_country="country")
-    order_countries = store.table("orders").select("order_id", order_country="country")
-    first_orders = early.filter(early.order_no == 0).select("customer_id", "order_id")
-    first_country = first_orders.left_join(order_countries, "order_id").select("customer_id", "order_country")
-    joined = per_customer.join(counts, "customer_id")
-    for extra in (acquired, countries, first_country):
-        step = joined.left_join(extra, "customer_id")
-        joined = step.select(*joined.columns, *(c for c in extra.columns if c != "customer_id"))
-    joined = joined.mutate(country=ibis.coalesce(joined.customer_country, joined.order_country,
-                                                 ibis.literal("unknown")))
-    frame = joined.order_by("customer_id").to_pandas()
-    return _typed_features(frame, after_orders)
+    # The acquisition channel as in features.orders.acquisitions: recorded, else the first order's, else unknown.
+    joined = per_customer.mutate(
+        acquisition_channel=ibis.coalesce(per_customer.recorded_channel, per_customer.first_channel,
+                                          ibis.literal("unknown")),
+        country=ibis.coalesce(per_customer.customer_country, per_customer.first_country, ibis.literal("unknown")),
+    )
+    return joined.order_by("customer_id").to_pandas()
 
 
 def _typed_features(frame: pd.DataFrame, after_orders: int) -> pd.DataFrame:
@@ -376,7 +401,8 @@ def _typed_features(frame: pd.DataFrame, after_orders: int) -> pd.DataFrame:
         "orders_to_date": frame["orders_to_date"].astype("int64"),
     })
     for column in _CATEGORICAL[after_orders]:
-        out[column] = frame[column].astype(object).where(frame[column].notna(), "unknown").astype(str)
+        values = frame[column].astype(object).where(frame[column].notna(), "unknown")
+        out[column] = values.map(lambda v: str(int(v)) if isinstance(v, (int, float, np.integer)) else str(v))
     money = {"first_revenue", "second_revenue"}
     for column in _NUMERIC[after_orders]:
         if column == "first_mean_item_price":
@@ -407,37 +433,54 @@ class BuyerTypeClassifier:
 
     def predict(self, features: pd.DataFrame) -> pd.DataFrame:
         """customer_id, predicted_type, probability, p_hit_and_run, p_discount_only, p_active."""
-        if features.empty:
-            probabilities = np.zeros((0, len(self.classes)))
-        else:
-            probabilities = self.model.predict_proba(features[list(self.features)])
-        out = pd.DataFrame({"customer_id": features["customer_id"].to_numpy(dtype="int64")})
-        best = probabilities.argmax(axis=1) if len(probabilities) else np.zeros(0, dtype=int)
-        out["predicted_type"] = np.asarray(self.classes, dtype=object)[best] if len(best) else []
-        out["probability"] = probabilities.max(axis=1).round(4) if len(probabilities) else []
+        probabilities = np.zeros((len(features), len(self.classes)))
+        if len(features):
+            with _one_thread():
+                probabilities = self.model.predict_proba(features[list(self.features)])
+        best = probabilities.argmax(axis=1)
+        out = pd.DataFrame({
+            "customer_id": features["customer_id"].to_numpy(dtype="int64"),
+            "predicted_type": np.asarray(self.classes, dtype=object)[best],
+            "probability": probabilities.max(axis=1, initial=0.0).round(4),
+        })
         for name in BUYER_TYPES:
-            column = probabilities[:, self.classes.index(name)] if name in self.classes else 0.0
-            out[f"p_{name}"] = np.round(column, 4) if name in self.classes else 0.0
+            known = name in self.classes
+            out[f"p_{name}"] = probabilities[:, self.classes.index(name)].round(4) if known else 0.0
         return out
 
 
-def _pipeline(after_orders: int, random_state: int):
-    from sklearn.compose import ColumnTransformer
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OrdinalEncoder
+def _one_thread():
+    """Fit and predict on one thread: on small frames OpenMP's threads mostly wait for each other,
+    and on a busy machine that made a 1-second fit take 30 seconds."""
+    from threadpoolctl import threadpool_limits
 
-    categorical = list(_CATEGORICAL[after_orders])
-    encode = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
-                            encoded_missing_value=np.nan, max_categories=50)
-    columns = ColumnTransformer([("categories", encode, categorical),
-                                 ("numbers", "passthrough", list(_NUMERIC[after_orders]))])
-    boosted = HistGradientBoostingClassifier(
-        learning_rate=0.05, max_iter=150, max_leaf_nodes=15, min_samples_leaf=20, l2_regularization=1.0,
-        categorical_features=list(range(len(categorical))), class_weight="balanced", early_stopping=False,
-        random_state=random_state,
-    )
-    return Pipeline([("columns", columns), ("boosted", boosted)])
+    return threadpool_limits(1)
+
+
+def _log_amount(values):
+    return np.log1p(np.clip(values, 0.0, None))
+
+
+def _pipeline(after_orders: int, random_state: int):
+    """One-hot categories (rare ones pooled), log-scaled amounts, 0/1 flags; a balanced, L2-regularised
+    multinomial logistic regression."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline, make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+
+    amounts = make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True),
+                            FunctionTransformer(_log_amount), StandardScaler())
+    columns = ColumnTransformer([
+        ("categories", OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=20),
+         list(_CATEGORICAL[after_orders])),
+        ("flags", SimpleImputer(strategy="constant", fill_value=0.0, keep_empty_features=True),
+         list(_FLAGS[after_orders])),
+        ("amounts", amounts, list(_AMOUNTS[after_orders])),
+    ])
+    model = LogisticRegression(C=0.5, class_weight="balanced", max_iter=2000, random_state=random_state)
+    return Pipeline([("columns", columns), ("model", model)])
 
 
 def training_set(labels: pd.DataFrame, features: pd.DataFrame, as_of: date) -> pd.DataFrame:
@@ -464,8 +507,6 @@ def _per_type(truth, predicted, classes) -> dict:
 
 def _fit(labels: pd.DataFrame, features: pd.DataFrame, as_of: date, after_orders: int, random_state: int,
          cv_folds: int) -> BuyerTypeClassifier:
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
-
     train = training_set(labels, features, as_of)
     counts = train["label"].value_counts()
     if len(train) < MIN_TRAINING_CUSTOMERS or len(counts) < 2:
@@ -476,6 +517,20 @@ def _fit(labels: pd.DataFrame, features: pd.DataFrame, as_of: date, after_orders
     classes = tuple(name for name in BUYER_TYPES if name in counts.index)
     columns = list(feature_columns(after_orders))
     x, y = train[columns], train["label"].to_numpy()
+    with _one_thread():
+        cross_validated = _cross_validate(x, y, counts, classes, after_orders, random_state, cv_folds)
+        model = _pipeline(after_orders, random_state).fit(x, y)
+    return BuyerTypeClassifier(
+        after_orders=after_orders, as_of=as_of, model=model, classes=tuple(model.classes_),
+        features=tuple(columns), training_customers=len(train),
+        label_counts={name: int(counts.get(name, 0)) for name in classes},
+        cross_validated=cross_validated, promotion_note=labels.attrs["promotion_note"],
+    )
+
+
+def _cross_validate(x, y, counts, classes, after_orders: int, random_state: int, cv_folds: int) -> dict:
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
     cross_validated = {}
     folds = min(cv_folds, int(counts.min()))
     if folds >= 2:
@@ -485,13 +540,7 @@ def _fit(labels: pd.DataFrame, features: pd.DataFrame, as_of: date, after_orders
         cross_validated["folds"] = folds
         majority = np.full(len(y), counts.idxmax(), dtype=object)
         cross_validated["baseline_macro_f1"] = _per_type(y, majority, classes)["macro_f1"]
-    model = _pipeline(after_orders, random_state).fit(x, y)
-    return BuyerTypeClassifier(
-        after_orders=after_orders, as_of=as_of, model=model, classes=tuple(model.classes_),
-        features=tuple(columns), training_customers=len(train),
-        label_counts={name: int(counts.get(name, 0)) for name in classes},
-        cross_validated=cross_validated, promotion_note=labels.attrs["promotion_note"],
-    )
+    return cross_validated
 
 
 def train_classifier(store: Store, as_of: date | None, after_orders: int, *, random_state: int = 0,
