@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 
 import pytest
+from markupsafe import escape
 
 from retainly.views import report
 from retainly.views.report_charts import plotly_js
+from tests.features.model_shop import load_model_shop
+
+# Every chart of a report on a shop with history enough for all of them, by div id.
+CHARTS = {f"spark-{key}" for key, *_ in report.TILES} | {
+    "chart-segments", "chart-retention", "chart-ltv", "chart-concentration",
+    "chart-alive", "chart-tracking",  # predictions: the P(alive) histogram and the backtest that chose the model
+    "chart-stage-flow",  # lifecycle
+}
 
 # Attributes a browser fetches (or may fetch) while loading a page.
 FETCHING = {"src", "href", "srcset", "poster", "data", "action", "background", "formaction", "xlink:href"}
@@ -57,7 +67,61 @@ def test_report_refers_to_nothing_outside_itself(shop, tmp_path):
     assert html.count(plotly_js()[:200]) == 1, "plotly.js must be embedded exactly once"
     own = html.replace(plotly_js(), "").lower()  # the page and its figures, without the library
     assert "mathjax" not in own and "topojson" not in own and "@font-face" not in own
-    assert html.count("Plotly.newPlot(") == len(report.TILES) + 4
+    assert set(_plot_ids(html)) == CHARTS
+    assert html.count("Plotly.newPlot(") == len(_plot_ids(html)) == len(CHARTS)
+
+
+def _plot_ids(html: str) -> list[str]:
+    return re.findall(r'<div id="([^"]+)" class="plotly-graph-div', html)
+
+
+def _section(html: str, section_id: str) -> str:
+    start = html.index(f'<section class="card" id="{section_id}"')
+    return html[start:html.index("</section>", start)]
+
+
+def test_report_has_the_predictions_section(shop, tmp_path):
+    html = shop.report(tmp_path / "report.html").read_text(encoding="utf-8")
+    as_of = shop.default_as_of()
+    fit = shop.latest_fit(as_of)
+    section = _section(html, "predictions")
+    # The fit that made the stored scores: chosen by a backtest (600 customers, enough repeat buyers),
+    # which the tracking chart shows beside the P(alive) histogram.
+    assert f'data-model="{fit["model"]}"' in section and fit["backtest"]
+    assert str(escape(fit["reason"])) in section
+    assert _plot_ids(section) == ["chart-alive", "chart-tracking"]
+    # The tiles are the stored scores' totals.
+    scores = shop.scores(as_of).to_pandas()
+    tiles = dict(re.findall(r'data-kpi="(\w+)"><div class="tile-label">[^<]*</div><div class="tile-value">([^<]*)<',
+                            section))
+    assert tiles["expected_orders"] == report.format_count(round(scores["expected_orders"].sum()))
+    assert tiles["expected_value"] == str(escape(report.format_money(scores["clv"].sum(), "EUR")))
+    assert tiles["active_share"] == report.format_percent((scores["p_alive"] >= 0.5).mean())
+    # The call list has P(alive) and expected value columns.
+    call_list = _section(html, "call-list")
+    assert "<th class=\"num\">P(alive)</th>" in call_list and ">Expected value</th>" in call_list
+
+
+def test_alive_histogram_counts_the_stored_scores(shop):
+    as_of = shop.ensure_scores()
+    shown = report.predictions(shop, as_of, lambda value: report.format_money(value, "EUR"))
+    scores = shop.scores(as_of).to_pandas()
+    # The same tenths counted in Python: floor(10 p), with P(alive) = 1 in the last bin.
+    tenths = (scores["p_alive"] * 10).astype(int).clip(upper=9)
+    figure = str(shown["alive_chart"])
+    counts = [int(value) for value in re.search(r'"y":\[([^\]]*)\]', figure).group(1).split(",")]
+    assert counts == [int((tenths == i).sum()) for i in range(10)]
+    assert sum(counts) == len(scores)
+
+
+def test_predictions_without_a_backtest_say_why(workspace, tmp_path):
+    # The model shop has 4 repeat buyers: heuristics, no backtest, so no tracking chart.
+    html = load_model_shop(workspace).report(tmp_path / "report.html").read_text(encoding="utf-8")
+    section = _section(html, "predictions")
+    assert 'data-model="heuristic"' in section and "from the heuristic rules" in section
+    assert _plot_ids(section) == ["chart-alive"]
+    assert "No backtest chart" in section
+    assert "4 repeat buyers, fewer than the 50 a model needs" in section
 
 
 def test_concentration_curve_and_call_list_come_from_the_stored_scores(shop):

@@ -11,12 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from retainly.views.report import CALL_SEGMENTS, TILES, format_value
+from retainly.views.report import CALL_SEGMENTS, TILES, format_count, format_percent, format_value
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
-CHARTS = ("chart-segments", "chart-retention", "chart-ltv", "chart-concentration")
+CHARTS = ("chart-segments", "chart-retention", "chart-ltv", "chart-concentration",
+          "chart-alive", "chart-tracking",  # predictions
+          "chart-stage-flow")  # lifecycle
 
 pytestmark = [
     pytest.mark.slow,
@@ -81,6 +83,25 @@ def test_report_renders_offline_in_chromium(workspace, tmp_path):
     assert shown["call_list"][0] == workspace.customer(str(top["customer_id"]))["customer"]["external_id"]
     assert len(shown["call_list"]) == 25
 
+    # Predictions: one bar per tenth of P(alive) that has customers, the actual curve and one line
+    # per fitted model in the backtest that chose the model, and the tiles from the stored scores.
+    predicted = workspace.scores().to_pandas()
+    tenths = (predicted["p_alive"] * 10).astype(int).clip(upper=9)
+    assert shown["alive_bars"] == tenths.nunique()
+    fit = workspace.latest_fit(workspace.default_as_of())
+    assert shown["predictions_model"] == fit["model"]
+    fitted = [result for result in fit["backtest"] if "error" not in result]
+    assert shown["tracking_lines"] == 1 + len(fitted)
+    assert shown["prediction_tiles"] == {
+        "expected_orders": format_count(round(predicted["expected_orders"].sum())),
+        "expected_value": format_value(predicted["clv"].sum(), "money", currency),
+        "active_share": format_percent((predicted["p_alive"] >= 0.5).mean()),
+    }
+    # The call list's P(alive) column is each customer's stored P(alive).
+    by_customer = dict(zip(predicted["customer_id"], predicted["p_alive"]))
+    external = dict(workspace.store.fetchall("SELECT external_id, customer_id FROM customers"))
+    assert shown["call_alive"] == [format_percent(by_customer[external[key]]) for key in shown["call_list"]]
+
 
 def _read_page(page) -> dict:
     """What the browser shows, collected in one go."""
@@ -106,5 +127,11 @@ def _read_page(page) -> dict:
             period: document.getElementById('period').textContent.trim(),
             tiles,
             call_list: all('#call-list tbody tr').map(row => row.dataset.customer),
+            call_alive: all('#call-list tbody tr').map(row => row.querySelectorAll('td')[7].textContent.trim()),
+            alive_bars: all('#chart-alive .barlayer .point path').filter(p => (p.getAttribute('d') || '') !== 'M0,0Z').length,
+            tracking_lines: drawn(document.getElementById('chart-tracking')),
+            predictions_model: document.getElementById('predictions').dataset.model,
+            prediction_tiles: Object.fromEntries(all('#predictions .tile').map(
+                tile => [tile.dataset.kpi, tile.querySelector('.tile-value').textContent.trim()])),
         };
     }""")

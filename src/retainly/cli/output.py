@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -32,8 +33,18 @@ def _plain(value):
 
 
 def print_json(data) -> None:
-    """JSON on stdout; exact decimals print as numbers."""
-    sys.stdout.write(json.dumps(data, default=_plain, indent=2) + "\n")
+    """JSON on stdout; exact decimals print as numbers, NaN and infinities as null (strict JSON)."""
+    sys.stdout.write(json.dumps(_finite(data), default=_plain, indent=2, allow_nan=False) + "\n")
+
+
+def _finite(value):
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
 
 
 def print_csv(rows: Sequence[dict]) -> None:

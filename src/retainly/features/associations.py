@@ -14,8 +14,8 @@ A pair needs ``orders_both >= min_orders`` (default ``MIN_BASKET_ORDERS``): belo
 lift is noise (one coincidence between two rare products gives a lift in the thousands).
 
 **Sequence pairs** (``sequence_pairs``, "A, then B") count *customers*, with a window of
-``within_days`` days. Let a customer's first purchase of a product be the time of their first
-purchase order holding it, and ``cutoff`` = the end of the as-of day - within_days, so that
+``within_days`` days. A customer's first purchase of a product is the time of their first
+purchase order holding it; ``cutoff`` = the end of the as-of day - within_days, so that
 everyone first buying before it had the whole window to buy again:
 
 * ``customers_a``: customers whose first purchase of A is at or before ``cutoff``;
@@ -23,21 +23,34 @@ everyone first buying before it had the whole window to buy again:
   than their first of A and at most ``within_days`` days after it (so B bought in the same
   order as A, or before A, does not count: that is a basket, or B was already owned);
 * ``confidence`` = customers_then_b / customers_a;
-* ``base_rate`` of B: of the customers whose first purchase order is at or before ``cutoff``,
-  the share whose first purchase of B came strictly after that first order and at most
-  ``within_days`` days after it: how often B follows "any first order" within the window;
-* ``lift`` = confidence / base_rate; ``support`` = customers_then_b / customers (everyone
-  with a purchase order at or before ``cutoff``).
+* ``base_rate`` of B: the share of ``customers`` (everyone whose first purchase order is at
+  or before ``cutoff``) who bought B at all by the as-of day;
+* ``lift`` = confidence / base_rate; ``support`` = customers_then_b / customers.
+
+The base rate compares B within the window after A with B ever, so the lift is conservative
+(a pair only reaches 1 when the window after A holds as many B buyers as the whole history
+does). Comparing with a window after some fixed event instead (such as the first order)
+inflates products launched late: on Online Retail II most customers' first order predates
+the 2011 range, which then showed lifts of several hundred for ordinary pairs.
 
 A pair needs ``customers_then_b >= min_customers`` (default ``MIN_SEQUENCE_CUSTOMERS``).
 
 **Next products** (``next_products``): a rule of either kind with lift above 1 applies to a
-customer who bought its A and never bought its B; each product offered keeps its best rule
-(highest confidence, then lift), and a customer's offers are ranked the same way.
+customer who bought its A and never bought its B. Only each product's ``RULES_PER_PRODUCT``
+strongest rules (by confidence, then lift) are used, which bounds the work by the products
+customers bought, not by the rules found. Each product offered keeps its best rule, and a
+customer's offers are ranked by confidence, then lift.
+
+Cost: the purchases are read once into a working table with products and baskets numbered,
+so the self-joins (lines x lines per basket, first purchases x first purchases per customer)
+compare integers; products below the evidence thresholds and baskets with fewer than two
+remaining products are dropped before them, and each unordered basket pair is counted once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 
 import ibis
@@ -51,6 +64,7 @@ from retainly.store.backends import Store
 MIN_BASKET_ORDERS = 5  # baskets holding both products
 MIN_SEQUENCE_CUSTOMERS = 5  # customers who bought B after A within the window
 WITHIN_DAYS = 90
+RULES_PER_PRODUCT = 10  # strongest rules per antecedent that next_products considers
 
 BASKET_COLUMNS = ("sku_a", "sku_b", "orders_a", "orders_b", "orders_both", "baskets", "support", "confidence", "lift")
 SEQUENCE_COLUMNS = ("sku_a", "sku_b", "customers_a", "customers_then_b", "customers", "support", "confidence",
@@ -58,78 +72,98 @@ SEQUENCE_COLUMNS = ("sku_a", "sku_b", "customers_a", "customers_then_b", "custom
 NEXT_COLUMNS = ("customer_id", "rank", "sku", "score", "lift", "because_of", "kind")
 
 
-def basket_rules(store: Store, as_of: date, min_orders: int = MIN_BASKET_ORDERS) -> Table:
-    """``basket_pairs`` as an Ibis expression (unordered rows)."""
-    baskets = product_purchases(store, as_of).select("order_id", "sku")
-    totals = baskets.aggregate(baskets=baskets.order_id.nunique())
-    per_sku = baskets.group_by("sku").aggregate(orders=baskets.count())
-    # Only products in min_orders baskets can be in min_orders baskets together; only baskets
-    # with two such products make pairs. Both cuts come before the self-join.
-    frequent = per_sku.filter(per_sku.orders >= min_orders).select("sku")
-    kept = baskets.semi_join(frequent, "sku")
-    sizes = kept.group_by("order_id").aggregate(size=kept.count())
-    kept = kept.semi_join(sizes.filter(sizes.size >= 2).select("order_id"), "order_id")
-    a = kept.select("order_id", sku_a="sku")
-    b = kept.select("order_id", sku_b="sku")
-    pairs = a.join(b, (a.order_id == b.order_id) & (a.sku_a != b.sku_b))
-    counted = pairs.group_by("sku_a", "sku_b").aggregate(orders_both=pairs.count())
-    counted = counted.filter(counted.orders_both >= min_orders)
-    with_a = counted.join(per_sku.select(sku_a="sku", orders_a="orders"), "sku_a")
-    joined = with_a.join(per_sku.select(sku_b="sku", orders_b="orders"), "sku_b").cross_join(totals)
-    both = joined.orders_both.cast("float64")
-    total = joined.baskets
-    return joined.select(
-        "sku_a", "sku_b", "orders_a", "orders_b", "orders_both", "baskets",
-        support=both / total,
-        confidence=both / joined.orders_a,
-        lift=both * total / (joined.orders_a * joined.orders_b.cast("float64")),
-    )
-
-
-def sequence_rules(store: Store, as_of: date, within_days: int = WITHIN_DAYS,
-                   min_customers: int = MIN_SEQUENCE_CUSTOMERS) -> Table:
-    """``sequence_pairs`` as an Ibis expression (unordered rows)."""
+@contextmanager
+def numbered_purchases(store: Store, as_of: date) -> Iterator[Table]:
+    """``product_purchases`` materialised once, with ``basket`` and ``product`` numbers (dense ranks)."""
     bought = product_purchases(store, as_of)
+    numbered = bought.mutate(
+        basket=ibis.dense_rank().over(ibis.window(order_by=bought.order_id)),
+        product=ibis.dense_rank().over(ibis.window(order_by=bought.sku)),
+    )
+    with store.scratch(numbered) as table:
+        yield table
+
+
+def _skus(bought: Table) -> Table:
+    return bought.select("product", "sku").distinct()
+
+
+def _name_products(rules: Table, bought: Table) -> Table:
+    """Replace the product numbers ``a`` and ``b`` of ``rules`` by sku_a and sku_b."""
+    skus = _skus(bought)
+    named = rules.join(skus.select(a="product", sku_a="sku"), "a")
+    return named.join(skus.select(b="product", sku_b="sku"), "b")
+
+
+def basket_rules(bought: Table, min_orders: int = MIN_BASKET_ORDERS) -> Table:
+    """``basket_pairs`` as an Ibis expression over ``numbered_purchases`` (unordered rows)."""
+    baskets = bought.select("basket", "product")
+    totals = baskets.aggregate(baskets=baskets.basket.nunique())
+    per_product = baskets.group_by("product").aggregate(orders=baskets.count())
+    frequent = per_product.filter(per_product.orders >= min_orders).select("product")
+    kept = baskets.join(frequent, "product")  # keys are unique: a semi-join PostgreSQL can run
+    sizes = kept.group_by("basket").aggregate(size=kept.count())
+    kept = kept.join(sizes.filter(sizes.size >= 2).select("basket"), "basket")
+    left = kept.select("basket", a="product")
+    right = kept.select("basket", b="product")
+    pairs = left.join(right, (left.basket == right.basket) & (left.a < right.b))
+    counted = pairs.group_by("a", "b").aggregate(orders_both=pairs.count())
+    counted = counted.filter(counted.orders_both >= min_orders)
+    directed = ibis.union(counted, counted.select(a="b", b="a", orders_both="orders_both"))
+    joined = directed.join(per_product.select(a="product", orders_a="orders"), "a")
+    joined = joined.join(per_product.select(b="product", orders_b="orders"), "b").cross_join(totals)
+    both = joined.orders_both.cast("float64")
+    rules = joined.select(
+        "a", "b", "orders_a", "orders_b", "orders_both", "baskets",
+        support=both / joined.baskets,
+        confidence=both / joined.orders_a,
+        lift=both * joined.baskets / (joined.orders_a * joined.orders_b.cast("float64")),
+    )
+    return _name_products(rules, bought).select(*BASKET_COLUMNS)
+
+
+def sequence_rules(bought: Table, as_of: date, within_days: int = WITHIN_DAYS,
+                   min_customers: int = MIN_SEQUENCE_CUSTOMERS) -> Table:
+    """``sequence_pairs`` as an Ibis expression over ``numbered_purchases`` (unordered rows)."""
     cutoff = end_of(as_of) - timedelta(days=within_days)
     window = ibis.interval(days=within_days)
-    firsts = bought.group_by("customer_id", "sku").aggregate(first_at=bought.placed_at.min())
+    firsts = bought.group_by("customer_id", "product").aggregate(first_at=bought.placed_at.min())
     starts = bought.group_by("customer_id").aggregate(start_at=bought.placed_at.min())
     starts = starts.filter(starts.start_at <= cutoff)
     totals = starts.aggregate(customers=starts.count())
 
-    # The base rate: B's first purchase within the window after the customer's first order.
-    after_start = firsts.join(starts, "customer_id")
-    after_start = after_start.filter((after_start.first_at > after_start.start_at)
-                                     & (after_start.first_at <= after_start.start_at + window))
-    base = after_start.group_by("sku").aggregate(base_customers=after_start.count())
+    # The base rate: customers (first buying before the cutoff) who ever bought B.
+    ever = firsts.join(starts, "customer_id")
+    base = ever.group_by("product").aggregate(base_customers=ever.count())
 
     # Only products first bought by min_customers customers can follow anything that often.
-    per_sku = firsts.group_by("sku").aggregate(buyers=firsts.count())
-    common = firsts.semi_join(per_sku.filter(per_sku.buyers >= min_customers).select("sku"), "sku")
-    a = common.filter(common.first_at <= cutoff).select("customer_id", sku_a="sku", a_at="first_at")
-    b = common.select("customer_id", sku_b="sku", b_at="first_at")
-    followed = a.join(b, (a.customer_id == b.customer_id) & (b.b_at > a.a_at) & (b.b_at <= a.a_at + window))
-    counted = followed.group_by("sku_a", "sku_b").aggregate(customers_then_b=followed.count())
+    per_product = firsts.group_by("product").aggregate(buyers=firsts.count())
+    common = firsts.join(per_product.filter(per_product.buyers >= min_customers).select("product"), "product")
+    early = common.filter(common.first_at <= cutoff).select("customer_id", a="product", a_at="first_at")
+    later = common.select("customer_id", b="product", b_at="first_at")
+    followed = early.join(later, (early.customer_id == later.customer_id) & (later.b_at > early.a_at)
+                          & (later.b_at <= early.a_at + window))
+    counted = followed.group_by("a", "b").aggregate(customers_then_b=followed.count())
     counted = counted.filter(counted.customers_then_b >= min_customers)
-    eligible = a.group_by("sku_a").aggregate(customers_a=a.count())
-    joined = counted.join(eligible, "sku_a").left_join(base.select(sku_b="sku", base_customers="base_customers"),
-                                                       "sku_b").cross_join(totals)
-    customers = joined.customers
+    eligible = early.group_by("a").aggregate(customers_a=early.count())
+    joined = counted.join(eligible, "a").left_join(base.select(b="product", base_customers="base_customers"), "b")
+    joined = joined.cross_join(totals)
     then_b = joined.customers_then_b.cast("float64")
-    base_rate = joined.base_customers.fill_null(0).cast("float64") / customers
+    base_rate = joined.base_customers.fill_null(0).cast("float64") / joined.customers
     confidence = then_b / joined.customers_a
-    return joined.select(
-        "sku_a", "sku_b", "customers_a", "customers_then_b", "customers",
-        support=then_b / customers,
+    rules = joined.select(
+        "a", "b", "customers_a", "customers_then_b", "customers",
+        support=then_b / joined.customers,
         confidence=confidence,
         base_rate=base_rate,
         lift=ibis.ifelse(base_rate > 0, confidence / base_rate, ibis.null("float64")),
     )
+    return _name_products(rules, bought).select(*SEQUENCE_COLUMNS)
 
 
 def _read(expression: Table, columns: tuple[str, ...], counts: tuple[str, ...]) -> pd.DataFrame:
-    frame = expression.order_by([ibis.desc("lift"), ibis.desc("confidence"), "sku_a", "sku_b"]).to_pandas()
-    frame = frame[list(columns)]
+    order = [ibis.desc("lift"), ibis.desc("confidence"), "sku_a", "sku_b"]
+    frame = expression.order_by(order).to_pandas()[list(columns)]
     for column in counts:
         frame[column] = frame[column].astype("int64")
     for column in ("support", "confidence", "lift", "base_rate"):
@@ -140,51 +174,64 @@ def _read(expression: Table, columns: tuple[str, ...], counts: tuple[str, ...]) 
 
 def basket_pairs(store: Store, as_of: date, min_orders: int = MIN_BASKET_ORDERS) -> pd.DataFrame:
     """Ordered pairs of products in one purchase order: the BASKET_COLUMNS, highest lift first."""
-    return _read(basket_rules(store, as_of, min_orders), BASKET_COLUMNS,
-                 ("orders_a", "orders_b", "orders_both", "baskets"))
+    with numbered_purchases(store, as_of) as bought:
+        return _read(basket_rules(bought, min_orders), BASKET_COLUMNS,
+                     ("orders_a", "orders_b", "orders_both", "baskets"))
 
 
 def sequence_pairs(store: Store, as_of: date, within_days: int = WITHIN_DAYS,
                    min_customers: int = MIN_SEQUENCE_CUSTOMERS) -> pd.DataFrame:
     """"A, then B" within ``within_days``: the SEQUENCE_COLUMNS, highest lift first (see the module doc)."""
-    return _read(sequence_rules(store, as_of, within_days, min_customers), SEQUENCE_COLUMNS,
-                 ("customers_a", "customers_then_b", "customers"))
+    with numbered_purchases(store, as_of) as bought:
+        return _read(sequence_rules(bought, as_of, within_days, min_customers), SEQUENCE_COLUMNS,
+                     ("customers_a", "customers_then_b", "customers"))
+
+
+def _offer_rules(bought: Table, as_of: date, min_orders: int, within_days: int, min_customers: int,
+                 rules_per_product: int) -> Table:
+    """Both kinds of rules with lift above 1, each antecedent's strongest ``rules_per_product``."""
+    rules = ibis.union(
+        basket_rules(bought, min_orders).select("sku_a", "sku_b", "confidence", "lift", kind=ibis.literal("basket")),
+        sequence_rules(bought, as_of, within_days, min_customers).select(
+            "sku_a", "sku_b", "confidence", "lift", kind=ibis.literal("sequence")),
+    )
+    rules = rules.filter(rules.lift > 1)
+    strongest = [ibis.desc("confidence"), ibis.desc("lift"), "sku_b", "kind"]
+    rules = rules.mutate(place=ibis.row_number().over(ibis.window(group_by="sku_a", order_by=strongest)))
+    return rules.filter(rules.place < rules_per_product).drop("place")
 
 
 def next_products(store: Store, as_of: date, customer_id: int | None = None, limit: int = 3,
                   min_orders: int = MIN_BASKET_ORDERS, within_days: int = WITHIN_DAYS,
-                  min_customers: int = MIN_SEQUENCE_CUSTOMERS) -> pd.DataFrame:
-    """For each customer (or the one given), up to ``limit`` products worth offering next.
+                  min_customers: int = MIN_SEQUENCE_CUSTOMERS,
+                  rules_per_product: int = RULES_PER_PRODUCT) -> pd.DataFrame:
+    """For each customer (or the one given, by retainly's customer_id), up to ``limit`` products to offer.
 
-    Columns: customer_id, rank (1 = best), sku (never one the customer bought), score (the
-    rule's confidence), lift, because_of (the rule's A, which the customer bought), kind
-    (``basket`` or ``sequence``). Customers no rule applies to have no rows.
+    Columns: customer_id, rank (1 = best), sku (never one the customer bought by ``as_of``),
+    score (the rule's confidence), lift, because_of (the rule's A, which the customer bought),
+    kind (``basket`` or ``sequence``). Customers no rule applies to have no rows.
     """
-    basket = basket_rules(store, as_of, min_orders)
-    sequence = sequence_rules(store, as_of, within_days, min_customers)
-    rules = ibis.union(
-        basket.select("sku_a", "sku_b", "confidence", "lift", kind=ibis.literal("basket")),
-        sequence.select("sku_a", "sku_b", "confidence", "lift", kind=ibis.literal("sequence")),
-    )
-    rules = rules.filter(rules.lift > 1)
-    owned = product_purchases(store, as_of)
-    if customer_id is not None:
-        owned = owned.filter(owned.customer_id == customer_id)
-    owned = owned.select("customer_id", "sku").distinct()
-    offers = owned.join(rules, owned.sku == rules.sku_a).select(
-        "customer_id", "confidence", "lift", "kind", sku=rules.sku_b, because_of=rules.sku_a)
-    offers = offers.anti_join(owned, ["customer_id", "sku"])
-    best_first = [ibis.desc("confidence"), ibis.desc("lift"), "kind", "because_of"]
-    pick = ibis.row_number().over(ibis.window(group_by=["customer_id", "sku"], order_by=best_first))
-    offers = offers.mutate(pick=pick)
-    offers = offers.filter(offers.pick == 0)
-    rank = ibis.row_number().over(ibis.window(group_by="customer_id",
-                                              order_by=[ibis.desc("confidence"), ibis.desc("lift"), "sku"]))
-    offers = offers.mutate(rank=rank + 1)
-    offers = offers.filter(offers.rank <= limit)
-    frame = offers.select("customer_id", "rank", "sku", score=offers.confidence, lift=offers.lift,
-                          because_of=offers.because_of, kind=offers.kind)
-    frame = frame.order_by(["customer_id", "rank"]).to_pandas()
+    with numbered_purchases(store, as_of) as bought, \
+            store.scratch(_offer_rules(bought, as_of, min_orders, within_days, min_customers,
+                                       rules_per_product)) as rules:
+        owned = bought if customer_id is None else bought.filter(bought.customer_id == customer_id)
+        owned = owned.select("customer_id", "sku").distinct()
+        offers = owned.join(rules, owned.sku == rules.sku_a).select(
+            "customer_id", "confidence", "lift", "kind", sku=rules.sku_b, because_of=rules.sku_a)
+        have = owned.select("customer_id", owned_sku="sku", owned=ibis.literal(True))
+        offers = offers.left_join(have, (offers.customer_id == have.customer_id) & (offers.sku == have.owned_sku))
+        offers = offers.filter(offers.owned.isnull()).select("customer_id", "confidence", "lift", "kind", "sku",
+                                                             "because_of")
+        best_first = [ibis.desc("confidence"), ibis.desc("lift"), "kind", "because_of"]
+        offers = offers.mutate(pick=ibis.row_number().over(ibis.window(group_by=["customer_id", "sku"],
+                                                                       order_by=best_first)))
+        offers = offers.filter(offers.pick == 0)
+        ranked = [ibis.desc("confidence"), ibis.desc("lift"), "sku"]
+        offers = offers.mutate(rank=ibis.row_number().over(ibis.window(group_by="customer_id", order_by=ranked)) + 1)
+        offers = offers.filter(offers.rank <= limit)
+        frame = offers.select("customer_id", "rank", "sku", score=offers.confidence, lift=offers.lift,
+                              because_of=offers.because_of, kind=offers.kind)
+        frame = frame.order_by(["customer_id", "rank"]).to_pandas()
     frame["customer_id"] = frame["customer_id"].astype("int64")
     frame["rank"] = frame["rank"].astype("int64")
     frame["score"] = frame["score"].astype(float)

@@ -166,9 +166,8 @@ def reorders_due(store: Store, as_of: date, intervals: pd.DataFrame | None = Non
     frame["purchase_days"] = frame["purchase_days"].astype("int64")
     frame["last_purchase"] = pd.to_datetime(frame["last_purchase"]).dt.date
     frame["interval_days"] = frame["median_days"].astype(float)
-    frame["due_date"] = [
-        last + timedelta(days=math.floor(days + 0.5)) for last, days in zip(frame["last_purchase"], frame["interval_days"])
-    ]
+    frame["due_date"] = [last + timedelta(days=math.floor(interval + 0.5))
+                         for last, interval in zip(frame["last_purchase"], frame["interval_days"])]
     frame["days_overdue"] = [(as_of - due).days for due in frame["due_date"]]
     frame["days_overdue"] = frame["days_overdue"].astype("int64")
     frame = frame.sort_values(["days_overdue", "customer_id", "sku"], ascending=[False, True, True], kind="stable")

@@ -79,7 +79,8 @@ def _record(store: Store, import_id: int, ledger: LedgerEntry, rejects: pd.DataF
         "rows_rejected, started_at, finished_at, status, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (import_id, ledger.kind, ledger.source, ledger.preset, ledger.content_hash, ledger.options,
          ledger.rows_read, ledger.rows_accepted, ledger.rows_rejected, ledger.started_at,
-         datetime.now().replace(microsecond=0), ledger.status, ledger.message),
+         # to the microsecond: stored results computed after this import must compare as later
+         datetime.now(), ledger.status, ledger.message),
     )
     if rejects is not None and len(rejects):
         table = pa.table({

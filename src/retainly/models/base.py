@@ -132,6 +132,7 @@ def fit_log_parameters(
     penalizer: float = 0.0,
     model: str = "model",
     with_errors: bool = True,
+    max_evaluations: int = 5000,
 ) -> tuple[dict[str, float], float, dict[str, float] | None]:
     """Maximise ``total_log_likelihood(params) -> (LL, dLL/dparams)`` over log-parameters.
 
@@ -153,9 +154,14 @@ def fit_log_parameters(
     if not np.isfinite(start_value):
         raise ConvergenceError(f"the {model} log-likelihood cannot be computed at the starting point "
                                f"{_show(names, start)}; check the summary for extreme values")
-    result = minimize(objective, np.log(start), jac=True, method="L-BFGS-B",
-                      bounds=[(-LOG_BOUND, LOG_BOUND)] * len(names),
-                      options={"maxiter": 2000, "maxfun": 5000, "ftol": 1e-11, "gtol": 1e-8})
+    def search(begin: np.ndarray, budget: int):
+        return minimize(objective, begin, jac=True, method="L-BFGS-B", bounds=[(-LOG_BOUND, LOG_BOUND)] * len(names),
+                        options={"maxiter": 2000, "maxfun": budget, "ftol": 1e-11, "gtol": 1e-8})
+
+    result = search(np.log(start), max_evaluations)
+    left = max_evaluations - result.nfev
+    if not result.success and left > 10:  # a line search that lost its way (noisy numeric gradients): go on from there
+        result = search(result.x, left)
     params = np.exp(result.x)
     at_bound = [n for n, v in zip(names, result.x) if abs(v) > LOG_BOUND - 1]
     if at_bound:

@@ -34,6 +34,10 @@ class ParetoNBDModel(PurchaseModel):
     name = "paretonbd"
     title = "Pareto/NBD"
     param_names = ("r", "alpha", "s", "beta")
+    # Where the data show hardly any dropout, the likelihood is a flat ridge (s and beta growing
+    # together) on which every evaluation is slow (hypergeometric terms near z = 1): a search
+    # that has not settled in 60 steps ends in ConvergenceError rather than in minutes.
+    max_evaluations = 60
 
     def _start(self, histories: Histories) -> np.ndarray:
         """Warm start: r and α from a BG/NBD fit (closed-form gradient, milliseconds), s = 1, β = α.

@@ -32,6 +32,7 @@ class PurchaseModel:
     name: ClassVar[str]
     title: ClassVar[str]
     param_names: ClassVar[tuple[str, ...]]
+    max_evaluations: ClassVar[int] = 5000  # of the log-likelihood and its gradient, per search
 
     def __init__(self, penalizer: float = 0.0):
         if penalizer < 0:
@@ -52,7 +53,7 @@ class PurchaseModel:
         self.params_, self.log_likelihood_, self.standard_errors_ = fit_log_parameters(
             self.param_names, self._start(histories),
             lambda params: self._log_likelihood(params, histories),
-            histories.customers, self.penalizer, self.title)
+            histories.customers, self.penalizer, self.title, max_evaluations=self.max_evaluations)
         self.customers_ = int(round(histories.customers))
         self.distinct_histories_ = len(histories.weight)
         return self

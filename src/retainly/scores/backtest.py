@@ -85,6 +85,9 @@ def evaluate(data: BacktestData, models: list[str], penalizer: float = 0.0) -> l
             results.append({"model": name, "error": str(error)})
             continue
         predicted = model.predict(data.calibration, horizon)
+        if not np.isfinite(predicted.to_numpy(dtype=float)).all():
+            results.append({"model": name, "error": f"{name} gave predictions that are not finite numbers"})
+            continue
         expected = predicted["expected_purchases"].to_numpy()
         chance = predicted["probability_of_purchase"].to_numpy()
         results.append({

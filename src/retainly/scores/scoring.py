@@ -63,17 +63,18 @@ def choose_model(store: Store, as_of: date, settings: ModelSettings) -> tuple[st
         return DEFAULT_MODEL, (f"fewer than {settings.min_repeat_buyers} repeat buyers before {cut} to backtest on; "
                                f"{PURCHASE_MODELS[DEFAULT_MODEL].title} is the default"), None
     results = evaluate(data, list(PURCHASE_MODELS), settings.penalizer)
-    fitted = [r for r in results if "error" not in r]
+    fitted = [r for r in results if "error" not in r and np.isfinite(r["rmse"])]
     if not fitted:
-        return DEFAULT_MODEL, "no model could be fitted for the backtest; trying the default", results
+        return DEFAULT_MODEL, (f"no model could be fitted on the history before {cut} to backtest on "
+                               f"({results[0]['error']}); {PURCHASE_MODELS[DEFAULT_MODEL].title} is the default"), results
     best = min(fitted, key=lambda r: r["rmse"])
     close = [r for r in fitted if r["rmse"] <= best["rmse"] * (1 + CLOSE_CALL)]
     chosen = max(close, key=lambda r: (r["p_alive_auc"] or 0, -r["rmse"]))
     title = PURCHASE_MODELS[chosen["model"]].title
     others = ", ".join(f"{PURCHASE_MODELS[r['model']].title} {r['rmse']:.3f}" for r in fitted if r is not chosen)
     why = (f"backtest on {holdout_days} days before {as_of}: {title} predicted {chosen['predicted_purchases']:,.0f} "
-           f"purchases against {chosen['actual_purchases']:,.0f} with per-customer RMSE {chosen['rmse']:.3f} "
-           f"({others})")
+           f"purchases against {chosen['actual_purchases']:,.0f} with per-customer RMSE {chosen['rmse']:.3f}"
+           + (f" ({others})" if others else " (the only model that could be fitted)"))
     if chosen is not best:
         why += (f"; within {CLOSE_CALL:.0%} of the best, it ranks returning customers better by P(alive) "
                 f"(AUC {chosen['p_alive_auc']:.2f} vs {best['p_alive_auc']:.2f})")
@@ -110,16 +111,37 @@ def score(store: Store, as_of: date, model: str, settings: ModelSettings) -> dic
         name, why, backtest = choose_model(store, as_of, settings)
     else:
         name, why = model, "chosen with --model"
-    try:
-        fitted = fit_model(name, summary, unit_days, settings.penalizer)
-    except ConvergenceError as error:
-        name, why = HeuristicModel.name, f"{PURCHASE_MODELS[name].title} could not be fitted ({error}); heuristics instead"
-        fitted = fit_model(name, summary, unit_days)
+    fitted, name, why = _fit_first(_candidates(name, backtest), summary, unit_days, settings.penalizer, why)
     spend_model, spend_note = fit_spend(summary, unit_days)
     if spend_note:
         why += f"; spend: {spend_note}"
     scores = predict_scores(fitted, spend_model, summary, as_of, settings)
+    numbers = scores[["p_alive", "expected_orders", "p_order"]].to_numpy(dtype=float)
+    if name != HeuristicModel.name and not np.isfinite(numbers).all():
+        name, why = HeuristicModel.name, f"{fitted.title} gave predictions that are not finite numbers; heuristics instead"
+        fitted = fit_model(name, summary, unit_days)
+        scores = predict_scores(fitted, spend_model, summary, as_of, settings)
+    elif not np.isfinite(numbers).all():
+        raise InputError("the heuristics gave predictions that are not finite numbers; check the summary's dates")
     return _store(store, as_of, fitted, spend_model, scores, why, backtest, repeat_buyers, settings)
+
+
+def _candidates(name: str, backtest: list[dict] | None) -> list[str]:
+    """The chosen model, then (after an auto choice) the others that fitted in the backtest, best first."""
+    ranked = sorted((r for r in backtest or [] if "error" not in r and np.isfinite(r["rmse"])), key=lambda r: r["rmse"])
+    return [name] + [r["model"] for r in ranked if r["model"] != name]
+
+
+def _fit_first(names: list[str], summary: pd.DataFrame, unit_days: float, penalizer: float, why: str):
+    """(model, name, why): the first of ``names`` that fits the whole history, else the heuristics."""
+    failures = []
+    for name in names:
+        try:
+            return fit_model(name, summary, unit_days, penalizer), name, why + "".join(failures)
+        except ConvergenceError as error:
+            failures.append(f"; {PURCHASE_MODELS[name].title} could not be fitted on all the history ({error})")
+    return fit_model(HeuristicModel.name, summary, unit_days), HeuristicModel.name, why + "".join(failures) + \
+        "; heuristics instead"
 
 
 def predict_scores(model, spend_model, summary: pd.DataFrame, as_of: date, settings: ModelSettings) -> pd.DataFrame:

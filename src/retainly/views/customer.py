@@ -13,7 +13,7 @@ import ibis
 
 from retainly.errors import NotFoundError
 from retainly.features import formulas
-from retainly.features.orders import NOT_PURCHASES, customer_orders, purchase_span
+from retainly.features.orders import NOT_PURCHASES, purchase_span
 from retainly.store.backends import Store
 
 PROFILE = ("customer_id", "external_id", "name", "email", "phone", "gender", "birthday", "country", "city",
@@ -84,12 +84,10 @@ def _orders_with_lines(store: Store, customer_id: int) -> list[dict]:
 
 
 def _customer_kpis(store: Store, customer_id: int, returns: list[dict]) -> dict:
-    bought = customer_orders(store)
-    mine = bought.filter(bought.customer_id == customer_id)
-    facts = mine.aggregate(
-        orders=mine.count(), revenue=mine.revenue.sum(),
-        first_order_at=mine.placed_at.min(), last_order_at=mine.placed_at.max(),
-    ).to_pyarrow().to_pylist()[0]
+    # Plain SQL: Ibis's PostgreSQL backend cannot return the NULL extremes of an empty NOT NULL column.
+    row = store.fetchone("SELECT COUNT(*), SUM(revenue), MIN(placed_at), MAX(placed_at) FROM purchases "
+                         "WHERE customer_id = ?", (customer_id,))
+    facts = dict(zip(("orders", "revenue", "first_order_at", "last_order_at"), row))
     last_in_store = purchase_span(store)[1]
     orders = int(facts["orders"] or 0)
     revenue = Decimal(facts["revenue"] or 0)
