@@ -304,6 +304,62 @@ class Workspace:
                 "stages_to": stage_counts(self.store, last), "flow": flow_matrix(self.store, first, last),
                 "trend": transition_trend(self.store, dates)}
 
+    # -- buyer types, reorders, products to offer ---------------------------------------------
+    def insights(self, as_of: date | None = None) -> dict:
+        """Compute and store buyer types, product intervals, reorders due and products to offer."""
+        from retainly.segments.insights import compute_and_store
+
+        return compute_and_store(self.store, as_of or self.default_as_of())
+
+    def ensure_insights(self, as_of: date | None = None) -> date:
+        from retainly.segments.insights import fresh
+
+        as_of = as_of or self.default_as_of()
+        if not fresh(self.store, as_of):
+            self.insights(as_of)
+        return as_of
+
+    def buyer_type_mix(self, as_of: date | None = None) -> dict:
+        """Customers per buyer type and source (rule or early prediction), and the promotions note."""
+        from retainly.segments.buyer_types import promotion_sources
+
+        as_of = self.ensure_insights(as_of)
+        rows = self.store.fetchall("SELECT buyer_type, source, COUNT(*) FROM buyer_types WHERE as_of = ? "
+                                   "GROUP BY 1, 2 ORDER BY 1, 2", (as_of,))
+        total = sum(n for _, _, n in rows) or 1
+        return {"as_of": as_of, "promotion_note": promotion_sources(self.store)["note"],
+                "types": [{"buyer_type": t, "source": src, "customers": int(n), "share": round(n / total, 4)}
+                          for t, src, n in rows]}
+
+    def evaluate_buyer_types(self, as_of: date | None = None) -> dict:
+        """Precision and recall of the rules and early classifiers against a generated shop's truth."""
+        from retainly.segments.buyer_types import evaluate
+
+        return evaluate(self.store, as_of or self.default_as_of())
+
+    def reorders(self, as_of: date | None = None, limit: int | None = 50) -> dict:
+        """Consumables with their typical re-order interval, and the reorders due within the last
+        interval (most overdue first) of customers still likely to buy (P(alive) 0.5 or more, where
+        predictions exist): older ones have probably been bought elsewhere."""
+        as_of = self.ensure_insights(as_of)
+        self.ensure_scores(as_of)
+        products = self.store.fetchall(
+            "SELECT i.sku, p.name, i.repeat_buyers, i.intervals, i.median_days, i.p25_days, i.p75_days "
+            "FROM product_intervals i LEFT JOIN products p ON p.sku = i.sku WHERE i.as_of = ? AND i.consumable "
+            "ORDER BY i.repeat_buyers DESC, i.sku", (as_of,))
+        keys = ("sku", "name", "repeat_buyers", "intervals", "median_days", "p25_days", "p75_days")
+        due = self.store.fetchall(
+            "SELECT c.external_id, d.sku, p.name, d.last_purchase, d.due_date, d.days_overdue, s.p_alive "
+            "FROM reorders_due d JOIN customers c ON c.customer_id = d.customer_id "
+            "LEFT JOIN products p ON p.sku = d.sku "
+            "LEFT JOIN customer_scores s ON s.customer_id = d.customer_id AND s.as_of = d.as_of "
+            "WHERE d.as_of = ? AND d.days_overdue >= 0 AND d.days_overdue <= d.interval_days "
+            "AND COALESCE(s.p_alive, 1) >= 0.5 "
+            "ORDER BY d.days_overdue DESC, c.external_id, d.sku" + (f" LIMIT {int(limit)}" if limit else ""), (as_of,))
+        due_keys = ("customer", "sku", "name", "last_purchase", "due_date", "days_overdue", "p_alive")
+        return {"as_of": as_of, "consumables": [dict(zip(keys, row)) for row in products],
+                "due": [dict(zip(due_keys, row)) for row in due]}
+
     # -- one customer -----------------------------------------------------------------------
     def customer(self, key: str, as_of: date | None = None) -> dict:
         """Customer 360 for a customer id (the shop's, or retainly's numeric one)."""
@@ -321,6 +377,7 @@ class Workspace:
                 fit = self.latest_fit(as_of)
                 prediction = {"as_of": as_of, **prediction, "horizon_days": fit["horizon_days"]}
             self.ensure_lifecycle(as_of)
+            self.ensure_insights(as_of)
             standing = customer_standing(self.store, customer_id, as_of)
         return customer_view(self.store, customer_id, rfm, prediction, standing)
 

@@ -8,7 +8,8 @@ import pytest
 from retainly.cli.app import main
 
 COMMANDS = [["import"], ["summary"], ["imports"], ["generate"], ["demo"], ["report"], ["db", "status"], ["db", "upgrade"],
-            ["kpis"], ["rfm"], ["segments"], ["cohorts"], ["customer", "show"]]
+            ["kpis"], ["rfm"], ["segments"], ["cohorts"], ["customer", "show"], ["score"], ["backtest"], ["lifecycle"],
+            ["buyer-types"], ["reorders"]]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)

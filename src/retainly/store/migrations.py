@@ -260,7 +260,7 @@ _V5_PREDICTIONS = Migration(
 
 _V6_LIFECYCLE = Migration(
     6,
-    "lifecycle stages and their transitions, churn warning signs",
+    "lifecycle stages and transitions, churn warning signs, buyer types, reorders due and products to offer",
     (
         """CREATE TABLE lifecycle_stages (
             as_of DATE NOT NULL,
@@ -291,6 +291,52 @@ _V6_LIFECYCLE = Migration(
             signs TEXT NOT NULL,
             computed_at TIMESTAMP NOT NULL,
             PRIMARY KEY (as_of, customer_id)
+        )""",
+        """CREATE TABLE buyer_types (
+            as_of DATE NOT NULL,
+            customer_id BIGINT NOT NULL,
+            buyer_type TEXT NOT NULL,
+            source TEXT NOT NULL,
+            probability DOUBLE PRECISION,
+            reason TEXT NOT NULL,
+            computed_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (as_of, customer_id)
+        )""",
+        """CREATE TABLE product_intervals (
+            as_of DATE NOT NULL,
+            sku TEXT NOT NULL,
+            buyers BIGINT NOT NULL,
+            repeat_buyers BIGINT NOT NULL,
+            intervals BIGINT NOT NULL,
+            median_days DOUBLE PRECISION,
+            p25_days DOUBLE PRECISION,
+            p75_days DOUBLE PRECISION,
+            consumable BOOLEAN NOT NULL,
+            computed_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (as_of, sku)
+        )""",
+        """CREATE TABLE reorders_due (
+            as_of DATE NOT NULL,
+            customer_id BIGINT NOT NULL,
+            sku TEXT NOT NULL,
+            last_purchase DATE NOT NULL,
+            interval_days DOUBLE PRECISION NOT NULL,
+            due_date DATE NOT NULL,
+            days_overdue INTEGER NOT NULL,
+            computed_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (as_of, customer_id, sku)
+        )""",
+        """CREATE TABLE next_products (
+            as_of DATE NOT NULL,
+            customer_id BIGINT NOT NULL,
+            rank INTEGER NOT NULL,
+            sku TEXT NOT NULL,
+            score DOUBLE PRECISION NOT NULL,
+            lift DOUBLE PRECISION NOT NULL,
+            because_of TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            computed_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (as_of, customer_id, rank)
         )""",
     ),
 )

@@ -119,7 +119,8 @@ def rfm_of(store: Store, customer_id: int, as_of: date) -> dict | None:
 
 
 def customer_standing(store: Store, customer_id: int, as_of: date) -> dict | None:
-    """Lifecycle stage, VIP flag and its reason, and the churn warning signs with the risk score."""
+    """Lifecycle stage, VIP flag and its reason, churn warning signs with the risk score, buyer
+    type, reorders due and products to offer."""
     import json
 
     row = store.fetchone(
@@ -129,5 +130,14 @@ def customer_standing(store: Store, customer_id: int, as_of: date) -> dict | Non
     if row is None:
         return None
     stage, vip, reason, risk, signs = row
+    kind = store.fetchone("SELECT buyer_type, source, reason FROM buyer_types WHERE as_of = ? AND customer_id = ?",
+                          (as_of, customer_id))
+    due = store.fetchall("SELECT sku, last_purchase, due_date, days_overdue FROM reorders_due "
+                         "WHERE as_of = ? AND customer_id = ? ORDER BY due_date, sku", (as_of, customer_id))
+    offers = store.fetchall("SELECT sku, score, because_of, kind FROM next_products "
+                            "WHERE as_of = ? AND customer_id = ? ORDER BY rank", (as_of, customer_id))
     return {"as_of": as_of, "stage": stage, "vip": bool(vip), "reason": reason, "risk_score": risk,
-            "warning_signs": [sign["text"] for sign in json.loads(signs or "[]")]}
+            "warning_signs": [sign["text"] for sign in json.loads(signs or "[]")],
+            "buyer_type": None if kind is None else dict(zip(("type", "source", "reason"), kind)),
+            "reorders_due": [dict(zip(("sku", "last_purchase", "due_date", "days_overdue"), r)) for r in due],
+            "next_products": [dict(zip(("sku", "confidence", "because_of", "kind"), r)) for r in offers]}

@@ -17,6 +17,7 @@ What is in it and where each figure comes from:
 * Predictions: ``ws.ensure_scores(as_of)`` and the fit that made them (model, why, horizon);
   totals and the P(alive) histogram are counted in the engine over ``customer_scores``; the
   tracking chart is the backtest that chose the model (``model_fits.backtest``).
+* Buyer types and reorders due: ``ws.buyer_type_mix(as_of)`` and ``ws.reorders(as_of)``.
 * Lifecycle: ``ws.lifecycle_counts(as_of)`` and the flow of ``ws.lifecycle_flow`` over the
   last ``FLOW_MONTHS`` months (a Sankey chart from stage then to stage now).
 """
@@ -40,6 +41,7 @@ CALL_LIST_SIZE = 25
 CURVE_POINTS = 100
 TILE_MONTHS = 12
 FLOW_MONTHS = 6
+REORDERS_SHOWN = 20
 _SYMBOLS = {"EUR": "€", "GBP": "£", "USD": "$", "JPY": "¥"}
 
 # (KPI key, label, kind, what it means) — the keys of ``shop_kpis`` rows.
@@ -150,6 +152,8 @@ def report_context(ws) -> dict:
                        "clv_text": money(row["clv"])} for row in call_list(ws.store, as_of)],
         "predictions": predictions(ws, as_of, money),
         "lifecycle": lifecycle(ws, as_of, store_first),
+        "buyer_types": ws.buyer_type_mix(as_of),
+        "reorders": ws.reorders(as_of, limit=REORDERS_SHOWN)["due"],
     }
 
 

@@ -44,6 +44,14 @@ def show(
                                    "why": standing["reason"], "churn risk": standing["risk_score"]})
         for sign in standing["warning_signs"]:
             console.print(f"  warning sign: {sign}")
+        if standing["buyer_type"]:
+            kind = standing["buyer_type"]
+            console.print(f"  buyer type: {kind['type']} ({kind['source']}): {kind['reason']}")
+        for due in standing["reorders_due"]:
+            console.print(f"  reorder of {due['sku']} due {due['due_date']} (last bought {due['last_purchase']})")
+        for offer in standing["next_products"]:
+            console.print(f"  worth offering: {offer['sku']}, because they bought {offer['because_of']} "
+                          f"({offer['kind']}, confidence {offer['confidence']:.0%})")
     if view["predictions"]:
         print_record(f"predictions (next {view['predictions']['horizon_days']} days)", view["predictions"])
     orders = view["orders"]

@@ -14,7 +14,7 @@ from retainly.synth import PHASES
 from retainly.workspace import Workspace
 
 _PHASES = (*PHASES, "loading")
-_ANALYSES = ("kpis", "segments", "scores", "lifecycle", "report")
+_ANALYSES = ("kpis", "segments", "scores", "lifecycle", "buyer types and reorders", "report")
 _DEMO_KPIS = ("customers", "new_customers", "orders", "revenue", "aov", "repeat_purchase_rate", "crr", "churn_rate",
               "historic_ltv", "top20_revenue_share")
 
@@ -59,7 +59,7 @@ def demo(
     customers: Annotated[int, typer.Option("--customers", help="How many customers to generate.", min=100)] = 5_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 42,
 ) -> None:
-    """Generate a realistic shop into a fresh demo store, show its KPIs, segments, predictions and lifecycle stages, and write the report.
+    """Generate a realistic shop into a fresh demo store, show its KPIs, segments, predictions, stages, buyer types and due reorders, and write the report.
 
     Without --db the demo writes ./retainly-demo.duckdb (made anew each time), never your shop's store,
     and the HTML report beside it (./retainly-demo-report.html).
@@ -81,10 +81,14 @@ def demo(
             fit = ws.score()
             step("lifecycle")
             stages = ws.lifecycle_counts(ws.lifecycle())
+            step("buyer types and reorders")
+            types = ws.buyer_type_mix()
+            due = ws.reorders(limit=10)["due"]
             step("report")
             report = ws.report(_report_path(ws))
         scores = ws.scores().to_pandas()
         where = ws.store.url.display()
+        example = ws.store.fetchone("SELECT external_id FROM customers ORDER BY customer_id LIMIT 1")[0]
     print_record(f"retainly demo: the shop in {where}, {kpis['period']}", {k: kpis[k] for k in _DEMO_KPIS})
     print_rows("RFM segments", [{k: row[k] for k in ("segment", "customers", "revenue_share", "action")}
                                 for row in segments])
@@ -95,7 +99,9 @@ def demo(
         "probably still customers (P(alive) >= 0.5)": int((scores["p_alive"] >= 0.5).sum()),
     })
     print_rows("lifecycle stages (docs/lifecycle.md)", stages)
-    console.print(f"explore it: retainly --db {url} customer show C000001, or kpis --by quarter, or backtest --help")
+    print_rows("buyer types (docs/buyer_types.md)", types["types"])
+    print_rows("reorders due now (docs/replenishment.md)", due)
+    console.print(f"explore it: retainly --db {url} customer show {example}, or kpis --by quarter, or backtest --help")
     console.print(f"the report, to open in a browser: {report}")
 
 

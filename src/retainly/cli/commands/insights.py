@@ -1,0 +1,59 @@
+"""`retainly buyer-types` and `retainly reorders`: what kind of buyer each customer is, and what they will run out of."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from retainly.cli.app import app, open_workspace
+from retainly.cli.commands.measure import day
+from retainly.cli.output import console, print_json, print_rows
+
+
+@app.command("buyer-types")
+def buyer_types(
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="As of this day (default: the last order).", metavar="YYYY-MM-DD")] = None,
+    evaluate: Annotated[bool, typer.Option("--evaluate", help="Precision and recall against a generated shop's hidden truth.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Buyer types (hit-and-run, discount-only, active): rules with reasons, and early predictions for new customers.
+
+    Rules and figures: docs/buyer_types.md. Example: retainly buyer-types --evaluate
+    """
+    with open_workspace() as ws:
+        with console.status("labelling buyers and training the early classifiers..."):
+            result = ws.evaluate_buyer_types(day(as_of, "--as-of")) if evaluate else ws.buyer_type_mix(day(as_of, "--as-of"))
+    if as_json:
+        print_json(result)
+        return
+    if evaluate:
+        for section, title in (("rules", "rule labels"), ("after_1", "early classifier after 1 order"),
+                               ("after_2", "early classifier after 2 orders")):
+            part = result[section]
+            rows = [{"type": name, **{k: part["per_type"][name][k] for k in ("precision", "recall", "support")}}
+                    for name in part["per_type"]]
+            print_rows(f"{title}: against the hidden truth (macro-F1 {part['macro_f1']})", rows)
+        return
+    print_rows(f"buyer types as of {result['as_of']}", result["types"])
+    console.print(result["promotion_note"])
+
+
+@app.command()
+def reorders(
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="As of this day (default: the last order).", metavar="YYYY-MM-DD")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="How many due reorders to list.", min=1)] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Consumables with their typical re-order interval, and the reorders due now (customers still likely to buy).
+
+    Definitions: docs/replenishment.md. Example: retainly reorders --limit 20
+    """
+    with open_workspace() as ws:
+        with console.status("measuring re-order intervals..."):
+            result = ws.reorders(day(as_of, "--as-of"), limit)
+    if as_json:
+        print_json(result)
+        return
+    print_rows(f"consumables as of {result['as_of']} (days between repeat purchases)", result["consumables"])
+    print_rows("reorders due (most overdue first)", result["due"])

@@ -1,0 +1,106 @@
+"""Buyer types, reorders due and products to offer: computed as of a date and stored per customer.
+
+The analyses live in ``segments/buyer_types.py``, ``features/replenishment.py`` and
+``features/associations.py``; this module runs them for one date and keeps their results
+(``buyer_types``, ``product_intervals``, ``reorders_due``, ``next_products``), replacing that
+date's rows in one transaction, so the Workspace, ``customer show`` and the report read them
+back cheaply.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pandas as pd
+import pyarrow as pa
+
+from retainly.errors import InputError
+from retainly.features.associations import next_products
+from retainly.features.replenishment import product_intervals, reorders_due
+from retainly.segments.buyer_types import NOT_ENOUGH_HISTORY, customer_history, predict_types
+from retainly.store.backends import Store
+
+TABLES = ("buyer_types", "product_intervals", "reorders_due", "next_products")
+
+
+def buyer_type_rows(store: Store, as_of: date) -> tuple[pd.DataFrame, str]:
+    """Rule labels where there is enough history, else the early classifier's prediction; and the promotions note."""
+    history = customer_history(store, as_of)
+    ruled = history[history["label"] != NOT_ENOUGH_HISTORY]
+    rows = [pd.DataFrame({"customer_id": ruled["customer_id"], "buyer_type": ruled["label"], "source": "rule",
+                          "probability": None, "reason": ruled["reason"]})]
+    for after in (1, 2):
+        try:
+            predicted = predict_types(store, as_of, after)
+        except InputError:  # too few settled customers to learn from: no early prediction
+            continue
+        rows.append(pd.DataFrame({
+            "customer_id": predicted["customer_id"], "buyer_type": predicted["predicted_type"],
+            "source": f"predicted after {after} order{'s' if after > 1 else ''}",
+            "probability": predicted["probability"],
+            "reason": [f"predicted from the first {'order' if after == 1 else 'two orders'} "
+                       f"({p:.0%} likely)" for p in predicted["probability"]]}))
+    return pd.concat(rows, ignore_index=True), history.attrs.get("promotion_note", "")
+
+
+def compute_and_store(store: Store, as_of: date) -> dict:
+    """Run every analysis for ``as_of`` and replace its stored rows; return row counts and the promotions note."""
+    types, note = buyer_type_rows(store, as_of)
+    intervals = product_intervals(store, as_of)
+    due = reorders_due(store, as_of, intervals)
+    offers = next_products(store, as_of)
+    now = datetime.now()
+    tables = {
+        "buyer_types": pa.table({
+            "as_of": _dates(as_of, len(types)), "customer_id": pa.array(types["customer_id"], pa.int64()),
+            "buyer_type": pa.array(types["buyer_type"].astype(str), pa.string()),
+            "source": pa.array(types["source"].astype(str), pa.string()),
+            "probability": pa.array(types["probability"].astype(float), pa.float64(), from_pandas=True),
+            "reason": pa.array(types["reason"].astype(str), pa.string()), "computed_at": _times(now, len(types))}),
+        "product_intervals": pa.table({
+            "as_of": _dates(as_of, len(intervals)), "sku": pa.array(intervals["sku"].astype(str), pa.string()),
+            **{c: pa.array(intervals[c].astype("int64"), pa.int64()) for c in ("buyers", "repeat_buyers", "intervals")},
+            **{c: pa.array(intervals[c].astype(float), pa.float64(), from_pandas=True)
+               for c in ("median_days", "p25_days", "p75_days")},
+            "consumable": pa.array(intervals["consumable"].astype(bool), pa.bool_()),
+            "computed_at": _times(now, len(intervals))}),
+        "reorders_due": pa.table({
+            "as_of": _dates(as_of, len(due)), "customer_id": pa.array(due["customer_id"].astype("int64"), pa.int64()),
+            "sku": pa.array(due["sku"].astype(str), pa.string()),
+            "last_purchase": pa.array(list(due["last_purchase"]), pa.date32()),
+            "interval_days": pa.array(due["interval_days"].astype(float), pa.float64()),
+            "due_date": pa.array(list(due["due_date"]), pa.date32()),
+            "days_overdue": pa.array(due["days_overdue"].astype("int64"), pa.int64()),
+            "computed_at": _times(now, len(due))}),
+        "next_products": pa.table({
+            "as_of": _dates(as_of, len(offers)),
+            "customer_id": pa.array(offers["customer_id"].astype("int64"), pa.int64()),
+            "rank": pa.array(offers["rank"].astype("int64"), pa.int64()),
+            "sku": pa.array(offers["sku"].astype(str), pa.string()),
+            "score": pa.array(offers["score"].astype(float), pa.float64()),
+            "lift": pa.array(offers["lift"].astype(float), pa.float64()),
+            "because_of": pa.array(offers["because_of"].astype(str), pa.string()),
+            "kind": pa.array(offers["kind"].astype(str), pa.string()), "computed_at": _times(now, len(offers))}),
+    }
+    with store.transaction():
+        for name, rows in tables.items():
+            store.execute(f"DELETE FROM {name} WHERE as_of = ?", (as_of,))
+            if rows.num_rows:
+                store.insert_arrow(name, rows)
+    return {**{name: rows.num_rows for name, rows in tables.items()}, "promotion_note": note}
+
+
+def fresh(store: Store, as_of: date) -> bool:
+    """Whether this date's results postdate the last import (buyer types are written with the rest)."""
+    row = store.fetchone(
+        "SELECT COUNT(*) FROM buyer_types WHERE as_of = ? AND computed_at >= "
+        "(SELECT COALESCE(MAX(finished_at), TIMESTAMP '1900-01-01') FROM imports)", (as_of,))
+    return bool(row[0])
+
+
+def _dates(day: date, n: int) -> pa.Array:
+    return pa.array([day] * n, pa.date32())
+
+
+def _times(moment: datetime, n: int) -> pa.Array:
+    return pa.array([moment] * n, pa.timestamp("us"))
