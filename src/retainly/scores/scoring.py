@@ -127,9 +127,15 @@ def score(store: Store, as_of: date, model: str, settings: ModelSettings) -> dic
 
 
 def _candidates(name: str, backtest: list[dict] | None) -> list[str]:
-    """The chosen model, then (after an auto choice) the others that fitted in the backtest, best first."""
-    ranked = sorted((r for r in backtest or [] if "error" not in r and np.isfinite(r["rmse"])), key=lambda r: r["rmse"])
-    return [name] + [r["model"] for r in ranked if r["model"] != name]
+    """The chosen model, then (after an auto choice) the others that fitted in the backtest, ranked
+    by the same rule: within CLOSE_CALL of the best RMSE by P(alive) ranking, then the rest by RMSE."""
+    fitted = [r for r in backtest or [] if "error" not in r and np.isfinite(r["rmse"]) and r["model"] != name]
+    if not fitted:
+        return [name]
+    best = min(r["rmse"] for r in fitted)
+    close = lambda r: r["rmse"] <= best * (1 + CLOSE_CALL)  # noqa: E731
+    ranked = sorted(fitted, key=lambda r: (not close(r), -(r["p_alive_auc"] or 0) if close(r) else r["rmse"]))
+    return [name] + [r["model"] for r in ranked]
 
 
 def _fit_first(names: list[str], summary: pd.DataFrame, unit_days: float, penalizer: float, why: str):
