@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
+from threadpoolctl import threadpool_limits
 
 from retainly.errors import ConvergenceError, InputError
 
@@ -75,6 +76,10 @@ class Histories:
 
     @classmethod
     def from_data(cls, data, weights: np.ndarray | None = None) -> Histories:
+        """Merge a summary's rows; a ``Histories`` passes through, so callers that predict several
+        things for the same customers merge them once (``Histories.from_data(summary)``)."""
+        if isinstance(data, Histories):
+            return data
         columns = read_columns(data, ("frequency", "recency", "T"))
         return cls.from_arrays(columns["frequency"], columns["recency"], columns["T"], weights)
 
@@ -158,10 +163,13 @@ def fit_log_parameters(
         return minimize(objective, begin, jac=True, method="L-BFGS-B", bounds=[(-LOG_BOUND, LOG_BOUND)] * len(names),
                         options={"maxiter": 2000, "maxfun": budget, "ftol": 1e-11, "gtol": 1e-8})
 
-    result = search(np.log(start), max_evaluations)
-    left = max_evaluations - result.nfev
-    if not result.success and left > 10:  # a line search that lost its way (noisy numeric gradients): go on from there
-        result = search(result.x, left)
+    # One BLAS thread: the weighted sums are too small to gain from threads, and on a busy
+    # machine OpenBLAS's spinning threads made fits several times slower (benchmarks/RESULTS.md).
+    with threadpool_limits(1, user_api="blas"):
+        result = search(np.log(start), max_evaluations)
+        left = max_evaluations - result.nfev
+        if not result.success and left > 10:  # a line search that lost its way (numeric gradients): go on
+            result = search(result.x, left)
     params = np.exp(result.x)
     at_bound = [n for n, v in zip(names, result.x) if abs(v) > LOG_BOUND - 1]
     if at_bound:

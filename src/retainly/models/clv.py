@@ -22,7 +22,9 @@ DAYS_PER_MONTH = 365.25 / 12
 
 def discounted_purchases(model: PurchaseModel, data, months: int, discount_rate: float,
                          units_per_month: float) -> np.ndarray:
-    """Σ_i (E[Y(i·m)] - E[Y((i-1)·m)]) / (1 + d)^i per customer: purchases in present-value terms."""
+    """Σ_i (E[Y(i·m)] - E[Y((i-1)·m)]) / (1 + d)^i per customer: purchases in present-value terms.
+
+    ``data`` is a summary, or its ``Histories`` when already merged."""
     if months < 1 or discount_rate < 0 or units_per_month <= 0:
         raise InputError(f"CLV needs months >= 1, a discount rate >= 0 and a positive month length; got "
                          f"{months}, {discount_rate}, {units_per_month}")
@@ -36,7 +38,11 @@ def discounted_purchases(model: PurchaseModel, data, months: int, discount_rate:
 
 
 def customer_lifetime_value(purchase_model: PurchaseModel, spend_model: GammaGammaModel, data, months: int = 12,
-                            discount_rate: float = 0.01, units_per_month: float = DAYS_PER_MONTH) -> np.ndarray:
-    """Discounted value of each customer's next ``months``; ``data`` needs frequency, recency, T, monetary_value."""
-    purchases = discounted_purchases(purchase_model, data, months, discount_rate, units_per_month)
+                            discount_rate: float = 0.01, units_per_month: float = DAYS_PER_MONTH,
+                            histories: Histories | None = None) -> np.ndarray:
+    """Discounted value of each customer's next ``months``; ``data`` needs frequency, recency, T, monetary_value.
+
+    Pass ``histories`` (``Histories.from_data(data)``) when already merged, to skip merging again."""
+    purchases = discounted_purchases(purchase_model, histories if histories is not None else data, months,
+                                     discount_rate, units_per_month)
     return purchases * spend_model.expected_spend(data)

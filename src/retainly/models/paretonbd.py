@@ -127,10 +127,12 @@ class ParetoNBDModel(PurchaseModel):
         r, alpha, s, beta = p
         k = (r + x)[:, None]
         low = np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t)) / GRADE)[:, None]
-        w = low + (1 - low) * (NODES + 1) / 2
+        tau = (NODES + 1) / 2  # on [0, 1]; the smoothstep below crowds the nodes at both ends, where
+        w = low + (1 - low) * tau * tau * (3 - 2 * tau)  # a short-lived customer's survival drops fast
+        dw = (1 - low) * 6 * tau * (1 - tau)
         u = (alpha + T)[:, None] * np.expm1(-GRADE * np.log(w) / k)
         survive = np.exp(s * (np.log(beta + T)[:, None] - np.log(beta + T[:, None] + u)))
-        return (1 - low[:, 0]) / 2 * ((GRADE * w ** (GRADE - 1) * survive) @ NODE_WEIGHTS)
+        return (GRADE * w ** (GRADE - 1) * survive * dw) @ NODE_WEIGHTS / 2
 
 
 def _lifetime_integral(s: float, log_ratio: np.ndarray) -> np.ndarray:

@@ -24,6 +24,7 @@ import pyarrow as pa
 from retainly.errors import ConvergenceError, InputError
 from retainly.features.model_summary import TIME_UNITS, holdout_activity, holdout_by_day, model_summary
 from retainly.models import PURCHASE_MODELS
+from retainly.models.base import Histories
 from retainly.models.clv import DAYS_PER_MONTH, discounted_purchases
 from retainly.models.heuristic import HeuristicModel
 from retainly.scores.backtest import BacktestData, evaluate, fit_model, fit_spend
@@ -154,7 +155,9 @@ def predict_scores(model, spend_model, summary: pd.DataFrame, as_of: date, setti
     """One row per customer with the customer_scores columns (fit_id and as_of filled in later)."""
     unit_days = TIME_UNITS[settings.time_unit]
     horizon = settings.horizon_days / unit_days
-    predicted = model.predict(summary, horizon)
+    # The models merge identical histories; do it once for all the predictions below.
+    merged = summary if isinstance(model, HeuristicModel) else Histories.from_data(summary)
+    predicted = model.predict(merged, horizon)
     spend = spend_model.expected_spend(summary)
     months = max(1, round(settings.horizon_days / DAYS_PER_MONTH))
     per_month = DAYS_PER_MONTH / unit_days
@@ -162,7 +165,7 @@ def predict_scores(model, spend_model, summary: pd.DataFrame, as_of: date, setti
         monthly = predicted["expected_purchases"].to_numpy() * per_month / horizon
         purchases = monthly * np.sum((1 + settings.discount_rate) ** -np.arange(1, months + 1))
     else:
-        purchases = discounted_purchases(model, summary, months, settings.discount_rate, per_month)
+        purchases = discounted_purchases(model, merged, months, settings.discount_rate, per_month)
     wait_days = np.ceil(predicted["time_to_next_purchase"].to_numpy() * unit_days)
     next_order = [as_of + timedelta(days=int(d)) if d <= NO_DATE_AFTER_DAYS else None for d in wait_days]
     return pd.DataFrame({
