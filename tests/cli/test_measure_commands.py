@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from retainly.cli.app import main
+from tests.cli.running import run
 from tests.features.kpi_shop import KPI_SHOP
 
 
@@ -14,14 +14,6 @@ def db(tmp_path):
     for kind in ("customers", "orders", "returns", "spend"):
         run(["--db", path, "import", kind, str(KPI_SHOP / f"{kind}.csv")])
     return path
-
-
-def run(argv):
-    try:
-        main(argv)
-    except SystemExit as done:
-        return done.code
-    return 0
 
 
 def test_kpis_json_keys_and_rates(db, capsys):

@@ -10,9 +10,9 @@ import math
 
 import pytest
 
-from retainly.cli.app import main
 from retainly.cli.commands.predict import horizon_days
 from retainly.errors import InputError
+from tests.cli.running import run
 from tests.features.model_shop import MODEL_SHOP
 
 FIT_KEYS = {"fit_id", "as_of", "model", "time_unit", "params", "spend_model", "spend_params", "log_likelihood",
@@ -30,14 +30,6 @@ def db(tmp_path):
     for kind in ("customers", "orders", "returns"):
         assert run(["--db", path, "import", kind, str(MODEL_SHOP / f"{kind}.csv")]) == 0
     return path
-
-
-def run(argv):
-    try:
-        main(argv)
-    except SystemExit as done:
-        return done.code
-    return 0
 
 
 def test_score_json(db, capsys):
