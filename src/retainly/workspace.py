@@ -151,12 +151,7 @@ class Workspace:
         Stored scores are kept whatever their bins (`retainly rfm --bins 10` sticks).
         """
         as_of = as_of or self.default_as_of()
-        fresh = self.store.fetchone(
-            "SELECT COUNT(*) FROM rfm_scores WHERE as_of = ? "
-            "AND computed_at >= (SELECT COALESCE(MAX(finished_at), TIMESTAMP '1900-01-01') FROM imports)",
-            (as_of,),
-        )[0]
-        if not fresh:
+        if as_of not in self.store.fresh_dates("rfm_scores"):
             self.rfm(as_of)
         return as_of
 
@@ -193,12 +188,7 @@ class Workspace:
     def ensure_scores(self, as_of: date | None = None) -> date:
         """Make sure predictions for ``as_of`` exist and postdate the last import; return the date."""
         as_of = as_of or self.default_as_of()
-        fresh = self.store.fetchone(
-            "SELECT COUNT(*) FROM model_fits WHERE as_of = ? "
-            "AND fitted_at >= (SELECT COALESCE(MAX(finished_at), TIMESTAMP '1900-01-01') FROM imports)",
-            (as_of,),
-        )[0]
-        if not fresh:
+        if as_of not in self.store.fresh_dates("model_fits", stamp="fitted_at"):
             self.score(as_of=as_of)
         return as_of
 
@@ -237,17 +227,16 @@ class Workspace:
         """Compute and store every customer's stage and churn warning signs as of a date."""
         from datetime import timedelta
 
-        from retainly.features.rhythm import customer_rhythm, shop_rhythm
+        from retainly.features.rhythm import customer_rhythm
         from retainly.scores.stored import predictions_at
-        from retainly.segments.lifecycle import assign_stages
+        from retainly.segments.lifecycle import lifecycle_stages
         from retainly.segments.lifecycle_store import store_stages
         from retainly.segments.warning_signs import warning_signs
 
         as_of = self.ensure_scores(as_of)
         facts = customer_rhythm(self.store, as_of)
         now = predictions_at(self.store, as_of)
-        with_p = facts.merge(now[["customer_id", "p_alive", "clv"]], on="customer_id", how="left")
-        stages = assign_stages(with_p, shop_rhythm(facts), self.settings.lifecycle)
+        stages = lifecycle_stages(self.store, as_of, now, self.settings.lifecycle, facts=facts)
         before = predictions_at(self.store, as_of - timedelta(days=self.settings.warning_signs.fading_days))
         signs = warning_signs(self.store, as_of, facts, now, before, self.settings.warning_signs)
         store_stages(self.store, as_of, stages, signs)
@@ -255,10 +244,8 @@ class Workspace:
 
     def ensure_lifecycle(self, as_of: date | None = None) -> date:
         """Stages and signs for ``as_of``, computed when missing or older than the last import."""
-        from retainly.segments.lifecycle_store import fresh_dates
-
         as_of = as_of or self.default_as_of()
-        if as_of not in fresh_dates(self.store, [as_of], with_signs=True):
+        if as_of not in self.store.fresh_dates("churn_signals"):
             self.lifecycle(as_of)
         return as_of
 
@@ -287,14 +274,14 @@ class Workspace:
         the monthly trend of stage changes (snapshots at every month end in between)."""
         from retainly.scores.stored import predictions_at
         from retainly.segments.lifecycle import lifecycle_stages
-        from retainly.segments.lifecycle_store import (flow_matrix, fresh_dates, snapshot_dates, stage_counts,
-                                                       store_stages, store_transitions, transition_trend)
+        from retainly.segments.lifecycle_store import (flow_matrix, snapshot_dates, stage_counts, store_stages,
+                                                       store_transitions, transition_trend)
 
         last = self.ensure_lifecycle(last)
         if first >= last:
             raise InputError(f"--from {first} must be before --to {last}")
         dates = snapshot_dates(first, last)
-        done = fresh_dates(self.store, dates)
+        done = self.store.fresh_dates("lifecycle_stages")
         for day in dates:
             if day not in done:
                 store_stages(self.store, day, lifecycle_stages(self.store, day, predictions_at(self.store, day),
@@ -312,10 +299,8 @@ class Workspace:
         return compute_and_store(self.store, as_of or self.default_as_of())
 
     def ensure_insights(self, as_of: date | None = None) -> date:
-        from retainly.segments.insights import fresh
-
         as_of = as_of or self.default_as_of()
-        if not fresh(self.store, as_of):
+        if as_of not in self.store.fresh_dates("buyer_types"):  # written together with the other insights
             self.insights(as_of)
         return as_of
 

@@ -135,16 +135,8 @@ def test_backtest_table(db, capsys):
 
 
 def test_backtest_json_is_strict_json_even_when_a_model_misbehaves(db, capsys, monkeypatch):
-    import numpy as np
-
-    from retainly.models.heuristic import HeuristicModel
     from retainly.scores import backtest
-
-    class NaNModel(HeuristicModel):
-        def predict(self, data, horizon, probability=0.5):
-            frame = super().predict(data, horizon, probability)
-            frame.loc[0, "expected_purchases"] = np.nan
-            return frame
+    from tests.scores.misbehaving import NaNModel
 
     monkeypatch.setattr(backtest, "fit_model", lambda name, summary, unit_days, penalizer=0.0:
                         NaNModel(unit_days).fit(summary))

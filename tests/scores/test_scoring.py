@@ -365,16 +365,8 @@ def test_choose_model_skips_a_model_with_nan_error(monkeypatch, tmp_path):
 
 
 def test_nan_predictions_are_not_stored_as_an_engine_error(monkeypatch, tmp_path):
-    import numpy as np
-
-    from retainly.models.heuristic import HeuristicModel
     from retainly.scores import scoring
-
-    class NaNModel(HeuristicModel):
-        def predict(self, data, horizon, probability=0.5):
-            frame = super().predict(data, horizon, probability)
-            frame.loc[0, "expected_purchases"] = np.nan
-            return frame
+    from tests.scores.misbehaving import NaNModel
 
     monkeypatch.setattr(scoring, "fit_model", lambda name, summary, unit_days, penalizer=0.0:
                         NaNModel(unit_days).fit(summary))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -28,10 +29,14 @@ UNCLEAR_RELATIVE_ERROR = 100.0  # a standard error above 100x its estimate: the 
 LOG_BOUND = 25.0  # log-parameters stay within e^-25 .. e^25; a fit ending there has not converged
 
 
+def column_names(data) -> set[str]:
+    """The column names of a pandas, Polars (``.columns``) or Arrow (``.column_names``) frame."""
+    return set(data.column_names if hasattr(data, "column_names") else getattr(data, "columns", []))
+
+
 def read_columns(data, names: tuple[str, ...]) -> dict[str, np.ndarray]:
     """The named columns of ``data`` (pandas, Polars or Arrow) as float arrays, checked for gaps."""
-    # pandas and Polars have .columns, Arrow tables .column_names
-    available = set(data.column_names if hasattr(data, "column_names") else getattr(data, "columns", []))
+    available = column_names(data)
     missing = [name for name in names if name not in available]
     if missing:
         raise InputError(f"the summary has no column {', '.join(repr(m) for m in missing)}; a model needs "
@@ -233,3 +238,48 @@ def numeric_gradient(log_likelihood: Callable[[np.ndarray], float], params: np.n
 
 def _show(names, values) -> str:
     return ", ".join(f"{n} {v:.4g}" for n, v in zip(names, values))
+
+
+class FittedModel:
+    """What every model shares: the penalizer option, the fitted parameters and saving them.
+
+    ``Model(penalizer=0.0)``; after ``fit``: ``params_``, ``log_likelihood_``,
+    ``standard_errors_``, ``customers_`` (and whatever ``saved_extras`` names, with a trailing
+    underscore). ``to_dict`` / ``from_dict`` turn a fit into JSON-ready values and back.
+    """
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    param_names: ClassVar[tuple[str, ...]]
+    saved_extras: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, penalizer: float = 0.0):
+        if penalizer < 0:
+            raise InputError(f"penalizer must be 0 or more, got {penalizer}")
+        self.penalizer = penalizer
+        self.params_: dict[str, float] | None = None
+
+    def _params(self) -> np.ndarray:
+        if self.params_ is None:
+            raise InputError(f"this {self.title} model is not fitted yet: call fit(summary) first")
+        return np.array([self.params_[n] for n in self.param_names])
+
+    def to_dict(self) -> dict:
+        """What a fit learned, as plain JSON-ready values (``from_dict`` reads it back)."""
+        return {"model": self.name, "params": dict(self.params_ or {}), "penalizer": self.penalizer,
+                **{key: getattr(self, f"{key}_", None)
+                   for key in ("log_likelihood", "standard_errors", "customers", *self.saved_extras)}}
+
+    @classmethod
+    def from_dict(cls, saved: dict):
+        model = cls(penalizer=saved.get("penalizer", 0.0))
+        model.params_ = {n: float(saved["params"][n]) for n in cls.param_names}
+        for key in ("log_likelihood", "standard_errors", "customers", *cls.saved_extras):
+            setattr(model, f"{key}_", saved.get(key))
+        return model
+
+    def __repr__(self) -> str:
+        if self.params_ is None:
+            return f"{type(self).__name__}(not fitted)"
+        shown = ", ".join(f"{n}={v:.4g}" for n, v in self.params_.items())
+        return f"{type(self).__name__}({shown}, log_likelihood={self.log_likelihood_:.2f})"

@@ -22,21 +22,16 @@ import numpy as np
 from scipy.special import digamma, gammaln
 
 from retainly.errors import ConvergenceError, InputError
-from retainly.models.base import fit_log_parameters, read_columns
+from retainly.models.base import FittedModel, fit_log_parameters, read_columns
 
 
-class GammaGammaModel:
+class GammaGammaModel(FittedModel):
     """Spend per purchase, with parameters ``p, q, v``; fit on repeat buyers' mean repeat spend."""
 
     name = "gammagamma"
     title = "Gamma-Gamma"
     param_names = ("p", "q", "v")
-
-    def __init__(self, penalizer: float = 0.0):
-        if penalizer < 0:
-            raise InputError(f"penalizer must be 0 or more, got {penalizer}")
-        self.penalizer = penalizer
-        self.params_: dict[str, float] | None = None
+    saved_extras = ("excluded",)
 
     def fit(self, data) -> GammaGammaModel:
         """Fit on a summary with ``frequency`` and ``monetary_value`` (mean repeat spend)."""
@@ -96,31 +91,8 @@ class GammaGammaModel:
         return p * (v + x * spend) / (p * x + q - 1)
 
     def _params(self) -> np.ndarray:
-        if self.params_ is None:
-            raise InputError("this Gamma-Gamma model is not fitted yet: call fit(summary) first")
-        if self.params_["q"] <= 1:
-            raise InputError(f"Gamma-Gamma parameters with q = {self.params_['q']:g} (at most 1) have no finite "
+        params = super()._params()
+        if params[1] <= 1:
+            raise InputError(f"Gamma-Gamma parameters with q = {params[1]:g} (at most 1) have no finite "
                              "mean spend, so they cannot predict spend; refit on the shop's data")
-        return np.array([self.params_[n] for n in self.param_names])
-
-    def to_dict(self) -> dict:
-        return {"model": self.name, "params": dict(self.params_ or {}), "penalizer": self.penalizer,
-                "log_likelihood": getattr(self, "log_likelihood_", None),
-                "standard_errors": getattr(self, "standard_errors_", None),
-                "customers": getattr(self, "customers_", None), "excluded": getattr(self, "excluded_", None)}
-
-    @classmethod
-    def from_dict(cls, saved: dict) -> GammaGammaModel:
-        model = cls(penalizer=saved.get("penalizer", 0.0))
-        model.params_ = {n: float(saved["params"][n]) for n in cls.param_names}
-        model.log_likelihood_ = saved.get("log_likelihood")
-        model.standard_errors_ = saved.get("standard_errors")
-        model.customers_ = saved.get("customers")
-        model.excluded_ = saved.get("excluded")
-        return model
-
-    def __repr__(self) -> str:
-        if self.params_ is None:
-            return "GammaGammaModel(not fitted)"
-        shown = ", ".join(f"{n}={v:.4g}" for n, v in self.params_.items())
-        return f"GammaGammaModel({shown}, log_likelihood={self.log_likelihood_:.2f})"
+        return params

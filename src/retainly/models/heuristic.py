@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from retainly.models.base import read_columns
+from retainly.models.base import column_names, read_columns
 
 DEFAULT_RHYTHM_DAYS = 90.0
 ALIVE_WITHIN_RHYTHMS = 2.0
@@ -40,7 +40,8 @@ class HeuristicModel:
         x, tx = columns["frequency"], columns["recency"]
         repeat = x > 0
         rhythm = float(np.median(tx[repeat] / x[repeat])) if repeat.any() else DEFAULT_RHYTHM_DAYS / self.unit_days
-        spend = read_columns(data, ("monetary_value",))["monetary_value"] if "monetary_value" in _names(data) else None
+        spend = read_columns(data, ("monetary_value",))["monetary_value"] if "monetary_value" in column_names(data) \
+            else None
         mean_spend = float(spend[repeat & (spend > 0)].mean()) if spend is not None and (repeat & (spend > 0)).any() \
             else float("nan")
         self.params_ = {"shop_rhythm": max(rhythm, 1.0 / self.unit_days), "mean_spend": mean_spend}
@@ -75,10 +76,6 @@ class HeuristicModel:
 
     def to_dict(self) -> dict:
         return {"model": self.name, "params": dict(self.params_ or {})}
-
-
-def _names(data) -> set[str]:
-    return set(data.column_names if hasattr(data, "column_names") else getattr(data, "columns", []))
 
 
 def heuristic_from_dict(saved: dict, unit_days: float) -> HeuristicModel:

@@ -23,22 +23,13 @@ import numpy as np
 import pandas as pd
 
 from retainly.errors import ConvergenceError, InputError
-from retainly.models.base import Histories, fit_log_parameters
+from retainly.models.base import FittedModel, Histories, fit_log_parameters
 
 
-class PurchaseModel:
+class PurchaseModel(FittedModel):
     """Base class: ``Model(penalizer=0.0).fit(summary) -> self``, then predictions."""
 
-    name: ClassVar[str]
-    title: ClassVar[str]
-    param_names: ClassVar[tuple[str, ...]]
     max_evaluations: ClassVar[int] = 5000  # of the log-likelihood and its gradient, per search
-
-    def __init__(self, penalizer: float = 0.0):
-        if penalizer < 0:
-            raise InputError(f"penalizer must be 0 or more, got {penalizer}")
-        self.penalizer = penalizer
-        self.params_: dict[str, float] | None = None
 
     # -- fitting ---------------------------------------------------------------------------
 
@@ -72,10 +63,10 @@ class PurchaseModel:
     def probability_alive(self, data, t: float = 0.0) -> np.ndarray:
         """P(alive) at the end of the summary (``t`` = 0) or ``t`` time units later."""
         h = self._histories(data)
-        alive = self._alive(self._params(), h.frequency, h.recency, h.T)
+        p = self._params()
         if t:
-            alive = self._alive_later(self._params(), float(t), h.frequency, h.recency, h.T)
-        return h.spread(alive)
+            return h.spread(self._alive_later(p, float(t), h.frequency, h.recency, h.T))
+        return h.spread(self._alive(p, h.frequency, h.recency, h.T))
 
     def expected_purchases(self, t: float, data=None) -> np.ndarray | float:
         """Expected purchases in the next ``t``; with no ``data``, for a brand-new customer's first ``t``."""
@@ -88,30 +79,34 @@ class PurchaseModel:
         """P(at least one purchase in the next ``t``)."""
         h = self._histories(data)
         p = self._params()
-        alive = self._alive(p, h.frequency, h.recency, h.T)
-        return h.spread(alive * self._buys_within_given_alive(p, float(t), h.frequency, h.recency, h.T))
+        return h.spread(self._alive(p, h.frequency, h.recency, h.T) * self._buys_within_given_alive(
+            p, float(t), h.frequency, h.recency, h.T))
 
     def time_to_next_purchase(self, data, probability: float = 0.5) -> np.ndarray:
         """Time by which a customer who is still alive has ``probability`` of having bought again."""
         h = self._histories(data)
-        r, alpha = self._params()[:2]
-        return h.spread((alpha + h.T) * np.expm1(-np.log1p(-probability) / (r + h.frequency)))
+        return h.spread(self._wait(self._params(), probability, h.frequency, h.T))
 
     def predict(self, data, horizon: float, probability: float = 0.5) -> pd.DataFrame:
         """All per-customer predictions at once: P(alive), expected purchases and P(purchase)
         in ``horizon``, and the time to the next purchase, one row per input row."""
         h = self._histories(data)
         p = self._params()
-        r, alpha = p[:2]
         alive = self._alive(p, h.frequency, h.recency, h.T)
         frame = {
             "probability_alive": alive,
             "expected_purchases": self._expected(p, float(horizon), h.frequency, h.recency, h.T),
             "probability_of_purchase": alive * self._buys_within_given_alive(p, float(horizon), h.frequency,
                                                                              h.recency, h.T),
-            "time_to_next_purchase": (alpha + h.T) * np.expm1(-np.log1p(-probability) / (r + h.frequency)),
+            "time_to_next_purchase": self._wait(p, probability, h.frequency, h.T),
         }
         return pd.DataFrame({name: h.spread(values) for name, values in frame.items()})
+
+    @staticmethod
+    def _wait(p, probability, x, T) -> np.ndarray:
+        """The ``probability`` quantile of an alive customer's wait, whose rate is Gamma(r+x, α+T)."""
+        r, alpha = p[:2]
+        return (alpha + T) * np.expm1(-np.log1p(-probability) / (r + x))
 
     def _buys_within_given_alive(self, p, t, x, tx, T) -> np.ndarray:
         r, alpha = p[:2]
@@ -133,33 +128,6 @@ class PurchaseModel:
 
     # -- plumbing ----------------------------------------------------------------------------
 
-    def _params(self) -> np.ndarray:
-        if self.params_ is None:
-            raise InputError(f"this {self.title} model is not fitted yet: call fit(summary) first")
-        return np.array([self.params_[n] for n in self.param_names])
-
     def _histories(self, data) -> Histories:
         self._params()
         return Histories.from_data(data)
-
-    def to_dict(self) -> dict:
-        """What a fit learned, as plain JSON-ready values (``from_dict`` reads it back)."""
-        return {"model": self.name, "params": dict(self.params_ or {}), "penalizer": self.penalizer,
-                "log_likelihood": getattr(self, "log_likelihood_", None),
-                "standard_errors": getattr(self, "standard_errors_", None),
-                "customers": getattr(self, "customers_", None)}
-
-    @classmethod
-    def from_dict(cls, saved: dict) -> PurchaseModel:
-        model = cls(penalizer=saved.get("penalizer", 0.0))
-        model.params_ = {n: float(saved["params"][n]) for n in cls.param_names}
-        model.log_likelihood_ = saved.get("log_likelihood")
-        model.standard_errors_ = saved.get("standard_errors")
-        model.customers_ = saved.get("customers")
-        return model
-
-    def __repr__(self) -> str:
-        if self.params_ is None:
-            return f"{type(self).__name__}(not fitted)"
-        shown = ", ".join(f"{n}={v:.4g}" for n, v in self.params_.items())
-        return f"{type(self).__name__}({shown}, log_likelihood={self.log_likelihood_:.2f})"

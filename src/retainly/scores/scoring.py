@@ -205,12 +205,7 @@ def _store(store: Store, as_of: date, model, spend_model, scores: pd.DataFrame, 
     with store.transaction():
         store.execute(f"INSERT INTO model_fits ({columns}) VALUES ({marks})", tuple(record.values()))
         store.execute("DELETE FROM customer_scores WHERE as_of = ?", (as_of,))
-        store.stage("stage_scores", arrow)
-        try:
-            names = ", ".join(SCORE_COLUMNS)
-            store.execute(f"INSERT INTO customer_scores ({names}) SELECT {names} FROM stage_scores")
-        finally:
-            store.unstage("stage_scores")
+        store.insert_arrow("customer_scores", arrow)
     return {**record, "as_of": as_of.isoformat(), "fitted_at": record["fitted_at"].isoformat(timespec="seconds"),
             "params": json.loads(record["params"]), "spend_params": json.loads(record["spend_params"]),
             "backtest": backtest}

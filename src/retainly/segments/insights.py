@@ -90,14 +90,6 @@ def compute_and_store(store: Store, as_of: date) -> dict:
     return {**{name: rows.num_rows for name, rows in tables.items()}, "promotion_note": note}
 
 
-def fresh(store: Store, as_of: date) -> bool:
-    """Whether this date's results postdate the last import (buyer types are written with the rest)."""
-    row = store.fetchone(
-        "SELECT COUNT(*) FROM buyer_types WHERE as_of = ? AND computed_at >= "
-        "(SELECT COALESCE(MAX(finished_at), TIMESTAMP '1900-01-01') FROM imports)", (as_of,))
-    return bool(row[0])
-
-
 def _dates(day: date, n: int) -> pa.Array:
     return pa.array([day] * n, pa.date32())
 

@@ -51,16 +51,19 @@ class LifecycleSettings:
 
 
 def lifecycle_stages(store, as_of: date, predictions: pd.DataFrame | None,
-                     settings: LifecycleSettings = LifecycleSettings()) -> pd.DataFrame:
-    """customer_id, stage, vip, rhythm_days, days_since_last, p_alive, value, reason as of ``as_of``."""
-    facts = customer_rhythm(store, as_of)
+                     settings: LifecycleSettings = LifecycleSettings(), facts: pd.DataFrame | None = None) -> pd.DataFrame:
+    """customer_id, stage, vip, rhythm_days, days_since_last, p_alive, value, reason as of ``as_of``.
+
+    ``facts``: ``customer_rhythm(store, as_of)`` when the caller already has it (the warning signs read it too).
+    """
+    facts = customer_rhythm(store, as_of) if facts is None else facts
     if facts.empty:
         return pd.DataFrame(columns=["customer_id", "stage", "vip", "rhythm_days", "days_since_last", "p_alive",
                                      "value", "reason"])
     if predictions is not None and len(predictions):
         facts = facts.merge(predictions[["customer_id", "p_alive", "clv"]], on="customer_id", how="left")
     else:
-        facts["p_alive"], facts["clv"] = np.nan, np.nan
+        facts = facts.assign(p_alive=np.nan, clv=np.nan)
     return assign_stages(facts, shop_rhythm(facts), settings)
 
 

@@ -48,15 +48,6 @@ def store_stages(store: Store, as_of: date, stages: pd.DataFrame, signs: pd.Data
             }))
 
 
-def fresh_dates(store: Store, dates: list[date], with_signs: bool = False) -> set[date]:
-    """Which of ``dates`` have stages (and signs) computed after the last import."""
-    table = "churn_signals" if with_signs else "lifecycle_stages"
-    rows = store.fetchall(
-        f"SELECT DISTINCT as_of FROM {table} WHERE computed_at >= "
-        "(SELECT COALESCE(MAX(finished_at), TIMESTAMP '1900-01-01') FROM imports)")
-    return {row[0] for row in rows} & set(dates)
-
-
 def snapshot_dates(first: date, last: date) -> list[date]:
     """``first``, every month end strictly between, and ``last``."""
     dates = [first]

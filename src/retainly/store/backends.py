@@ -53,6 +53,15 @@ class Store:
         columns = ", ".join(f'"{name}"' for name in expression.columns)
         self.execute(f"INSERT INTO {table} ({columns}) {self.ibis.compile(expression)}")
 
+    def fresh_dates(self, table: str, stamp: str = "computed_at") -> set:
+        """The ``as_of`` dates of ``table`` whose rows were written (column ``stamp``) after the last import.
+
+        Derived results (scores, stages, ...) are kept per date and recomputed when older than the
+        data: this is the one rule for "older"."""
+        rows = self.fetchall(f"SELECT DISTINCT as_of FROM {table} WHERE {stamp} >= "
+                             "(SELECT COALESCE(MAX(finished_at), TIMESTAMP '1900-01-01') FROM imports)")
+        return {row[0] for row in rows}
+
     def insert_arrow(self, table: str, data: pa.Table) -> None:
         """INSERT an Arrow table's rows into ``table`` (columns by name), inside the caller's transaction."""
         name = f"stage_{uuid.uuid4().hex[:12]}"

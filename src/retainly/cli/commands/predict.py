@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Annotated, Optional
 
 import typer
@@ -40,7 +41,7 @@ def score(
     with open_workspace() as ws:
         with console.status("choosing and fitting a model (backtest on the shop's own history)..."):
             fit = ws.score(model, day(as_of, "--as-of"), horizon_days(horizon))
-        scores = ws.scores(date_of(fit)).to_pandas()
+        scores = ws.scores(date.fromisoformat(fit["as_of"])).to_pandas()
     if as_json:
         print_json(fit)
         return
@@ -56,12 +57,6 @@ def score(
         "mean P(alive)": round(float(scores["p_alive"].mean()), 4),
     })
     console.print("stored every customer's predictions; see `retainly customer show ID` or `retainly report`")
-
-
-def date_of(fit: dict):
-    from datetime import date
-
-    return date.fromisoformat(fit["as_of"])
 
 
 _BACKTEST_COLUMNS = ("model", "predicted_purchases", "actual_purchases", "aggregate_error", "mae", "rmse", "brier",
