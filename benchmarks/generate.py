@@ -51,7 +51,7 @@ def load_into_store(batch, customers: int) -> None:
     """The same batch loaded into a fresh DuckDB store in one transaction, as `retainly generate` does."""
     import tempfile
 
-    from retainly.shop_files import load_generated
+    from retainly.synth.files import load_generated
     from retainly.store import connect, schema
 
     with tempfile.TemporaryDirectory() as folder:

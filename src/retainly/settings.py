@@ -1,12 +1,23 @@
-"""Deployment settings, read from the environment, each with its help text."""
+"""Settings: deployment settings read from the environment, and the analysis settings file.
+
+A leaf: it imports nothing from retainly but ``retainly.errors``, so every layer (store,
+features, scores, segments, the workspace) may import its settings from here. Each domain's
+settings dataclass lives here with its defaults; ``AnalysisSettings()`` is the whole set of
+defaults, ``AnalysisSettings.load()`` the same read from a shop's settings file.
+"""
 
 from __future__ import annotations
 
+import math
 import os
-from dataclasses import dataclass
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from retainly.store.urls import DEFAULT_URL
+from retainly.errors import InputError
 
+# -- deployment settings -------------------------------------------------------------------
+DEFAULT_URL = "duckdb:///retainly.duckdb"
 DATABASE_URL_VARIABLE = "RETAINLY_DATABASE_URL"
 
 
@@ -31,7 +42,6 @@ def database_url(explicit: str | None = None) -> str:
     return explicit or DATABASE_URL.value()
 
 
-# -- analysis defaults ---------------------------------------------------------------------
 SETTINGS_FILE_VARIABLE = "RETAINLY_SETTINGS"
 SETTINGS_FILE = Setting(
     SETTINGS_FILE_VARIABLE,
@@ -41,32 +51,164 @@ SETTINGS_FILE = Setting(
 SETTINGS = (DATABASE_URL, SETTINGS_FILE)
 
 
+# -- [models] --------------------------------------------------------------------------------
+TIME_UNITS = {"day": 1.0, "week": 7.0}  # the models' time units, in days
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """The [models] section of the settings file (docs/models.md)."""
+
+    time_unit: str = "week"
+    horizon_days: int = 365
+    discount_rate: float = 0.01  # per month
+    min_repeat_buyers: int = 50
+    penalizer: float = 0.0
+
+
+# -- [lifecycle] and [warning_signs] -----------------------------------------------------------
+@dataclass(frozen=True)
+class LifecycleSettings:
+    """The [lifecycle] section of the settings file (docs/lifecycle.md)."""
+
+    new_days: int = 60
+    won_back_days: int = 90
+    at_risk_rhythms: float = 1.5
+    lapsed_rhythms: float = 3.0
+    lost_rhythms: float = 6.0
+    at_risk_floor_days: int = 30
+    lapsed_floor_days: int = 90
+    lost_floor_days: int = 180
+    lost_after_days: int = 730
+    at_risk_p_alive: float = 0.6
+    lapsed_p_alive: float = 0.3
+    lost_p_alive: float = 0.1
+    vip_share: float = 0.05
+
+
+@dataclass(frozen=True)
+class WarningSettings:
+    """The [warning_signs] section of the settings file (retainly.segments.warning_signs)."""
+
+    overdue_rhythms: float = 1.5
+    overdue_floor_days: int = 14
+    slowing_factor: float = 2.0
+    spending_factor: float = 0.6
+    returns_days: int = 90
+    contacts_days: int = 180
+    visits_days: int = 60
+    fading_days: int = 90
+    fading_drop: float = 0.2
+
+
+# -- [rfm]: the score-to-segment map ------------------------------------------------------------
+# Which named segment each (R, FM) score pair belongs to. FM is the rounded-up mean of the
+# frequency and monetary scores. The map is a grid with one row per recency score (best first)
+# and one column per FM score, so a shop can read it (and override it) at a glance in its
+# settings file (``docs/metrics.md`` shows how).
+
+SEGMENTS = (
+    "Champions", "Loyal", "Potential Loyalist", "New", "Promising", "Need Attention",
+    "About to Sleep", "At Risk", "Can't Lose Them", "Hibernating", "Lost",
+)
+
+# Rows: recency score 5 (bought most recently) down to 1; columns: FM score 1 to 5.
+DEFAULT_GRID = (
+    ("New", "Potential Loyalist", "Potential Loyalist", "Champions", "Champions"),
+    ("Promising", "Potential Loyalist", "Loyal", "Loyal", "Champions"),
+    ("About to Sleep", "Need Attention", "Need Attention", "Loyal", "Loyal"),
+    ("Hibernating", "About to Sleep", "At Risk", "At Risk", "Can't Lose Them"),
+    ("Lost", "Hibernating", "At Risk", "Can't Lose Them", "Can't Lose Them"),
+)
+
+DEFAULT_ACTIONS = {
+    "Champions": "Reward them: VIP perks, early access, ask for reviews and referrals; no discounts needed.",
+    "Loyal": "Keep them close: loyalty rewards, cross-sell and upsell, ask for feedback.",
+    "Potential Loyalist": "Nurture toward loyalty: membership or loyalty offer, recommendations from their purchases.",
+    "New": "Welcome them: thank-you and onboarding, a reason for the second order.",
+    "Promising": "Build the habit: second-order nudge, show the range, a small first-repeat incentive.",
+    "Need Attention": "Re-engage: personalised recommendations and a limited-time offer before they drift.",
+    "About to Sleep": "Wake them up: reminders of what they liked, popular products, a modest incentive.",
+    "At Risk": "Win back now: personal email or call, what changed, a meaningful offer.",
+    "Can't Lose Them": "Call them: your best customers are drifting away; a manager should reach out personally.",
+    "Hibernating": "Low-cost reactivation: seasonal campaigns and relevant offers; don't overspend.",
+    "Lost": "Last try with a win-back campaign; otherwise stop spending on them.",
+}
+
+
+@dataclass(frozen=True)
+class SegmentMap:
+    grid: tuple[tuple[str, ...], ...]  # grid[0] is the best recency score
+    actions: dict[str, str]
+
+    @property
+    def size(self) -> int:
+        return len(self.grid)
+
+    def cell(self, recency_score: int, fm_score: int) -> str:
+        return self.grid[self.size - recency_score][fm_score - 1]
+
+    def segments(self) -> list[str]:
+        """Segment names in the map, in the order of first appearance (best first)."""
+        seen: dict[str, None] = {}
+        for row in self.grid:
+            for name in row:
+                seen.setdefault(name)
+        return list(seen)
+
+    def action(self, segment: str) -> str:
+        return self.actions.get(segment, "")
+
+    def grid_score(self, score: int, bins: int) -> int:
+        """A score on ``bins`` bins placed on the grid's scale (the same when they match)."""
+        return score if bins == self.size else max(1, math.ceil(score * self.size / bins))
+
+    @classmethod
+    def default(cls) -> SegmentMap:
+        return cls(DEFAULT_GRID, dict(DEFAULT_ACTIONS))
+
+    @classmethod
+    def from_settings(cls, section: dict, source: str) -> SegmentMap:
+        """The map from an ``[rfm]`` settings section: ``grid`` rows best recency first, ``actions``."""
+        grid = section.get("grid")
+        if grid is None:
+            grid = DEFAULT_GRID
+        elif (not isinstance(grid, list) or not grid
+              or any(not isinstance(row, list) or len(row) != len(grid) for row in grid)
+              or any(not isinstance(name, str) or not name.strip() for row in grid for name in row)):
+            raise InputError(
+                f"{source}: [rfm] grid must be a square list of lists of segment names, one row per recency "
+                f"score from best to worst, one column per FM score from 1 up (see docs/metrics.md)"
+            )
+        actions = dict(DEFAULT_ACTIONS)
+        extra = section.get("actions", {})
+        if not isinstance(extra, dict) or any(not isinstance(v, str) for v in extra.values()):
+            raise InputError(f'{source}: [rfm.actions] must map segment names to text, e.g. "Lost" = "..."')
+        actions.update(extra)
+        return cls(tuple(tuple(name.strip() for name in row) for row in grid), actions)
+
+
+# -- the analysis settings file -------------------------------------------------------------
 @dataclass(frozen=True)
 class AnalysisSettings:
     """Analysis defaults a shop may change in its settings file; see docs/metrics.md."""
 
     activity_window_days: int = 365
     rfm_bins: int = 5
-    segment_map: object = None  # a retainly.segments.segment_map.SegmentMap
-    models: object = None  # a retainly.scores.scoring.ModelSettings
-    lifecycle: object = None  # a retainly.segments.lifecycle.LifecycleSettings
-    warning_signs: object = None  # a retainly.segments.warning_signs.WarningSettings
+    segment_map: SegmentMap = field(default_factory=SegmentMap.default)
+    models: ModelSettings = field(default_factory=ModelSettings)
+    lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
+    warning_signs: WarningSettings = field(default_factory=WarningSettings)
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None) -> AnalysisSettings:
         """Read the settings file (explicit path, else $RETAINLY_SETTINGS, else ./retainly.toml if present)."""
-        import tomllib
-        from pathlib import Path
-
-        from retainly.errors import InputError
-        from retainly.segments.segment_map import SegmentMap
-
         chosen = Path(path) if path is not None else Path(SETTINGS_FILE.value())
         explicit = path is not None or SETTINGS_FILE_VARIABLE in os.environ
         if not chosen.exists():
             if explicit:
                 raise InputError(f"settings file {chosen} does not exist; fix the path or unset {SETTINGS_FILE_VARIABLE}")
-            return cls(segment_map=SegmentMap.default(), models=_model_settings({}, ""), **_lifecycle_settings({}, ""))
+            return cls()
         try:
             data = tomllib.loads(chosen.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -75,27 +217,24 @@ class AnalysisSettings:
         window = _positive_int(kpis, "activity_window_days", cls.activity_window_days, f"{chosen} [kpis]")
         bins = _positive_int(rfm, "bins", cls.rfm_bins, f"{chosen} [rfm]")
         models = _model_settings(data.get("models", {}), f"{chosen} [models]")
-        return cls(window, bins, SegmentMap.from_settings(rfm, str(chosen)), models,
-                   **_lifecycle_settings(data, str(chosen)))
+        segment_map = SegmentMap.from_settings(rfm, str(chosen))
+        lifecycle = _number_section(LifecycleSettings, data.get("lifecycle", {}), f"{chosen} [lifecycle]")
+        warning = _number_section(WarningSettings, data.get("warning_signs", {}), f"{chosen} [warning_signs]")
+        return cls(window, bins, segment_map, models, lifecycle, warning)
 
 
-def _lifecycle_settings(data: dict, where: str) -> dict:
-    """The [lifecycle] and [warning_signs] sections: every key a positive number named as in the dataclass."""
-    from retainly.segments.lifecycle import LifecycleSettings
-    from retainly.segments.warning_signs import WarningSettings
-
-    return {"lifecycle": _number_section(LifecycleSettings, data.get("lifecycle", {}), f"{where} [lifecycle]"),
-            "warning_signs": _number_section(WarningSettings, data.get("warning_signs", {}),
-                                             f"{where} [warning_signs]")}
-
-
-def _number_section(kind, section: dict, where: str):
-    from retainly.errors import InputError
-
+def _known_keys(kind: type, section: dict, where: str) -> None:
+    """Refuse a key that is not a field of the settings dataclass ``kind``."""
     fields = kind.__dataclass_fields__
     unknown = sorted(set(section) - set(fields))
     if unknown:
         raise InputError(f"{where} has no setting {', '.join(unknown)}; known: {', '.join(fields)}")
+
+
+def _number_section(kind: type, section: dict, where: str):
+    """A section whose every key is a positive number, whole where the dataclass field is an int."""
+    _known_keys(kind, section, where)
+    fields = kind.__dataclass_fields__
     for key, value in section.items():
         whole = fields[key].type in ("int", int)
         good = (isinstance(value, int) if whole else isinstance(value, (int, float))) and not isinstance(value, bool)
@@ -104,17 +243,10 @@ def _number_section(kind, section: dict, where: str):
     return kind(**section)
 
 
-def _model_settings(section: dict, where: str):
+def _model_settings(section: dict, where: str) -> ModelSettings:
     """The [models] section: time_unit, horizon_days, discount_rate, min_repeat_buyers, penalizer."""
-    from retainly.errors import InputError
-    from retainly.features.model_summary import TIME_UNITS
-    from retainly.scores.scoring import ModelSettings
-
+    _known_keys(ModelSettings, section, where)
     defaults = ModelSettings()
-    unknown = set(section) - set(ModelSettings.__dataclass_fields__)
-    if unknown:
-        raise InputError(f"{where} has no setting {', '.join(sorted(unknown))}; known: "
-                         f"{', '.join(ModelSettings.__dataclass_fields__)}")
     unit = section.get("time_unit", defaults.time_unit)
     if unit not in TIME_UNITS:
         raise InputError(f"{where} time_unit = {unit!r}: choose one of {', '.join(TIME_UNITS)}")
@@ -133,8 +265,6 @@ def _model_settings(section: dict, where: str):
 
 
 def _positive_int(section: dict, key: str, default: int, where: str) -> int:
-    from retainly.errors import InputError
-
     value = section.get(key, default)
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise InputError(f"{where} {key} = {value!r}: give a whole number of at least 1")

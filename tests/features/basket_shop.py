@@ -30,7 +30,7 @@ AS_OF = date(2024, 6, 30)
 
 def load_basket_shop(ws: Workspace) -> Workspace:
     for kind in ("products", "orders"):
-        result = ws.import_file(kind, BASKET_SHOP / f"{kind}.csv")
+        result = ws.data.import_file(kind, BASKET_SHOP / f"{kind}.csv")
         assert result.rows_rejected == 0, result.rejects
     return ws
 

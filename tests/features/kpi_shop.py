@@ -19,6 +19,6 @@ KPI_SHOP = DATA / "kpi_shop"
 
 def load_kpi_shop(ws: Workspace) -> Workspace:
     for kind in ("customers", "orders", "returns", "spend"):
-        result = ws.import_file(kind, KPI_SHOP / f"{kind}.csv")
+        result = ws.data.import_file(kind, KPI_SHOP / f"{kind}.csv")
         assert result.rows_rejected == 0, result.rejects
     return ws

@@ -35,7 +35,7 @@ LAST_ORDER_DAY = date(2024, 7, 1)
 
 def load_model_shop(ws: Workspace) -> Workspace:
     for kind in ("customers", "orders", "returns"):
-        result = ws.import_file(kind, MODEL_SHOP / f"{kind}.csv")
+        result = ws.data.import_file(kind, MODEL_SHOP / f"{kind}.csv")
         assert result.rows_rejected == 0, result.rejects
     return ws
 

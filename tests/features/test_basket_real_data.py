@@ -24,8 +24,8 @@ MIN_SEQUENCE_CUSTOMERS = 50
 @pytest.fixture(scope="module")
 def retail(tmp_path_factory):
     ws = Workspace.open(f"duckdb:///{tmp_path_factory.mktemp('retail')}/store.duckdb")
-    ws.import_file("orders", ONLINE_RETAIL, preset="online-retail-ii")
-    yield ws, ws.default_as_of()
+    ws.data.import_file("orders", ONLINE_RETAIL, preset="online-retail-ii")
+    yield ws, ws.data.last_order_date()
     ws.close()
 
 

@@ -65,7 +65,7 @@ def test_kpis_agree_with_brute_force(tmp_path_factory, orders, unit, window_days
                 "INSERT INTO order_lines (order_id, line_no, quantity, discount, amount, kind) "
                 "VALUES (?, 1, 1, 0, ?, 'merchandise')", (f"o{number}", amount))
         purchases.rebuild(ws.store)  # rows written by hand: derive the purchases table as an import would
-        rows = ws.kpis(by=unit, window_days=window_days)
+        rows = ws.measures.kpis(by=unit, window_days=window_days)
     day = lambda t: datetime(t.year, t.month, t.day)  # noqa: E731
     start = day(min(t for _, t, _ in placed))
     end = day(max(t for _, t, _ in placed)) + timedelta(days=1)
@@ -74,12 +74,12 @@ def test_kpis_agree_with_brute_force(tmp_path_factory, orders, unit, window_days
     for got, want in zip(rows, expected):
         for key in ("customers", "orders", "new_customers", "customers_at_start", "customers_at_end",
                     "lost_customers", "reactivated_customers"):
-            assert got[key] == want[key], (key, got["period"])
-        assert got["revenue"] == want["revenue"]
+            assert getattr(got, key) == want[key], (key, got.period)
+        assert got.revenue == want["revenue"]
         if want["customers"]:
-            assert got["repeat_purchase_rate"] == round(want["repeat_customers"] / want["customers"], 4)
-            assert got["top20_revenue_share"] == round(want["top_revenue"] / want["revenue"], 4)
+            assert got.repeat_purchase_rate == round(want["repeat_customers"] / want["customers"], 4)
+            assert got.top20_revenue_share == round(want["top_revenue"] / want["revenue"], 4)
         if want["customers_at_start"]:
             crr = (want["customers_at_end"] - want["new_customers"]) / want["customers_at_start"]
-            assert got["crr"] == round(crr, 4)
-            assert got["churn_rate"] == round(want["lost_customers"] / want["customers_at_start"], 4)
+            assert got.crr == round(crr, 4)
+            assert got.churn_rate == round(want["lost_customers"] / want["customers_at_start"], 4)

@@ -42,8 +42,8 @@ TOP_SEQUENCE_RULES = 25
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory):
     ws = Workspace.open(f"duckdb:///{tmp_path_factory.mktemp('generated')}/shop.duckdb")
-    ws.generate(10_000, 42)
-    as_of = ws.default_as_of()
+    ws.data.generate(10_000, 42)
+    as_of = ws.data.last_order_date()
     truth = ws.store.table("generator_product_truth").to_pandas()
     yield ws, as_of, truth
     ws.close()

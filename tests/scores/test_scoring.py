@@ -23,7 +23,7 @@ from retainly.errors import ConvergenceError, InputError, RetainlyError
 from retainly.models import PURCHASE_MODELS
 from retainly.models.clv import DAYS_PER_MONTH
 from retainly.settings import AnalysisSettings
-from retainly.scores.scoring import ModelSettings
+from retainly.settings import ModelSettings
 from tests.features.model_shop import AS_OF, LAST_ORDER_DAY, MODEL_SHOP, customer_ids, load_model_shop
 
 HEURISTIC_REASON = "2 repeat buyers, fewer than the 50 a model needs: transparent heuristics instead"
@@ -244,10 +244,10 @@ def test_customer_view_of_a_store_without_orders_has_no_predictions(workspace):
 def test_unknown_model_and_empty_history_are_input_errors(shop):
     with pytest.raises(InputError) as error:
         shop.score(model="foo", as_of=AS_OF)
-    assert str(error.value) == "--model foo: choose one of auto, bgnbd, mbgnbd, paretonbd, heuristic"
+    assert str(error.value) == "`model` foo: choose one of auto, bgnbd, mbgnbd, paretonbd, heuristic"
     with pytest.raises(InputError) as error:
         shop.score(as_of=date(2024, 1, 6))  # the first purchase is on Jan 7
-    assert str(error.value) == "no customer had bought by 2024-01-06; import orders first or pick a later --as-of"
+    assert str(error.value) == "no customer had bought by 2024-01-06; import orders first or pick a later `as_of`"
     assert _count(shop, "SELECT COUNT(*) FROM model_fits") == 0
 
 

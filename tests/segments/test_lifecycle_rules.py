@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from retainly.segments.lifecycle import LifecycleSettings, assign_stages
-from retainly.segments.warning_signs import WEIGHTS, WarningSettings, _signs
+from retainly.segments.lifecycle import assign_stages
+from retainly.segments.warning_signs import WEIGHTS, _signs
+from retainly.settings import LifecycleSettings, WarningSettings
 
 SHOP_RHYTHM = 40.0  # days: one-time buyers are judged by this gap
 

@@ -3,7 +3,7 @@
 import re
 import tomllib
 
-from retainly.segments.segment_map import DEFAULT_ACTIONS, DEFAULT_GRID, SegmentMap
+from retainly.settings import DEFAULT_ACTIONS, DEFAULT_GRID, SegmentMap
 from tests.conftest import ROOT
 
 DOC = (ROOT / "docs" / "metrics.md").read_text()

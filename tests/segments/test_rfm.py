@@ -12,7 +12,7 @@ import pytest
 
 from retainly import Workspace
 from retainly.errors import InputError
-from retainly.segments.segment_map import DEFAULT_GRID, SEGMENTS
+from retainly.settings import DEFAULT_GRID, SEGMENTS
 from tests.features.kpi_shop import load_kpi_shop
 
 AS_OF = date(2024, 3, 20)

@@ -12,7 +12,7 @@ import pytest
 
 from retainly import Workspace
 from retainly.cli.app import main
-from retainly.shop_files import FILE_KINDS
+from retainly.synth.files import FILE_KINDS
 
 CUSTOMERS, SEED = 1500, 3
 

@@ -14,6 +14,7 @@ from typing import Annotated, Optional
 import typer
 from typer.exceptions import TyperException
 
+from retainly.cli.flags import flag_speller
 from retainly.errors import RetainlyError
 from retainly.workspace import Workspace
 
@@ -38,7 +39,7 @@ state = _State()
 
 @app.callback()
 def _global(
-    db: Annotated[Optional[str], typer.Option(
+    url: Annotated[Optional[str], typer.Option(
         "--db", help="Store URL (duckdb:///file.duckdb, duckdb:////abs/file.duckdb, postgresql://user@host:port/db) "
         "or a .duckdb path. Default: $RETAINLY_DATABASE_URL, else ./retainly.duckdb.", metavar="URL")] = None,
 ) -> None:
@@ -46,11 +47,14 @@ def _global(
 
     Example: retainly --db shop.duckdb import orders online_retail_II.csv.gz --preset online-retail-ii
     """
-    state.db = db
+    state.db = url  # named `url` as the core names it (Workspace.open(url)), so its errors re-spell it as --db
 
 
-def open_workspace() -> Workspace:
-    return Workspace.open(state.db)
+def open_workspace(url: str | None = None) -> Workspace:
+    """The store named by --db (or ``url``), reporting each derived result it computes on a terminal."""
+    from retainly.cli.output import show_progress
+
+    return Workspace.open(url or state.db, progress=show_progress)
 
 
 # Commands register themselves on `app` when their modules are imported.
@@ -61,8 +65,8 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script."""
     try:
         app(args=argv, prog_name="retainly", standalone_mode=False)
-    except RetainlyError as exc:
-        _fail(str(exc))
+    except RetainlyError as exc:  # parameter names in backticks become the flags of the command that ran
+        _fail(exc.spelled(flag_speller(app, sys.argv[1:] if argv is None else argv)))
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:

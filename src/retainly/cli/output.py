@@ -16,6 +16,8 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 from rich.text import Text
 
+from retainly.results import plain
+
 # soft_wrap: long lines (paths, rejected values) stay whole instead of breaking at 80 columns.
 console = Console(soft_wrap=True)
 if not console.is_terminal:
@@ -33,8 +35,9 @@ def _plain(value):
 
 
 def print_json(data) -> None:
-    """JSON on stdout; exact decimals print as numbers, NaN and infinities as null (strict JSON)."""
-    sys.stdout.write(json.dumps(_finite(data), default=_plain, indent=2, allow_nan=False) + "\n")
+    """JSON on stdout; results as their fields, exact decimals as numbers, NaN and infinities as
+    null (strict JSON)."""
+    sys.stdout.write(json.dumps(_finite(plain(data)), default=_plain, indent=2, allow_nan=False) + "\n")
 
 
 def _finite(value):
@@ -47,7 +50,8 @@ def _finite(value):
     return value
 
 
-def print_csv(rows: Sequence[dict]) -> None:
+def print_csv(rows: Sequence) -> None:
+    rows = plain(list(rows))
     if not rows:
         return
     writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]))
@@ -56,8 +60,9 @@ def print_csv(rows: Sequence[dict]) -> None:
         writer.writerow({k: _plain(v) for k, v in row.items()})
 
 
-def print_record(title: str, record: dict) -> None:
-    """One object as a two-column table."""
+def print_record(title: str, record) -> None:
+    """One object (a dict or a result) as a two-column table."""
+    record = plain(record)
     table = Table(title=title, show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column(justify="right")
@@ -68,7 +73,8 @@ def print_record(title: str, record: dict) -> None:
     console.print(table)
 
 
-def print_rows(title: str, rows: Sequence[dict]) -> None:
+def print_rows(title: str, rows: Sequence) -> None:
+    rows = plain(list(rows))
     table = Table(title=title, title_justify="left")
     if not rows:
         console.print(f"{title}: none")
@@ -96,6 +102,12 @@ def _human(value) -> str:
     if isinstance(value, datetime):
         return value.isoformat(sep=" ")
     return str(value)
+
+
+def show_progress(message: str) -> None:
+    """One line per step the core reports (a derived result computed on the way), on a terminal only."""
+    if errors.is_terminal:
+        errors.print(f"[dim]{message}…[/dim]", highlight=False)
 
 
 @contextmanager

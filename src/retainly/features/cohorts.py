@@ -36,9 +36,10 @@ def _label(number: int, unit: str) -> str:
 def cohort_matrix(store: Store, unit: str = "month", metric: str = "customers") -> list[dict]:
     """One row per cohort: label, size and the metric for each period offset."""
     if unit not in COHORT_UNITS:
-        raise InputError(f"--by {unit!r} is not supported for cohorts; use month or quarter")
+        raise InputError(f"`by` {unit!r} is not supported for cohorts; use month or quarter", parameter="by")
     if metric not in COHORT_METRICS:
-        raise InputError(f"--metric {metric!r} is not supported; use one of {', '.join(COHORT_METRICS)}")
+        raise InputError(f"`metric` {metric!r} is not supported; use one of {', '.join(COHORT_METRICS)}",
+                         parameter="metric")
     bought = customer_orders(store)
     bought = bought.mutate(period=_period_number(bought.placed_at, unit))
     cohort_of = bought.group_by("customer_id").aggregate(cohort=bought.period.min())

@@ -73,7 +73,7 @@ def shop_kpis(store: Store, first: date | None = None, last: date | None = None,
     from retainly.errors import InputError
 
     if by is not None and by not in BY_CHOICES:
-        raise InputError(f"--by {by!r} is not supported; use one of {', '.join(BY_CHOICES)}")
+        raise InputError(f"`by` {by!r} is not supported; use one of {', '.join(BY_CHOICES)}", parameter="by")
     if window_days < 1:
         raise InputError(f"the activity window must be at least 1 day, not {window_days}")
     bought = customer_orders(store)

@@ -23,9 +23,8 @@ import pandas as pd
 from ibis.expr.types import Table
 
 from retainly.features.orders import customer_orders
+from retainly.settings import TIME_UNITS
 from retainly.store.backends import Store
-
-TIME_UNITS = {"day": 1.0, "week": 7.0}
 
 
 def end_of(day: date) -> datetime:

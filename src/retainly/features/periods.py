@@ -30,7 +30,8 @@ def date_range(first: date | None, last: date | None, store_first: datetime | No
     start = _midnight(first) if first is not None else _midnight(store_first.date())
     end = _midnight(last) + timedelta(days=1) if last is not None else _midnight(store_last.date()) + timedelta(days=1)
     if end <= start:
-        raise InputError(f"--from {start.date()} is after --to {(end - timedelta(days=1)).date()}; swap them")
+        raise InputError(f"`first` {start.date()} is after `last` {(end - timedelta(days=1)).date()}; swap them",
+                         parameter="first")
     return start, end
 
 

@@ -47,3 +47,10 @@ def _money(value) -> Decimal:
 
 def _iso(value) -> str | None:
     return None if value is None else value.isoformat(sep=" ")
+
+
+def shop_currency(store: Store) -> str | None:
+    """The shop's currency when all orders share one, else None (amounts then show bare)."""
+    orders = store.table("orders")
+    found = orders.filter(orders.currency.notnull()).select("currency").distinct().limit(2).to_pyarrow()
+    return found.column("currency")[0].as_py() if found.num_rows == 1 else None

@@ -264,3 +264,13 @@ _MERGES: dict[str, tuple[str, ...]] = {
 # Customers first: everything else resolves external ids against them. Lines go with orders.
 _ORDER_OF_MERGE = ("customers", "products", "orders", "returns", "spend", "interactions", "events", "promotions",
                    "truth", "product_truth")
+
+
+LEDGER_COLUMNS = ("import_id", "kind", "source", "preset", "rows_read", "rows_accepted", "rows_rejected", "started_at",
+                  "status")
+
+
+def ledger(store: Store) -> list[dict]:
+    """Every import recorded in the ledger, oldest first."""
+    rows = store.fetchall(f"SELECT {', '.join(LEDGER_COLUMNS)} FROM imports ORDER BY import_id")
+    return [dict(zip(LEDGER_COLUMNS, row)) for row in rows]

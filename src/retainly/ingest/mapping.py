@@ -62,7 +62,7 @@ class Mapping:
 def load_mapping(path: str | Path) -> Mapping:
     path = Path(path)
     if not path.exists():
-        raise NotFoundError(f"{path}: no such mapping file; check the path given to --map")
+        raise NotFoundError(f"{path}: no such mapping file; check the path given to `mapping`", parameter="mapping")
     content = path.read_bytes()
     try:
         spec = tomllib.loads(content.decode("utf-8"))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -22,31 +21,14 @@ from retainly.ingest.mapping import Mapping, load_mapping
 from retainly.ingest.presets import Options, Preset, detect_preset, get_preset
 from retainly.ingest.readers import RawTable, location, read_table
 from retainly.ingest.values import Problems
+from retainly.results.data import ImportResult
 from retainly.store.backends import Store
 
 IMPORT_KINDS = ("orders", "customers", "products", "returns", "spend", "interactions", "events", "promotions")
 
 
-@dataclass
-class ImportResult:
-    source: str
-    kind: str
-    preset: str
-    rows_read: int
-    rows_accepted: int
-    rows_rejected: int
-    import_id: int | None = None
-    skipped_as_duplicate_of: int | None = None
-    rejects_file: str | None = None
-    rejects: pd.DataFrame | None = None
-    notes: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        return {
-            "source": self.source, "kind": self.kind, "preset": self.preset, "rows_read": self.rows_read,
-            "rows_accepted": self.rows_accepted, "rows_rejected": self.rows_rejected, "import_id": self.import_id,
-            "already_imported_as": self.skipped_as_duplicate_of, "rejects_file": self.rejects_file,
-        }
+# How many rejected rows an import describes in words for a shell to print (all are in the file).
+REJECTS_DESCRIBED = 5
 
 
 def import_file(
@@ -81,7 +63,8 @@ def import_file(
 
     previous = _previous_import(store, kind, raw.content_hash, options_key)
     if previous is not None and not force:
-        return ImportResult(raw.source, kind, chosen.name, len(raw.frame), 0, 0, skipped_as_duplicate_of=previous)
+        return ImportResult(source=raw.source, kind=kind, preset=chosen.name, rows_read=len(raw.frame), rows_accepted=0,
+                            rows_rejected=0, skipped_as_duplicate_of=previous)
 
     step("checking")
     problems = Problems()
@@ -90,7 +73,7 @@ def import_file(
     rejects = _rejects_table(raw, problems, rejected_positions, chosen.group_column(kind), typed)
     if strict and len(rejects):
         first = rejects.iloc[0]
-        raise ImportAborted(f"{_describe(first)}; --strict stopped the import, the store is unchanged")
+        raise ImportAborted(f"{_describe(first)}; `strict` stopped the import, the store is unchanged")
     keep = np.ones(len(typed), dtype=bool)
     keep[rejected_positions] = False
     accepted = typed[keep]
@@ -105,8 +88,10 @@ def import_file(
     ledger = LedgerEntry(kind, raw.source, chosen.name, raw.content_hash, options_key, len(raw.frame) + _malformed(raw),
                          int(keep.sum()), len(rejects), started)
     import_id = load_batch(store, batch, ledger, rejects)
-    return ImportResult(raw.source, kind, chosen.name, ledger.rows_read, ledger.rows_accepted, ledger.rows_rejected,
-                        import_id, rejects_file=rejects_file, rejects=rejects, notes=batch.notes)
+    return ImportResult(source=raw.source, kind=kind, preset=chosen.name, rows_read=ledger.rows_read,
+                        rows_accepted=ledger.rows_accepted, rows_rejected=ledger.rows_rejected, import_id=import_id,
+                        rejects_file=rejects_file, rejects=rejects, notes=batch.notes,
+                        reject_examples=[_describe(row) for _, row in rejects.head(REJECTS_DESCRIBED).iterrows()])
 
 
 def _malformed(raw: RawTable) -> int:
@@ -174,11 +159,6 @@ def _describe(reject: pd.Series) -> str:
     column = f": column {reject['column']}" if isinstance(reject["column"], str) else ""
     value = f": value {str(reject['value'])!r}" if isinstance(reject["value"], str) else ""
     return f"{where}{column}{value}: {reject['reason']}"
-
-
-def describe_reject(reject: pd.Series) -> str:
-    """One reject as `file:line: column C: value 'V': reason`."""
-    return _describe(reject)
 
 
 def _write_rejects(raw: RawTable, rejects: pd.DataFrame, rejects_dir: Path | None) -> str:

@@ -115,7 +115,8 @@ def _decode_error(name: str, data: bytes, exc: UnicodeDecodeError, encoding: str
     how = "the encoding could not be detected" if guessed else f"it is not valid {encoding}"
     return FileFormatError(
         f"{name}:{line}: byte 0x{byte} cannot be read ({how}); "
-        "pass --encoding with the file's encoding, for example --encoding cp1252"
+        "pass `encoding` with the file's encoding, for example `encoding` cp1252",
+        parameter="encoding",
     )
 
 

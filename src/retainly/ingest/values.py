@@ -210,5 +210,6 @@ def missing_columns_error(source: str, preset: str, missing: list[str], found: l
     noun = "column" if len(missing) == 1 else "columns"
     return MappingError(
         f"{source}: missing required {noun} {quoted} for preset {preset} "
-        f"(found: {', '.join(found)}); pick the right --preset or map the columns with --map"
+        f"(found: {', '.join(found)}); pick the right `preset` or map the columns with `mapping`",
+        parameter="preset",
     )

@@ -24,9 +24,9 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from retainly.errors import ConvergenceError
-from retainly.features.model_summary import TIME_UNITS
 from retainly.models import PURCHASE_MODELS, GammaGammaModel
 from retainly.models.heuristic import HeuristicModel
+from retainly.settings import TIME_UNITS
 
 
 @dataclass

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -22,12 +21,13 @@ import pandas as pd
 import pyarrow as pa
 
 from retainly.errors import ConvergenceError, InputError
-from retainly.features.model_summary import TIME_UNITS, holdout_activity, holdout_by_day, model_summary
+from retainly.features.model_summary import holdout_activity, holdout_by_day, model_summary
 from retainly.models import PURCHASE_MODELS
 from retainly.models.base import Histories
 from retainly.models.clv import DAYS_PER_MONTH, discounted_purchases
 from retainly.models.heuristic import HeuristicModel
 from retainly.scores.backtest import BacktestData, evaluate, fit_model, fit_spend
+from retainly.settings import TIME_UNITS, ModelSettings
 from retainly.store.backends import Store
 
 MODEL_CHOICES = ("auto", *PURCHASE_MODELS, HeuristicModel.name)
@@ -37,17 +37,6 @@ CAUTION_ERROR = 0.2  # a backtest total off by more than this earns a warning in
 NO_DATE_AFTER_DAYS = 3 * 365  # an even-odds wait longer than this gives no next-order date
 SCORE_COLUMNS = ("as_of", "customer_id", "fit_id", "model", "p_alive", "expected_orders", "p_order",
                  "expected_spend", "clv", "next_order_date", "confidence")
-
-
-@dataclass(frozen=True)
-class ModelSettings:
-    """The [models] section of the settings file (docs/models.md)."""
-
-    time_unit: str = "week"
-    horizon_days: int = 365
-    discount_rate: float = 0.01  # per month
-    min_repeat_buyers: int = 50
-    penalizer: float = 0.0
 
 
 def choose_model(store: Store, as_of: date, settings: ModelSettings) -> tuple[str, str, list[dict] | None]:
@@ -90,7 +79,8 @@ def choose_model(store: Store, as_of: date, settings: ModelSettings) -> tuple[st
 
 def backtest_data(store: Store, calibration_end: date, holdout_end: date, unit: str) -> BacktestData:
     if holdout_end <= calibration_end:
-        raise InputError(f"--holdout-end {holdout_end} must be after --calibration-end {calibration_end}")
+        raise InputError(f"`holdout_end` {holdout_end} must be after `calibration_end` {calibration_end}",
+                         parameter="holdout_end")
     return BacktestData(model_summary(store, calibration_end, unit), holdout_activity(store, calibration_end, holdout_end),
                         holdout_by_day(store, calibration_end, holdout_end), calibration_end, holdout_end, unit)
 
@@ -98,11 +88,12 @@ def backtest_data(store: Store, calibration_end: date, holdout_end: date, unit: 
 def score(store: Store, as_of: date, model: str, settings: ModelSettings) -> dict:
     """Fit, predict and store every customer's scores as of ``as_of``; return the fit record."""
     if model not in MODEL_CHOICES:
-        raise InputError(f"--model {model}: choose one of {', '.join(MODEL_CHOICES)}")
+        raise InputError(f"`model` {model}: choose one of {', '.join(MODEL_CHOICES)}", parameter="model")
     unit_days = TIME_UNITS[settings.time_unit]
     summary = model_summary(store, as_of, settings.time_unit)
     if summary.empty:
-        raise InputError(f"no customer had bought by {as_of}; import orders first or pick a later --as-of")
+        raise InputError(f"no customer had bought by {as_of}; import orders first or pick a later `as_of`",
+                         parameter="as_of")
     repeat_buyers = int((summary["frequency"] > 0).sum())
     backtest = None
     if repeat_buyers < settings.min_repeat_buyers:
@@ -204,10 +195,8 @@ def _store(store: Store, as_of: date, model, spend_model, scores: pd.DataFrame, 
     marks = ", ".join("?" for _ in record)
     with store.transaction():
         store.execute(f"INSERT INTO model_fits ({columns}) VALUES ({marks})", tuple(record.values()))
-        store.execute("DELETE FROM customer_scores WHERE as_of = ?", (as_of,))
-        store.insert_arrow("customer_scores", arrow)
-    return {**record, "as_of": as_of.isoformat(), "fitted_at": record["fitted_at"].isoformat(timespec="seconds"),
-            "params": json.loads(record["params"]), "spend_params": json.loads(record["spend_params"]),
+        store.replace_rows("customer_scores", arrow, as_of=as_of)
+    return {**record, "params": json.loads(record["params"]), "spend_params": json.loads(record["spend_params"]),
             "backtest": backtest}
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from datetime import date
 
+import pyarrow as pa
+
 from retainly.store.backends import Store
 
 FIT_COLUMNS = ("fit_id", "as_of", "model", "time_unit", "params", "spend_model", "spend_params", "log_likelihood",
@@ -27,6 +29,12 @@ def latest_fit(store: Store, as_of: date | None = None) -> dict | None:
     return fit
 
 
+def customer_scores(store: Store, as_of: date) -> pa.Table:
+    """Every customer's stored predictions for ``as_of``, by customer id, as an Arrow table."""
+    table = store.table("customer_scores")
+    return table.filter(table.as_of == as_of).order_by("customer_id").to_pyarrow()
+
+
 def customer_prediction(store: Store, customer_id: int, as_of: date) -> dict | None:
     """One customer's stored predictions for ``as_of``, or None (no purchase by then)."""
     row = store.fetchone(f"SELECT {', '.join(PREDICTION_COLUMNS)} FROM customer_scores "
@@ -40,7 +48,8 @@ def predictions_at(store: Store, as_of: date) -> "pd.DataFrame | None":
     None when nothing was ever scored."""
     import pandas as pd
 
-    from retainly.features.model_summary import TIME_UNITS, model_summary
+    from retainly.features.model_summary import model_summary
+    from retainly.settings import TIME_UNITS
     from retainly.models import PURCHASE_MODELS
     from retainly.models.heuristic import heuristic_from_dict
 
@@ -63,3 +72,25 @@ def predictions_at(store: Store, as_of: date) -> "pd.DataFrame | None":
     predicted = model.predict(summary, fit["horizon_days"] / unit_days)
     return pd.DataFrame({"customer_id": summary["customer_id"], "p_alive": predicted["probability_alive"],
                          "expected_orders": predicted["expected_purchases"], "clv": float("nan")})
+
+
+def prediction_totals(store: Store, as_of: date, active_from: float) -> dict:
+    """The stored predictions of ``as_of`` added up; ``active`` counts P(alive) >= ``active_from``."""
+    table = store.table("customer_scores")
+    mine = table.filter(table.as_of == as_of)
+    totals = mine.aggregate(customers=mine.count(), expected_orders=mine.expected_orders.sum(), clv=mine.clv.sum(),
+                            active=(mine.p_alive >= active_from).sum(),
+                            mean_p_alive=mine.p_alive.mean()).to_pyarrow().to_pylist()[0]
+    return {"customers": int(totals["customers"]), "expected_orders": float(totals["expected_orders"] or 0),
+            "clv": float(totals["clv"] or 0), "active": int(totals["active"] or 0),
+            "mean_p_alive": totals["mean_p_alive"]}
+
+
+def alive_histogram(store: Store, as_of: date, bins: int = 10) -> list[dict]:
+    """Customers per P(alive) bin of width 1 / ``bins`` (the last bin includes 1), counted in the engine."""
+    table = store.table("customer_scores")
+    mine = table.filter(table.as_of == as_of)
+    placed = mine.mutate(bin=(mine.p_alive * bins).floor().clip(upper=bins - 1).cast("int32"))
+    counted = placed.group_by("bin").aggregate(customers=placed.count()).to_pyarrow().to_pylist()
+    by_bin = {row["bin"]: int(row["customers"]) for row in counted}
+    return [{"low": i / bins, "customers": by_bin.get(i, 0)} for i in range(bins)]

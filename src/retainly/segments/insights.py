@@ -84,9 +84,7 @@ def compute_and_store(store: Store, as_of: date) -> dict:
     }
     with store.transaction():
         for name, rows in tables.items():
-            store.execute(f"DELETE FROM {name} WHERE as_of = ?", (as_of,))
-            if rows.num_rows:
-                store.insert_arrow(name, rows)
+            store.replace_rows(name, rows, as_of=as_of)
     return {**{name: rows.num_rows for name, rows in tables.items()}, "promotion_note": note}
 
 
@@ -96,3 +94,39 @@ def _dates(day: date, n: int) -> pa.Array:
 
 def _times(moment: datetime, n: int) -> pa.Array:
     return pa.array([moment] * n, pa.timestamp("us"))
+
+
+# -- reading them back ---------------------------------------------------------------------
+def buyer_type_counts(store: Store, as_of: date) -> list[tuple[str, str, int]]:
+    """(buyer type, source, customers) stored for ``as_of``."""
+    rows = store.fetchall("SELECT buyer_type, source, COUNT(*) FROM buyer_types WHERE as_of = ? "
+                          "GROUP BY 1, 2 ORDER BY 1, 2", (as_of,))
+    return [(kind, source, int(n)) for kind, source, n in rows]
+
+
+CONSUMABLE_COLUMNS = ("sku", "name", "repeat_buyers", "intervals", "median_days", "p25_days", "p75_days")
+DUE_COLUMNS = ("customer", "sku", "name", "last_purchase", "due_date", "days_overdue", "p_alive")
+
+
+def consumables(store: Store, as_of: date) -> list[dict]:
+    """Products bought again at a typical interval, most repeat buyers first."""
+    rows = store.fetchall(
+        "SELECT i.sku, p.name, i.repeat_buyers, i.intervals, i.median_days, i.p25_days, i.p75_days "
+        "FROM product_intervals i LEFT JOIN products p ON p.sku = i.sku WHERE i.as_of = ? AND i.consumable "
+        "ORDER BY i.repeat_buyers DESC, i.sku", (as_of,))
+    return [dict(zip(CONSUMABLE_COLUMNS, row)) for row in rows]
+
+
+def due_reorders(store: Store, as_of: date, min_p_alive: float, limit: int | None) -> list[dict]:
+    """Reorders due within the last interval (most overdue first) of customers whose P(alive) is at
+    least ``min_p_alive`` where predictions for ``as_of`` exist: older ones were probably bought elsewhere."""
+    rows = store.fetchall(
+        "SELECT c.external_id, d.sku, p.name, d.last_purchase, d.due_date, d.days_overdue, s.p_alive "
+        "FROM reorders_due d JOIN customers c ON c.customer_id = d.customer_id "
+        "LEFT JOIN products p ON p.sku = d.sku "
+        "LEFT JOIN customer_scores s ON s.customer_id = d.customer_id AND s.as_of = d.as_of "
+        "WHERE d.as_of = ? AND d.days_overdue >= 0 AND d.days_overdue <= d.interval_days "
+        "AND COALESCE(s.p_alive, 1) >= ? "
+        "ORDER BY d.days_overdue DESC, c.external_id, d.sku" + (f" LIMIT {int(limit)}" if limit else ""),
+        (as_of, min_p_alive))
+    return [dict(zip(DUE_COLUMNS, row)) for row in rows]

@@ -20,34 +20,15 @@ predictions exist, else by net spend to date. Every row carries a reason in plai
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
 import pandas as pd
 
 from retainly.features.rhythm import customer_rhythm, shop_rhythm
+from retainly.settings import LifecycleSettings
 
 STAGES = ("new", "active", "at_risk", "lapsed", "lost", "won_back")
-
-
-@dataclass(frozen=True)
-class LifecycleSettings:
-    """The [lifecycle] section of the settings file (docs/lifecycle.md)."""
-
-    new_days: int = 60
-    won_back_days: int = 90
-    at_risk_rhythms: float = 1.5
-    lapsed_rhythms: float = 3.0
-    lost_rhythms: float = 6.0
-    at_risk_floor_days: int = 30
-    lapsed_floor_days: int = 90
-    lost_floor_days: int = 180
-    lost_after_days: int = 730
-    at_risk_p_alive: float = 0.6
-    lapsed_p_alive: float = 0.3
-    lost_p_alive: float = 0.1
-    vip_share: float = 0.05
 
 
 def lifecycle_stages(store, as_of: date, predictions: pd.DataFrame | None,

@@ -34,18 +34,16 @@ def store_stages(store: Store, as_of: date, stages: pd.DataFrame, signs: pd.Data
         "computed_at": pa.array([now] * len(stages), pa.timestamp("us")),
     })
     with store.transaction():
-        store.execute("DELETE FROM lifecycle_stages WHERE as_of = ?", (as_of,))
-        store.insert_arrow("lifecycle_stages", rows)
+        store.replace_rows("lifecycle_stages", rows, as_of=as_of)
         if signs is not None:
-            store.execute("DELETE FROM churn_signals WHERE as_of = ?", (as_of,))
-            store.insert_arrow("churn_signals", pa.table({
+            store.replace_rows("churn_signals", pa.table({
                 "as_of": pa.array([as_of] * len(signs), pa.date32()),
                 "customer_id": pa.array(signs["customer_id"], pa.int64()),
                 "risk_score": pa.array(signs["risk_score"], pa.float64()),
                 "sign_count": pa.array(signs["sign_count"], pa.int64()),
                 "signs": pa.array(signs["signs"], pa.string()),
                 "computed_at": pa.array([now] * len(signs), pa.timestamp("us")),
-            }))
+            }), as_of=as_of)
 
 
 def snapshot_dates(first: date, last: date) -> list[date]:
@@ -102,3 +100,16 @@ def transition_trend(store: Store, dates: list[date]) -> list[dict]:
     wanted = set(zip(dates, dates[1:]))
     return [{"from_date": a, "to_date": b, "from_stage": f, "to_stage": t, "customers": int(n)}
             for a, b, f, t, n in rows if (a, b) in wanted]
+
+
+CUSTOMER_STAGE_COLUMNS = ("external_id", "customer_id", "stage", "vip", "reason", "p_alive", "risk_score", "signs")
+
+
+def customer_stages(store: Store, as_of: date) -> list[dict]:
+    """Every customer's stage, VIP flag, reason, P(alive), risk score and warning signs (JSON) as of a date."""
+    rows = store.fetchall(
+        "SELECT c.external_id, s.customer_id, s.stage, s.vip, s.reason, s.p_alive, w.risk_score, w.signs "
+        "FROM lifecycle_stages s JOIN customers c ON c.customer_id = s.customer_id "
+        "LEFT JOIN churn_signals w ON w.customer_id = s.customer_id AND w.as_of = s.as_of "
+        "WHERE s.as_of = ? ORDER BY s.customer_id", (as_of,))
+    return [dict(zip(CUSTOMER_STAGE_COLUMNS, row)) for row in rows]

@@ -19,7 +19,7 @@ import ibis
 from ibis.expr.types import Table
 
 from retainly.features.orders import customer_orders, purchase_span
-from retainly.segments.segment_map import SegmentMap
+from retainly.settings import SegmentMap
 from retainly.store.backends import Store
 
 NOT_A_CUSTOMER = "(not a customer yet)"
@@ -85,9 +85,7 @@ def _segment_expression(scored: Table, bins: int, segment_map: SegmentMap) -> ib
 def store_scores(store: Store, as_of: date, bins: int, segment_map: SegmentMap) -> int:
     """Compute and store the scores for ``as_of`` (replacing earlier ones for that date); return the count."""
     expression = rfm_table(store, as_of, bins, segment_map)
-    with store.transaction():
-        store.execute("DELETE FROM rfm_scores WHERE as_of = ?", (as_of,))
-        store.insert_from("rfm_scores", expression)
+    store.replace_rows("rfm_scores", expression, as_of=as_of)
     return int(store.fetchone("SELECT COUNT(*) FROM rfm_scores WHERE as_of = ?", (as_of,))[0])
 
 
@@ -141,3 +139,43 @@ def segment_moves(store: Store, earlier: date, later: date) -> list[dict]:
     ).aggregate(customers=joined.count())
     rows = moves.order_by(["from_segment", "to_segment"]).to_pyarrow().to_pylist()
     return [{**row, "customers": int(row["customers"])} for row in rows]
+
+
+def revenue_concentration(store: Store, as_of: date, points: int) -> list[tuple[float, float]]:
+    """(share of customers, cumulative share of revenue), biggest spenders first, from (0, 0).
+
+    Customers are ranked in the engine by their RFM monetary value as of ``as_of`` (net of
+    returns), cumulated, and read back as at most ``points`` steps.
+    """
+    table = scores(store, as_of)
+    order = [table.monetary.desc(), table.customer_id]
+    ranked = table.mutate(
+        place=ibis.row_number().over(ibis.window(order_by=order)) + 1,
+        running=table.monetary.sum().over(ibis.cumulative_window(order_by=order)),
+        size=table.count().over(ibis.window()),
+        total=table.monetary.sum().over(ibis.window()),
+    )
+    stepped = ranked.mutate(step=(ranked.place * points / ranked.size).ceil())
+    rows = stepped.group_by("step").aggregate(
+        customers=stepped.place.max(), running=stepped.running.argmax(stepped.place),
+        size=stepped.size.max(), total=stepped.total.max(),
+    ).order_by("step").to_pyarrow().to_pylist()
+    if not rows or not rows[0]["total"] or rows[0]["total"] <= 0:
+        return []
+    total = float(rows[0]["total"])
+    return [(0.0, 0.0)] + [(row["customers"] / row["size"], float(row["running"]) / total) for row in rows]
+
+
+def call_list(store: Store, as_of: date, segments: tuple[str, ...], limit: int) -> list[dict]:
+    """Customers of ``segments`` (high value but drifting away), biggest spenders first, with their
+    P(alive) and CLV where predictions for ``as_of`` exist."""
+    table = scores(store, as_of)
+    drifting = table.filter(table.segment.isin(segments))
+    customers = store.table("customers").select("customer_id", "external_id", "name", "email", "phone")
+    predicted = store.table("customer_scores")
+    predicted = predicted.filter(predicted.as_of == as_of).select("customer_id", "p_alive", "clv")
+    joined = drifting.join(customers, "customer_id").left_join(predicted, "customer_id")
+    return joined.order_by([joined.monetary.desc(), joined.customer_id]).limit(limit).select(
+        "customer_id", "external_id", "name", "email", "phone", "segment", "recency_days", "frequency", "monetary",
+        "p_alive", "clv",
+    ).to_pyarrow().to_pylist()

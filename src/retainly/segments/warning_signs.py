@@ -20,31 +20,18 @@ weight in ``WEIGHTS``: 0 with no sign, never 1, and more signs always mean more 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
 
 from retainly.features.model_summary import end_of
+from retainly.settings import WarningSettings
 from retainly.store.backends import Store
 
 WEIGHTS = {"overdue": 0.35, "slowing_down": 0.15, "spending_less": 0.15, "recent_returns": 0.10,
            "complaints": 0.25, "no_visits": 0.10, "fading": 0.30}
 NEGATIVE_OUTCOMES = ("negative", "unresolved", "complaint", "angry", "escalated")
-
-
-@dataclass(frozen=True)
-class WarningSettings:
-    overdue_rhythms: float = 1.5
-    overdue_floor_days: int = 14
-    slowing_factor: float = 2.0
-    spending_factor: float = 0.6
-    returns_days: int = 90
-    contacts_days: int = 180
-    visits_days: int = 60
-    fading_days: int = 90
-    fading_drop: float = 0.2
 
 
 def warning_signs(store: Store, as_of: date, facts: pd.DataFrame, p_now: pd.DataFrame | None,

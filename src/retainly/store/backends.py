@@ -32,7 +32,7 @@ class Store:
     def __init__(self, url: StoreURL, ibis_backend: Any):
         self.url = url
         self.ibis = ibis_backend
-        self._in_transaction = False
+        self._transaction_depth = 0
 
     # -- raw SQL -----------------------------------------------------------------
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
@@ -52,6 +52,20 @@ class Store:
         """INSERT the rows of an Ibis expression into ``table`` without leaving the engine."""
         columns = ", ".join(f'"{name}"' for name in expression.columns)
         self.execute(f"INSERT INTO {table} ({columns}) {self.ibis.compile(expression)}")
+
+    def replace_rows(self, table: str, rows, **key) -> None:
+        """Replace the rows of ``table`` whose columns equal ``key`` (e.g. ``as_of=day``) by ``rows``,
+        an Arrow table or an Ibis expression, in one transaction (or the caller's).
+
+        Derived results are stored per date this way: recomputing a date never leaves two copies."""
+        where = " AND ".join(f'"{column}" = ?' for column in key)
+        with self.transaction():
+            self.execute(f"DELETE FROM {table} WHERE {where}", tuple(key.values()))
+            if isinstance(rows, pa.Table):
+                if rows.num_rows:
+                    self.insert_arrow(table, rows)
+            else:
+                self.insert_from(table, rows)
 
     def fresh_dates(self, table: str, stamp: str = "computed_at") -> set:
         """The ``as_of`` dates of ``table`` whose rows were written (column ``stamp``) after the last import.
@@ -95,7 +109,24 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """All or nothing: commit at the end of the block, roll back on any exception."""
+        """All or nothing: commit at the end of the block, roll back on any exception.
+
+        A transaction opened inside another joins it: the outer block commits or rolls back both."""
+        if self._transaction_depth:
+            self._transaction_depth += 1
+            try:
+                yield
+            finally:
+                self._transaction_depth -= 1
+            return
+        self._transaction_depth = 1
+        try:
+            with self._engine_transaction():
+                yield
+        finally:
+            self._transaction_depth = 0
+
+    def _engine_transaction(self):
         raise NotImplementedError
 
     def stage(self, name: str, data: pa.Table) -> None:
@@ -121,7 +152,7 @@ class DuckDBStore(Store):
         return self.ibis.con
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def _engine_transaction(self) -> Iterator[None]:
         con = self.ibis.con
         con.execute("BEGIN TRANSACTION")
         try:
@@ -179,7 +210,7 @@ class PostgresStore(Store):
             return cursor.fetchall()
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def _engine_transaction(self) -> Iterator[None]:
         with self.ibis.con.transaction():
             yield
 
@@ -210,7 +241,8 @@ def connect(url: str | StoreURL) -> Store:
         path = parsed.path
         if path.parent and not path.parent.exists():
             raise StoreError(
-                f"cannot create the store {path}: folder {path.parent} does not exist; create it or pick another --db"
+                f"cannot create the store {path}: folder {path.parent} does not exist; create it or pick another `url`",
+                parameter="url",
             )
         try:
             backend = ibis.duckdb.connect(database=str(path))

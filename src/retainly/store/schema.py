@@ -78,9 +78,16 @@ def require_current(store: Store) -> None:
         )
     if version == 0:
         raise SchemaVersionError(
-            f"{store.url.display()} holds tables but no retainly schema; point --db at a new or retainly store"
+            f"{store.url.display()} holds tables but no retainly schema; point `url` at a new or retainly store",
+            parameter="url",
         )
     raise SchemaVersionError(
         f"the store is at schema version {version}, this retainly needs {LATEST_VERSION}; "
         "run `retainly db upgrade` (back it up first)"
     )
+
+
+def row_counts(store: Store) -> dict[str, int]:
+    """Rows per store table, the schema bookkeeping aside."""
+    names = sorted(store.table_names() - {"retainly_schema"})
+    return {name: int(store.fetchone(f"SELECT COUNT(*) FROM {name}")[0]) for name in names}

@@ -7,8 +7,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from retainly.errors import InputError
-
-DEFAULT_URL = "duckdb:///retainly.duckdb"
+from retainly.settings import DEFAULT_URL  # noqa: F401  (the default lives with the deployment settings)
 
 _HOW = (
     "use duckdb:///relative/path.duckdb, duckdb:////absolute/path.duckdb, "

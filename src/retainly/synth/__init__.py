@@ -10,7 +10,8 @@ million customers take seconds.
 Modules: ``calendar`` (seasons, sales, time warp), ``catalog`` (products), ``timing``
 (buyer types, MBG/NBD purchase times), ``customers`` (identities, spend), ``baskets``
 (contents, companions, replenishment), ``orders`` (numbering, prices, shipping),
-``returns``, ``activity`` (site events), ``interactions``, ``dirty`` (corrupted files).
+``returns``, ``activity`` (site events), ``interactions``, ``dirty`` (corrupted files),
+``files`` (a generated shop as native export files, or straight into a store).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from datetime import date
 
 import numpy as np
 
+from retainly.errors import InputError
 from retainly.ingest.batch import Batch
 from retainly.synth.activity import build_events
 from retainly.synth.arrays import SECONDS_PER_DAY, choose, customer_refs, frame, pick, text, timestamps
@@ -56,12 +58,13 @@ def generate_shop(
     name (see ``PHASES``) as it starts.
     """
     if customers < 1:
-        raise ValueError(f"customers must be at least 1, got {customers}")
+        raise InputError(f"`customers` must be at least 1, got {customers}", parameter="customers")
     if not 0.0 <= guest_share < 1.0:
-        raise ValueError(f"guest_share must be in [0, 1), got {guest_share}")
+        raise InputError(f"`guest_share` must be at least 0 and below 1, got {guest_share}", parameter="guest_share")
     mix = dict(DEFAULT_MIX if mix is None else mix)
     if set(mix) != set(BUYER_TYPES) or min(mix.values()) < 0 or sum(mix.values()) <= 0:
-        raise ValueError(f"mix needs non-negative shares for exactly {', '.join(BUYER_TYPES)}")
+        raise InputError(f"`mix` needs a non-negative share for each of {', '.join(BUYER_TYPES)} "
+                         f"(no other keys, not all zero), got {mix}", parameter="mix")
     announce = progress or (lambda phase: None)
     # One independent stream per phase: a change in one phase leaves the others' draws alone.
     streams = dict(zip(PHASES, np.random.default_rng(seed).spawn(len(PHASES))))

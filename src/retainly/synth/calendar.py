@@ -12,6 +12,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from retainly.errors import InputError
 from retainly.synth.arrays import id_strings, pick, text
 
 # Relative demand per calendar month (Jan..Dec): the Christmas quarter sells most.
@@ -121,7 +122,7 @@ def black_friday(year: int) -> date:
 def build_calendar(start: date, end: date) -> Calendar:
     days = (end - start).days + 1
     if days < 1:
-        raise ValueError(f"end ({end}) must not be before start ({start})")
+        raise InputError(f"`end` must be on or after `start` ({start}), got {end}", parameter="end")
     day_dates = np.datetime64(start, "D") + np.arange(days)
     month = day_dates.astype("datetime64[M]").astype(int) % 12
     weekday = (day_dates.astype(int) + 3) % 7  # 1970-01-01 was a Thursday

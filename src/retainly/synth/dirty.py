@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from retainly.errors import InputError
+
 # (column, value written, fault): what real exports get wrong.
 FAULTS: tuple[tuple[str, str, str], ...] = (
     ("placed_at", "2024-13-45", "unparseable_date"),
@@ -26,7 +28,7 @@ def make_dirty(orders_text: pd.DataFrame, seed: int, share: float = 0.01) -> tup
     other cell does.
     """
     if not 0.0 <= share <= 1.0:
-        raise ValueError(f"share must be between 0 and 1, got {share}")
+        raise InputError(f"`share` must be between 0 and 1, got {share}", parameter="share")
     usable = [f for f in FAULTS if f[0] in orders_text.columns]
     dirty = orders_text.copy()
     n_rows = len(orders_text)

@@ -28,39 +28,39 @@ def show(
     Example: retainly customer show 12347
     """
     with open_workspace() as ws:
-        view = ws.customer(key, day(as_of, "--as-of"))
+        view = ws.customers.view(key, day(as_of, "--as-of"))
     if as_json:
         print_json(view)
         return
-    person = view["customer"]
-    print_record(f"customer {person['external_id']}", {**person, **view["consents"],
-                                                       "last_contact_at": view["last_contact_at"]})
-    print_record("KPIs", view["kpis"])
-    if view["rfm"]:
-        print_record("RFM", view["rfm"])
-    if view["lifecycle"]:
-        standing = view["lifecycle"]
-        print_record("lifecycle", {"stage": standing["stage"] + (" (VIP)" if standing["vip"] else ""),
-                                   "why": standing["reason"], "churn risk": standing["risk_score"]})
-        for sign in standing["warning_signs"]:
+    person = view.customer
+    print_record(f"customer {person.external_id}", {**person.to_dict(), **view.consents.to_dict(),
+                                                   "last_contact_at": view.last_contact_at})
+    print_record("KPIs", view.kpis)
+    if view.rfm:
+        print_record("RFM", view.rfm)
+    if view.lifecycle:
+        standing = view.lifecycle
+        print_record("lifecycle", {"stage": standing.stage + (" (VIP)" if standing.vip else ""),
+                                   "why": standing.reason, "churn risk": standing.risk_score})
+        for sign in standing.warning_signs:
             console.print(f"  warning sign: {sign}")
-        if standing["buyer_type"]:
-            kind = standing["buyer_type"]
-            console.print(f"  buyer type: {kind['type']} ({kind['source']}): {kind['reason']}")
-        for due in standing["reorders_due"]:
-            console.print(f"  reorder of {due['sku']} due {due['due_date']} (last bought {due['last_purchase']})")
-        for offer in standing["next_products"]:
-            console.print(f"  worth offering: {offer['sku']}, because they bought {offer['because_of']} "
-                          f"({offer['kind']}, confidence {offer['confidence']:.0%})")
-    if view["predictions"]:
-        print_record(f"predictions (next {view['predictions']['horizon_days']} days)", view["predictions"])
-    orders = view["orders"]
+        if standing.buyer_type:
+            kind = standing.buyer_type
+            console.print(f"  buyer type: {kind.type} ({kind.source}): {kind.reason}")
+        for due in standing.reorders_due:
+            console.print(f"  reorder of {due.sku} due {due.due_date} (last bought {due.last_purchase})")
+        for offer in standing.next_products:
+            console.print(f"  worth offering: {offer.sku}, because they bought {offer.because_of} "
+                          f"({offer.kind}, confidence {offer.confidence:.0%})")
+    if view.predictions:
+        print_record(f"predictions (next {view.predictions.horizon_days} days)", view.predictions)
+    orders = view.orders
     print_rows(f"orders (last {min(len(orders), _ORDERS_SHOWN)} of {len(orders)})", [
-        {"order": o["order_id"], "placed at": o["placed_at"], "status": o["status"], "channel": o["channel"],
-         "lines": len(o["lines"]), "items": sum(max(line["quantity"], 0) for line in o["lines"]),
-         "amount": sum(line["amount"] for line in o["lines"] if line["quantity"] > 0)}
+        {"order": o.order_id, "placed at": o.placed_at, "status": o.status, "channel": o.channel,
+         "lines": len(o.lines), "items": sum(max(line.quantity, 0) for line in o.lines),
+         "amount": sum(line.amount for line in o.lines if line.quantity > 0)}
         for o in orders[-_ORDERS_SHOWN:]])
     print_rows("returns", [{k: r[k] for k in ("return_id", "returned_at", "sku", "quantity", "amount", "reason")}
-                           for r in view["returns"]])
-    print_rows("contacts", view["interactions"])
+                           for r in view.returns])
+    print_rows("contacts", view.interactions)
     console.print("order lines and everything else: add --json")

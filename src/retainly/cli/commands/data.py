@@ -9,7 +9,7 @@ import typer
 
 from retainly.cli.app import app, open_workspace
 from retainly.cli.output import console, phases, print_csv, print_json, print_record, print_rows
-from retainly.ingest.pipeline import IMPORT_KINDS, describe_reject
+from retainly.services.data import IMPORT_KINDS
 
 _PRESET_HELP = "Known layout: online-retail-ii, cdnow, shopify, woocommerce, retainly. Default: detected from the header."
 
@@ -36,7 +36,7 @@ def import_command(
     with open_workspace() as ws:
         for path in files:
             with phases(f"importing {path.name}", ("reading", "checking", "loading"), quiet=as_json) as step:
-                result = ws.import_file(kind, path, preset=preset, mapping=mapping, encoding=encoding,
+                result = ws.data.import_file(kind, path, preset=preset, mapping=mapping, encoding=encoding,
                                         strict=strict, force=force, progress=step)
             results.append(result)
             if not as_json:
@@ -53,10 +53,9 @@ def _report(result) -> None:
     console.print(f"{result.source}: {result.rows_accepted:,} of {result.rows_read:,} rows imported "
                   f"as {result.kind} with preset {result.preset} (import #{result.import_id})")
     if result.rows_rejected:
-        shown = result.rejects.head(5)
-        for _, reject in shown.iterrows():
-            console.print(f"  rejected {describe_reject(reject)}", highlight=False)
-        more = result.rows_rejected - len(shown)
+        for example in result.reject_examples:
+            console.print(f"  rejected {example}", highlight=False)
+        more = result.rows_rejected - len(result.reject_examples)
         tail = f" ({more:,} more)" if more > 0 else ""
         console.print(f"  {result.rows_rejected:,} rows rejected{tail}: see {result.rejects_file}")
     for note in result.notes:
@@ -73,7 +72,7 @@ def summary(
     Example: retainly summary --json
     """
     with open_workspace() as ws:
-        figures = ws.summary()
+        figures = ws.data.summary()
     if as_json:
         print_json(figures)
     elif as_csv:
@@ -89,5 +88,5 @@ def imports(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")]
     Example: retainly imports
     """
     with open_workspace() as ws:
-        rows = ws.imports()
+        rows = ws.data.imports()
     print_json(rows) if as_json else print_rows("imports", rows)

@@ -18,7 +18,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
     Example: retainly --db shop.duckdb db status
     """
     with Workspace.open_unchecked(state.db) as ws:
-        current = ws.schema_status()
+        current = ws.schema.status()
         data = {
             "store": ws.store.url.display(),
             "version": current.version,
@@ -43,8 +43,8 @@ def upgrade() -> None:
     Example: retainly --db postgresql://shop@db:5432/shop db upgrade
     """
     with Workspace.open_unchecked(state.db) as ws:
-        applied = ws.upgrade()
-        version = ws.schema_status().version
+        applied = ws.schema.upgrade()
+        version = ws.schema.status().version
     if applied:
         for migration in applied:
             console.print(f"applied {migration.version}: {migration.name}")

@@ -23,20 +23,21 @@ def buyer_types(
     """
     with open_workspace() as ws:
         with console.status("labelling buyers and training the early classifiers..."):
-            result = ws.evaluate_buyer_types(day(as_of, "--as-of")) if evaluate else ws.buyer_type_mix(day(as_of, "--as-of"))
+            on = day(as_of, "--as-of")
+            result = ws.insights.evaluate_buyer_types(on) if evaluate else ws.insights.buyer_type_mix(on)
     if as_json:
         print_json(result)
         return
     if evaluate:
         for section, title in (("rules", "rule labels"), ("after_1", "early classifier after 1 order"),
                                ("after_2", "early classifier after 2 orders")):
-            part = result[section]
+            part = getattr(result, section)
             rows = [{"type": name, **{k: part["per_type"][name][k] for k in ("precision", "recall", "support")}}
                     for name in part["per_type"]]
             print_rows(f"{title}: against the hidden truth (macro-F1 {part['macro_f1']})", rows)
         return
-    print_rows(f"buyer types as of {result['as_of']}", result["types"])
-    console.print(result["promotion_note"])
+    print_rows(f"buyer types as of {result.as_of}", result.types)
+    console.print(result.promotion_note)
 
 
 @app.command()
@@ -51,9 +52,9 @@ def reorders(
     """
     with open_workspace() as ws:
         with console.status("measuring re-order intervals..."):
-            result = ws.reorders(day(as_of, "--as-of"), limit)
+            result = ws.insights.reorders(day(as_of, "--as-of"), limit)
     if as_json:
         print_json(result)
         return
-    print_rows(f"consumables as of {result['as_of']} (days between repeat purchases)", result["consumables"])
-    print_rows("reorders due (most overdue first)", result["due"])
+    print_rows(f"consumables as of {result.as_of} (days between repeat purchases)", result.consumables)
+    print_rows("reorders due (most overdue first)", result.due)

@@ -9,8 +9,8 @@ import typer
 from retainly.cli.app import app, open_workspace
 from retainly.cli.commands.measure import day
 from retainly.cli.output import console, print_csv, print_json, print_rows
-from retainly.segments.lifecycle import STAGES
-from retainly.segments.lifecycle_store import NOT_A_CUSTOMER
+from retainly.errors import InputError
+from retainly.services.lifecycle import NOT_A_CUSTOMER, STAGES
 
 # The moves a shop watches month by month, as (column, from stages, to stage).
 _WATCHED = (("new", (NOT_A_CUSTOMER,), "new"), ("active → at risk", ("active", "won_back", "new"), "at_risk"),
@@ -31,10 +31,10 @@ def lifecycle(
     """
     with open_workspace() as ws:
         with console.status("placing every customer in a stage..."):
-            on = ws.ensure_lifecycle(day(as_of, "--as-of"))
-            flow = ws.lifecycle_flow(day(first, "--from"), on) if first else None
-            customers = ws.lifecycle_customers(on) if as_csv else None
-            counts = ws.lifecycle_counts(on)
+            on = ws.lifecycle.ensure(day(as_of, "--as-of"))
+            flow = _flow(ws, day(first, "--from"), on) if first else None
+            customers = ws.lifecycle.customers(on) if as_csv else None
+            counts = ws.lifecycle.counts(on)
     if as_csv:
         print_csv(customers)
         return
@@ -43,26 +43,33 @@ def lifecycle(
         return
     print_rows(f"lifecycle stages as of {on}", counts)
     if flow:
-        print_rows(f"flow between stages, {flow['from']} → {flow['to']} (customers)", _matrix(flow["flow"]))
-        print_rows("stage changes month by month", _trend(flow["trend"]))
+        print_rows(f"flow between stages, {flow.first} → {flow.last} (customers)", _matrix(flow.flow))
+        print_rows("stage changes month by month", _trend(flow.trend))
     console.print("every customer's stage, reason and warning signs: add --csv, or see `retainly customer show ID`")
 
 
-def _matrix(flow: list[dict]) -> list[dict]:
+def _flow(ws, first, last):
+    # The core names the dates `first` and `last`; here they are --from and --to (alias of --as-of).
+    if first >= last:
+        raise InputError(f"--from {first} must be before --to {last}")
+    return ws.lifecycle.flow(first, last)
+
+
+def _matrix(flow) -> list[dict]:
     order = [NOT_A_CUSTOMER, *STAGES]
-    targets = [s for s in STAGES if any(f["to_stage"] == s for f in flow)]
-    cells = {(f["from_stage"], f["to_stage"]): f["customers"] for f in flow}
-    sources = [s for s in order if any(f["from_stage"] == s for f in flow)]
+    targets = [s for s in STAGES if any(f.to_stage == s for f in flow)]
+    cells = {(f.from_stage, f.to_stage): f.customers for f in flow}
+    sources = [s for s in order if any(f.from_stage == s for f in flow)]
     return [{"from \\ to": source, **{t: cells.get((source, t), 0) for t in targets}} for source in sources]
 
 
-def _trend(trend: list[dict]) -> list[dict]:
-    periods = sorted({(t["from_date"], t["to_date"]) for t in trend})
+def _trend(trend) -> list[dict]:
+    periods = sorted({(t.from_date, t.to_date) for t in trend})
     rows = []
     for start, end in periods:
-        moves = [t for t in trend if (t["from_date"], t["to_date"]) == (start, end)]
+        moves = [t for t in trend if (t.from_date, t.to_date) == (start, end)]
         row = {"to": end}
         for column, sources, target in _WATCHED:
-            row[column] = sum(t["customers"] for t in moves if t["to_stage"] == target and t["from_stage"] in sources)
+            row[column] = sum(t.customers for t in moves if t.to_stage == target and t.from_stage in sources)
         rows.append(row)
     return rows

@@ -42,17 +42,18 @@ def kpis(
     Example: retainly kpis --from 2011-01-01 --to 2011-12-31 --by quarter
     """
     with open_workspace() as ws:
-        rows = ws.kpis(day(first, "--from"), day(last, "--to"), by, window)
+        rows = ws.measures.kpis(day(first, "--from"), day(last, "--to"), by, window)
     if as_json:
         print_json(rows if by else rows[0])
     elif by is None:
-        print_record(f"KPIs {rows[0]['period']}", {k: v for k, v in rows[0].items() if k != "period"})
-        if rows[0]["customers_at_start"] == 0:
+        print_record(f"KPIs {rows[0].period}", {k: v for k, v in rows[0].to_dict().items() if k != "period"})
+        if rows[0].customers_at_start == 0:
             console.print("note: nobody was a customer when the period began, so CRR and churn are n/a; "
                           "try --by quarter or a later --from")
     else:
         key = "channel" if by == "channel" else "period"
-        print_rows(f"KPIs by {by}", [{key: row[key], **{c: row[c] for c in _TABLE_COLUMNS}} for row in rows])
+        print_rows(f"KPIs by {by}", [{key: getattr(row, key), **{c: getattr(row, c) for c in _TABLE_COLUMNS}}
+                                     for row in rows])
         console.print("every KPI, CAC and LTV:CAC per channel: add --json")
 
 
@@ -69,13 +70,13 @@ def cohorts(
     Example: retainly cohorts --by quarter --metric revenue
     """
     with open_workspace() as ws:
-        rows = ws.cohorts(by, metric)
+        rows = ws.measures.cohorts(by, metric)
     if as_json:
         print_json(rows)
         return
-    width = max((len(row["values"]) for row in rows), default=0)
-    flat = [{"cohort": row["cohort"], "customers": row["customers"],
-             **{f"+{k}": (row["values"][k] if k < len(row["values"]) else None) for k in range(width)}}
+    width = max((len(row.values) for row in rows), default=0)
+    flat = [{"cohort": row.cohort, "customers": row.customers,
+             **{f"+{k}": (row.values[k] if k < len(row.values) else None) for k in range(width)}}
             for row in rows]
     if as_csv:
         print_csv(flat)

@@ -12,7 +12,7 @@ from retainly.cli.app import app, open_workspace
 from retainly.cli.commands.measure import day
 from retainly.cli.output import console, print_json, print_record, print_rows
 from retainly.errors import InputError
-from retainly.models.clv import DAYS_PER_MONTH
+from retainly.services.predictions import DAYS_PER_MONTH, LIKELY_ACTIVE
 
 _UNIT_DAYS = {"d": 1.0, "w": 7.0, "m": DAYS_PER_MONTH, "y": 365.0}
 
@@ -40,20 +40,20 @@ def score(
     """
     with open_workspace() as ws:
         with console.status("choosing and fitting a model (backtest on the shop's own history)..."):
-            fit = ws.score(model, day(as_of, "--as-of"), horizon_days(horizon))
-        scores = ws.scores(date.fromisoformat(fit["as_of"])).to_pandas()
+            fit = ws.predictions.fit(model, day(as_of, "--as-of"), horizon_days(horizon))
+        scores = ws.predictions.scores(fit.as_of).to_pandas()
     if as_json:
         print_json(fit)
         return
-    print_record(f"model fitted on purchases up to {fit['as_of']}", {
-        "model": fit["model"], "why": fit["reason"], "parameters": fit["params"],
-        f"spend model ({fit['spend_model']})": fit["spend_params"], "customers": fit["customers"],
-        "repeat buyers": fit["repeat_buyers"], "horizon days": fit["horizon_days"],
+    print_record(f"model fitted on purchases up to {fit.as_of}", {
+        "model": fit.model, "why": fit.reason, "parameters": fit.params,
+        f"spend model ({fit.spend_model})": fit.spend_params, "customers": fit.customers,
+        "repeat buyers": fit.repeat_buyers, "horizon days": fit.horizon_days,
     })
-    print_record(f"predictions over the next {fit['horizon_days']} days", {
+    print_record(f"predictions over the next {fit.horizon_days} days", {
         "expected orders, all customers": round(float(scores["expected_orders"].sum()), 1),
         "expected value (CLV), all customers": round(float(scores["clv"].sum()), 2),
-        "customers probably still active (P(alive) >= 0.5)": int((scores["p_alive"] >= 0.5).sum()),
+        "customers probably still active (P(alive) >= 0.5)": int((scores["p_alive"] >= LIKELY_ACTIVE).sum()),
         "mean P(alive)": round(float(scores["p_alive"].mean()), 4),
     })
     console.print("stored every customer's predictions; see `retainly customer show ID` or `retainly report`")
@@ -67,7 +67,7 @@ _BACKTEST_COLUMNS = ("model", "predicted_purchases", "actual_purchases", "aggreg
 def backtest(
     calibration_end: Annotated[str, typer.Option("--calibration-end", help="Last day the models may see.", metavar="YYYY-MM-DD")],
     holdout_end: Annotated[Optional[str], typer.Option("--holdout-end", help="Last day of the holdout (default: the last order).", metavar="YYYY-MM-DD")] = None,
-    model: Annotated[Optional[list[str]], typer.Option("--model", help="Models to compare (repeatable; default: all).")] = None,
+    models: Annotated[Optional[list[str]], typer.Option("--model", help="Models to compare (repeatable; default: all).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON, with the weekly tracking of each model.")] = False,
 ) -> None:
     """Fit on orders up to a cut-off, predict the holdout after it, and compare with what happened.
@@ -76,12 +76,13 @@ def backtest(
     """
     with open_workspace() as ws:
         with console.status("fitting each model on the calibration period..."):
-            result = ws.backtest(day(calibration_end, "--calibration-end"), day(holdout_end, "--holdout-end"), model)
+            result = ws.predictions.backtest(day(calibration_end, "--calibration-end"), day(holdout_end, "--holdout-end"),
+                                             models)
     if as_json:
         print_json(result)
         return
     rows = [{k: r.get(k) for k in _BACKTEST_COLUMNS} if "error" not in r else {"model": r["model"], "error": r["error"]}
-            for r in result["models"]]
-    print_rows(f"backtest: calibration to {result['calibration_end']}, holdout to {result['holdout_end']}", rows)
+            for r in result.models]
+    print_rows(f"backtest: calibration to {result.calibration_end}, holdout to {result.holdout_end}", rows)
     console.print("aggregate_error +0.53 means 53 % more purchases predicted than happened; "
                   "lower mae/rmse/brier and higher auc are better")

@@ -9,6 +9,7 @@ import typer
 
 from retainly.cli.app import app, open_workspace
 from retainly.cli.output import console
+from retainly.views.report import write_report
 
 
 @app.command()
@@ -22,8 +23,8 @@ def report(
     Example: retainly --db shop.duckdb report --out report.html
     """
     with open_workspace() as ws:
-        written = ws.report(out)
-        empty = ws.summary()["orders"] == 0
+        written = write_report(ws, out)
+        empty = ws.data.summary().orders == 0
     console.print(f"wrote the report to {written} ({_size(written.stat().st_size)})")
     if empty:
         console.print("note: the store has no purchase orders yet, so the report only says so; "

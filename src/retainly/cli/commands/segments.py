@@ -23,8 +23,9 @@ def rfm(
     Example: retainly rfm --as-of 2011-06-30 --csv > rfm.csv
     """
     with open_workspace() as ws:
-        scored_on, count = ws.rfm(day(as_of, "--as-of"), bins)
-        table = ws.rfm_scores(scored_on)
+        run = ws.rfm.compute(day(as_of, "--as-of"), bins)
+        scored_on, count = run.as_of, run.customers
+        table = ws.rfm.scores(scored_on)
     if as_json or as_csv:
         rows = table.to_pylist()
         print_json(rows) if as_json else print_csv(rows)
@@ -41,7 +42,7 @@ def rfm(
 @app.command()
 def segments(
     as_of: Annotated[Optional[str], typer.Option("--as-of", help="Segments as of this day (default: last order).", metavar="YYYY-MM-DD")] = None,
-    moves_from: Annotated[Optional[str], typer.Option(
+    earlier: Annotated[Optional[str], typer.Option(
         "--from", help="Also show how customers moved between segments from this day to --as-of.", metavar="YYYY-MM-DD")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV (the segment table; with --from, the moves).")] = False,
@@ -52,9 +53,9 @@ def segments(
     Example: retainly segments --from 2011-06-30
     """
     with open_workspace() as ws:
-        on = ws.ensure_rfm(day(as_of, "--as-of"))
-        summary = ws.segments(on)
-        moves = ws.segment_moves(day(moves_from, "--from"), on) if moves_from else None
+        on = ws.rfm.ensure(day(as_of, "--as-of"))
+        summary = ws.rfm.segments(on)
+        moves = ws.rfm.moves(day(earlier, "--from"), on) if earlier else None
     if as_json:
         print_json({"as_of": on, "segments": summary, **({"moves": moves} if moves is not None else {})})
     elif as_csv:
@@ -62,11 +63,11 @@ def segments(
     else:
         print_rows(f"RFM segments as of {on}", summary)
         if moves is not None:
-            print_rows(f"moves between segments, {moves_from} → {on} (customers)", _matrix(moves))
+            print_rows(f"moves between segments, {earlier} → {on} (customers)", _matrix(moves))
 
 
-def _matrix(moves: list[dict]) -> list[dict]:
-    targets = sorted({m["to_segment"] for m in moves})
-    cells = {(m["from_segment"], m["to_segment"]): m["customers"] for m in moves}
+def _matrix(moves) -> list[dict]:
+    targets = sorted({m.to_segment for m in moves})
+    cells = {(m.from_segment, m.to_segment): m.customers for m in moves}
     return [{"from \\ to": source, **{t: cells.get((source, t), 0) for t in targets}}
-            for source in sorted({m["from_segment"] for m in moves})]
+            for source in sorted({m.from_segment for m in moves})]

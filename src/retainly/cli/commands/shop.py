@@ -10,10 +10,12 @@ import typer
 from retainly.cli.app import app, open_workspace, state
 from retainly.cli.output import console, phases, print_record, print_rows
 from retainly.errors import InputError
-from retainly.synth import PHASES
+from retainly.services.data import GENERATOR_PHASES, SHOP_FILE_FORMATS, write_generated_shop
+from retainly.services.predictions import LIKELY_ACTIVE
+from retainly.views.report import write_report
 from retainly.workspace import Workspace
 
-_PHASES = (*PHASES, "loading")
+_PHASES = (*GENERATOR_PHASES, "loading")
 _ANALYSES = ("kpis", "segments", "scores", "lifecycle", "buyer types and reorders", "report")
 _DEMO_KPIS = ("customers", "new_customers", "orders", "revenue", "aov", "repeat_purchase_rate", "crr", "churn_rate",
               "historic_ltv", "top20_revenue_share")
@@ -33,24 +35,19 @@ def generate(
 
     Example: retainly generate --customers 100000 --seed 7 --out shop/ --format parquet
     """
-    from retainly.shop_files import write_shop
-    from retainly.synth import generate_shop
-
-    if file_format not in ("csv", "parquet"):
+    if file_format not in SHOP_FILE_FORMATS:
         raise InputError(f"--format {file_format!r} is not supported; use csv or parquet")
     if dirty and out is None:
         raise InputError("--dirty needs --out: malformed rows only make sense in export files")
     if out is not None:
-        with phases(f"generating {customers:,} customers", _PHASES[:-1]) as step:
-            batch = generate_shop(customers, seed, progress=step)
-            step("writing")
-            files = write_shop(batch, out, file_format, dirty=dirty, seed=seed)
+        with phases(f"generating {customers:,} customers", (*GENERATOR_PHASES, "writing")) as step:
+            files = write_generated_shop(customers, seed, out, file_format, dirty=dirty, progress=step)
         console.print(f"wrote {len(files)} files to {out}/ (hidden truth in {out}/truth/); import them with:")
         for path in files:
             console.print(f"  retainly import {path.stem} {path}")
         return
     with open_workspace() as ws, phases(f"generating {customers:,} customers", _PHASES) as step:
-        import_id = ws.generate(customers, seed, progress=step)
+        import_id = ws.data.generate(customers, seed, progress=step)
     console.print(f"generated shop loaded as import #{import_id}")
 
 
@@ -70,36 +67,36 @@ def demo(
         for leftover in (DEMO_STORE, DEMO_STORE.with_name(DEMO_STORE.name + ".wal")):
             leftover.unlink(missing_ok=True)
         url = str(DEMO_STORE)
-    with Workspace.open(url) as ws:
+    with open_workspace(url) as ws:
         with phases(f"generating a shop of {customers:,} customers", (*_PHASES, *_ANALYSES)) as step:
-            ws.generate(customers, seed, progress=step)
+            ws.data.generate(customers, seed, progress=step)
             step("kpis")
-            kpis = ws.kpis()[0]
+            kpis = ws.measures.kpis()[0]
             step("segments")
-            segments = ws.segments()
+            segments = ws.rfm.segments()
             step("scores")
-            fit = ws.score()
+            fit = ws.predictions.fit()
             step("lifecycle")
-            stages = ws.lifecycle_counts(ws.lifecycle())
+            stages = ws.lifecycle.counts(ws.lifecycle.compute())
             step("buyer types and reorders")
-            types = ws.buyer_type_mix()
-            due = ws.reorders(limit=10)["due"]
+            types = ws.insights.buyer_type_mix()
+            due = ws.insights.reorders(limit=10).due
             step("report")
-            report = ws.report(_report_path(ws))
-        scores = ws.scores().to_pandas()
+            report = write_report(ws, _report_path(ws))
+        scores = ws.predictions.scores().to_pandas()
         where = ws.store.url.display()
-        example = ws.store.fetchone("SELECT external_id FROM customers ORDER BY customer_id LIMIT 1")[0]
-    print_record(f"retainly demo: the shop in {where}, {kpis['period']}", {k: kpis[k] for k in _DEMO_KPIS})
-    print_rows("RFM segments", [{k: row[k] for k in ("segment", "customers", "revenue_share", "action")}
+        example = ws.customers.example_id()
+    print_record(f"retainly demo: the shop in {where}, {kpis.period}", {k: getattr(kpis, k) for k in _DEMO_KPIS})
+    print_rows("RFM segments", [{k: getattr(row, k) for k in ("segment", "customers", "revenue_share", "action")}
                                 for row in segments])
-    print_record(f"predictions for the next {fit['horizon_days']} days", {
-        "model": fit["model"], "why": fit["reason"],
+    print_record(f"predictions for the next {fit.horizon_days} days", {
+        "model": fit.model, "why": fit.reason,
         "expected orders": round(float(scores["expected_orders"].sum()), 1),
         "expected value (CLV)": round(float(scores["clv"].sum()), 2),
-        "probably still customers (P(alive) >= 0.5)": int((scores["p_alive"] >= 0.5).sum()),
+        "probably still customers (P(alive) >= 0.5)": int((scores["p_alive"] >= LIKELY_ACTIVE).sum()),
     })
     print_rows("lifecycle stages (docs/lifecycle.md)", stages)
-    print_rows("buyer types (docs/buyer_types.md)", types["types"])
+    print_rows("buyer types (docs/buyer_types.md)", types.types)
     print_rows("reorders due now (docs/replenishment.md)", due)
     console.print(f"explore it: retainly --db {url} customer show {example}, or kpis --by quarter, or backtest --help")
     console.print(f"the report, to open in a browser: {report}")

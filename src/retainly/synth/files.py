@@ -1,4 +1,4 @@
-"""A generated shop as export files in the native layout, and back into a store."""
+"""A generated shop as export files in the native layout, or straight into a store."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from retainly.ingest.batch import Batch
 from retainly.ingest.load import LedgerEntry, load_batch
 from retainly.ingest.presets.native import native_frame
 from retainly.store.backends import Store
+from retainly.synth import generate_shop
+from retainly.synth.dirty import make_dirty
 
 # Import order: people and products first, then what refers to them.
 FILE_KINDS = ("customers", "products", "promotions", "spend", "orders", "returns", "interactions", "events")
@@ -28,8 +30,6 @@ def write_shop(batch: Batch, folder: Path, file_format: str = "csv", dirty: bool
             continue
         frame = native_frame(kind, batch)
         if dirty and kind == "orders":
-            from retainly.synth import make_dirty
-
             text = frame.astype("string")
             frame, faults = make_dirty(text, seed)
             faults.to_csv(folder / "orders.faults.csv", index=False)
@@ -67,8 +67,6 @@ def load_generated(store: Store, batch: Batch, customers: int, seed: int) -> int
 
 
 def generate_into(store: Store, customers: int, seed: int, progress: Callable[[str], None] | None = None) -> int:
-    from retainly.synth import generate_shop
-
     batch = generate_shop(customers, seed, progress=progress)
     if progress:
         progress("loading")

@@ -1,4 +1,4 @@
-"""Customer 360: everything the store knows about one customer, as one dict.
+"""Customer 360: everything the store knows about one customer, as plain data.
 
 Read by `retainly customer show`, the report and (later) the API. Lookups are point queries
 on one customer, so they stay small on any store size.
@@ -36,8 +36,8 @@ def find_customer_id(store: Store, key: str) -> int:
     return int(match[0])
 
 
-def customer_view(store: Store, customer_id: int, rfm: dict | None, prediction: dict | None = None,
-                  standing: dict | None = None) -> dict:
+def customer_view(store: Store, customer_id: int) -> dict:
+    """Profile, consents, KPIs, orders with their lines, returns and contacts of one customer."""
     customers = store.table("customers")
     record = _rows(customers.filter(customers.customer_id == customer_id))[0]
     orders = _orders_with_lines(store, customer_id)
@@ -47,9 +47,6 @@ def customer_view(store: Store, customer_id: int, rfm: dict | None, prediction: 
         "customer": {key: record[key] for key in PROFILE},
         "consents": {key: record[key] for key in CONSENTS},
         "kpis": _customer_kpis(store, customer_id, returns),
-        "rfm": rfm,
-        "predictions": prediction,
-        "lifecycle": standing,
         "orders": orders,
         "returns": returns,
         "interactions": interactions,
@@ -141,3 +138,14 @@ def customer_standing(store: Store, customer_id: int, as_of: date) -> dict | Non
             "buyer_type": None if kind is None else dict(zip(("type", "source", "reason"), kind)),
             "reorders_due": [dict(zip(("sku", "last_purchase", "due_date", "days_overdue"), r)) for r in due],
             "next_products": [dict(zip(("sku", "confidence", "because_of", "kind"), r)) for r in offers]}
+
+
+def has_known_buyers(store: Store) -> bool:
+    """Whether any purchase order belongs to a known customer (else there is nothing to score)."""
+    return bool(store.fetchone("SELECT COUNT(*) FROM purchases WHERE customer_id IS NOT NULL")[0])
+
+
+def first_customer(store: Store) -> str | None:
+    """The shop's id of the customer retainly numbered first (an example to look at), or None."""
+    row = store.fetchone("SELECT external_id FROM customers ORDER BY customer_id LIMIT 1")
+    return None if row is None else row[0]

@@ -1,0 +1,159 @@
+"""Customer 360: everything the store knows about one customer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from retainly.results.base import Result
+
+
+@dataclass(frozen=True, kw_only=True)
+class Profile(Result):
+    customer_id: int
+    external_id: str
+    name: str | None
+    email: str | None
+    phone: str | None
+    gender: str | None
+    birthday: date | None
+    country: str | None
+    city: str | None
+    acquisition_channel: str | None
+    first_seen_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Consents(Result):
+    email_consent: bool | None
+    email_consent_at: datetime | None
+    sms_consent: bool | None
+    sms_consent_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CustomerKpis(Result):
+    orders: int
+    revenue: Decimal
+    returns: Decimal
+    net_revenue: Decimal
+    aov: float | None
+    first_order_at: datetime | None
+    last_order_at: datetime | None
+    days_since_last_order: int | None
+    avg_days_between_orders: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RfmScores(Result):
+    as_of: date
+    recency_days: int
+    frequency: int
+    monetary: Decimal
+    r_score: int
+    f_score: int
+    m_score: int
+    segment: str
+    bins: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Prediction(Result):
+    as_of: date
+    model: str
+    p_alive: float | None
+    expected_orders: float | None
+    p_order: float | None
+    expected_spend: float | None
+    clv: float | None
+    next_order_date: date | None
+    confidence: str
+    horizon_days: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuyerTypeLabel(Result):
+    type: str
+    source: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CustomerReorder(Result):
+    sku: str
+    last_purchase: date
+    due_date: date
+    days_overdue: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Offer(Result):
+    sku: str
+    confidence: float
+    because_of: str
+    kind: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Standing(Result):
+    """Stage, VIP flag, churn risk and signs, buyer type, reorders due and products to offer."""
+
+    as_of: date
+    stage: str
+    vip: bool
+    reason: str
+    risk_score: float | None
+    warning_signs: list[str]
+    buyer_type: BuyerTypeLabel | None
+    reorders_due: list[CustomerReorder]
+    next_products: list[Offer]
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderLine(Result):
+    line_no: int
+    sku: str | None
+    description: str | None
+    quantity: int
+    unit_price: Decimal | None
+    discount: Decimal | None
+    amount: Decimal
+    kind: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Order(Result):
+    order_id: str
+    placed_at: datetime
+    status: str
+    channel: str | None
+    promo_code: str | None
+    currency: str | None
+    gross: Decimal | None
+    discount: Decimal | None
+    shipping: Decimal | None
+    tax: Decimal | None
+    net: Decimal | None
+    is_purchase: bool
+    lines: list[OrderLine]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CustomerView(Result):
+    """Profile, consents, KPIs, RFM, predictions, standing, orders, returns and contacts.
+
+    Returns and contacts are the stored rows as they are (their columns are documented in
+    docs/schema.md), so a new column reaches every shell without a change here.
+    """
+
+    customer: Profile
+    consents: Consents
+    kpis: CustomerKpis
+    rfm: RfmScores | None
+    predictions: Prediction | None
+    lifecycle: Standing | None
+    orders: list[Order]
+    returns: list[dict]
+    interactions: list[dict]
+    last_contact_at: datetime | None

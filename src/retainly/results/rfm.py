@@ -1,0 +1,65 @@
+"""RFM results: a scoring run, segments, moves between them, the call list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from retainly.results.base import Result
+
+
+@dataclass(frozen=True, kw_only=True)
+class RfmRun(Result):
+    """Scores computed and stored for one date."""
+
+    as_of: date
+    customers: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class SegmentRow(Result):
+    """One RFM segment: size, shares, mean R/F/M and the suggested action."""
+
+    segment: str
+    customers: int
+    customer_share: float
+    revenue_share: float | None
+    mean_recency_days: float
+    mean_frequency: float
+    mean_monetary: float
+    action: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SegmentMove(Result):
+    """Customers who were in ``from_segment`` at one date and in ``to_segment`` at a later one."""
+
+    from_segment: str
+    to_segment: str
+    customers: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallListEntry(Result):
+    """A customer worth a call: valuable, drifting away, with their predictions."""
+
+    customer_id: int
+    external_id: str
+    name: str | None
+    email: str | None
+    phone: str | None
+    segment: str
+    recency_days: int
+    frequency: int
+    monetary: Decimal
+    p_alive: float | None
+    clv: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConcentrationPoint(Result):
+    """A point of the revenue concentration curve, biggest spenders first."""
+
+    customer_share: float
+    revenue_share: float

@@ -1,0 +1,188 @@
+"""Early identification: the buyer type of customers too new for a rule label.
+
+Per customer, what is known right after their first (or second) order
+(``features.early_features``); a regularised logistic regression trained on the rule labels
+of the shop's own settled customers predicts the type (scikit-learn).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from retainly.errors import InputError
+from retainly.segments.buyer_types.features import (
+    AMOUNTS, CATEGORICAL, FLAGS, as_of_day, check_after_orders, early_features, feature_columns,
+)
+from retainly.segments.buyer_types.rules import BUYER_TYPES, NOT_ENOUGH_HISTORY, customer_history, rule_labels
+from retainly.store.backends import Store
+
+MIN_TRAINING_CUSTOMERS = 30
+
+
+@dataclass
+class BuyerTypeClassifier:
+    """A fitted early classifier and what its cross-validation against the rule labels showed."""
+
+    after_orders: int
+    as_of: date
+    model: object  # a fitted scikit-learn Pipeline
+    classes: tuple[str, ...]
+    features: tuple[str, ...]
+    training_customers: int
+    label_counts: dict[str, int]
+    cross_validated: dict = field(default_factory=dict)
+    promotion_note: str = ""
+
+    def predict(self, features: pd.DataFrame) -> pd.DataFrame:
+        """customer_id, predicted_type, probability, p_hit_and_run, p_discount_only, p_active."""
+        probabilities = np.zeros((len(features), len(self.classes)))
+        if len(features):
+            with _one_thread():
+                probabilities = self.model.predict_proba(features[list(self.features)])
+        best = probabilities.argmax(axis=1)
+        out = pd.DataFrame({
+            "customer_id": features["customer_id"].to_numpy(dtype="int64"),
+            "predicted_type": np.asarray(self.classes, dtype=object)[best],
+            "probability": probabilities.max(axis=1, initial=0.0).round(4),
+        })
+        for name in BUYER_TYPES:
+            known = name in self.classes
+            out[f"p_{name}"] = probabilities[:, self.classes.index(name)].round(4) if known else 0.0
+        return out
+
+
+def _one_thread():
+    """Fit and predict on one thread: on small frames OpenMP's threads mostly wait for each other,
+    and on a busy machine that made a 1-second fit take 30 seconds."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(1)
+
+
+def _log_amount(values):
+    return np.log1p(np.clip(values, 0.0, None))
+
+
+def _pipeline(after_orders: int, random_state: int):
+    """One-hot categories (rare ones pooled), log-scaled amounts, 0/1 flags; a balanced, L2-regularised
+    multinomial logistic regression."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline, make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+
+    amounts = make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True),
+                            FunctionTransformer(_log_amount), StandardScaler())
+    columns = ColumnTransformer([
+        ("categories", OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=20),
+         list(CATEGORICAL[after_orders])),
+        ("flags", SimpleImputer(strategy="constant", fill_value=0.0, keep_empty_features=True),
+         list(FLAGS[after_orders])),
+        ("amounts", amounts, list(AMOUNTS[after_orders])),
+    ])
+    model = LogisticRegression(C=0.5, class_weight="balanced", max_iter=2000, random_state=random_state)
+    return Pipeline([("columns", columns), ("model", model)])
+
+
+def training_set(labels: pd.DataFrame, features: pd.DataFrame, as_of: date) -> pd.DataFrame:
+    """Labelled customers whose k-th order is at least ``gone_days`` old, so their label has settled."""
+    settled_before = as_of - timedelta(days=int(labels.attrs["gone_days"]))
+    settled = features[features["kth_order_on"] <= settled_before]
+    return settled.merge(labels[["customer_id", "label"]], on="customer_id", how="inner")
+
+
+def per_type_scores(truth, predicted, classes) -> dict:
+    from sklearn.metrics import f1_score, precision_recall_fscore_support
+
+    precision, recall, f1, support = precision_recall_fscore_support(truth, predicted, labels=list(classes),
+                                                                     zero_division=0)
+    per_type = {name: {"precision": round(float(p), 4), "recall": round(float(r), 4), "f1": round(float(f), 4),
+                       "support": int(s)}
+                for name, p, r, f, s in zip(classes, precision, recall, f1, support)}
+    macro = f1_score(truth, predicted, labels=[c for c in classes if c in set(truth)], average="macro",
+                     zero_division=0)
+    accuracy = float(np.mean(np.asarray(truth) == np.asarray(predicted))) if len(truth) else 0.0
+    return {"per_type": per_type, "macro_f1": round(float(macro), 4), "accuracy": round(accuracy, 4),
+            "customers": int(len(truth))}
+
+
+def _fit(labels: pd.DataFrame, features: pd.DataFrame, as_of: date, after_orders: int, random_state: int,
+         cv_folds: int) -> BuyerTypeClassifier:
+    train = training_set(labels, features, as_of)
+    counts = train["label"].value_counts()
+    if len(train) < MIN_TRAINING_CUSTOMERS or len(counts) < 2:
+        raise InputError(
+            f"too few settled customers to learn buyer types after {after_orders} order(s) as of {as_of}: "
+            f"{len(train)} labelled ({', '.join(f'{k} {v}' for k, v in counts.items()) or 'none'}); need at least "
+            f"{MIN_TRAINING_CUSTOMERS} in two types or more. Use a later `as_of` or import more history",
+            parameter="as_of")
+    classes = tuple(name for name in BUYER_TYPES if name in counts.index)
+    columns = list(feature_columns(after_orders))
+    x, y = train[columns], train["label"].to_numpy()
+    with _one_thread():
+        cross_validated = _cross_validate(x, y, counts, classes, after_orders, random_state, cv_folds)
+        model = _pipeline(after_orders, random_state).fit(x, y)
+    return BuyerTypeClassifier(
+        after_orders=after_orders, as_of=as_of, model=model, classes=tuple(model.classes_),
+        features=tuple(columns), training_customers=len(train),
+        label_counts={name: int(counts.get(name, 0)) for name in classes},
+        cross_validated=cross_validated, promotion_note=labels.attrs["promotion_note"],
+    )
+
+
+def _cross_validate(x, y, counts, classes, after_orders: int, random_state: int, cv_folds: int) -> dict:
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    cross_validated = {}
+    folds = min(cv_folds, int(counts.min()))
+    if folds >= 2:
+        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
+        predicted = cross_val_predict(_pipeline(after_orders, random_state), x, y, cv=splitter)
+        cross_validated = per_type_scores(y, predicted, classes)
+        cross_validated["folds"] = folds
+        majority = np.full(len(y), counts.idxmax(), dtype=object)
+        cross_validated["baseline_macro_f1"] = per_type_scores(y, majority, classes)["macro_f1"]
+    return cross_validated
+
+
+def train_classifier(store: Store, as_of: date | None, after_orders: int, *, random_state: int = 0,
+                     cv_folds: int = 5, **rule_settings) -> BuyerTypeClassifier:
+    """Fit the early classifier on the shop's settled, rule-labelled customers as of ``as_of``.
+
+    Features come from each customer's first ``after_orders`` orders only; the target is the
+    rule label. ``cross_validated`` holds per-type precision and recall of a stratified
+    ``cv_folds``-fold cross-validation against the rule labels (and the majority-class baseline).
+    """
+    check_after_orders(after_orders)
+    as_of = as_of_day(store, as_of)
+    labels = rule_labels(store, as_of, **rule_settings)
+    features = early_features(store, as_of, after_orders)
+    return _fit(labels, features, as_of, after_orders, random_state, cv_folds)
+
+
+def predict_types(store: Store, as_of: date | None, after_orders: int, *,
+                  classifier: BuyerTypeClassifier | None = None, random_state: int = 0,
+                  **rule_settings) -> pd.DataFrame:
+    """Predicted buyer type of customers with exactly ``after_orders`` orders and no rule label yet.
+
+    Columns: customer_id, predicted_type, probability (of that type), p_hit_and_run,
+    p_discount_only, p_active. Trains a classifier as of ``as_of`` unless one is given.
+    """
+    check_after_orders(after_orders)
+    as_of = as_of_day(store, as_of)
+    history = customer_history(store, as_of, **rule_settings)
+    features = early_features(store, as_of, after_orders)
+    if classifier is None:
+        labels = history[history["label"] != NOT_ENOUGH_HISTORY]
+        labels.attrs.update(history.attrs)
+        classifier = _fit(labels, features, as_of, after_orders, random_state, 5)
+    new = history.loc[history["label"] == NOT_ENOUGH_HISTORY, "customer_id"]
+    candidates = features[(features["orders_to_date"] == after_orders) & features["customer_id"].isin(new)]
+    predicted = classifier.predict(candidates.reset_index(drop=True))
+    predicted.attrs.update(as_of=as_of, after_orders=after_orders, promotion_note=history.attrs["promotion_note"])
+    return predicted

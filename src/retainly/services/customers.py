@@ -1,0 +1,50 @@
+"""One customer on one screen: profile, consents, KPIs, RFM, predictions, standing, orders,
+returns and contacts (the customer 360)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from retainly.features import customer_view as view
+from retainly.results.base import rows
+from retainly.results.customers import (BuyerTypeLabel, Consents, CustomerKpis, CustomerReorder, CustomerView, Offer,
+                                        Order, OrderLine, Prediction, Profile, RfmScores, Standing)
+from retainly.scores.stored import customer_prediction
+from retainly.services.base import Service
+
+
+class CustomerService(Service):
+    """Point lookups on one customer; derived results for the date are computed first when missing."""
+
+    def view(self, key: str, as_of: date | None = None) -> CustomerView:
+        """Customer 360 for a customer id (the shop's, or retainly's numeric one)."""
+        customer_id = view.find_customer_id(self.store, key)
+        rfm = prediction = standing = None
+        if view.has_known_buyers(self.store):
+            as_of = self.ws.rfm.ensure(as_of)
+            rfm = view.rfm_of(self.store, customer_id, as_of)
+            self.ws.lifecycle.ensure(as_of)  # and the predictions it needs
+            prediction = customer_prediction(self.store, customer_id, as_of)
+            if prediction is not None:
+                fit = self.ws.predictions.latest_fit(as_of)
+                prediction = Prediction(as_of=as_of, **prediction, horizon_days=fit.horizon_days)
+            self.ws.insights.ensure(as_of)
+            standing = view.customer_standing(self.store, customer_id, as_of)
+        found = view.customer_view(self.store, customer_id)
+        return CustomerView(
+            customer=Profile(**found["customer"]), consents=Consents(**found["consents"]),
+            kpis=CustomerKpis(**found["kpis"]), rfm=None if rfm is None else RfmScores(**rfm),
+            predictions=prediction, lifecycle=None if standing is None else _standing(standing),
+            orders=[Order(**{**order, "lines": rows(OrderLine, order["lines"])}) for order in found["orders"]],
+            returns=found["returns"], interactions=found["interactions"], last_contact_at=found["last_contact_at"])
+
+    def example_id(self) -> str | None:
+        """A customer id to try `customer show` with: the first customer in the store."""
+        return view.first_customer(self.store)
+
+
+def _standing(found: dict) -> Standing:
+    kind = found["buyer_type"]
+    return Standing(**{**found, "buyer_type": None if kind is None else BuyerTypeLabel(**kind),
+                       "reorders_due": rows(CustomerReorder, found["reorders_due"]),
+                       "next_products": rows(Offer, found["next_products"])})

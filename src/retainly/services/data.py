@@ -1,0 +1,77 @@
+"""Data in and what the store holds: imports, the generator, the summary, the schema."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+from retainly.errors import InputError
+from retainly.features.orders import purchase_span
+from retainly.features.summary import store_summary
+from retainly.ingest.load import ledger
+from retainly.ingest.pipeline import IMPORT_KINDS, import_file
+from retainly.results import ImportRecord, ImportResult, StoreSummary
+from retainly.results.base import rows
+from retainly.services.base import Service
+from retainly.store import schema
+from retainly.synth import PHASES, generate_shop
+from retainly.synth.files import generate_into, write_shop
+
+__all__ = ["DataService", "GENERATOR_PHASES", "IMPORT_KINDS", "SHOP_FILE_FORMATS", "SchemaService", "write_generated_shop"]
+
+GENERATOR_PHASES = PHASES  # the progress steps of ``generate``, in order
+SHOP_FILE_FORMATS = ("csv", "parquet")
+
+
+class DataService(Service):
+    """Imports, the generator and what the store holds."""
+
+    def import_file(self, kind: str, path: str | Path, **options) -> ImportResult:
+        """Import one export file; see ``retainly.ingest.pipeline.import_file`` for the options."""
+        return import_file(self.store, kind, path, **options)
+
+    def generate(self, customers: int, seed: int, progress: Callable[[str], None] | None = None) -> int:
+        """Generate a shop and load it straight into the store; return the import id."""
+        return generate_into(self.store, customers, seed, progress=progress)
+
+    def summary(self) -> StoreSummary:
+        return StoreSummary(**store_summary(self.store))
+
+    def table_rows(self) -> dict[str, int]:
+        """Rows per store table (the schema bookkeeping aside)."""
+        return schema.row_counts(self.store)
+
+    def imports(self) -> list[ImportRecord]:
+        """The imports ledger, oldest first."""
+        return rows(ImportRecord, ledger(self.store))
+
+    def last_order_date(self) -> date:
+        """The date analyses describe by default: the day of the last purchase order in the store."""
+        last = purchase_span(self.store)[1]
+        if last is None:
+            raise InputError("the store has no purchase orders yet; import orders first (see `retainly import --help`)")
+        return last.date()
+
+
+def write_generated_shop(customers: int, seed: int, folder: Path, file_format: str = "csv", dirty: bool = False,
+                         progress: Callable[[str], None] | None = None) -> list[Path]:
+    """Generate a shop and write it as export files in the native layout (no store needed);
+    return the files to import, people and products first. ``progress`` hears each phase and "writing"."""
+    if file_format not in SHOP_FILE_FORMATS:
+        raise InputError(f"`file_format` {file_format!r} is not supported; use csv or parquet", parameter="file_format")
+    batch = generate_shop(customers, seed, progress=progress)
+    if progress:
+        progress("writing")
+    return write_shop(batch, folder, file_format, dirty=dirty, seed=seed)
+
+
+class SchemaService(Service):
+    """The store's schema version and its upgrade."""
+
+    def status(self) -> schema.SchemaStatus:
+        return schema.status(self.store)
+
+    def upgrade(self) -> list:
+        """Apply the pending migrations, each in its own transaction; return them."""
+        return schema.upgrade(self.store)

@@ -1,0 +1,88 @@
+"""The report's data: every figure the offline report (and the dashboard) shows, in one call.
+
+Where each figure comes from: the KPI tiles are ``kpis(first, as_of)`` over the last
+``TILE_MONTHS`` months (all history when shorter) and their trends ``kpis(by=unit)`` over all
+history (quarters past two years, else months); segments, cohorts, the revenue concentration
+curve and the call list come from the RFM scores of ``as_of``; the predictions are the stored
+ones and the fit that made them; stages now and their flow over the last ``FLOW_MONTHS``
+months; buyer types and the reorders due.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from retainly.errors import InputError
+from retainly.results import PredictionsOverview, ReportData, ShopOverview
+from retainly.services.base import Service
+from retainly.services.predictions import model_title
+from retainly.services.rfm import CALL_SEGMENTS
+
+__all__ = ["CALL_SEGMENTS", "ReportService"]
+
+TILE_MONTHS = 12
+FLOW_MONTHS = 6
+CALL_LIST_SIZE = 25
+REORDERS_SHOWN = 20
+
+
+class ReportService(Service):
+    """Gathers the report's figures from the other services."""
+
+    def data(self) -> ReportData:
+        """Everything the report shows; ``shop`` is None while the store has no purchase orders."""
+        where = self.store.url.display()
+        try:
+            as_of = self.ws.data.last_order_date()
+        except InputError:  # no purchase orders yet
+            return ReportData(store=where, shop=None)
+        return ReportData(store=where, shop=self._overview(as_of))
+
+    def _overview(self, as_of: date) -> ShopOverview:
+        ws = self.ws
+        ws.rfm.ensure(as_of)
+        ws.predictions.ensure(as_of)
+        summary = ws.data.summary()
+        store_first = date.fromisoformat(summary.first_order_at[:10])
+        first = max(store_first, months_before(as_of, TILE_MONTHS))
+        unit = "quarter" if (as_of - store_first).days > 2 * 365 else "month"
+        concentration = ws.rfm.revenue_concentration(as_of)
+        flow_since = max(store_first, months_before(as_of, FLOW_MONTHS))
+        return ShopOverview(
+            as_of=as_of, first=first, store_first=store_first, unit=unit, currency=ws.measures.currency(),
+            window_days=self.settings.activity_window_days, summary=summary,
+            kpis=ws.measures.kpis(first, as_of)[0], trend=ws.measures.kpis(store_first, as_of, by=unit),
+            segments=ws.rfm.segments(as_of), retention=ws.measures.cohorts(unit, "customers"),
+            ltv=ws.measures.cohorts(unit, "revenue"), concentration=concentration,
+            top20_share=share_at([(p.customer_share, p.revenue_share) for p in concentration], 0.2),
+            call_list=ws.rfm.call_list(as_of, CALL_LIST_SIZE), predictions=self._predictions(as_of),
+            stages=ws.lifecycle.counts(as_of), flow_since=flow_since,
+            flow=ws.lifecycle.flow(flow_since, as_of).flow if flow_since < as_of else [],
+            buyer_types=ws.insights.buyer_type_mix(as_of), reorders=ws.insights.reorders(as_of, REORDERS_SHOWN).due)
+
+    def _predictions(self, as_of: date) -> PredictionsOverview | None:
+        fit = self.ws.predictions.latest_fit(as_of)
+        if fit is None:
+            return None
+        return PredictionsOverview(fit=fit, model_title=model_title(fit.model), totals=self.ws.predictions.totals(as_of),
+                                   alive_bins=self.ws.predictions.alive_histogram(as_of))
+
+
+def share_at(points: list[tuple[float, float]], share: float) -> float | None:
+    """The curve's revenue share at ``share`` of customers, interpolated between steps."""
+    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+        if x0 <= share <= x1:
+            return y0 if x1 == x0 else y0 + (y1 - y0) * (share - x0) / (x1 - x0)
+    return None
+
+
+def months_before(day: date, months: int) -> date:
+    """The day after the same day ``months`` months earlier (12 -> a year's worth of days, inclusive)."""
+    index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(index, 12)
+    for candidate in (day.day, 30, 29, 28):
+        try:
+            return date(year, month + 1, candidate) + timedelta(days=1)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")

@@ -1,0 +1,63 @@
+"""RFM: every customer's recency, frequency and monetary scores, segments and their moves."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pyarrow as pa
+
+from retainly.errors import InputError
+from retainly.results import CallListEntry, ConcentrationPoint, RfmRun, SegmentMove, SegmentRow
+from retainly.results.base import rows
+from retainly.segments import rfm
+from retainly.services.base import Service
+
+CALL_SEGMENTS = ("Can't Lose Them", "At Risk")  # high value, drifting away: worth a call
+CURVE_POINTS = 100
+
+
+class RfmService(Service):
+    """Scores stored per date; segments and moves read from them."""
+
+    def compute(self, as_of: date | None = None, bins: int | None = None) -> RfmRun:
+        """Compute and store every customer's scores as of a date (default: the last order)."""
+        as_of = self.as_of(as_of)
+        bins = bins or self.settings.rfm_bins
+        if bins < 2:
+            raise InputError(f"`bins` {bins}: scores need at least 2 bins", parameter="bins")
+        return RfmRun(as_of=as_of, customers=rfm.store_scores(self.store, as_of, bins, self.settings.segment_map))
+
+    def ensure(self, as_of: date | None = None) -> date:
+        """Scores for ``as_of`` that postdate the last import, computed when missing; return the date.
+
+        Stored scores are kept whatever their bins (`retainly rfm --bins 10` sticks)."""
+        return super().ensure("rfm", as_of)
+
+    def scores(self, as_of: date | None = None) -> pa.Table:
+        """Every customer's stored scores for ``as_of`` (computed first when missing or stale)."""
+        return rfm.scores(self.store, self.ensure(as_of)).order_by("customer_id").to_pyarrow()
+
+    def segments(self, as_of: date | None = None) -> list[SegmentRow]:
+        """Per RFM segment: size, shares, mean R/F/M and the suggested action."""
+        as_of = self.ensure(as_of)
+        return rows(SegmentRow, rfm.segment_summary(self.store, as_of, self.settings.segment_map))
+
+    def moves(self, earlier: date, later: date | None = None) -> list[SegmentMove]:
+        """Customers per (segment at ``earlier``, segment at ``later``)."""
+        later = self.as_of(later)
+        if earlier >= later:
+            raise InputError(f"`earlier` {earlier} must be before the as-of date {later}", parameter="earlier")
+        self.ensure(earlier)
+        self.ensure(later)
+        return rows(SegmentMove, rfm.segment_moves(self.store, earlier, later))
+
+    def call_list(self, as_of: date | None = None, limit: int = 25) -> list[CallListEntry]:
+        """The customers most worth a call: high value but drifting away, biggest spenders first."""
+        as_of = self.ensure(as_of)
+        return rows(CallListEntry, rfm.call_list(self.store, as_of, CALL_SEGMENTS, limit))
+
+    def revenue_concentration(self, as_of: date | None = None, points: int = CURVE_POINTS) -> list[ConcentrationPoint]:
+        """The share of revenue against the share of customers, biggest spenders first, from (0, 0)."""
+        as_of = self.ensure(as_of)
+        return [ConcentrationPoint(customer_share=x, revenue_share=y)
+                for x, y in rfm.revenue_concentration(self.store, as_of, points)]
