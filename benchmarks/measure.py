@@ -30,6 +30,7 @@ REFERENCE_SUMMARY = {10_000_000: ("lifetimes 0.11.3", 10.7), 100_000_000: ("Duck
 def measure(path: Path) -> None:
     from retainly import Workspace
     from retainly.store import purchases, schema
+    from retainly.views.report import write_report
 
     with Workspace.open_unchecked(f"duckdb:///{path}") as ws:
         began = time.perf_counter()
@@ -42,13 +43,13 @@ def measure(path: Path) -> None:
     steps: list[tuple[str, float]] = []
     with Workspace.open(f"duckdb:///{path}") as ws:
         for name, call in (
-            ("kpis (whole range)", lambda: ws.kpis()),
-            ("kpis --by month", lambda: ws.kpis(by="month")),
-            ("rfm (score and store)", lambda: ws.rfm()),
-            ("segments", lambda: ws.segments()),
-            ("cohorts --metric customers", lambda: ws.cohorts("month", "customers")),
-            ("cohorts --metric revenue", lambda: ws.cohorts("month", "revenue")),
-            ("report (all of the above for one HTML file)", lambda: ws.report(path.with_suffix(".html"))),
+            ("kpis (whole range)", lambda: ws.measures.kpis()),
+            ("kpis --by month", lambda: ws.measures.kpis(by="month")),
+            ("rfm (score and store)", lambda: ws.rfm.compute()),
+            ("segments", lambda: ws.rfm.segments()),
+            ("cohorts --metric customers", lambda: ws.measures.cohorts("month", "customers")),
+            ("cohorts --metric revenue", lambda: ws.measures.cohorts("month", "revenue")),
+            ("report (all of the above for one HTML file)", lambda: write_report(ws, path.with_suffix(".html"))),
         ):
             began = time.perf_counter()
             call()

@@ -6,35 +6,34 @@ code before the refactor. Regenerate them (see golden/README.md) only when an ou
 
     PYTHONPATH=/tmp/retainly-base/src .venv/bin/python -m tests.cli.golden_capture --write tests/cli/golden
 
-A step is one command line; its record holds the argv, the exit code, stdout, stderr and any file
-the command wrote. Records are normalised so that only real changes differ (see `Normaliser`).
+A step is one command line, run in a fresh temporary work folder with relative paths; its record
+holds the argv, the exit code, stdout, stderr and any file the command wrote, normalised so that
+only real changes differ (see `golden_normalise.Normaliser`).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import io
 import json
 import os
-import re
 import sys
 import tempfile
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the `tests` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from tests.cli.golden_normalise import Normaliser  # noqa: E402
 from tests.cli.running import run  # noqa: E402
 
 SHOP, DEMO, EXPORT = "shop.duckdb", "demo.duckdb", "export"
 SHOP_SIZE = ("--customers", "1500", "--seed", "11")
 CONSOLE_WIDTH = 200
-_WIDE_SCRIPT = 100_000  # a <script> longer than this (plotly.js) is stored as its sha256
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,7 @@ class Dates:
 
     first: date
     last: date
-    customer: str
+    customer: str  # the most overdue reorder's customer: several orders, a stage, a buyer type
 
     @property
     def mid(self) -> str:
@@ -99,11 +98,13 @@ def shop_steps(d: Dates) -> list[Step]:
         s("kpis-quarter", "kpis", "--by", "quarter"), s("kpis-quarter-json", "kpis", "--by", "quarter", "--json"),
         s("kpis-month-json", "kpis", "--by", "month", "--from", year_ago, "--json"),
         s("kpis-channel", "kpis", "--by", "channel"), s("kpis-channel-json", "kpis", "--by", "channel", "--json"),
+        s("kpis-year", "kpis", "--by", "year"),
         s("cohorts", "cohorts"), s("cohorts-json", "cohorts", "--json"),
         s("cohorts-quarter-orders", "cohorts", "--by", "quarter", "--metric", "orders"),
         s("cohorts-revenue-csv", "cohorts", "--metric", "revenue", "--csv"),
-        s("rfm", "rfm"), s("rfm-csv", "rfm", "--csv"), s("rfm-bins-json", "rfm", "--bins", "3", "--as-of", d.mid, "--json"),
-        s("segments", "segments"), s("segments-json", "segments", "--json"),
+        s("rfm", "rfm"), s("rfm-csv", "rfm", "--csv"),
+        s("rfm-bins-json", "rfm", "--bins", "3", "--as-of", year_ago, "--json"),
+        s("segments", "segments"), s("segments-json", "segments", "--json"), s("segments-csv", "segments", "--csv"),
         s("segments-from-json", "segments", "--from", d.mid, "--json"), s("segments-from", "segments", "--from", d.mid),
         s("segments-from-csv", "segments", "--from", d.mid, "--csv"),
         s("score-json", "score", "--json"), s("score", "score"),
@@ -119,8 +120,9 @@ def shop_steps(d: Dates) -> list[Step]:
         s("buyer-types", "buyer-types"), s("buyer-types-json", "buyer-types", "--json"),
         s("buyer-types-evaluate-json", "buyer-types", "--evaluate", "--json"),
         s("buyer-types-evaluate", "buyer-types", "--evaluate"),
-        s("reorders", "reorders"), s("reorders-limit", "reorders", "--limit", "3", "--as-of", d.before_last(30)),
-        s("customer-show", "customer", "show", d.customer), s("customer-show-json", "customer", "show", d.customer, "--json"),
+        s("reorders", "reorders"), s("reorders-limit", "reorders", "--limit", "3"),
+        s("customer-show", "customer", "show", d.customer),
+        s("customer-show-json", "customer", "show", d.customer, "--json"),
         s("customer-show-as-of", "customer", "show", d.customer, "--as-of", d.mid),
         s("report", "report", "--out", "report.html", files=("report.html",)),
         s("db-status", "db", "status"), s("db-status-json", "db", "status", "--json"), s("db-upgrade", "db", "upgrade"),
@@ -195,93 +197,6 @@ def _run(step: Step) -> dict:
     files = {name: Path(name).read_text(encoding="utf-8") if Path(name).exists() else None for name in step.files}
     return {"step": step.name, "argv": list(step.argv), "exit_code": code, "stdout": out.getvalue(),
             "stderr": err.getvalue(), "files": files}
-
-
-# -- normalisation ----------------------------------------------------------------------------
-_STAMP = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d(?::\d\d(?:\.\d+)?)?")
-_FLOAT = re.compile(r"(?<![\w.])-?\d+\.\d+(?:[eE][-+]?\d+)?(?![\w.])")
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-_SCRIPT = re.compile(r"(<script[^>]*>)(.*?)(</script>)", re.S)
-
-
-@dataclass
-class Normaliser:
-    """Takes out what differs between two runs of the same code, and nothing else:
-
-    - the work folder's path (every step runs in a fresh temporary folder) becomes <tmp>;
-    - wall-clock times (fitted_at, computed_at, started_at, the report's generated-at...) become <now>:
-      any YYYY-MM-DD HH:MM[:SS[.f]] within a day of the run; order times and plain dates stay;
-    - floats in JSON, CSV and the report keep 9 significant digits (last-bit noise of sums and fits),
-      JSON by parsing, rounding and writing it back as `print_json` does (indent 2), so its layout counts;
-    - the report's embedded plotly.js (megabytes) becomes its length and sha256;
-    - terminal escape codes, in case the console was made on a terminal (pytest -s).
-    """
-
-    workdir: Path
-    started: datetime
-    finished: datetime
-    paths: list[str] = field(init=False)
-
-    def __post_init__(self):
-        self.paths = sorted({str(self.workdir), str(self.workdir.resolve())}, key=len, reverse=True)
-
-    def record(self, raw: dict) -> dict:
-        machine = "--json" in raw["argv"] or "--csv" in raw["argv"]
-        stdout = self.text(raw["stdout"])
-        return {**raw, "stdout": _machine(stdout) if machine else stdout, "stderr": self.text(raw["stderr"]),
-                "files": {name: None if body is None else self.document(body) for name, body in raw["files"].items()}}
-
-    def text(self, text: str) -> str:
-        text = _ANSI.sub("", text)
-        for path in self.paths:
-            text = text.replace(path, "<tmp>")
-        return _STAMP.sub(self._stamp, text)
-
-    def document(self, body: str) -> str:
-        return _FLOAT.sub(_round_token, self.text(_SCRIPT.sub(_hash_wide, body)))
-
-    def _stamp(self, match: re.Match) -> str:
-        when = datetime.fromisoformat(match.group(0))
-        near = self.started - timedelta(days=1) <= when <= self.finished + timedelta(days=1)
-        return "<now>" if near else match.group(0)
-
-
-def _machine(text: str) -> str:
-    """JSON with rounded floats, written back the way print_json writes it; other text (CSV) token by token."""
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return _FLOAT.sub(_round_token, text)
-    if json.dumps(data, indent=2) + "\n" != text:  # not laid out as print_json does: keep the layout visible
-        return _FLOAT.sub(_round_token, text)
-    return json.dumps(_rounded(data), indent=2) + "\n"
-
-
-def _rounded(value):
-    if isinstance(value, float):
-        return _significant(value)
-    if isinstance(value, dict):
-        return {key: _rounded(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_rounded(item) for item in value]
-    return value
-
-
-def _significant(number: float) -> float:
-    return 0.0 if abs(number) < 1e-12 else float(f"{number:.9g}")
-
-
-def _round_token(match: re.Match) -> str:
-    token = match.group(0)
-    digits = len(re.split("[eE]", token.lstrip("-"))[0].replace(".", "").lstrip("0"))
-    return repr(_significant(float(token))) if digits > 9 else token
-
-
-def _hash_wide(match: re.Match) -> str:
-    start, body, end = match.groups()
-    if len(body) <= _WIDE_SCRIPT:
-        return match.group(0)
-    return f"{start}/* {len(body):,} characters, sha256 {hashlib.sha256(body.encode()).hexdigest()} */{end}"
 
 
 # -- golden files -----------------------------------------------------------------------------

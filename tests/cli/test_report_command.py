@@ -15,7 +15,7 @@ def _retainly(*args: str, cwd=None) -> subprocess.CompletedProcess:
 def test_report_writes_the_file_it_names(tmp_path):
     db, out = tmp_path / "shop.duckdb", tmp_path / "out.html"
     with Workspace.open(str(db)) as ws:
-        ws.generate(300, seed=2)
+        ws.data.generate(300, seed=2)
     result = _retainly("--db", str(db), "report", "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert out.exists() and out.stat().st_size > 1_000_000  # plotly.js is inside

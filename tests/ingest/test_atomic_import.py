@@ -27,7 +27,7 @@ TABLES = ("customers", "orders", "order_lines", "returns", "products", "imports"
 def snapshot(url: str) -> dict:
     with Workspace.open(url) as ws:
         counts = {t: ws.store.fetchone(f"SELECT COUNT(*) FROM {t}")[0] for t in TABLES}
-        return {"counts": counts, "summary": ws.summary()}
+        return {"counts": counts, "summary": ws.data.summary()}
 
 
 def full_import_seconds(url: str) -> float:
@@ -40,7 +40,7 @@ def full_import_seconds(url: str) -> float:
 @needs_shared_data(ONLINE_RETAIL)
 def test_killed_import_leaves_store_unchanged(store_url, tmp_path):
     with Workspace.open(store_url) as ws:
-        ws.import_file("orders", DATA / "online_retail_ii_tiny.csv", preset="online-retail-ii")
+        ws.data.import_file("orders", DATA / "online_retail_ii_tiny.csv", preset="online-retail-ii")
     before = snapshot(store_url)
     # Time one complete import into a scratch store, then kill at fractions of that time.
     scratch = f"duckdb:///{tmp_path}/scratch.duckdb"

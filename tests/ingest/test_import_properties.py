@@ -63,7 +63,7 @@ def dump(ws: Workspace) -> dict:
             "SELECT o.order_id, c.external_id, o.placed_at, o.status, o.gross, o.discount, o.shipping, o.net "
             "FROM orders o LEFT JOIN customers c ON c.customer_id = o.customer_id")),
         "lines": sorted(q("SELECT order_id, line_no, sku, quantity, unit_price, amount, kind FROM order_lines")),
-        "summary": ws.summary(),
+        "summary": ws.data.summary(),
     }
 
 
@@ -91,7 +91,7 @@ def test_shuffled_split_repeated_imports_give_the_same_store(backend, tmp_path_f
         folder = tmp_path_factory.mktemp("prop")
         rows = rows_of(orders)
         with Workspace.open(fresh_store(backend, folder)) as reference:
-            reference.import_file("orders", write(folder / "all.csv", rows))
+            reference.data.import_file("orders", write(folder / "all.csv", rows))
             expected = dump(reference)
 
         by_order = {}
@@ -111,7 +111,7 @@ def test_shuffled_split_repeated_imports_give_the_same_store(backend, tmp_path_f
                          .filter(lambda chosen: set(chosen) == set(files)))
         with Workspace.open(fresh_store(backend, folder)) as ws:
             for step, path in enumerate(plan):
-                ws.import_file("orders", path, force=step % 2 == 1)
+                ws.data.import_file("orders", path, force=step % 2 == 1)
             assert dump(ws) == expected
 
     check()

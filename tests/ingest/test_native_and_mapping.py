@@ -10,21 +10,21 @@ NATIVE = DATA / "native"
 
 def import_all(ws):
     for kind in ("customers", "products", "promotions", "spend", "orders", "returns", "interactions", "events"):
-        result = ws.import_file(kind, NATIVE / f"{kind}.csv")
+        result = ws.data.import_file(kind, NATIVE / f"{kind}.csv")
         assert result.rows_rejected == 0, result.rejects
         assert result.preset == "retainly"
 
 
 def test_native_layout_every_kind(workspace):
     import_all(workspace)
-    summary = workspace.summary()
-    assert summary["customers"] == 2  # c1 and c2 bought; c3 never did
-    assert summary["orders"] == 3  # 1001, 1002, 1005; 1004 is cancelled, 1003 a guest order
-    assert summary["order_lines"] == 4
+    summary = workspace.data.summary()
+    assert summary.customers == 2  # c1 and c2 bought; c3 never did
+    assert summary.orders == 3  # 1001, 1002, 1005; 1004 is cancelled, 1003 a guest order
+    assert summary.order_lines == 4
     # 1 x 249.00 + 2 x 6.50 + 4 x 6.50 + 19.80 (1005 gives the line total only)
-    assert summary["gross_revenue"] == Decimal("307.80")
-    assert summary["guest_orders"] == 1
-    assert (summary["returns"], summary["returned_amount"]) == (1, Decimal("6.50"))
+    assert summary.gross_revenue == Decimal("307.80")
+    assert summary.guest_orders == 1
+    assert (summary.returns, summary.returned_amount) == (1, Decimal("6.50"))
 
     q = workspace.store.fetchall
     orders = {r[0]: r[1:] for r in q("SELECT order_id, status, gross, discount, shipping, net, promo_code FROM orders")}
@@ -55,7 +55,7 @@ def test_native_reimport_with_force_adds_nothing(workspace):
         "SELECT (SELECT COUNT(*) FROM customers), (SELECT COUNT(*) FROM orders), (SELECT COUNT(*) FROM order_lines), "
         "(SELECT COUNT(*) FROM interactions), (SELECT COUNT(*) FROM marketing_spend), (SELECT COUNT(*) FROM returns)")
     for kind in ("customers", "spend", "orders", "returns", "interactions", "events"):
-        workspace.import_file(kind, NATIVE / f"{kind}.csv", force=True)
+        workspace.data.import_file(kind, NATIVE / f"{kind}.csv", force=True)
     assert workspace.store.fetchall(
         "SELECT (SELECT COUNT(*) FROM customers), (SELECT COUNT(*) FROM orders), (SELECT COUNT(*) FROM order_lines), "
         "(SELECT COUNT(*) FROM interactions), (SELECT COUNT(*) FROM marketing_spend), (SELECT COUNT(*) FROM returns)"
@@ -63,12 +63,12 @@ def test_native_reimport_with_force_adds_nothing(workspace):
 
 
 def test_mapping_file(workspace):
-    result = workspace.import_file("orders", DATA / "mapped_orders.csv", mapping=DATA / "mapping.toml")
+    result = workspace.data.import_file("orders", DATA / "mapped_orders.csv", mapping=DATA / "mapping.toml")
     assert (result.preset, result.rows_accepted, result.rows_rejected) == ("retainly", 4, 0)
-    summary = workspace.summary()
-    assert (summary["customers"], summary["orders"], summary["order_lines"], summary["guest_orders"]) == (1, 1, 2, 1)
-    assert summary["gross_revenue"] == Decimal("28.99")  # 2 x 12,50 + 1 x 3,99 (decimal commas)
-    assert summary["first_order_at"] == "2024-02-03 10:00:00"  # day first, as the mapping says
+    summary = workspace.data.summary()
+    assert (summary.customers, summary.orders, summary.order_lines, summary.guest_orders) == (1, 1, 2, 1)
+    assert summary.gross_revenue == Decimal("28.99")  # 2 x 12,50 + 1 x 3,99 (decimal commas)
+    assert summary.first_order_at == "2024-02-03 10:00:00"  # day first, as the mapping says
     rows = workspace.store.fetchall("SELECT order_id, status, currency FROM orders ORDER BY order_id")
     assert rows == [("5001", "completed", "EUR"), ("5002", "cancelled", "EUR"), ("5003", "completed", "EUR")]
     # cp1252 was detected: the customer's name survived. K-2 only cancelled, but is a known customer.

@@ -9,22 +9,22 @@ CDNOW = DATA / "cdnow_sample_tiny.csv"
 
 
 def test_online_retail_ii_fixture(workspace, tmp_path):
-    result = workspace.import_file("orders", ORII, preset="online-retail-ii")
+    result = workspace.data.import_file("orders", ORII, preset="online-retail-ii")
     assert (result.rows_read, result.rows_accepted, result.rows_rejected) == (18, 18, 0)
-    summary = workspace.summary()
+    summary = workspace.data.summary()
     # Purchase orders of known customers: 100001, 100002 (13085), 100005 (free items only), 100008 (12346).
-    assert summary["customers"] == 2
-    assert summary["orders"] == 4
+    assert summary.customers == 2
+    assert summary.orders == 4
     # Lines with positive quantity: 100001 x2, 100002 x2 (a genuine repeat, once: the second export
     # replaces the first copy), 100005 x1, 100008 x2.
-    assert summary["order_lines"] == 7
+    assert summary.order_lines == 7
     # 12 x 6.95 + 18.00 + 2 x (2 x 4.25) + 0 + 1 x 12.75 + 2 x 12.75 = 83.40 + 18 + 17 + 38.25
-    assert summary["gross_revenue"] == Decimal("156.65")
-    assert summary["guest_orders"] == 1  # 100004; A100006 is an adjustment, 100007 a write-off
-    assert summary["returns"] == 1  # C100003, in both exports, counted once
-    assert summary["returned_amount"] == Decimal("4.25")
-    assert summary["first_order_at"] == "2010-11-30 09:00:00"
-    assert summary["last_order_at"] == "2010-12-03 09:00:00"
+    assert summary.gross_revenue == Decimal("156.65")
+    assert summary.guest_orders == 1  # 100004; A100006 is an adjustment, 100007 a write-off
+    assert summary.returns == 1  # C100003, in both exports, counted once
+    assert summary.returned_amount == Decimal("4.25")
+    assert summary.first_order_at == "2010-11-30 09:00:00"
+    assert summary.last_order_at == "2010-12-03 09:00:00"
 
     rows = workspace.store.fetchall(
         "SELECT order_id, status, gross, shipping, net FROM orders ORDER BY order_id")
@@ -42,31 +42,31 @@ def test_online_retail_ii_fixture(workspace, tmp_path):
 
 
 def test_online_retail_ii_later_export_replaces_orders(workspace, tmp_path):
-    workspace.import_file("orders", ORII, preset="online-retail-ii")
-    before = workspace.summary()
+    workspace.data.import_file("orders", ORII, preset="online-retail-ii")
+    before = workspace.data.summary()
     # A later export repeating the second half of the file adds nothing ...
     lines = ORII.read_text().splitlines()
     later = tmp_path / "later.csv"
     later.write_text("\n".join([lines[0], *lines[10:]]) + "\n")
-    workspace.import_file("orders", later, preset="online-retail-ii")
-    assert workspace.summary() == before
+    workspace.data.import_file("orders", later, preset="online-retail-ii")
+    assert workspace.data.summary() == before
     # ... and an export where order 100008 changed replaces it as a whole (one line, not two).
     changed = tmp_path / "changed.csv"
     changed.write_text(lines[0] + "\n100008,22423,REGENCY CAKESTAND,4,2010-12-03 09:00:00,12.75,12346,France\n")
-    workspace.import_file("orders", changed, preset="online-retail-ii")
-    after = workspace.summary()
-    assert after["order_lines"] == before["order_lines"] - 1
+    workspace.data.import_file("orders", changed, preset="online-retail-ii")
+    after = workspace.data.summary()
+    assert after.order_lines == before.order_lines - 1
     # 156.65 - 38.25 + 4 x 12.75
-    assert after["gross_revenue"] == Decimal("169.40")
+    assert after.gross_revenue == Decimal("169.40")
 
 
 def test_cdnow_fixture(workspace):
-    workspace.import_file("orders", CDNOW, preset="cdnow")
-    summary = workspace.summary()
-    assert summary["customers"] == 3
-    assert summary["orders"] == 6  # one per row, the two rows of 1997-01-18 included; the $0 order too
+    workspace.data.import_file("orders", CDNOW, preset="cdnow")
+    summary = workspace.data.summary()
+    assert summary.customers == 3
+    assert summary.orders == 6  # one per row, the two rows of 1997-01-18 included; the $0 order too
     # 29.33 + 29.73 + 14.96 + 14.37 + 14.96 + 0.00
-    assert summary["gross_revenue"] == Decimal("103.35")
+    assert summary.gross_revenue == Decimal("103.35")
     ids = [r[0] for r in workspace.store.fetchall("SELECT order_id FROM orders ORDER BY order_id")]
     assert ids == ["00004-19970101-1", "00004-19970118-1", "00004-19970118-2", "00004-19970802-1",
                    "00018-19970104-1", "00021-19970101-1"]

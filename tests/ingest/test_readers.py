@@ -28,9 +28,9 @@ def csv_text(rows, delimiter=",") -> str:
 
 
 def imported_revenue(workspace, path, **options) -> Decimal:
-    result = workspace.import_file("orders", path, preset="online-retail-ii", **options)
+    result = workspace.data.import_file("orders", path, preset="online-retail-ii", **options)
     assert result.rows_accepted == 3
-    return workspace.summary()["gross_revenue"]
+    return workspace.data.summary().gross_revenue
 
 
 @pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
@@ -60,7 +60,7 @@ def test_quoted_newlines_keep_line_numbers_exact(tmp_path, workspace):
     path = tmp_path / "orders.csv"
     multi_line = ["100001", "85048", '"GLASS\nBALL\nRED"', "12", "2010-11-30 09:00:00", "6.95", "13085", "UK"]
     path.write_text(csv_text([multi_line, BAD]))
-    result = workspace.import_file("orders", path, preset="online-retail-ii")
+    result = workspace.data.import_file("orders", path, preset="online-retail-ii")
     # Header is line 1, the first row spans lines 2-4, so the bad row starts on line 5.
     assert result.rejects["line"].tolist() == [5]
     assert workspace.store.fetchone("SELECT description FROM order_lines") == ("GLASS\nBALL\nRED",)
@@ -72,10 +72,10 @@ def test_parquet_rows_are_numbered(workspace, tmp_path):
     frame["Quantity"] = frame["Quantity"].astype(int)
     frame["Price"] = frame["Price"].astype(float)
     frame.to_parquet(path)
-    result = workspace.import_file("orders", path, preset="online-retail-ii")
+    result = workspace.data.import_file("orders", path, preset="online-retail-ii")
     assert result.rejects_file is not None
     assert (result.rows_accepted, result.rejects["line"].tolist()) == (3, [4])
-    assert workspace.summary()["gross_revenue"] == Decimal("91.90")
+    assert workspace.data.summary().gross_revenue == Decimal("91.90")
 
 
 def test_xlsx_every_sheet_in_order(workspace, tmp_path):
@@ -94,9 +94,9 @@ def test_xlsx_every_sheet_in_order(workspace, tmp_path):
     first["F2"] = 6.95
     first["G2"] = 13085.0
     book.save(path)
-    result = workspace.import_file("orders", path, preset="online-retail-ii")
+    result = workspace.data.import_file("orders", path, preset="online-retail-ii")
     assert result.rows_accepted == 3
     reject = result.rejects.iloc[0]
     assert (reject["sheet"], reject["line"], reject["column"]) == ("Year 2010-2011", 3, "InvoiceDate")
-    assert workspace.summary()["gross_revenue"] == Decimal("91.90")
+    assert workspace.data.summary().gross_revenue == Decimal("91.90")
     assert workspace.store.fetchall("SELECT external_id FROM customers") == [("13085",)]

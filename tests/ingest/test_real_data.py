@@ -16,26 +16,26 @@ pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
 @needs_shared_data(ONLINE_RETAIL)
 def test_online_retail_ii_figures(workspace):
-    result = workspace.import_file("orders", ONLINE_RETAIL, preset="online-retail-ii")
+    result = workspace.data.import_file("orders", ONLINE_RETAIL, preset="online-retail-ii")
     assert (result.rows_read, result.rows_rejected) == (1_067_370, 0)
-    summary = workspace.summary()
-    assert summary["customers"] == 5_881
-    assert summary["orders"] == 36_975
-    assert summary["order_lines"] == 791_114
-    assert abs(summary["gross_revenue"] - Decimal("17431533.18")) <= Decimal("0.01")
-    assert summary["first_order_at"] == "2009-12-01 07:45:00"
-    assert summary["last_order_at"] == "2011-12-09 12:50:00"
+    summary = workspace.data.summary()
+    assert summary.customers == 5_881
+    assert summary.orders == 36_975
+    assert summary.order_lines == 791_114
+    assert abs(summary.gross_revenue - Decimal("17431533.18")) <= Decimal("0.01")
+    assert summary.first_order_at == "2009-12-01 07:45:00"
+    assert summary.last_order_at == "2011-12-09 12:50:00"
     # The overlap (2010-12-01..09) is in the file twice; C invoices of known customers are returns.
-    assert summary["returns"] == 18_446
+    assert summary.returns == 18_446
     # Re-importing the same file is recognised and changes nothing.
-    again = workspace.import_file("orders", ONLINE_RETAIL, preset="online-retail-ii")
+    again = workspace.data.import_file("orders", ONLINE_RETAIL, preset="online-retail-ii")
     assert again.skipped_as_duplicate_of == result.import_id
-    assert workspace.summary() == summary
+    assert workspace.data.summary() == summary
 
 
 @needs_shared_data(ONLINE_RETAIL)
 def test_online_retail_ii_line_kinds_and_guests(workspace):
-    workspace.import_file("orders", ONLINE_RETAIL, preset="online-retail-ii")
+    workspace.data.import_file("orders", ONLINE_RETAIL, preset="online-retail-ii")
     kinds = dict(workspace.store.fetchall(
         "SELECT l.kind, COUNT(*) FROM order_lines l JOIN orders o ON o.order_id = l.order_id "
         "WHERE o.order_id = '489439' GROUP BY l.kind"
@@ -49,9 +49,9 @@ def test_online_retail_ii_line_kinds_and_guests(workspace):
 
 @needs_shared_data(CDNOW_MASTER)
 def test_cdnow_master_figures(workspace):
-    workspace.import_file("orders", CDNOW_MASTER, preset="cdnow")
-    summary = workspace.summary()
-    assert summary["customers"] == 23_570
-    assert summary["orders"] == 69_659  # one per row, same-day rows included
-    assert summary["gross_revenue"] == Decimal("2500315.63")
-    assert summary["guest_orders"] == 0
+    workspace.data.import_file("orders", CDNOW_MASTER, preset="cdnow")
+    summary = workspace.data.summary()
+    assert summary.customers == 23_570
+    assert summary.orders == 69_659  # one per row, same-day rows included
+    assert summary.gross_revenue == Decimal("2500315.63")
+    assert summary.guest_orders == 0

@@ -71,13 +71,13 @@ def edited_copy(tmp_path: Path, name: str, cells=None, **changes) -> Path:
 
 
 def test_summary(ws):
-    result = ws.import_file("orders", FIXTURE, preset="shopify")
+    result = ws.data.import_file("orders", FIXTURE, preset="shopify")
     assert (result.rows_read, result.rows_accepted, result.rows_rejected) == (14, 14, 0)
-    assert ws.summary() == EXPECTED_SUMMARY
+    assert ws.data.summary().to_dict() == EXPECTED_SUMMARY
 
 
 def test_orders(ws):
-    ws.import_file("orders", FIXTURE, preset="shopify")
+    ws.data.import_file("orders", FIXTURE, preset="shopify")
     orders = orders_by_id(ws)
     d = Decimal
     # (customer, status, gross, discount, shipping, tax, net, channel, promo, currency, country, lines)
@@ -111,7 +111,7 @@ def test_orders(ws):
 
 
 def test_lines_keep_their_discounts(ws):
-    ws.import_file("orders", FIXTURE, preset="shopify")
+    ws.data.import_file("orders", FIXTURE, preset="shopify")
     lines = ws.store.fetchall(
         "SELECT line_no, sku, description, quantity, unit_price, discount, amount FROM order_lines "
         "WHERE order_id = '#1003' ORDER BY line_no"
@@ -124,7 +124,7 @@ def test_lines_keep_their_discounts(ws):
 
 
 def test_customers(ws):
-    ws.import_file("orders", FIXTURE, preset="shopify")
+    ws.data.import_file("orders", FIXTURE, preset="shopify")
     rows = ws.store.fetchall(
         "SELECT external_id, email, name, phone, city, country, email_consent, first_seen_at "
         "FROM customers ORDER BY external_id"
@@ -148,7 +148,7 @@ def test_customers(ws):
 
 
 def test_refunds_become_returns_dated_at_the_order(ws):
-    result = ws.import_file("orders", FIXTURE, preset="shopify")
+    result = ws.data.import_file("orders", FIXTURE, preset="shopify")
     rows = ws.store.fetchall("SELECT return_id, order_id, amount, returned_at FROM returns ORDER BY return_id")
     assert [(r[0], r[1], r[2], str(r[3])) for r in rows] == [
         ("#1004-refund", "#1004", Decimal("8"), "2024-02-20 11:00:00"),
@@ -158,14 +158,14 @@ def test_refunds_become_returns_dated_at_the_order(ws):
 
 
 def test_reimport_adds_nothing(ws):
-    first = ws.import_file("orders", FIXTURE, preset="shopify")
-    again = ws.import_file("orders", FIXTURE, preset="shopify")
+    first = ws.data.import_file("orders", FIXTURE, preset="shopify")
+    again = ws.data.import_file("orders", FIXTURE, preset="shopify")
     assert again.skipped_as_duplicate_of == first.import_id
     assert again.import_id is None
-    assert ws.summary() == EXPECTED_SUMMARY
-    forced = ws.import_file("orders", FIXTURE, preset="shopify", force=True)
+    assert ws.data.summary().to_dict() == EXPECTED_SUMMARY
+    forced = ws.data.import_file("orders", FIXTURE, preset="shopify", force=True)
     assert forced.skipped_as_duplicate_of is None and forced.rows_accepted == 14
-    assert ws.summary() == EXPECTED_SUMMARY
+    assert ws.data.summary().to_dict() == EXPECTED_SUMMARY
     # Cancelled #1005 is outside the summary: check the tables themselves too (8 orders, 14 lines, 5 customers).
     counts = ws.store.fetchone(
         "SELECT (SELECT COUNT(*) FROM orders), (SELECT COUNT(*) FROM order_lines), (SELECT COUNT(*) FROM customers)"
@@ -176,7 +176,7 @@ def test_reimport_adds_nothing(ws):
 def test_bad_date_rejects_the_whole_order(ws, tmp_path):
     # #1003's first row (file line 10) gets an impossible date; its lines 11 and 12 go with it.
     bad = edited_copy(tmp_path, "bad_date.csv", {(10, "Created at"): "31/02/2024 18:45"})
-    result = ws.import_file("orders", bad, preset="shopify")
+    result = ws.data.import_file("orders", bad, preset="shopify")
     assert (result.rows_read, result.rows_accepted, result.rows_rejected) == (14, 11, 3)
     rejects = result.rejects
     assert rejects["line"].tolist() == [10, 11, 12]
@@ -184,11 +184,11 @@ def test_bad_date_rejects_the_whole_order(ws, tmp_path):
     assert rejects["value"].iloc[0] == "31/02/2024 18:45"
     assert "unparseable date" in rejects["reason"].iloc[0]
     assert rejects["reason"].iloc[1] == "another line of order #1003 was rejected (line 10)"
-    summary = ws.summary()
-    assert summary["orders"] == 5  # 6 - #1003
-    assert summary["order_lines"] == 8  # 11 - 3
-    assert summary["gross_revenue"] == Decimal("193.50")  # 236.00 - 42.50
-    assert summary["customers"] == 4  # bjorn still has #1007
+    summary = ws.data.summary()
+    assert summary.orders == 5  # 6 - #1003
+    assert summary.order_lines == 8  # 11 - 3
+    assert summary.gross_revenue == Decimal("193.50")  # 236.00 - 42.50
+    assert summary.customers == 4  # bjorn still has #1007
 
 
 def test_order_values_come_from_the_first_row(ws, tmp_path):
@@ -198,11 +198,11 @@ def test_order_values_come_from_the_first_row(ws, tmp_path):
         (3, "Email"): "someone.else@example.com", (3, "Created at"): "2024-03-22 10:00:00 +0100",
         (4, "Total"): "n/a", (4, "Created at"): "soon", (4, "Accepts Marketing"): "perhaps",
     })
-    result = ws.import_file("orders", stale, preset="shopify")
+    result = ws.data.import_file("orders", stale, preset="shopify")
     assert result.rows_rejected == 0
     assert orders_by_id(ws)["#1008"][:7] == ("emma@example.com", "completed", Decimal("46.5"), Decimal("0"),
                                              Decimal("0"), Decimal("9.3"), Decimal("55.8"))
-    assert ws.summary() == EXPECTED_SUMMARY
+    assert ws.data.summary().to_dict() == EXPECTED_SUMMARY
 
 
 def test_an_order_exported_twice_counts_once(ws, tmp_path):
@@ -211,9 +211,9 @@ def test_an_order_exported_twice_counts_once(ws, tmp_path):
     row_1007 = text.splitlines()[4]
     glued = tmp_path / "glued.csv"
     glued.write_text(text + row_1007.replace(",16.90,", ",17.90,") + "\n", encoding="utf-8")
-    result = ws.import_file("orders", glued, preset="shopify")
+    result = ws.data.import_file("orders", glued, preset="shopify")
     assert any("later copy counts" in note for note in result.notes)
-    assert ws.summary() == EXPECTED_SUMMARY  # still 11 purchase lines, 236.00
+    assert ws.data.summary().to_dict() == EXPECTED_SUMMARY  # still 11 purchase lines, 236.00
     assert orders_by_id(ws)["#1007"][6] == Decimal("17.9")  # the later copy's Total
 
 
@@ -222,12 +222,12 @@ def test_detected_without_preset(ws):
     matching = [p.name for p in PRESETS.values()
                 if p.name != "retainly" and all(find_column(header, c) for c in p.signature)]
     assert matching == ["shopify"]
-    result = ws.import_file("orders", FIXTURE, preset=None)
+    result = ws.data.import_file("orders", FIXTURE, preset=None)
     assert result.preset == "shopify"
-    assert ws.summary() == EXPECTED_SUMMARY
+    assert ws.data.summary().to_dict() == EXPECTED_SUMMARY
 
 
 def test_missing_required_column_is_named(ws, tmp_path):
     target = edited_copy(tmp_path, "no_quantity.csv", drop=("Lineitem quantity",))
     with pytest.raises(InputError, match='"Lineitem quantity"'):
-        ws.import_file("orders", target, preset="shopify")
+        ws.data.import_file("orders", target, preset="shopify")

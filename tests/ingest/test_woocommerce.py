@@ -91,18 +91,18 @@ def edited_copy(tmp_path: Path, name: str, cells=None, **changes) -> Path:
 
 
 def test_summary(ws):
-    result = ws.import_file("orders", FIXTURE, preset="woocommerce")
+    result = ws.data.import_file("orders", FIXTURE, preset="woocommerce")
     assert (result.rows_read, result.rows_accepted, result.rows_rejected) == (14, 14, 0)
-    assert ws.summary() == EXPECTED_SUMMARY
+    assert ws.data.summary().to_dict() == EXPECTED_SUMMARY
 
 
 def test_orders(ws):
-    ws.import_file("orders", FIXTURE, preset="woocommerce")
+    ws.data.import_file("orders", FIXTURE, preset="woocommerce")
     assert orders_by_id(ws) == EXPECTED_ORDERS
 
 
 def test_customers(ws):
-    ws.import_file("orders", FIXTURE, preset="woocommerce")
+    ws.data.import_file("orders", FIXTURE, preset="woocommerce")
     rows = ws.store.fetchall(
         "SELECT external_id, email, name, phone, city, country, first_seen_at FROM customers ORDER BY external_id"
     )
@@ -118,7 +118,7 @@ def test_customers(ws):
 
 
 def test_refunds_become_returns(ws):
-    ws.import_file("orders", FIXTURE, preset="woocommerce")
+    ws.data.import_file("orders", FIXTURE, preset="woocommerce")
     rows = ws.store.fetchall("SELECT return_id, order_id, amount, returned_at FROM returns ORDER BY return_id")
     assert [(r[0], r[1], r[2], str(r[3])) for r in rows] == [
         ("505-refund", "505", d("46.8"), "2024-04-20 18:10:00"),
@@ -127,39 +127,39 @@ def test_refunds_become_returns(ws):
 
 
 def test_reimport_adds_nothing(ws):
-    first = ws.import_file("orders", FIXTURE, preset="woocommerce")
-    again = ws.import_file("orders", FIXTURE, preset="woocommerce")
+    first = ws.data.import_file("orders", FIXTURE, preset="woocommerce")
+    again = ws.data.import_file("orders", FIXTURE, preset="woocommerce")
     assert again.skipped_as_duplicate_of == first.import_id
-    assert ws.summary() == EXPECTED_SUMMARY
-    forced = ws.import_file("orders", FIXTURE, preset="woocommerce", force=True)
+    assert ws.data.summary().to_dict() == EXPECTED_SUMMARY
+    forced = ws.data.import_file("orders", FIXTURE, preset="woocommerce", force=True)
     assert forced.skipped_as_duplicate_of is None and forced.rows_accepted == 14
-    assert ws.summary() == EXPECTED_SUMMARY
+    assert ws.data.summary().to_dict() == EXPECTED_SUMMARY
     assert orders_by_id(ws) == EXPECTED_ORDERS  # also the cancelled ones, outside the summary
 
 
 def test_bad_date_rejects_the_whole_order(ws, tmp_path):
     # 503's first row (file line 5) gets 31 April; its lines 6 and 7 go with it.
     bad = edited_copy(tmp_path, "bad_date.csv", {(5, "Order Date"): "2024-04-31 12:30:00"})
-    result = ws.import_file("orders", bad, preset="woocommerce")
+    result = ws.data.import_file("orders", bad, preset="woocommerce")
     assert (result.rows_read, result.rows_accepted, result.rows_rejected) == (14, 11, 3)
     assert result.rejects["line"].tolist() == [5, 6, 7]
     assert result.rejects["column"].iloc[0] == "Order Date"
     assert "unparseable date" in result.rejects["reason"].iloc[0]
-    summary = ws.summary()
-    assert summary["orders"] == 5  # 6 - 503
-    assert summary["order_lines"] == 8  # 11 - 3
-    assert summary["gross_revenue"] == Decimal("226.00")  # 303.00 - 77.00
-    assert summary["customers"] == 3  # Łucja still has 508
+    summary = ws.data.summary()
+    assert summary.orders == 5  # 6 - 503
+    assert summary.order_lines == 8  # 11 - 3
+    assert summary.gross_revenue == Decimal("226.00")  # 303.00 - 77.00
+    assert summary.customers == 3  # Łucja still has 508
 
 
 def test_unknown_status_is_rejected_unless_mapped(ws, tmp_path):
     custom = edited_copy(tmp_path, "custom.csv", {(13, "Order Status"): "wc-awaiting-pickup"})  # order 508
-    result = ws.import_file("orders", custom, preset="woocommerce")
+    result = ws.data.import_file("orders", custom, preset="woocommerce")
     assert result.rejects["line"].tolist() == [13]
     assert "unknown status" in result.rejects["reason"].iloc[0]
     mapping = tmp_path / "statuses.toml"
     mapping.write_text('[values.status]\n"wc-awaiting-pickup" = "pending"\n', encoding="utf-8")
-    mapped = ws.import_file("orders", custom, preset="woocommerce", mapping=mapping)
+    mapped = ws.data.import_file("orders", custom, preset="woocommerce", mapping=mapping)
     assert mapped.rows_rejected == 0
     assert orders_by_id(ws)["508"][1] == "pending"
 
@@ -175,8 +175,8 @@ def test_alias_headers_and_plain_statuses(ws, tmp_path):
         "Item SKU": "SKU", "Item Name": "Product Name", "Quantity": "Qty", "Item Cost": "Item Price",
         "Refunded amount": "Refund Amount",
     })
-    ws.import_file("orders", renamed, preset="woocommerce")
-    assert ws.summary() == EXPECTED_SUMMARY
+    ws.data.import_file("orders", renamed, preset="woocommerce")
+    assert ws.data.summary().to_dict() == EXPECTED_SUMMARY
     assert orders_by_id(ws) == EXPECTED_ORDERS
 
 
@@ -185,9 +185,9 @@ def test_detected_without_preset(ws):
     matching = [p.name for p in PRESETS.values()
                 if p.name != "retainly" and all(find_column(header, c) for c in p.signature)]
     assert matching == ["woocommerce"]
-    result = ws.import_file("orders", FIXTURE, preset=None)
+    result = ws.data.import_file("orders", FIXTURE, preset=None)
     assert result.preset == "woocommerce"
-    assert ws.summary() == EXPECTED_SUMMARY
+    assert ws.data.summary().to_dict() == EXPECTED_SUMMARY
 
 
 @pytest.mark.parametrize("drop, named", [
@@ -199,4 +199,4 @@ def test_detected_without_preset(ws):
 def test_missing_required_column_is_named(ws, tmp_path, drop, named):
     target = edited_copy(tmp_path, "missing.csv", drop=drop)
     with pytest.raises(InputError, match=f'"{named}"'):
-        ws.import_file("orders", target, preset="woocommerce")
+        ws.data.import_file("orders", target, preset="woocommerce")

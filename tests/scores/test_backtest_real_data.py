@@ -45,19 +45,19 @@ BY_CUT = "placed_at < TIMESTAMP '2010-12-10'"
 @pytest.fixture(scope="module")
 def retail(tmp_path_factory):
     ws = Workspace.open(f"duckdb:///{tmp_path_factory.mktemp('online_retail')}/store.duckdb")
-    ws.import_file("orders", ONLINE_RETAIL, preset="online-retail-ii")
+    ws.data.import_file("orders", ONLINE_RETAIL, preset="online-retail-ii")
     yield ws
     ws.close()
 
 
 @pytest.fixture(scope="module")
 def first_split(retail):
-    return retail.backtest(FIRST_CUT, END, ["bgnbd"])
+    return retail.predictions.backtest(FIRST_CUT, END, ["bgnbd"])
 
 
 def test_first_split_counts_and_bgnbd_over_prediction(first_split):
-    assert first_split["calibration_end"] == "2010-12-09" and first_split["holdout_end"] == "2011-12-09"
-    [bgnbd] = first_split["models"]
+    assert first_split.calibration_end == date(2010, 12, 9) and first_split.holdout_end == date(2011, 12, 9)
+    [bgnbd] = first_split.models
     assert bgnbd["customers"] == 4_314  # README 4,312: see the module docstring
     assert bgnbd["actual_purchases"] == 12_266  # README 12,264
     assert 0.50 <= bgnbd["aggregate_error"] <= 0.58  # measured +54.3 %, README "about 53 %"
@@ -98,7 +98,7 @@ def test_the_differences_from_the_readme_are_free_items_and_invoices(retail):
 
 
 def test_second_split_bgnbd_within_two_percent(retail):
-    [bgnbd] = retail.backtest(SECOND_CUT, END, ["bgnbd"])["models"]
+    [bgnbd] = retail.predictions.backtest(SECOND_CUT, END, ["bgnbd"]).models
     assert bgnbd["customers"] == 4_971  # README 4,969: the same free-item orders
     assert bgnbd["actual_purchases"] == 7_798  # README 7,797
     assert abs(bgnbd["aggregate_error"]) < 0.02  # measured -1.35 %
@@ -106,9 +106,9 @@ def test_second_split_bgnbd_within_two_percent(retail):
 
 def test_auto_score_names_its_backtest(retail):
     # History 2009-12-01 to 2011-12-09 is 738 days: the holdout is min(365, 738 // 3) = 246 days.
-    fit = retail.score(as_of=END)
-    assert fit["model"] in ("bgnbd", "mbgnbd", "paretonbd") and fit["confidence"] == "model"
-    assert fit["reason"].startswith("backtest on 246 days before 2011-12-09: ")
-    assert [row["model"] for row in fit["backtest"]] == ["bgnbd", "mbgnbd", "paretonbd"]
-    assert (fit["customers"], fit["repeat_buyers"]) == (5_881, 4_189)
+    fit = retail.predictions.fit(as_of=END)
+    assert fit.model in ("bgnbd", "mbgnbd", "paretonbd") and fit.confidence == "model"
+    assert fit.reason.startswith("backtest on 246 days before 2011-12-09: ")
+    assert [row["model"] for row in fit.backtest] == ["bgnbd", "mbgnbd", "paretonbd"]
+    assert (fit.customers, fit.repeat_buyers) == (5_881, 4_189)
     assert retail.store.fetchone("SELECT COUNT(*) FROM customer_scores WHERE as_of = ?", (END,))[0] == 5_881

@@ -1,6 +1,6 @@
 """Predictions scored against the generator's hidden truth (``generator_truth``).
 
-The generated shop (``ws.generate(5000, 42)``: 2023-01-01 to 2025-12-31, docs/generator.md)
+The generated shop (``ws.data.generate(5000, 42)``: 2023-01-01 to 2025-12-31, docs/generator.md)
 buys by a BG/NBD-like process per buyer type, with seasonality, and records for every
 customer when they truly dropped out (``dropped_out_at``, their last purchase; NULL for a
 customer still alive at the end). The cut-off is 2024-12-31 and the holdout a full seasonal
@@ -45,15 +45,15 @@ MEAN_ALIVE_TOLERANCE = {"mbgnbd": 0.10, "paretonbd": 0.20}  # see the module doc
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory):
     ws = Workspace.open(f"duckdb:///{tmp_path_factory.mktemp('generated')}/shop.duckdb")
-    ws.generate(5000, 42)
+    ws.data.generate(5000, 42)
     yield ws
     ws.close()
 
 
 @pytest.fixture(scope="module")
 def backtest(shop):
-    result = shop.backtest(CUT, HOLDOUT_END, list(MODELS))
-    return {row["model"]: row for row in result["models"]}
+    result = shop.predictions.backtest(CUT, HOLDOUT_END, list(MODELS))
+    return {row["model"]: row for row in result.models}
 
 
 @pytest.fixture(scope="module")
@@ -68,9 +68,9 @@ def p_alive(shop, alive_at_cut):
     """Per model: (P(alive) at the cut-off, truly alive), over the customers who had bought by then."""
     found = {}
     for model in MODELS:
-        fit = shop.score(model=model, as_of=CUT)
-        assert fit["model"] == model, fit["reason"]
-        scores = shop.scores(CUT).to_pandas()
+        fit = shop.predictions.fit(model=model, as_of=CUT)
+        assert fit.model == model, fit.reason
+        scores = shop.predictions.scores(CUT).to_pandas()
         found[model] = (scores["p_alive"].to_numpy(), np.array([alive_at_cut[c] for c in scores["customer_id"]]))
     return found
 
@@ -91,13 +91,13 @@ def test_holdout_purchases_within_ten_percent(backtest, model):
 def test_the_chosen_model_is_backtested_on_the_same_year(shop, backtest):
     # 2023-01-01 to 2025-12-31 is 1,095 days: auto holds out min(365, 1095 // 3) = 365 days, so
     # its choice is made on exactly this cut-off and holdout.
-    fit = shop.score()
-    assert fit["as_of"] == "2025-12-31" and fit["model"] in MODELS
-    assert fit["reason"].startswith("backtest on 365 days before 2025-12-31: ")
-    chosen = next(row for row in fit["backtest"] if row["model"] == fit["model"])
+    fit = shop.predictions.fit()
+    assert fit.as_of == date(2025, 12, 31) and fit.model in MODELS
+    assert fit.reason.startswith("backtest on 365 days before 2025-12-31: ")
+    chosen = next(row for row in fit.backtest if row["model"] == fit.model)
     assert abs(chosen["aggregate_error"]) < COUNT_TOLERANCE
-    assert chosen["actual_purchases"] == backtest[fit["model"]]["actual_purchases"]
-    assert chosen["rmse"] == pytest.approx(backtest[fit["model"]]["rmse"])
+    assert chosen["actual_purchases"] == backtest[fit.model]["actual_purchases"]
+    assert chosen["rmse"] == pytest.approx(backtest[fit.model]["rmse"])
 
 
 def test_true_alive_share(p_alive):

@@ -1,4 +1,4 @@
-"""`Workspace.score` and friends on the hand-checked model shop (tests/features/model_shop.py).
+"""`ws.predictions.fit` and friends on the hand-checked model shop (tests/features/model_shop.py).
 
 Runs on DuckDB and PostgreSQL. As of 2024-03-31 the shop has four customers and two repeat
 buyers (P and S), far below the default ``min_repeat_buyers`` of 50, so scoring falls back to
@@ -22,6 +22,7 @@ from retainly import Workspace
 from retainly.errors import ConvergenceError, InputError, RetainlyError
 from retainly.models import PURCHASE_MODELS
 from retainly.models.clv import DAYS_PER_MONTH
+from retainly.results import FitRecord
 from retainly.settings import AnalysisSettings
 from retainly.settings import ModelSettings
 from tests.features.model_shop import AS_OF, LAST_ORDER_DAY, MODEL_SHOP, customer_ids, load_model_shop
@@ -91,7 +92,7 @@ def few_buyers_shop(store_url, settings_file):
 
 def _rows(ws, as_of) -> dict[str, dict]:
     names = {number: name for name, number in customer_ids(ws).items()}
-    return {names[row["customer_id"]]: row for row in ws.scores(as_of).to_pylist()}
+    return {names[row["customer_id"]]: row for row in ws.predictions.scores(as_of).to_pylist()}
 
 
 def _count(ws, sql: str) -> int:
@@ -99,22 +100,22 @@ def _count(ws, sql: str) -> int:
 
 
 def test_few_repeat_buyers_get_the_heuristics_and_are_told_why(shop):
-    fit = shop.score(as_of=AS_OF)
-    assert (fit["model"], fit["confidence"], fit["spend_model"]) == ("heuristic", "heuristic", "heuristic")
+    fit = shop.predictions.fit(as_of=AS_OF)
+    assert (fit.model, fit.confidence, fit.spend_model) == ("heuristic", "heuristic", "heuristic")
     # The reason names the count and the threshold; Gamma-Gamma's failure on two repeat buyers is added.
-    assert fit["reason"].startswith(HEURISTIC_REASON + "; spend: the Gamma-Gamma fit drove ")
-    assert (fit["as_of"], fit["customers"], fit["repeat_buyers"], fit["horizon_days"]) == ("2024-03-31", 4, 2, 365)
-    assert fit["backtest"] is None and fit["log_likelihood"] is None
-    assert fit["params"] == pytest.approx({"shop_rhythm": SHOP_RHYTHM, "mean_spend": 67.5})
+    assert fit.reason.startswith(HEURISTIC_REASON + "; spend: the Gamma-Gamma fit drove ")
+    assert (fit.as_of, fit.customers, fit.repeat_buyers, fit.horizon_days) == (date(2024, 3, 31), 4, 2, 365)
+    assert fit.backtest is None and fit.log_likelihood is None
+    assert fit.params == pytest.approx({"shop_rhythm": SHOP_RHYTHM, "mean_spend": 67.5})
     assert _count(shop, "SELECT COUNT(*) FROM model_fits") == 1
     rows = _rows(shop, AS_OF)
     assert sorted(rows) == ["P", "Q", "R", "S"]  # one row per customer who had bought by the as-of date
     assert {(row["model"], row["confidence"], row["fit_id"], row["as_of"]) for row in rows.values()} == {
-        ("heuristic", "heuristic", fit["fit_id"], AS_OF)}
+        ("heuristic", "heuristic", fit.fit_id, AS_OF)}
 
 
 def test_heuristic_numbers_match_the_hand_calculation(shop):
-    shop.score(as_of=AS_OF)
+    shop.predictions.fit(as_of=AS_OF)
     rows = _rows(shop, AS_OF)
     for name, hand in EXPECTED.items():
         expected = dict(hand)
@@ -132,9 +133,9 @@ def test_time_unit_day_and_a_shorter_horizon(store_url, settings_file):
     # months at 2 %: 0.25 * 30.4375 / 14 * (1.02^-1 + 1.02^-2 + 1.02^-3) * 90.
     path = settings_file('time_unit = "day"', "horizon_days = 90", "discount_rate = 0.02")
     with load_model_shop(Workspace.open(store_url, settings=path)) as ws:
-        fit = ws.score(as_of=AS_OF)
-        assert (fit["time_unit"], fit["horizon_days"], fit["discount_rate"]) == ("day", 90, 0.02)
-        assert fit["params"]["shop_rhythm"] == pytest.approx(87 / 4)
+        fit = ws.predictions.fit(as_of=AS_OF)
+        assert (fit.time_unit, fit.horizon_days, fit.discount_rate) == ("day", 90, 0.02)
+        assert fit.params["shop_rhythm"] == pytest.approx(87 / 4)
         row = _rows(ws, AS_OF)["P"]
         assert row["p_alive"] == pytest.approx(0.25)
         assert row["expected_orders"] == pytest.approx(0.25 * 90 / 14)
@@ -143,48 +144,48 @@ def test_time_unit_day_and_a_shorter_horizon(store_url, settings_file):
 
 
 def test_horizon_argument_overrides_the_settings(shop):
-    fit = shop.score(as_of=AS_OF, horizon_days=182)
-    assert fit["horizon_days"] == 182
+    fit = shop.predictions.fit(as_of=AS_OF, horizon_days=182)
+    assert fit.horizon_days == 182
     assert _rows(shop, AS_OF)["P"]["expected_orders"] == pytest.approx(0.25 * 182 / 7 / 2)  # P(alive) t / rhythm
 
 
 def test_scoring_the_same_date_again_replaces_its_rows_and_adds_a_fit(shop):
-    first = shop.score(as_of=AS_OF)
-    second = shop.score(as_of=AS_OF)
-    assert second["fit_id"] == first["fit_id"] + 1
+    first = shop.predictions.fit(as_of=AS_OF)
+    second = shop.predictions.fit(as_of=AS_OF)
+    assert second.fit_id == first.fit_id + 1
     assert _count(shop, "SELECT COUNT(*) FROM model_fits") == 2
     assert _count(shop, "SELECT COUNT(*) FROM customer_scores") == 4  # no duplicates
-    assert {row["fit_id"] for row in _rows(shop, AS_OF).values()} == {second["fit_id"]}
-    assert shop.latest_fit(AS_OF)["fit_id"] == second["fit_id"]
+    assert {row["fit_id"] for row in _rows(shop, AS_OF).values()} == {second.fit_id}
+    assert shop.predictions.latest_fit(AS_OF).fit_id == second.fit_id
     # Another date keeps the first date's rows: by Jul 1 U and V have bought too (6 customers).
-    later = shop.score(as_of=LAST_ORDER_DAY)
-    assert later["customers"] == 6
+    later = shop.predictions.fit(as_of=LAST_ORDER_DAY)
+    assert later.customers == 6
     assert _count(shop, "SELECT COUNT(*) FROM customer_scores") == 4 + 6
-    assert shop.latest_fit()["fit_id"] == later["fit_id"]
-    assert shop.latest_fit(AS_OF)["fit_id"] == second["fit_id"]
-    assert shop.latest_fit(AS_OF)["params"] == pytest.approx(second["params"])  # JSON decoded
+    assert shop.predictions.latest_fit().fit_id == later.fit_id
+    assert shop.predictions.latest_fit(AS_OF).fit_id == second.fit_id
+    assert shop.predictions.latest_fit(AS_OF).params == pytest.approx(second.params)  # JSON decoded
 
 
 def test_ensure_scores_rescores_after_an_import_and_not_otherwise(shop, tmp_path):
-    assert shop.ensure_scores(AS_OF) == AS_OF  # nothing stored yet: scores
+    assert shop.predictions.ensure(AS_OF) == AS_OF  # nothing stored yet: scores
     assert _count(shop, "SELECT COUNT(*) FROM model_fits") == 1
-    shop.ensure_scores(AS_OF)
-    shop.scores(AS_OF)
+    shop.predictions.ensure(AS_OF)
+    shop.predictions.scores(AS_OF)
     assert _count(shop, "SELECT COUNT(*) FROM model_fits") == 1  # fresh: kept
     # (an import in the same second as the fit: test_an_import_in_the_same_second_as_the_fit_still_makes_it_stale)
     extra = tmp_path / "more_orders.csv"
     header = (MODEL_SHOP / "orders.csv").read_text(encoding="utf-8").splitlines()[0]
     row = "Q2,Q,2024-03-30 12:00:00,completed,EUR,online,,,0,0,,1,P1,Product,1,10.00,,,merchandise"
     extra.write_text(f"{header}\n{row}\n", encoding="utf-8")
-    assert shop.import_file("orders", extra).rows_rejected == 0
-    shop.ensure_scores(AS_OF)
+    assert shop.data.import_file("orders", extra).rows_rejected == 0
+    shop.predictions.ensure(AS_OF)
     assert _count(shop, "SELECT COUNT(*) FROM model_fits") == 2  # stale after the import: scored again
-    assert shop.latest_fit(AS_OF)["repeat_buyers"] == 3  # Q bought again on Mar 30
-    shop.ensure_scores(AS_OF)
+    assert shop.predictions.latest_fit(AS_OF).repeat_buyers == 3  # Q bought again on Mar 30
+    shop.predictions.ensure(AS_OF)
     assert _count(shop, "SELECT COUNT(*) FROM model_fits") == 2
     # Without a date: the last purchase order's day.
-    assert shop.ensure_scores() == LAST_ORDER_DAY
-    assert shop.latest_fit()["as_of"] == LAST_ORDER_DAY
+    assert shop.predictions.ensure() == LAST_ORDER_DAY
+    assert shop.predictions.latest_fit().as_of == LAST_ORDER_DAY
 
 
 def _clock(moment):
@@ -206,64 +207,64 @@ def test_an_import_in_the_same_second_as_the_fit_still_makes_it_stale(shop, monk
     from retainly.scores import scoring
 
     monkeypatch.setattr(scoring, "datetime", _clock(datetime(2030, 1, 1, 12, 0, 0, 300_000)))
-    shop.score(as_of=AS_OF)  # fitted at 12:00:00.3
+    shop.predictions.fit(as_of=AS_OF)  # fitted at 12:00:00.3
     monkeypatch.setattr(load, "datetime", _clock(datetime(2030, 1, 1, 12, 0, 0, 800_000)))
     extra = tmp_path / "more_orders.csv"
     header = (MODEL_SHOP / "orders.csv").read_text(encoding="utf-8").splitlines()[0]
     row = "Q2,Q,2024-03-30 12:00:00,completed,EUR,online,,,0,0,,1,P1,Product,1,10.00,,,merchandise"
     extra.write_text(f"{header}\n{row}\n", encoding="utf-8")
-    shop.import_file("orders", extra)  # finished at 12:00:00.8, after the fit
-    shop.ensure_scores(AS_OF)
+    shop.data.import_file("orders", extra)  # finished at 12:00:00.8, after the fit
+    shop.predictions.ensure(AS_OF)
     assert _count(shop, "SELECT COUNT(*) FROM model_fits") == 2
 
 
 def test_customer_view_has_the_predictions(shop):
-    predictions = shop.customer("P", AS_OF)["predictions"]
-    assert set(predictions) == PREDICTION_KEYS
-    assert (predictions["as_of"], predictions["model"], predictions["confidence"]) == (AS_OF, "heuristic", "heuristic")
-    assert predictions["horizon_days"] == 365
-    assert predictions["p_alive"] == pytest.approx(0.25)
-    assert predictions["next_order_date"] == date(2024, 4, 10)
+    predictions = shop.customers.view("P", AS_OF).predictions
+    assert set(predictions.to_dict()) == PREDICTION_KEYS
+    assert (predictions.as_of, predictions.model, predictions.confidence) == (AS_OF, "heuristic", "heuristic")
+    assert predictions.horizon_days == 365
+    assert predictions.p_alive == pytest.approx(0.25)
+    assert predictions.next_order_date == date(2024, 4, 10)
     # U first bought after the as-of date: no prediction for that date.
-    assert shop.customer("U", AS_OF)["predictions"] is None
+    assert shop.customers.view("U", AS_OF).predictions is None
     # By default the as-of date is the last order's day, and V (first bought May 1) is scored.
-    assert shop.customer("V")["predictions"]["as_of"] == LAST_ORDER_DAY
+    assert shop.customers.view("V").predictions.as_of == LAST_ORDER_DAY
 
 
 def test_customer_who_never_bought_has_no_predictions(shop):
-    assert shop.customer("W")["predictions"] is None  # W has a customer record and no order
+    assert shop.customers.view("W").predictions is None  # W has a customer record and no order
 
 
 def test_customer_view_of_a_store_without_orders_has_no_predictions(workspace):
-    workspace.import_file("customers", MODEL_SHOP / "customers.csv")
-    assert workspace.latest_fit() is None
-    assert workspace.customer("P")["predictions"] is None
-    assert workspace.latest_fit() is None  # nothing to score, so nothing was scored
+    workspace.data.import_file("customers", MODEL_SHOP / "customers.csv")
+    assert workspace.predictions.latest_fit() is None
+    assert workspace.customers.view("P").predictions is None
+    assert workspace.predictions.latest_fit() is None  # nothing to score, so nothing was scored
 
 
 def test_unknown_model_and_empty_history_are_input_errors(shop):
     with pytest.raises(InputError) as error:
-        shop.score(model="foo", as_of=AS_OF)
+        shop.predictions.fit(model="foo", as_of=AS_OF)
     assert str(error.value) == "`model` foo: choose one of auto, bgnbd, mbgnbd, paretonbd, heuristic"
     with pytest.raises(InputError) as error:
-        shop.score(as_of=date(2024, 1, 6))  # the first purchase is on Jan 7
+        shop.predictions.fit(as_of=date(2024, 1, 6))  # the first purchase is on Jan 7
     assert str(error.value) == "no customer had bought by 2024-01-06; import orders first or pick a later `as_of`"
     assert _count(shop, "SELECT COUNT(*) FROM model_fits") == 0
 
 
-def _fitted_or_told_why(ws, fit: dict, model: str) -> None:
+def _fitted_or_told_why(ws, fit: FitRecord, model: str) -> None:
     """A named model is fitted, or the heuristics stand in and the reason says why; the rows are whole."""
     title = PURCHASE_MODELS[model].title
-    if fit["model"] == model:
-        assert fit["confidence"] == "model" and fit["reason"].startswith("chosen with --model")
-        assert fit["log_likelihood"] is not None
+    if fit.model == model:
+        assert fit.confidence == "model" and fit.reason.startswith("chosen with --model")
+        assert fit.log_likelihood is not None
     else:
-        assert (fit["model"], fit["confidence"]) == ("heuristic", "heuristic")
-        assert fit["reason"].startswith(f"chosen with --model; {title} could not be fitted on all the history "
-                                        f"(the {title} fit "), fit["reason"]
-        assert "; heuristics instead" in fit["reason"]
-    rows = _rows(ws, date.fromisoformat(fit["as_of"])).values()
-    assert len(rows) == fit["customers"]
+        assert (fit.model, fit.confidence) == ("heuristic", "heuristic")
+        assert fit.reason.startswith(f"chosen with --model; {title} could not be fitted on all the history "
+                                     f"(the {title} fit "), fit.reason
+        assert "; heuristics instead" in fit.reason
+    rows = _rows(ws, fit.as_of).values()
+    assert len(rows) == fit.customers
     for row in rows:
         assert 0 <= row["p_alive"] <= 1 and math.isfinite(row["expected_orders"]) and math.isfinite(row["clv"]), row
 
@@ -272,29 +273,29 @@ def _fitted_or_told_why(ws, fit: dict, model: str) -> None:
 def test_a_named_model_is_fitted_or_says_why(few_buyers_shop, model):
     # As of Mar 31 two repeat buyers (P, S) meet min_repeat_buyers = 1, so the model is tried; on
     # so little data its likelihood may have no interior maximum, and then the heuristics stand in.
-    fit = few_buyers_shop.score(model=model, as_of=AS_OF)
-    assert fit["repeat_buyers"] == 2 and fit["customers"] == 4
+    fit = few_buyers_shop.predictions.fit(model=model, as_of=AS_OF)
+    assert fit.repeat_buyers == 2 and fit.customers == 4
     _fitted_or_told_why(few_buyers_shop, fit, model)
 
 
 def test_a_named_model_on_the_whole_history(few_buyers_shop):
     # By Jul 1: six customers, four repeat buyers (P, R, S, U).
-    fit = few_buyers_shop.score(model="bgnbd", as_of=LAST_ORDER_DAY)
-    assert (fit["customers"], fit["repeat_buyers"]) == (6, 4)
+    fit = few_buyers_shop.predictions.fit(model="bgnbd", as_of=LAST_ORDER_DAY)
+    assert (fit.customers, fit.repeat_buyers) == (6, 4)
     _fitted_or_told_why(few_buyers_shop, fit, "bgnbd")
 
 
 def test_auto_backtests_even_a_tiny_history(few_buyers_shop):
     # History Jan 7 to Mar 31 = 84 days; the holdout is min(365, 84 // 3) = 28 days, cut at Mar 3,
     # by which P is a repeat buyer (1 >= min_repeat_buyers), so the models are backtested.
-    fit = few_buyers_shop.score(as_of=AS_OF)
-    assert [result["model"] for result in fit["backtest"]] == list(PURCHASE_MODELS)
-    assert few_buyers_shop.latest_fit(AS_OF)["backtest"] == fit["backtest"]  # stored as JSON, read back
-    if fit["model"] in PURCHASE_MODELS:
-        assert fit["reason"].startswith("backtest on 28 days before 2024-03-31: ")
-        assert PURCHASE_MODELS[fit["model"]].title in fit["reason"]
+    fit = few_buyers_shop.predictions.fit(as_of=AS_OF)
+    assert [result["model"] for result in fit.backtest] == list(PURCHASE_MODELS)
+    assert few_buyers_shop.predictions.latest_fit(AS_OF).backtest == fit.backtest  # stored as JSON, read back
+    if fit.model in PURCHASE_MODELS:
+        assert fit.reason.startswith("backtest on 28 days before 2024-03-31: ")
+        assert PURCHASE_MODELS[fit.model].title in fit.reason
     else:  # the model the backtest chose could not be fitted on the whole history
-        assert fit["model"] == "heuristic" and " could not be fitted on all the history (" in fit["reason"]
+        assert fit.model == "heuristic" and " could not be fitted on all the history (" in fit.reason
 
 
 @pytest.mark.parametrize(("lines", "message"), [
@@ -327,7 +328,7 @@ def test_a_bad_settings_file_stops_scoring(store_url, settings_file):
     path = settings_file('time_unit = "month"')
     with load_model_shop(Workspace.open(store_url, settings=path)) as ws:
         with pytest.raises(InputError, match=r"time_unit = 'month': choose one of day, week$"):
-            ws.score(as_of=AS_OF)
+            ws.predictions.fit(as_of=AS_OF)
 
 
 # -- when a model fails or misbehaves ----------------------------------------------------------
@@ -342,10 +343,10 @@ def test_a_model_that_cannot_be_fitted_falls_back_with_the_error(few_buyers_shop
         return real(name, summary, unit_days, penalizer)
 
     monkeypatch.setattr(scoring, "fit_model", failing)
-    fit = few_buyers_shop.score(model="mbgnbd", as_of=AS_OF)
-    assert (fit["model"], fit["confidence"]) == ("heuristic", "heuristic")
-    assert fit["reason"].startswith("chosen with --model; MBG/NBD could not be fitted on all the history (the MBG/NBD "
-                                    "fit went nowhere); heuristics instead")
+    fit = few_buyers_shop.predictions.fit(model="mbgnbd", as_of=AS_OF)
+    assert (fit.model, fit.confidence) == ("heuristic", "heuristic")
+    assert fit.reason.startswith("chosen with --model; MBG/NBD could not be fitted on all the history (the MBG/NBD "
+                                 "fit went nowhere); heuristics instead")
     assert len(_rows(few_buyers_shop, AS_OF)) == 4
 
 
@@ -372,7 +373,7 @@ def test_nan_predictions_are_not_stored_as_an_engine_error(monkeypatch, tmp_path
                         NaNModel(unit_days).fit(summary))
     with load_model_shop(Workspace.open(f"duckdb:///{tmp_path}/s.duckdb")) as ws:
         try:
-            fit = ws.score(model="heuristic", as_of=AS_OF)
+            fit = ws.predictions.fit(model="heuristic", as_of=AS_OF)
         except RetainlyError:
             return  # a clear, one-line error is fine too
         assert all(math.isfinite(row["expected_orders"]) for row in _rows(ws, AS_OF).values()), fit

@@ -49,7 +49,7 @@ def load(ws, calendar: bool = True, codes_and_discounts: bool = True, tmp_path=N
             orders[["promo_code", "order_discount", "line_discount"]] = ""
             path = tmp_path / "orders.csv"
             orders.to_csv(path, index=False)
-        result = ws.import_file(kind, path)
+        result = ws.data.import_file(kind, path)
         assert result.rows_rejected == 0, result.rejects
     return ws
 

@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
 @needs_shared_data(ONLINE_RETAIL)
 def test_online_retail_ii_buyer_types(workspace):
-    workspace.import_file("orders", ONLINE_RETAIL, preset="online-retail-ii")
+    workspace.data.import_file("orders", ONLINE_RETAIL, preset="online-retail-ii")
     store = workspace.store
     assert store.fetchone("SELECT COUNT(*) FROM order_lines WHERE kind = 'discount'")[0] == 5
     assert store.fetchone("SELECT COUNT(*) FROM orders WHERE discount > 0")[0] == 0

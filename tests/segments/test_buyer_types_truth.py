@@ -36,7 +36,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
     ws = Workspace.open(f"duckdb:///{tmp_path_factory.mktemp('buyer_types')}/shop.duckdb")
-    ws.generate(5000, 42)
+    ws.data.generate(5000, 42)
     yield ws
     ws.close()
 

@@ -17,6 +17,7 @@ from retainly import Workspace
 from retainly.cli.app import main
 from retainly.features.associations import next_products
 from retainly.features.replenishment import product_intervals, reorders_due
+from retainly.views.report import write_report
 
 pytestmark = pytest.mark.slow
 
@@ -25,24 +26,24 @@ pytestmark = pytest.mark.slow
 def shop(tmp_path_factory):
     path = tmp_path_factory.mktemp("insights") / "shop.duckdb"
     with Workspace.open(f"duckdb:///{path}") as ws:
-        ws.generate(3000, 42)
-        as_of = ws.default_as_of()
-        counts = ws.insights(as_of)
+        ws.data.generate(3000, 42)
+        as_of = ws.data.last_order_date()
+        counts = ws.insights.compute(as_of)
         yield ws, as_of, counts, path
 
 
 def test_stored_rows_are_what_the_analyses_return(shop):
     ws, as_of, counts, _ = shop
     intervals = product_intervals(ws.store, as_of)
-    assert counts["product_intervals"] == len(intervals) > 0
-    assert counts["reorders_due"] == len(reorders_due(ws.store, as_of, intervals)) > 0
-    assert counts["next_products"] == len(next_products(ws.store, as_of)) > 0
+    assert counts.product_intervals == len(intervals) > 0
+    assert counts.reorders_due == len(reorders_due(ws.store, as_of, intervals)) > 0
+    assert counts.next_products == len(next_products(ws.store, as_of)) > 0
     stored = {row[0] for row in ws.store.fetchall(
         "SELECT sku FROM product_intervals WHERE as_of = ? AND consumable", (as_of,))}
     assert stored == set(intervals.loc[intervals["consumable"], "sku"])
     # Every customer who bought gets at most one buyer type; rule labels carry no probability.
     assert ws.store.fetchone("SELECT COUNT(*), COUNT(DISTINCT customer_id) FROM buyer_types WHERE as_of = ?",
-                             (as_of,)) == (counts["buyer_types"], counts["buyer_types"])
+                             (as_of,)) == (counts.buyer_types, counts.buyer_types)
     assert ws.store.fetchone("SELECT COUNT(*) FROM buyer_types WHERE as_of = ? AND source = 'rule' "
                              "AND probability IS NOT NULL", (as_of,))[0] == 0
     assert ws.store.fetchone("SELECT MIN(probability), MAX(probability) FROM buyer_types WHERE as_of = ? "
@@ -51,26 +52,26 @@ def test_stored_rows_are_what_the_analyses_return(shop):
 
 def test_computing_again_replaces_the_rows(shop):
     ws, as_of, counts, _ = shop
-    again = ws.insights(as_of)
+    again = ws.insights.compute(as_of)
     assert again == counts
-    assert ws.store.fetchone("SELECT COUNT(*) FROM reorders_due WHERE as_of = ?", (as_of,))[0] == counts["reorders_due"]
+    assert ws.store.fetchone("SELECT COUNT(*) FROM reorders_due WHERE as_of = ?", (as_of,))[0] == counts.reorders_due
 
 
 def test_mix_reorders_and_the_customer_view(shop):
     ws, as_of, counts, _ = shop
-    mix = ws.buyer_type_mix(as_of)
-    assert sum(row["customers"] for row in mix["types"]) == counts["buyer_types"]
-    assert "promo codes" in mix["promotion_note"]  # the generated shop has all three sources
-    due = ws.reorders(as_of, limit=None)["due"]
-    assert due and all(0 <= row["days_overdue"] for row in due)
-    assert all(row["p_alive"] is None or row["p_alive"] >= 0.5 for row in due)
-    customer = due[0]["customer"]
-    view = ws.customer(customer, as_of)["lifecycle"]
-    assert due[0]["sku"] in {row["sku"] for row in view["reorders_due"]}
+    mix = ws.insights.buyer_type_mix(as_of)
+    assert sum(row.customers for row in mix.types) == counts.buyer_types
+    assert "promo codes" in mix.promotion_note  # the generated shop has all three sources
+    due = ws.insights.reorders(as_of, limit=None).due
+    assert due and all(0 <= row.days_overdue for row in due)
+    assert all(row.p_alive is None or row.p_alive >= 0.5 for row in due)
+    customer = due[0].customer
+    view = ws.customers.view(customer, as_of).lifecycle
+    assert due[0].sku in {row.sku for row in view.reorders_due}
     owned = {sku for (sku,) in ws.store.fetchall(
         "SELECT DISTINCT l.sku FROM order_lines l JOIN purchases p ON p.order_id = l.order_id "
         "JOIN customers c ON c.customer_id = p.customer_id WHERE c.external_id = ?", (customer,))}
-    assert not owned & {row["sku"] for row in view["next_products"]}  # offers exclude what they have
+    assert not owned & {row.sku for row in view.next_products}  # offers exclude what they have
 
 
 def test_commands_print_them(shop, capsys):
@@ -85,6 +86,6 @@ def test_commands_print_them(shop, capsys):
 
 def test_the_report_shows_them(shop, tmp_path):
     ws, as_of, _, _ = shop
-    html = ws.report(tmp_path / "report.html").read_text(encoding="utf-8")
+    html = write_report(ws, tmp_path / "report.html").read_text(encoding="utf-8")
     assert 'id="buyer-types"' in html and 'id="reorders-due"' in html
     assert 'data-buyer-type="hit_and_run"' in html

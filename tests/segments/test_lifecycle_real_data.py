@@ -20,14 +20,14 @@ pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 @needs_shared_data(ONLINE_RETAIL)
 def test_online_retail_ii_stages_and_signs(tmp_path):
     with Workspace.open(f"duckdb:///{tmp_path}/orii.duckdb") as ws:
-        ws.import_file("orders", ONLINE_RETAIL, preset="online-retail-ii")
-        as_of = ws.lifecycle()
+        ws.data.import_file("orders", ONLINE_RETAIL, preset="online-retail-ii")
+        as_of = ws.lifecycle.compute()
         assert as_of == date(2011, 12, 9)
-        counts = {row["stage"]: row["customers"] for row in ws.lifecycle_counts(as_of)}
+        counts = {row.stage: row.customers for row in ws.lifecycle.counts(as_of)}
         assert counts == {"new": 355, "active": 2551, "at_risk": 666, "lapsed": 946, "lost": 974, "won_back": 389}
-        signs = Counter(s["sign"] for row in ws.lifecycle_customers(as_of) for s in json.loads(row["signs"]))
+        signs = Counter(s["sign"] for row in ws.lifecycle.customers(as_of) for s in json.loads(row.signs))
         assert signs == {"overdue": 1337, "recent_returns": 759, "slowing_down": 527, "spending_less": 434,
                          "fading": 54}
-        flow = ws.lifecycle_flow(date(2011, 6, 30), as_of)
-        moves = {(f["from_stage"], f["to_stage"]): f["customers"] for f in flow["flow"]}
+        flow = ws.lifecycle.flow(date(2011, 6, 30), as_of)
+        moves = {(f.from_stage, f.to_stage): f.customers for f in flow.flow}
         assert moves[("active", "at_risk")] == 359 and moves[("lapsed", "won_back")] == 169

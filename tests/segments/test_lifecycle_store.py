@@ -55,31 +55,31 @@ def test_stages_by_hand(shop):
 
 
 def test_lifecycle_stores_stages_and_signs(shop):
-    assert shop.lifecycle() == AS_OF
-    rows = shop.lifecycle_customers(AS_OF)
-    got = {row["external_id"]: row for row in rows}
+    assert shop.lifecycle.compute() == AS_OF
+    rows = shop.lifecycle.customers(AS_OF)
+    got = {row.external_id: row for row in rows}
     assert len(rows) == 5
     # A's only sign: the return of Mar 12 (within 90 days); risk = its weight, 0.10.
-    assert json.loads(got["A"]["signs"]) == [
+    assert json.loads(got["A"].signs) == [
         {"sign": "recent_returns", "text": "returned 1 item line(s) worth 30.00 in the last 90 days"}]
-    assert got["A"]["risk_score"] == pytest.approx(0.10)
-    assert {k: r["risk_score"] for k, r in got.items() if k != "A"} == {"B": 0.0, "C": 0.0, "D": 0.0, "E": 0.0}
-    counts = {row["stage"]: row["customers"] for row in shop.lifecycle_counts(AS_OF)}
+    assert got["A"].risk_score == pytest.approx(0.10)
+    assert {k: r.risk_score for k, r in got.items() if k != "A"} == {"B": 0.0, "C": 0.0, "D": 0.0, "E": 0.0}
+    counts = {row.stage: row.customers for row in shop.lifecycle.counts(AS_OF)}
     assert sum(counts.values()) == 5
-    view = shop.customer("A")
-    assert view["lifecycle"]["warning_signs"] == ["returned 1 item line(s) worth 30.00 in the last 90 days"]
-    shop.lifecycle()  # again: replaced, not duplicated
+    view = shop.customers.view("A")
+    assert view.lifecycle.warning_signs == ["returned 1 item line(s) worth 30.00 in the last 90 days"]
+    shop.lifecycle.compute()  # again: replaced, not duplicated
     assert shop.store.fetchone("SELECT COUNT(*) FROM lifecycle_stages WHERE as_of = ?", (AS_OF,))[0] == 5
 
 
 def test_flow_between_two_dates(shop):
     # On Feb 29 A (55 days old), B (50), C (24), D (14) are all new; E has not bought yet.
-    flow = shop.lifecycle_flow(date(2024, 2, 29), AS_OF)
-    moves = {(f["from_stage"], f["to_stage"]): f["customers"] for f in flow["flow"]}
+    flow = shop.lifecycle.flow(date(2024, 2, 29), AS_OF)
+    moves = {(f.from_stage, f.to_stage): f.customers for f in flow.flow}
     assert moves[("new", "new")] == 2  # C, D
     assert moves[("(not a customer yet)", "new")] == 1  # E
     assert sum(moves.values()) == 5
-    changes = {(t["from_stage"], t["to_stage"]): t["customers"] for t in flow["trend"]}
+    changes = {(t.from_stage, t.to_stage): t.customers for t in flow.trend}
     assert changes.pop(("(not a customer yet)", "new")) == 1
     # A and B changed stage; which stage they reach depends on the heuristic P(alive) the
     # scores add, so only the count of changes from 'new' is fixed by hand here.

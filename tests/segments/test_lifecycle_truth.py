@@ -20,9 +20,9 @@ from retainly import Workspace
 def graded(tmp_path_factory):
     path = tmp_path_factory.mktemp("lifecycle-truth") / "shop.duckdb"
     with Workspace.open(f"duckdb:///{path}") as ws:
-        ws.generate(5000, 42)
-        as_of = ws.ensure_lifecycle()
-        rows = pd.DataFrame(ws.lifecycle_customers(as_of))
+        ws.data.generate(5000, 42)
+        as_of = ws.lifecycle.ensure()
+        rows = pd.DataFrame([row.to_dict() for row in ws.lifecycle.customers(as_of)])
         truth = ws.store.table("generator_truth").to_pandas()
     graded = rows.merge(truth, on="customer_id")
     end = pd.Timestamp(as_of) + pd.Timedelta(days=1)

@@ -24,14 +24,14 @@ def shop(workspace):
 
 
 def scores_by_customer(ws: Workspace, as_of=AS_OF) -> dict:
-    rows = ws.rfm_scores(as_of).to_pylist()
+    rows = ws.rfm.scores(as_of).to_pylist()
     ids = dict(ws.store.fetchall("SELECT customer_id, external_id FROM customers"))
     return {ids[r["customer_id"]]: r for r in rows}
 
 
 def test_scores_and_segments_by_hand(shop):
-    as_of, count = shop.rfm()
-    assert (as_of, count) == (AS_OF, 5)  # default as-of: the day of the last purchase order
+    run = shop.rfm.compute()
+    assert (run.as_of, run.customers) == (AS_OF, 5)  # default as-of: the day of the last purchase order
     got = scores_by_customer(shop)
     assert {c: (r["recency_days"], r["frequency"], float(r["monetary"])) for c, r in got.items()} == {
         "A": (10, 3, 270.0), "B": (70, 1, 200.0), "C": (24, 2, 200.0), "D": (0, 2, 150.0), "E": (15, 1, 40.0)}
@@ -50,32 +50,32 @@ def test_scores_and_segments_by_hand(shop):
 
 
 def test_scores_as_of_an_earlier_date_and_rerun_replaces(shop):
-    shop.rfm(date(2024, 1, 31))
+    shop.rfm.compute(date(2024, 1, 31))
     early = scores_by_customer(shop, date(2024, 1, 31))
     assert sorted(early) == ["A", "B"]  # only they had bought by then
     assert early["A"]["recency_days"] == 11 and early["A"]["frequency"] == 2
-    shop.rfm(date(2024, 1, 31))
+    shop.rfm.compute(date(2024, 1, 31))
     assert shop.store.fetchone("SELECT COUNT(*) FROM rfm_scores WHERE as_of = ?", (date(2024, 1, 31),))[0] == 2
 
 
 def test_segment_summary(shop):
-    rows = {row["segment"]: row for row in shop.segments()}
+    rows = {row.segment: row for row in shop.rfm.segments()}
     assert set(rows) == {"Champions", "Hibernating", "At Risk", "Potential Loyalist", "About to Sleep"}
     champions = rows["Champions"]
-    assert (champions["customers"], champions["customer_share"]) == (1, 0.2)
-    assert champions["revenue_share"] == round(270 / 860, 4)  # A's net of the shop's net
-    assert champions["mean_recency_days"] == 10.0 and champions["action"].startswith("Reward them")
-    assert sum(r["customers"] for r in rows.values()) == 5
+    assert (champions.customers, champions.customer_share) == (1, 0.2)
+    assert champions.revenue_share == round(270 / 860, 4)  # A's net of the shop's net
+    assert champions.mean_recency_days == 10.0 and champions.action.startswith("Reward them")
+    assert sum(r.customers for r in rows.values()) == 5
 
 
 def test_moves_between_segments(shop):
-    moves = {(m["from_segment"], m["to_segment"]): m["customers"] for m in shop.segment_moves(date(2024, 1, 31))}
+    moves = {(m.from_segment, m.to_segment): m.customers for m in shop.rfm.moves(date(2024, 1, 31))}
     # On Jan 31 only A and B were customers; C, D, E arrived later.
     assert moves[("(not a customer yet)", "At Risk")] == 1  # C
     assert sum(n for (source, _), n in moves.items() if source == "(not a customer yet)") == 3
     assert sum(moves.values()) == 5
     with pytest.raises(InputError, match="must be before the as-of date"):
-        shop.segment_moves(date(2024, 3, 20))
+        shop.rfm.moves(date(2024, 3, 20))
 
 
 def test_settings_file_overrides_grid_bins_and_window(shop, tmp_path):
@@ -86,14 +86,14 @@ def test_settings_file_overrides_grid_bins_and_window(shop, tmp_path):
     settings.write_text(f'[kpis]\nactivity_window_days = 30\n\n[rfm]\nbins = 5\ngrid = [\n{rows}\n]\n'
                         '[rfm.actions]\n"Loyal" = "Thank them."\n')
     ws = Workspace(shop.store, settings_path=settings)
-    ws.rfm()
+    ws.rfm.compute()
     assert scores_by_customer(ws)["A"]["segment"] == "Loyal"
-    assert {r["segment"]: r["action"] for r in ws.segments()}["Loyal"] == "Thank them."
-    assert ws.kpis(by="month")[1]["churn_rate"] == 1.0  # the 30-day window from the file
+    assert {r.segment: r.action for r in ws.rfm.segments()}["Loyal"] == "Thank them."
+    assert ws.measures.kpis(by="month")[1].churn_rate == 1.0  # the 30-day window from the file
 
 
 def test_other_bin_counts_map_onto_the_grid(shop):
-    shop.rfm(bins=10)
+    shop.rfm.compute(bins=10)
     got = scores_by_customer(shop)
     # 10 bins over 5 customers: score = 1 + floor(10 * rank / 5) = 1 + 2 * rank.
     assert got["D"]["r_score"] == 9 and got["B"]["r_score"] == 1
@@ -105,14 +105,14 @@ def test_bad_settings_file(tmp_path, shop):
     bad = tmp_path / "retainly.toml"
     bad.write_text("[rfm]\nbins = 0\n")
     with pytest.raises(InputError) as error:
-        Workspace(shop.store, settings_path=bad).rfm()
+        Workspace(shop.store, settings_path=bad).rfm.compute()
     assert str(error.value) == f"{bad} [rfm] bins = 0: give a whole number of at least 1"
     bad.write_text('[rfm]\ngrid = [["Lost"]], ["x"]\n')
     with pytest.raises(InputError, match="not valid TOML"):
-        Workspace(shop.store, settings_path=bad).segments()
+        Workspace(shop.store, settings_path=bad).rfm.segments()
     bad.write_text('[rfm]\ngrid = [["Lost", "New"], ["Lost"]]\n')
     with pytest.raises(InputError, match="must be a square list"):
-        Workspace(shop.store, settings_path=bad).segments()
+        Workspace(shop.store, settings_path=bad).rfm.segments()
 
 
 def test_default_grid_names_every_segment_once_at_least():

@@ -43,16 +43,16 @@ def test_upgrade_from_version_1_keeps_data(store_url, capsys):
     out = capsys.readouterr().out
     assert "applied 2: site events, promotion calendar" in out
     with Workspace.open(store_url) as ws:
-        assert ws.schema_status().version == LATEST_VERSION
-        assert ws.summary()["gross_revenue"] == Decimal("83.40")
+        assert ws.schema.status().version == LATEST_VERSION
+        assert ws.data.summary().gross_revenue == Decimal("83.40")
         assert {"site_events", "promotions", "generator_truth"} <= ws.store.table_names()
         # The upgraded store takes imports like a new one.
-        ws.import_file("orders", DATA / "online_retail_ii_tiny.csv", preset="online-retail-ii")
+        ws.data.import_file("orders", DATA / "online_retail_ii_tiny.csv", preset="online-retail-ii")
         # The fixture's order 100001 replaces the old copy: 83.40 + 18.00 postage.
         assert ws.store.fetchone("SELECT net FROM orders WHERE order_id = '100001'")[0] == Decimal("101.40")
     # Upgrading a current store does nothing.
     with Workspace.open_unchecked(store_url) as ws:
-        assert ws.upgrade() == []
+        assert ws.schema.upgrade() == []
 
 
 def test_db_status_json(store_url, capsys):

@@ -13,14 +13,14 @@ def assert_in_step(ws: Workspace) -> None:
 
 
 def test_imports_keep_purchases_in_step(workspace, tmp_path):
-    workspace.import_file("orders", DATA / "native" / "orders.csv")
+    workspace.data.import_file("orders", DATA / "native" / "orders.csv")
     assert_in_step(workspace)
     # A later export changes order 1002 to cancelled: its purchase row must go.
     changed = tmp_path / "orders.csv"
     lines = (DATA / "native" / "orders.csv").read_text().splitlines()
     changed.write_text("\n".join([lines[0]] + [line.replace(",completed,", ",cancelled,") if line.startswith("1002,")
                                                else line for line in lines[1:]]) + "\n")
-    workspace.import_file("orders", changed)
+    workspace.data.import_file("orders", changed)
     assert_in_step(workspace)
     ids = {row[0] for row in workspace.store.fetchall("SELECT order_id FROM purchases")}
     assert "1002" not in ids and "1001" in ids
@@ -28,7 +28,7 @@ def test_imports_keep_purchases_in_step(workspace, tmp_path):
 
 def test_upgrade_fills_purchases_from_existing_orders(tmp_path):
     with Workspace.open(f"duckdb:///{tmp_path}/s.duckdb") as ws:
-        ws.import_file("orders", DATA / "native" / "orders.csv")
+        ws.data.import_file("orders", DATA / "native" / "orders.csv")
         expected = ws.store.fetchone("SELECT COUNT(*) FROM purchases")[0]
         # Back to a version-3 store with its orders: drop the later tables and migration records.
         later = [m for m in MIGRATIONS if m.version >= 4]

@@ -23,9 +23,9 @@ def generate_files(folder, *extra: str) -> None:
 
 def test_files_and_direct_load_give_the_same_store(store_url, tmp_path):
     with Workspace.open(store_url) as direct:
-        direct.generate(CUSTOMERS, SEED)
-        expected = direct.summary()
-        expected_rows = direct.table_rows()
+        direct.data.generate(CUSTOMERS, SEED)
+        expected = direct.data.summary()
+        expected_rows = direct.data.table_rows()
         truth = direct.store.fetchall("SELECT buyer_type, COUNT(*) FROM generator_truth GROUP BY buyer_type")
     # Hit-and-run, discount-only and active buyers, about 45/20/35 % (the generator's default mix).
     shares = {kind: count / CUSTOMERS for kind, count in truth}
@@ -35,10 +35,10 @@ def test_files_and_direct_load_give_the_same_store(store_url, tmp_path):
     other = tmp_path / "files.duckdb"
     with Workspace.open(f"duckdb:///{other}") as via_files:
         for kind in FILE_KINDS:
-            result = via_files.import_file(kind, tmp_path / "shop" / f"{kind}.csv")
+            result = via_files.data.import_file(kind, tmp_path / "shop" / f"{kind}.csv")
             assert result.rows_rejected == 0, result.rejects.head()
-        assert via_files.summary() == expected
-        rows = via_files.table_rows()
+        assert via_files.data.summary() == expected
+        rows = via_files.data.table_rows()
     # The hidden truth is not an import kind; the ledger has one entry per file instead of one.
     skip = {"generator_truth", "generator_product_truth", "imports"}
     assert {k: v for k, v in rows.items() if k not in skip} == {k: v for k, v in expected_rows.items() if k not in skip}
@@ -50,7 +50,7 @@ def test_dirty_rows_come_back_as_rejects(tmp_path):
     faults = pd.read_csv(shop / "orders.faults.csv", dtype=str, keep_default_na=False)
     assert len(faults) > 0
     with Workspace.open(f"duckdb:///{tmp_path}/s.duckdb") as ws:
-        result = ws.import_file("orders", shop / "orders.csv")
+        result = ws.data.import_file("orders", shop / "orders.csv")
     rejects = result.rejects
     own = rejects[rejects["column"].notna()]
     # Every planted fault is reported at its line (header is line 1) and column, with its value.

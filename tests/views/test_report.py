@@ -8,6 +8,8 @@ from html.parser import HTMLParser
 import pytest
 from markupsafe import escape
 
+from retainly.services.reports import CALL_LIST_SIZE
+from retainly.services.rfm import CURVE_POINTS
 from retainly.views import report
 from retainly.views.report_charts import plotly_js
 from tests.features.model_shop import load_model_shop
@@ -52,12 +54,12 @@ class _References(HTMLParser):
 
 @pytest.fixture
 def shop(workspace):
-    workspace.generate(600, seed=5)
+    workspace.data.generate(600, seed=5)
     return workspace
 
 
 def test_report_refers_to_nothing_outside_itself(shop, tmp_path):
-    html = shop.report(tmp_path / "report.html").read_text(encoding="utf-8")
+    html = report.write_report(shop, tmp_path / "report.html").read_text(encoding="utf-8")
     found = _References()
     found.feed(html)
     remote = [ref for ref in found.references if ref[2].strip().lower().startswith(("http:", "https:", "//", "ftp:"))]
@@ -81,17 +83,17 @@ def _section(html: str, section_id: str) -> str:
 
 
 def test_report_has_the_predictions_section(shop, tmp_path):
-    html = shop.report(tmp_path / "report.html").read_text(encoding="utf-8")
-    as_of = shop.default_as_of()
-    fit = shop.latest_fit(as_of)
+    html = report.write_report(shop, tmp_path / "report.html").read_text(encoding="utf-8")
+    as_of = shop.data.last_order_date()
+    fit = shop.predictions.latest_fit(as_of)
     section = _section(html, "predictions")
     # The fit that made the stored scores: chosen by a backtest (600 customers, enough repeat buyers),
     # which the tracking chart shows beside the P(alive) histogram.
-    assert f'data-model="{fit["model"]}"' in section and fit["backtest"]
-    assert str(escape(fit["reason"])) in section
+    assert f'data-model="{fit.model}"' in section and fit.backtest
+    assert str(escape(fit.reason)) in section
     assert _plot_ids(section) == ["chart-alive", "chart-tracking"]
     # The tiles are the stored scores' totals.
-    scores = shop.scores(as_of).to_pandas()
+    scores = shop.predictions.scores(as_of).to_pandas()
     tiles = dict(re.findall(r'data-kpi="(\w+)"><div class="tile-label">[^<]*</div><div class="tile-value">([^<]*)<',
                             section))
     assert tiles["expected_orders"] == report.format_count(round(scores["expected_orders"].sum()))
@@ -103,9 +105,9 @@ def test_report_has_the_predictions_section(shop, tmp_path):
 
 
 def test_alive_histogram_counts_the_stored_scores(shop):
-    as_of = shop.ensure_scores()
-    shown = report.predictions(shop, as_of, lambda value: report.format_money(value, "EUR"))
-    scores = shop.scores(as_of).to_pandas()
+    as_of = shop.predictions.ensure()
+    shown = report.predictions(shop.reports.data().shop.predictions, lambda value: report.format_money(value, "EUR"))
+    scores = shop.predictions.scores(as_of).to_pandas()
     # The same tenths counted in Python: floor(10 p), with P(alive) = 1 in the last bin.
     tenths = (scores["p_alive"] * 10).astype(int).clip(upper=9)
     figure = str(shown["alive_chart"])
@@ -116,7 +118,7 @@ def test_alive_histogram_counts_the_stored_scores(shop):
 
 def test_predictions_without_a_backtest_say_why(workspace, tmp_path):
     # The model shop has 4 repeat buyers: heuristics, no backtest, so no tracking chart.
-    html = load_model_shop(workspace).report(tmp_path / "report.html").read_text(encoding="utf-8")
+    html = report.write_report(load_model_shop(workspace), tmp_path / "report.html").read_text(encoding="utf-8")
     section = _section(html, "predictions")
     assert 'data-model="heuristic"' in section and "from the heuristic rules" in section
     assert _plot_ids(section) == ["chart-alive"]
@@ -125,25 +127,25 @@ def test_predictions_without_a_backtest_say_why(workspace, tmp_path):
 
 
 def test_concentration_curve_and_call_list_come_from_the_stored_scores(shop):
-    as_of = shop.ensure_rfm()
-    rows = shop.rfm_scores(as_of).to_pylist()
+    as_of = shop.rfm.ensure()
+    rows = shop.rfm.scores(as_of).to_pylist()
     monetary = sorted((float(r["monetary"]) for r in rows), reverse=True)
-    points = report.revenue_concentration(shop.store, as_of)
+    points = [(p.customer_share, p.revenue_share) for p in shop.rfm.revenue_concentration(as_of)]
     assert points[0] == (0.0, 0.0)
     assert points[-1] == pytest.approx((1.0, 1.0))
-    assert len(points) <= report.CURVE_POINTS + 1
+    assert len(points) <= CURVE_POINTS + 1
     for share, revenue in points[1:]:
         top = round(share * len(rows))
         assert revenue == pytest.approx(sum(monetary[:top]) / sum(monetary))
     drifting = sorted((r for r in rows if r["segment"] in report.CALL_SEGMENTS),
-                      key=lambda r: (-r["monetary"], r["customer_id"]))[:report.CALL_LIST_SIZE]
-    called = report.call_list(shop.store, as_of)
-    assert [r["customer_id"] for r in called] == [r["customer_id"] for r in drifting]
-    assert all(r["external_id"] for r in called)
+                      key=lambda r: (-r["monetary"], r["customer_id"]))[:CALL_LIST_SIZE]
+    called = shop.rfm.call_list(as_of)
+    assert [r.customer_id for r in called] == [r["customer_id"] for r in drifting]
+    assert all(r.external_id for r in called)
 
 
 def test_empty_store_gets_a_report_that_says_so(workspace, tmp_path):
-    html = workspace.report(tmp_path / "empty.html").read_text(encoding="utf-8")
+    html = report.write_report(workspace, tmp_path / "empty.html").read_text(encoding="utf-8")
     assert "The store has no purchase orders yet" in html
     assert "retainly import --help" in html
     assert "Plotly.newPlot" not in html
@@ -154,7 +156,7 @@ def test_report_refuses_a_missing_folder(shop, tmp_path):
     from retainly.errors import InputError
 
     with pytest.raises(InputError, match="does not exist"):
-        shop.report(tmp_path / "nowhere" / "report.html")
+        report.write_report(shop, tmp_path / "nowhere" / "report.html")
 
 
 @pytest.mark.parametrize(("value", "kind", "currency", "text"), [

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from retainly.views.report import CALL_SEGMENTS, TILES, format_count, format_percent, format_value
+from retainly.views.report import CALL_SEGMENTS, TILES, format_count, format_percent, format_value, write_report
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -28,8 +28,8 @@ pytestmark = [
 
 def test_report_renders_offline_in_chromium(workspace, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright comes with the test extra")
-    workspace.generate(2000, seed=3)
-    path = workspace.report(tmp_path / "report.html")
+    workspace.data.generate(2000, seed=3)
+    path = write_report(workspace, tmp_path / "report.html")
     url = path.resolve().as_uri()
 
     with sync_api.sync_playwright() as playwright:
@@ -59,38 +59,38 @@ def test_report_renders_offline_in_chromium(workspace, tmp_path):
     assert shown["plots"] == expected
     assert all(count >= 1 for count in shown["svgs"].values()), shown["svgs"]
     assert all(shown["lines"][f"spark-{key}"] >= 1 for key, *_ in TILES)
-    segments = workspace.segments()
+    segments = workspace.rfm.segments()
     assert shown["bars"] == 2 * len(segments)
     assert shown["heatmap_images"] == 1
-    ltv = workspace.cohorts("quarter", "revenue")
+    ltv = workspace.measures.cohorts("quarter", "revenue")
     assert shown["ltv_traces"] == len(ltv)
-    assert shown["ltv_lines"] == sum(len(row["values"]) > 1 for row in ltv)  # a one-period cohort is a dot
+    assert shown["ltv_lines"] == sum(len(row.values) > 1 for row in ltv)  # a one-period cohort is a dot
     assert shown["concentration_lines"] == 2
 
-    # The tiles show ws.kpis() for the period in the header: the 12 months to the last order.
+    # The tiles show ws.measures.kpis() for the period in the header: the 12 months to the last order.
     first, last = (date.fromisoformat(day) for day in shown["period"].split(" to "))
-    assert (first, last) == (date(2025, 1, 1), workspace.default_as_of())
-    kpis = workspace.kpis(first, last)[0]
+    assert (first, last) == (date(2025, 1, 1), workspace.data.last_order_date())
+    kpis = workspace.measures.kpis(first, last)[0].to_dict()
     currency = "EUR"
     for key, _label, kind, _hint in TILES:
         assert shown["tiles"][key]["text"] == format_value(kpis[key], kind, currency), key
         assert shown["tiles"][key]["value"] == ("" if kpis[key] is None else str(kpis[key])), key
 
     # The call list starts with the biggest spender among the drifting high-value customers.
-    scores = workspace.rfm_scores().to_pylist()
+    scores = workspace.rfm.scores().to_pylist()
     top = max((row for row in scores if row["segment"] in CALL_SEGMENTS),
               key=lambda row: (row["monetary"], -row["customer_id"]))
-    assert shown["call_list"][0] == workspace.customer(str(top["customer_id"]))["customer"]["external_id"]
+    assert shown["call_list"][0] == workspace.customers.view(str(top["customer_id"])).customer.external_id
     assert len(shown["call_list"]) == 25
 
     # Predictions: one bar per tenth of P(alive) that has customers, the actual curve and one line
     # per fitted model in the backtest that chose the model, and the tiles from the stored scores.
-    predicted = workspace.scores().to_pandas()
+    predicted = workspace.predictions.scores().to_pandas()
     tenths = (predicted["p_alive"] * 10).astype(int).clip(upper=9)
     assert shown["alive_bars"] == tenths.nunique()
-    fit = workspace.latest_fit(workspace.default_as_of())
-    assert shown["predictions_model"] == fit["model"]
-    fitted = [result for result in fit["backtest"] if "error" not in result]
+    fit = workspace.predictions.latest_fit(workspace.data.last_order_date())
+    assert shown["predictions_model"] == fit.model
+    fitted = [result for result in fit.backtest if "error" not in result]
     assert shown["tracking_lines"] == 1 + len(fitted)
     assert shown["prediction_tiles"] == {
         "expected_orders": format_count(round(predicted["expected_orders"].sum())),

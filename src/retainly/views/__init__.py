@@ -1,1 +1,5 @@
-"""Read-only views that combine stored facts and scores: customer 360, the HTML report."""
+"""Views for people over the core's results: the offline HTML report."""
+
+from retainly.views.report import write_report
+
+__all__ = ["write_report"]
