@@ -9,12 +9,14 @@
 
 Every ``import retainly...`` in every module counts, including those inside functions. The
 checker is an AST walk written here (no tool to install); a test below feeds it a module
-that breaks the contract to show it fails.
+that breaks the contract to show it fails. Queries (raw SQL, Ibis tables) stay in ``store/``
+and the domain modules that own their tables: none in the core or the shells.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -116,3 +118,24 @@ def test_the_checker_accepts_what_is_allowed():
     assert not violations("from retainly.services.rfm import CALL_SEGMENTS\nfrom retainly.results import KpiRow",
                           "retainly.views.report")
     assert not violations("from retainly.models.clv import DAYS_PER_MONTH", "retainly.scores.scoring")
+
+
+QUERY = re.compile(r"\.(execute|fetchone|fetchall|insert_from|insert_arrow|table)\(|\b(SELECT|INSERT INTO|DELETE FROM|UPDATE)\s")
+
+
+def queries_in(source: str) -> list[int]:
+    """Lines of ``source`` that query the store directly (raw SQL, or an Ibis table)."""
+    return [number for number, line in enumerate(source.splitlines(), 1) if QUERY.search(line)]
+
+
+def test_no_queries_above_the_domain():
+    """The core composes domain functions and the shells format: neither queries the store."""
+    found = [f"{name}:{line}" for name, path in modules() if layer_of(name) in ("core", "shell")
+             for line in queries_in(path.read_text(encoding="utf-8"))]
+    assert not found, "store queries outside store/ and the domain modules:\n" + "\n".join(found)
+
+
+def test_the_query_check_sees_sql_and_ibis():
+    assert queries_in('rows = store.fetchall("SELECT 1")\nx = 1\nt = store.table("orders")') == [1, 3]
+    assert queries_in('sql = "DELETE FROM rfm_scores WHERE as_of = ?"') == [1]
+    assert not queries_in("table = Table(title=title)\nselected = 'the selection'")

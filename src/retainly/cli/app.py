@@ -15,6 +15,7 @@ import typer
 from typer.exceptions import TyperException
 
 from retainly.cli.flags import flag_speller
+from retainly.cli.output import show_progress
 from retainly.errors import RetainlyError
 from retainly.workspace import Workspace
 
@@ -52,8 +53,6 @@ def _global(
 
 def open_workspace(url: str | None = None) -> Workspace:
     """The store named by --db (or ``url``), reporting each derived result it computes on a terminal."""
-    from retainly.cli.output import show_progress
-
     return Workspace.open(url or state.db, progress=show_progress)
 
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from retainly.store.backends import Store
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FIT_COLUMNS = ("fit_id", "as_of", "model", "time_unit", "params", "spend_model", "spend_params", "log_likelihood",
                "customers", "repeat_buyers", "horizon_days", "discount_rate", "confidence", "reason", "backtest",

@@ -29,6 +29,6 @@ class Service:
         """``as_of``, or by default the day of the last purchase order in the store."""
         return as_of or self.ws.data.last_order_date()
 
-    def ensure(self, name: str, as_of: date | None) -> date:
+    def ensure_derived(self, name: str, as_of: date | None) -> date:
         """Make sure the derived result ``name`` exists for ``as_of`` and postdates the last import."""
         return self.ws.derived.ensure(name, as_of)

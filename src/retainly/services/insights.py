@@ -23,7 +23,7 @@ class InsightService(Service):
 
     def ensure(self, as_of: date | None = None) -> date:
         """Insights for ``as_of``, computed when missing or older than the last import."""
-        return super().ensure("insights", as_of)
+        return self.ensure_derived("insights", as_of)
 
     def buyer_type_mix(self, as_of: date | None = None) -> BuyerTypeMix:
         """Customers per buyer type and source (rule or early prediction), and the promotions note."""

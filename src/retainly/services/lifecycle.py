@@ -36,7 +36,7 @@ class LifecycleService(Service):
 
     def ensure(self, as_of: date | None = None) -> date:
         """Stages and signs for ``as_of``, computed when missing or older than the last import."""
-        return super().ensure("lifecycle", as_of)
+        return self.ensure_derived("lifecycle", as_of)
 
     def counts(self, as_of: date | None = None) -> list[StageCount]:
         """Customers (and VIPs among them) per stage, in the order of the stages."""

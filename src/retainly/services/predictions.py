@@ -36,7 +36,7 @@ class PredictionService(Service):
 
     def ensure(self, as_of: date | None = None) -> date:
         """Predictions for ``as_of`` that postdate the last import, fitted when missing; return the date."""
-        return super().ensure("predictions", as_of)
+        return self.ensure_derived("predictions", as_of)
 
     def scores(self, as_of: date | None = None) -> pa.Table:
         """Stored per-customer predictions for ``as_of`` (scored first when missing or stale)."""

@@ -31,7 +31,7 @@ class RfmService(Service):
         """Scores for ``as_of`` that postdate the last import, computed when missing; return the date.
 
         Stored scores are kept whatever their bins (`retainly rfm --bins 10` sticks)."""
-        return super().ensure("rfm", as_of)
+        return self.ensure_derived("rfm", as_of)
 
     def scores(self, as_of: date | None = None) -> pa.Table:
         """Every customer's stored scores for ``as_of`` (computed first when missing or stale)."""

@@ -1,7 +1,7 @@
 """The offline HTML report: one self-contained file a shop owner opens in any browser.
 
-A shell over the core: every figure comes from ``ws.reports.data()`` (``ReportData``, where
-each figure's source is listed); this module only formats and lays them out. The page carries
+A shell over the core: every figure comes from ``ws.reports.data()`` (a ``ReportData``;
+``services/reports.py`` says where each comes from); this module only formats and lays them out. The page carries
 plotly.js once, inline, and refers to nothing outside itself, so it opens offline and sends
 no request.
 """
@@ -17,7 +17,7 @@ from markupsafe import Markup
 from retainly.errors import InputError
 from retainly.results import KpiRow, PredictionsOverview, ReportData, ShopOverview
 from retainly.services.measures import next_unit_start, unit_start
-from retainly.services.reports import CALL_SEGMENTS, FLOW_MONTHS, TILE_MONTHS
+from retainly.services.reports import CALL_SEGMENTS, TILE_MONTHS
 from retainly.views import report_charts as charts
 from retainly.workspace import Workspace
 
@@ -127,7 +127,7 @@ def report_context(data: ReportData) -> dict:
 
 
 def lifecycle(shop: ShopOverview) -> dict:
-    """Customers per stage now, and the flow between stages over the last ``FLOW_MONTHS`` months."""
+    """Customers per stage now, and the flow between stages since ``flow_since``."""
     flow = _dicts(shop.flow)
     return {
         "stages": [{**row.to_dict(), "label": row.stage.replace("_", " "), "customers_text": format_count(row.customers),
