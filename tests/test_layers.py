@@ -28,7 +28,7 @@ LAYERS = {
     "workspace": "core", "services": "core", "__init__": "core",
     "ingest": "domain", "features": "domain", "segments": "domain", "scores": "domain", "synth": "domain",
     "store": "store", "models": "models",
-    "errors": "leaf", "settings": "leaf", "results": "leaf",
+    "errors": "leaf", "settings": "leaf", "results": "leaf", "csv_cells": "leaf",
 }
 MAY_IMPORT = {
     "shell": {"shell", "core", "leaf"},

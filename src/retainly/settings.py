@@ -12,6 +12,7 @@ import math
 import os
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from retainly.errors import InputError
@@ -99,6 +100,37 @@ class WarningSettings:
     visits_days: int = 60
     fading_days: int = 90
     fading_drop: float = 0.2
+
+
+# -- [import] ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ImportSettings:
+    """The [import] section of the settings file (docs/import.md): the dates an import accepts.
+
+    A row dated before ``earliest_date`` or more than ``latest_days_ahead`` days after the day
+    the import runs is rejected: such dates are typing or export mistakes (9999-12-31), and
+    every analysis would have to carry them.
+    """
+
+    earliest_date: date = date(1990, 1, 1)
+    latest_days_ahead: int = 1
+
+
+def _import_settings(section: dict, where: str) -> ImportSettings:
+    _known_keys(ImportSettings, section, where)
+    defaults = ImportSettings()
+    earliest = section.get("earliest_date", defaults.earliest_date)
+    if isinstance(earliest, str):
+        try:
+            earliest = date.fromisoformat(earliest)
+        except ValueError:
+            pass
+    if not isinstance(earliest, date) or hasattr(earliest, "hour"):
+        raise InputError(f'{where} earliest_date = {earliest!r}: give a date like "1990-01-01"')
+    ahead = section.get("latest_days_ahead", defaults.latest_days_ahead)
+    if not isinstance(ahead, int) or isinstance(ahead, bool) or ahead < 0:
+        raise InputError(f"{where} latest_days_ahead = {ahead!r}: give a whole number of days, 0 or more")
+    return ImportSettings(earliest, ahead)
 
 
 # -- [rfm]: the score-to-segment map ------------------------------------------------------------
@@ -199,6 +231,7 @@ class AnalysisSettings:
     models: ModelSettings = field(default_factory=ModelSettings)
     lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
     warning_signs: WarningSettings = field(default_factory=WarningSettings)
+    imports: ImportSettings = field(default_factory=ImportSettings)
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None) -> AnalysisSettings:
@@ -220,7 +253,8 @@ class AnalysisSettings:
         segment_map = SegmentMap.from_settings(rfm, str(chosen))
         lifecycle = _number_section(LifecycleSettings, data.get("lifecycle", {}), f"{chosen} [lifecycle]")
         warning = _number_section(WarningSettings, data.get("warning_signs", {}), f"{chosen} [warning_signs]")
-        return cls(window, bins, segment_map, models, lifecycle, warning)
+        imports = _import_settings(data.get("import", {}), f"{chosen} [import]")
+        return cls(window, bins, segment_map, models, lifecycle, warning, imports)
 
 
 def _known_keys(kind: type, section: dict, where: str) -> None:

@@ -53,28 +53,31 @@ class Workspace:
         self.progress = progress or _quiet
 
     @classmethod
-    def open(cls, url: str | None = None, *, upgrade: bool = False, settings: str | Path | None = None,
-             progress: Callable[[str], None] | None = None) -> Workspace:
+    def open(cls, url: str | None = None, *, upgrade: bool = False, create: bool = True, read_only: bool = False,
+             settings: str | Path | None = None, progress: Callable[[str], None] | None = None) -> Workspace:
         """Open (or create) the store at ``url``; default: $RETAINLY_DATABASE_URL or ./retainly.duckdb.
 
         A new store gets the current schema. An older one must be upgraded on purpose:
-        pass ``upgrade=True`` or run ``retainly db upgrade``.
+        pass ``upgrade=True`` or run ``retainly db upgrade``. With ``create=False`` a store that
+        does not exist (a missing DuckDB file, a database without retainly's schema) is a
+        ``NotFoundError``. ``read_only=True`` (which implies ``create=False``) lets other readers
+        open a DuckDB store at the same time; anything that stores a result then fails.
         """
-        store = connect(database_url(url))
+        store = connect(database_url(url), create=create, read_only=read_only)
         try:
-            if upgrade:
+            if upgrade and not read_only and (create or schema.current_version(store)):
                 schema.upgrade(store)
             else:
-                schema.require_current(store)
+                schema.require_current(store, create=create and not read_only)
         except BaseException:
             store.close()
             raise
         return cls(store, settings, progress)
 
     @classmethod
-    def open_unchecked(cls, url: str | None = None) -> Workspace:
+    def open_unchecked(cls, url: str | None = None, *, create: bool = True, read_only: bool = False) -> Workspace:
         """Open without touching the schema (for `retainly db status` and `db upgrade`)."""
-        return cls(connect(database_url(url)))
+        return cls(connect(database_url(url), create=create, read_only=read_only))
 
     def close(self) -> None:
         self.store.close()

@@ -52,7 +52,8 @@ def test_garbage_amount_goes_to_rejects(capsys, in_tmp):
     assert code == 0
     assert "rejected bad.csv:3: column Price: value '4.2x5': not a number" in out
     rejects = (in_tmp / "bad.rejects.csv").read_text().splitlines()
-    assert rejects[0] == "line,sheet,column,value,reason,Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country"
+    assert rejects[0] == ("rejected_line,rejected_sheet,rejected_column,rejected_value,rejected_reason,"
+                          "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country")
     assert rejects[1] == "3,,Price,4.2x5,not a number,100002,22111,BOTTLE,2,2010-12-01 10:00:00,4.2x5,13085,United Kingdom"
 
 

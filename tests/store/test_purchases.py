@@ -35,7 +35,10 @@ def test_upgrade_fills_purchases_from_existing_orders(tmp_path):
         for migration in later:
             for statement in migration.statements:
                 if statement.lstrip().startswith("CREATE TABLE"):
-                    ws.store.execute(f"DROP TABLE {statement.split()[2]}")
+                    name = statement.replace("IF NOT EXISTS ", "").split()[2]
+                    ws.store.execute(f"DROP TABLE IF EXISTS {name}")
+            for sequence, _table, _column in migration.sequences:
+                ws.store.execute(f"DROP SEQUENCE {sequence}")
         ws.store.execute("DELETE FROM retainly_schema WHERE version >= 4")
         assert [m.version for m in schema.upgrade(ws.store)] == [m.version for m in later]
         assert ws.store.fetchone("SELECT COUNT(*) FROM purchases")[0] == expected > 0

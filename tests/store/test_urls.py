@@ -6,6 +6,7 @@ import pytest
 
 from retainly.errors import InputError
 from retainly.store.urls import parse_url
+from tests.conftest import DATA
 
 
 @pytest.mark.parametrize("text, path", [
@@ -35,6 +36,10 @@ def test_environment_variable_picks_the_store(tmp_path, monkeypatch, capsys):
     from retainly.cli.app import main
 
     monkeypatch.setenv("RETAINLY_DATABASE_URL", f"duckdb:///{tmp_path}/env.duckdb")
-    main(["summary", "--json"])
-    assert '"customers": 0' in capsys.readouterr().out
+    main(["import", "orders", str(DATA / "native" / "orders.csv")])
     assert (tmp_path / "env.duckdb").exists()
+    capsys.readouterr()
+    main(["summary", "--json"])
+    out = capsys.readouterr().out
+    # Customers' purchase orders in the file: 1001, 1002 and 1005 (1004 is cancelled); 1003 is a guest's.
+    assert '"orders": 3,' in out and '"guest_orders": 1,' in out

@@ -14,8 +14,9 @@ from typing import Annotated, Optional
 import typer
 from typer.exceptions import TyperException
 
-from retainly.cli.flags import flag_speller
-from retainly.cli.output import show_progress
+from retainly.cli.flags import db_first, flag_speller
+from retainly.cli.output import OutputError, finish_output, show_progress, silence_stdout
+from retainly.cli.tables import visible
 from retainly.errors import RetainlyError
 from retainly.workspace import Workspace
 
@@ -42,7 +43,8 @@ state = _State()
 def _global(
     url: Annotated[Optional[str], typer.Option(
         "--db", help="Store URL (duckdb:///file.duckdb, duckdb:////abs/file.duckdb, postgresql://user@host:port/db) "
-        "or a .duckdb path. Default: $RETAINLY_DATABASE_URL, else ./retainly.duckdb.", metavar="URL")] = None,
+        "or a .duckdb path, before or after the command. Default: $RETAINLY_DATABASE_URL, else ./retainly.duckdb.",
+        metavar="URL")] = None,
 ) -> None:
     """Turn a shop's order history into retained customers.
 
@@ -51,9 +53,13 @@ def _global(
     state.db = url  # named `url` as the core names it (Workspace.open(url)), so its errors re-spell it as --db
 
 
-def open_workspace(url: str | None = None) -> Workspace:
-    """The store named by --db (or ``url``), reporting each derived result it computes on a terminal."""
-    return Workspace.open(url or state.db, progress=show_progress)
+def open_workspace(url: str | None = None, *, create: bool = False, read_only: bool = False) -> Workspace:
+    """The store named by --db (or ``url``), reporting each derived result it computes on a terminal.
+
+    Only the commands that bring data in ``create`` a store: any other refuses a mistyped --db
+    instead of making an empty store. Commands that store nothing open it ``read_only``, so
+    several can run at once on a DuckDB store."""
+    return Workspace.open(url or state.db, create=create, read_only=read_only, progress=show_progress)
 
 
 # Commands register themselves on `app` when their modules are imported.
@@ -62,10 +68,18 @@ from retainly.cli import commands  # noqa: E402,F401  (import for side effect)
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script."""
+    args = sys.argv[1:] if argv is None else argv
     try:
-        app(args=argv, prog_name="retainly", standalone_mode=False)
+        args = db_first(args)  # --db may follow the command too
+        app(args=args, prog_name="retainly", standalone_mode=False)
+        finish_output()
     except RetainlyError as exc:  # parameter names in backticks become the flags of the command that ran
-        _fail(exc.spelled(flag_speller(app, sys.argv[1:] if argv is None else argv)))
+        _fail(exc.spelled(flag_speller(app, args)))
+    except OutputError as exc:  # stdout is gone: a closed pipe ends quietly, anything else says so
+        silence_stdout()
+        if isinstance(exc.cause, BrokenPipeError):
+            sys.exit(1)
+        _fail(f"cannot write the output: {exc}")
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
@@ -84,7 +98,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _fail(message: str) -> None:
-    # Plain text, one line: scripts and tests match it exactly.
-    sys.stderr.write(f"error: {message}\n")
+    # Plain text, one line: scripts and tests match it exactly. Control characters from data
+    # (a file name with an escape code) are shown escaped, never sent to the terminal.
+    sys.stderr.write(f"error: {visible(message)}\n")
     sys.exit(1)
 

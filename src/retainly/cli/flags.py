@@ -74,3 +74,33 @@ def _flags_of(command) -> dict[str, str]:
         if long:
             flags[param.name] = long[0]
     return flags
+
+
+def db_first(argv: Sequence[str]) -> list[str]:
+    """``argv`` with a ``--db URL`` given after the command moved to the front, where the root reads it.
+
+    `retainly summary --db shop.duckdb` then runs as `retainly --db shop.duckdb summary`, for
+    every command and subcommand. Tokens after ``--`` are arguments and stay where they are.
+    The store given twice with two different values is refused rather than one silently winning.
+    """
+    args = list(argv)
+    end = args.index("--") if "--" in args else len(args)
+    stores: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < end:
+        token = args[i]
+        if token == "--db":
+            if i + 1 >= end:
+                raise typer.BadParameter("it needs the store's URL or a .duckdb path after it", param_hint="'--db'")
+            stores.append(args[i + 1])
+            i += 2
+            continue
+        if token.startswith("--db="):
+            stores.append(token[len("--db="):])
+        else:
+            rest.append(token)
+        i += 1
+    if len(set(stores)) > 1:
+        raise typer.BadParameter(f"given twice ({', '.join(stores)}); name one store", param_hint="'--db'")
+    return [*(["--db", stores[0]] if stores else []), *rest, *args[end:]]

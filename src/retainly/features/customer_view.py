@@ -13,7 +13,7 @@ import ibis
 
 from retainly.errors import NotFoundError
 from retainly.features import formulas
-from retainly.features.orders import NOT_PURCHASES, purchase_span
+from retainly.features.orders import ANALYSED, NOT_PURCHASES, analysed_window, purchase_span
 from retainly.store.backends import Store
 
 PROFILE = ("customer_id", "external_id", "name", "email", "phone", "gender", "birthday", "country", "city",
@@ -82,13 +82,15 @@ def _orders_with_lines(store: Store, customer_id: int) -> list[dict]:
 
 def _customer_kpis(store: Store, customer_id: int, returns: list[dict]) -> dict:
     # Plain SQL: Ibis's PostgreSQL backend cannot return the NULL extremes of an empty NOT NULL column.
-    row = store.fetchone("SELECT COUNT(*), SUM(revenue), MIN(placed_at), MAX(placed_at) FROM purchases "
-                         "WHERE customer_id = ?", (customer_id,))
+    # The analysed window only: an order dated 9999-12-31 would make "days since" negative.
+    row = store.fetchone(f"SELECT COUNT(*), SUM(revenue), MIN(placed_at), MAX(placed_at) FROM purchases "
+                         f"WHERE customer_id = ? AND {ANALYSED}", (customer_id, *analysed_window()))
     facts = dict(zip(("orders", "revenue", "first_order_at", "last_order_at"), row))
     last_in_store = purchase_span(store)[1]
     orders = int(facts["orders"] or 0)
     revenue = Decimal(facts["revenue"] or 0)
-    returned = sum((Decimal(row["amount"]) for row in returns), Decimal(0))
+    start, end = analysed_window()
+    returned = sum((Decimal(row["amount"]) for row in returns if start <= row["returned_at"] < end), Decimal(0))
     first, last = facts["first_order_at"], facts["last_order_at"]
     span_days = (last - first).total_seconds() / 86400 if orders >= 2 else None
     return {
@@ -129,20 +131,24 @@ def customer_standing(store: Store, customer_id: int, as_of: date) -> dict | Non
     stage, vip, reason, risk, signs = row
     kind = store.fetchone("SELECT buyer_type, source, reason FROM buyer_types WHERE as_of = ? AND customer_id = ?",
                           (as_of, customer_id))
-    due = store.fetchall("SELECT sku, last_purchase, due_date, days_overdue FROM reorders_due "
-                         "WHERE as_of = ? AND customer_id = ? ORDER BY due_date, sku", (as_of, customer_id))
-    offers = store.fetchall("SELECT sku, score, because_of, kind FROM next_products "
-                            "WHERE as_of = ? AND customer_id = ? ORDER BY rank", (as_of, customer_id))
+    # Products by their names too, as the shop knows them (None when the catalogue has no name).
+    due = store.fetchall("SELECT d.sku, p.name, d.last_purchase, d.due_date, d.days_overdue FROM reorders_due d "
+                         "LEFT JOIN products p ON p.sku = d.sku "
+                         "WHERE d.as_of = ? AND d.customer_id = ? ORDER BY d.due_date, d.sku", (as_of, customer_id))
+    offers = store.fetchall("SELECT n.sku, p.name, n.score, n.because_of, b.name, n.kind FROM next_products n "
+                            "LEFT JOIN products p ON p.sku = n.sku LEFT JOIN products b ON b.sku = n.because_of "
+                            "WHERE n.as_of = ? AND n.customer_id = ? ORDER BY n.rank", (as_of, customer_id))
     return {"as_of": as_of, "stage": stage, "vip": bool(vip), "reason": reason, "risk_score": risk,
             "warning_signs": [sign["text"] for sign in json.loads(signs or "[]")],
             "buyer_type": None if kind is None else dict(zip(("type", "source", "reason"), kind)),
-            "reorders_due": [dict(zip(("sku", "last_purchase", "due_date", "days_overdue"), r)) for r in due],
-            "next_products": [dict(zip(("sku", "confidence", "because_of", "kind"), r)) for r in offers]}
+            "reorders_due": [dict(zip(("sku", "name", "last_purchase", "due_date", "days_overdue"), r)) for r in due],
+            "next_products": [dict(zip(("sku", "name", "confidence", "because_of", "because_of_name", "kind"), r))
+                              for r in offers]}
 
 
 def has_known_buyers(store: Store) -> bool:
     """Whether any purchase order belongs to a known customer (else there is nothing to score)."""
-    return bool(store.fetchone("SELECT COUNT(*) FROM purchases WHERE customer_id IS NOT NULL")[0])
+    return purchase_span(store)[1] is not None
 
 
 def first_customer(store: Store) -> str | None:

@@ -3,9 +3,17 @@
 What counts as a purchase is defined once, in ``retainly.store.purchases``; the store keeps
 the ``purchases`` table (one row per purchase order with its revenue) in step with every
 import, so these expressions read one narrow table.
+
+Analyses read the purchase orders placed from ``EARLIEST`` through the end of tomorrow
+(``analysed_window``). An order dated outside it (a typo such as 9999-12-31, stored before
+imports checked dates) stays in the store, is named by ``left_out_orders`` and can be removed
+with `retainly delete orders`; counting it would move every "as of the last order" date to
+that year and overflow the date arithmetic.
 """
 
 from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
 
 import ibis
 from ibis.expr.types import Table
@@ -13,7 +21,19 @@ from ibis.expr.types import Table
 from retainly.store.backends import Store
 from retainly.store.purchases import NOT_PURCHASES, purchase_lines, purchase_orders
 
-__all__ = ["NOT_PURCHASES", "acquisitions", "customer_orders", "purchase_lines", "purchase_orders"]
+__all__ = ["EARLIEST", "NOT_PURCHASES", "acquisitions", "analysed_window", "customer_orders", "left_out_orders",
+           "purchase_lines", "purchase_orders", "purchase_span"]
+
+# No shop's order history starts before this; older dates are typos (or 0001-01-01 fillers).
+EARLIEST = datetime(1900, 1, 1)
+# The part of the purchases table analyses read, as SQL with the two bounds of analysed_window.
+ANALYSED = "placed_at >= ? AND placed_at < ?"
+
+
+def analysed_window() -> tuple[datetime, datetime]:
+    """[start, end) of the order times analyses read: from ``EARLIEST`` through the end of tomorrow
+    (a shop a time zone ahead may already have tomorrow's orders; later ones have not happened)."""
+    return EARLIEST, datetime.combine(date.today() + timedelta(days=2), time())
 
 
 def customer_orders(store: Store) -> Table:
@@ -22,6 +42,7 @@ def customer_orders(store: Store) -> Table:
     Columns: order_id, customer_id, placed_at, channel, promo_code, revenue.
     """
     bought = store.table("purchases")
+    start, end = analysed_window()
     return bought.filter(bought.customer_id.notnull())
 
 
@@ -45,6 +66,20 @@ def acquisitions(customers: Table, bought: Table) -> Table:
 
 
 def purchase_span(store: Store) -> tuple:
-    """(first, last) purchase-order time of known customers; (None, None) for an empty store."""
+    """(first, last) purchase-order time of known customers in the analysed window; (None, None) for an empty store."""
     # Plain SQL: Ibis's PostgreSQL backend cannot return the NULL extremes of an empty NOT NULL column.
-    return store.fetchone("SELECT MIN(placed_at), MAX(placed_at) FROM purchases WHERE customer_id IS NOT NULL")
+    return store.fetchone(f"SELECT MIN(placed_at), MAX(placed_at) FROM purchases WHERE customer_id IS NOT NULL "
+                          f"AND {ANALYSED}", analysed_window())
+
+
+def left_out_orders(store: Store, shown: int = 5) -> tuple[int, list[tuple[str, str]]]:
+    """Purchase orders dated outside the analysed window: how many, and the first ``shown`` as
+    (order id, date as text); the text is the engine's, as a date beyond year 9999 has no Python form."""
+    start, end = analysed_window()
+    outside = "placed_at < ? OR placed_at >= ?"
+    count = store.fetchone(f"SELECT COUNT(*) FROM purchases WHERE {outside}", (start, end))[0]
+    if not count:
+        return 0, []
+    rows = store.fetchall(f"SELECT order_id, CAST(placed_at AS TEXT) FROM purchases WHERE {outside} "
+                          f"ORDER BY placed_at, order_id LIMIT {int(shown)}", (start, end))
+    return int(count), [(str(order_id), str(text)) for order_id, text in rows]

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from retainly.features.orders import purchase_lines, purchase_orders
+from retainly.features.orders import analysed_window, purchase_lines, purchase_orders
 from retainly.store.backends import Store
 
 
 def store_summary(store: Store) -> dict:
-    """Customers, purchase orders and lines of known customers, revenue, guests and returns."""
+    """Customers, purchase orders and lines of known customers, revenue, guests and returns.
+
+    Orders dated outside the analysed window (``retainly.features.orders``) are left out here as
+    everywhere: the summary's figures are the ones every analysis starts from."""
     orders, lines, returns = store.table("orders"), store.table("order_lines"), store.table("returns")
+    start, end = analysed_window()
+    orders = orders.filter((orders.placed_at >= start) & (orders.placed_at < end))
     bought = purchase_orders(orders, lines)
     known = bought.filter(bought.customer_id.notnull())
     known_lines = purchase_lines(orders, lines).filter(lambda t: t.customer_id.notnull())
@@ -24,7 +29,8 @@ def store_summary(store: Store) -> dict:
         order_lines=known_lines.count(), gross_revenue=known_lines.amount.sum()
     ).to_pyarrow().to_pylist()[0]
     guests = bought.filter(bought.customer_id.isnull()).count().to_pyarrow().as_py()
-    known_returns = returns.filter(returns.customer_id.notnull())
+    known_returns = returns.filter(returns.customer_id.notnull() & (returns.returned_at >= start)
+                                   & (returns.returned_at < end))
     return_figures = known_returns.aggregate(
         returns=known_returns.count(), returned_amount=known_returns.amount.sum()
     ).to_pyarrow().to_pylist()[0]

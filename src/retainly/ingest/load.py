@@ -4,6 +4,8 @@ Keys decide what "the same" means: an order by its order id (a later copy replac
 earlier one with all its lines), a return by its return id, a customer by external id (new
 values fill in, missing ones keep what the store knew), spend by (date, channel, campaign),
 everything else by its own id. Money is cast to DECIMAL(18,4) by the engine, exactly.
+An erased customer's old id is recognised by its hash and merged as their pseudonym, and the
+merge's rows of erased customers lose their personal data again (``retainly.ingest.erasure``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from retainly.ingest.batch import ENTITY_COLUMNS, Batch
+from retainly.ingest.erasure import forget_erased, scrub_import
 from retainly.store import purchases
 from retainly.store.backends import Store
 
@@ -50,11 +53,11 @@ class LedgerEntry:
 
 def load_batch(store: Store, batch: Batch, ledger: LedgerEntry, rejects: pd.DataFrame | None = None) -> int:
     """Write ``batch`` and its ledger entry in one transaction; return the new import id."""
-    entities = _with_referenced_customers(batch.entities())
+    entities = _with_referenced_customers(forget_erased(store, batch.entities()))
     if "orders" in entities and "lines" not in entities:  # orders without lines: stage an empty line table
         entities["lines"] = pd.DataFrame(columns=list(ENTITY_COLUMNS["lines"][0]))
     with store.transaction():
-        import_id = int(store.fetchone("SELECT COALESCE(MAX(import_id), 0) + 1 FROM imports")[0])
+        import_id = int(store.fetchone("SELECT nextval('import_ids')")[0])
         staged = []
         try:
             for name, frame in entities.items():
@@ -64,12 +67,20 @@ def load_batch(store: Store, batch: Batch, ledger: LedgerEntry, rejects: pd.Data
                 if name in entities:
                     for statement in _MERGES[name]:
                         store.execute(statement.replace("{import_id}", str(import_id)))
+            scrub_import(store, import_id)
             if "orders" in entities:
                 purchases.rebuild(store, only_orders_in="stage_orders")
             _record(store, import_id, ledger, rejects, staged)
         finally:
             for name in staged:
                 store.unstage(name)
+    return import_id
+
+
+def record_entry(store: Store, ledger: LedgerEntry) -> int:
+    """Write a ledger entry that brings no rows (a deletion) in the caller's transaction; return its id."""
+    import_id = int(store.fetchone("SELECT nextval('import_ids')")[0])
+    _record(store, import_id, ledger, None, [])
     return import_id
 
 
@@ -160,20 +171,27 @@ def _money_text(values: pd.Series) -> pa.Array:
 _CUSTOMER_FIELDS = ("name", "email", "phone", "gender", "birthday", "country", "city", "acquisition_channel",
                     "email_consent", "email_consent_at", "sms_consent", "sms_consent_at")
 
+_NEW = "WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.external_id = s.external_id)"
+
+# Customers and products keep the import that added them (an update does not change it), so
+# undoing an import removes what it added and leaves what it only updated.
 _MERGES: dict[str, tuple[str, ...]] = {
     "customers": (
         "UPDATE customers SET "
         + ", ".join(f"{f} = COALESCE(s.{f}, customers.{f})" for f in _CUSTOMER_FIELDS)
-        + ", first_seen_at = LEAST(customers.first_seen_at, s.first_seen_at), import_id = {import_id} "
+        + ", first_seen_at = LEAST(customers.first_seen_at, s.first_seen_at) "
         "FROM stage_customers s WHERE customers.external_id = s.external_id",
+        # New customers take ids from the sequence, in the order of their external ids.
         "INSERT INTO customers (customer_id, external_id, " + ", ".join(_CUSTOMER_FIELDS) + ", first_seen_at, import_id) "
-        "SELECT (SELECT COALESCE(MAX(customer_id), 0) FROM customers) + ROW_NUMBER() OVER (ORDER BY s.external_id), "
-        "s.external_id, " + ", ".join(f"s.{f}" for f in _CUSTOMER_FIELDS) + ", s.first_seen_at, {import_id} "
-        "FROM stage_customers s WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.external_id = s.external_id)",
+        "SELECT ids.customer_id, s.external_id, " + ", ".join(f"s.{f}" for f in _CUSTOMER_FIELDS)
+        + ", s.first_seen_at, {import_id} "
+        f"FROM (SELECT s.*, ROW_NUMBER() OVER (ORDER BY s.external_id) AS n FROM stage_customers s {_NEW}) s "
+        "JOIN (SELECT id AS customer_id, ROW_NUMBER() OVER (ORDER BY id) AS n "
+        f"FROM (SELECT nextval('customer_ids') AS id FROM stage_customers s {_NEW}) fresh) ids ON ids.n = s.n",
     ),
     "products": (
         f"UPDATE products SET name = COALESCE(s.name, products.name), category = COALESCE(s.category, products.category), "
-        f"price = COALESCE(CAST(s.price AS {M}), products.price), import_id = {{import_id}} "
+        f"price = COALESCE(CAST(s.price AS {M}), products.price) "
         "FROM stage_products s WHERE products.sku = s.sku",
         f"INSERT INTO products (sku, name, category, price, import_id) "
         f"SELECT s.sku, s.name, s.category, CAST(s.price AS {M}), {{import_id}} FROM stage_products s "

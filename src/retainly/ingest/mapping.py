@@ -22,6 +22,7 @@ The mapped file is then read as the native layout (``docs/presets.md`` lists its
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import tomllib
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from pathlib import Path
 from retainly.errors import MappingError, NotFoundError
 from retainly.ingest.presets.base import Options
 from retainly.ingest.readers import RawTable
+from retainly.ingest.values import fold_header
 
 _FILE_KEYS = {"encoding", "date_format", "currency"}
 
@@ -52,11 +54,12 @@ class Mapping:
                 f"{self.path}: {raw.source} has no column {', '.join(missing)} (found: {', '.join(header)}); "
                 "fix the [columns] table of the mapping"
             )
-        renamed = raw.frame.rename(columns={theirs: ours for ours, theirs in self.columns.items()})
-        # An unmapped header that happens to carry a field's name would be read twice; drop it.
-        clashes = [c for c in raw.frame.columns if c in self.columns and self.columns[c] != c]
-        renamed = renamed.loc[:, ~renamed.columns.duplicated(keep="first")] if clashes else renamed
-        return RawTable(raw.source, renamed, raw.line, raw.sheet, raw.content_hash, raw.unit, raw.malformed)
+        # An unmapped header that carries a mapped field's name (as headers compare: without case,
+        # spaces, hyphens or underscores) would be read instead of the column the mapping names; drop it.
+        mapped, fields = set(self.columns.values()), {fold_header(ours) for ours in self.columns}
+        shadows = [c for c in header if c not in mapped and fold_header(c) in fields]
+        renamed = raw.frame.drop(columns=shadows).rename(columns={theirs: ours for ours, theirs in self.columns.items()})
+        return dataclasses.replace(raw, frame=renamed)  # keeps all it knows (lines, notes, merged cells)
 
 
 def load_mapping(path: str | Path) -> Mapping:

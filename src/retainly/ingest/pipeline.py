@@ -2,26 +2,34 @@
 
 The store changes in exactly one transaction at the end, so an import killed at any moment
 leaves it as it was. Re-importing a file already imported with the same options is
-recognised by its content hash and changes nothing.
+recognised by its content hash and changes nothing. Everything the store could refuse (a
+value too large, a NUL byte, a repeated line number) is checked here first, row by row, so
+that one bad row never fails the file and both engines accept the same rows.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from retainly.errors import ImportAborted, InputError
+from retainly.ingest.checks import merged_cells, nul_bytes, order_too_big, oversized_orders
 from retainly.ingest.load import LedgerEntry, load_batch
 from retainly.ingest.mapping import Mapping, load_mapping
-from retainly.ingest.presets import Options, Preset, detect_preset, get_preset
-from retainly.ingest.readers import RawTable, location, read_table
-from retainly.ingest.values import Problems
+from retainly.ingest.presets import Options, Preset, detect_preset, get_preset, refuse_other_kind
+from retainly.ingest.readers import RawTable, read_table
+from retainly.ingest.rejects import (
+    describe, is_rejects_file, rejects_table, storable, without_reasons, write_rejects,
+)
+from retainly.ingest.values import DateRange, Problems
 from retainly.results.data import ImportResult
+from retainly.settings import ImportSettings
 from retainly.store.backends import Store
 
 IMPORT_KINDS = ("orders", "customers", "products", "returns", "spend", "interactions", "events", "promotions")
@@ -43,9 +51,15 @@ def import_file(
     force: bool = False,
     rejects_dir: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    settings: ImportSettings | None = None,
+    today: date | None = None,
 ) -> ImportResult:
-    """Import one file of ``kind`` rows into ``store``; see the module docstring."""
+    """Import one file of ``kind`` rows into ``store``; see the module docstring.
+
+    ``settings`` (the [import] section of the settings file) and ``today`` set the range of
+    plausible dates; ``today`` defaults to the day the import runs."""
     step = progress or (lambda _name: None)
+    settings = settings or ImportSettings()
     if kind not in IMPORT_KINDS:
         raise InputError(f"unknown import kind {kind!r}; choose one of: {', '.join(IMPORT_KINDS)}")
     chosen = get_preset(preset) if preset and preset != "auto" else None
@@ -53,13 +67,18 @@ def import_file(
     started = datetime.now().replace(microsecond=0)
     step("reading")
     raw = read_table(path, encoding=encoding or (recipe.encoding if recipe else None))
+    if is_rejects_file(raw):
+        raw = without_reasons(raw)
     if recipe:
         raw = recipe.apply(raw)
         chosen = chosen or get_preset("retainly")
+    if chosen is None:
+        refuse_other_kind(kind, raw)
     chosen = chosen or detect_preset(kind, raw)
-    options = recipe.options if recipe else Options()
+    dates = DateRange.for_events(settings.earliest_date, settings.latest_days_ahead, today or date.today())
+    options = dataclasses.replace(recipe.options if recipe else Options(), dates=dates)
     options_key = json.dumps({"preset": chosen.name, "mapping": recipe.fingerprint if recipe else None,
-                              "encoding": encoding}, sort_keys=True)
+                              "encoding": encoding, **_date_options(settings)}, sort_keys=True)
 
     previous = _previous_import(store, kind, raw.content_hash, options_key)
     if previous is not None and not force:
@@ -68,30 +87,59 @@ def import_file(
 
     step("checking")
     problems = Problems()
+    nul_bytes(raw, problems)
+    merged_cells(raw, problems)
     typed = chosen.parse(kind, raw, problems, options)
-    rejected_positions = _rejected_positions(chosen, kind, typed, problems)
-    rejects = _rejects_table(raw, problems, rejected_positions, chosen.group_column(kind), typed)
+    group = chosen.group_column(kind)
+    keep, batch = _accept(chosen, kind, typed, problems, options)
+    rejected = np.flatnonzero(~keep)
+    rejects = rejects_table(raw, problems, rejected, group, typed)
     if strict and len(rejects):
         first = rejects.iloc[0]
-        raise ImportAborted(f"{_describe(first)}; `strict` stopped the import, the store is unchanged")
-    keep = np.ones(len(typed), dtype=bool)
-    keep[rejected_positions] = False
-    accepted = typed[keep]
-    if accepted.empty:
+        raise ImportAborted(f"{describe(first)}; `strict` stopped the import, the store is unchanged")
+    if batch is None:
         raise InputError(
-            f"{raw.source}: no row could be imported ({len(rejects)} rejected; first: {_describe(rejects.iloc[0])})"
+            f"{raw.source}: no row could be imported ({len(rejects)} rejected; first: {describe(rejects.iloc[0])})"
         )
-    batch = chosen.build(kind, accepted, options)
 
     step("loading")
-    rejects_file = _write_rejects(raw, rejects, rejects_dir) if len(rejects) else None
+    rejects_file = write_rejects(raw, rejects, rejects_dir) if len(rejects) else None
     ledger = LedgerEntry(kind, raw.source, chosen.name, raw.content_hash, options_key, len(raw.frame) + _malformed(raw),
                          int(keep.sum()), len(rejects), started)
-    import_id = load_batch(store, batch, ledger, rejects)
+    import_id = load_batch(store, batch, ledger, storable(rejects))
     return ImportResult(source=raw.source, kind=kind, preset=chosen.name, rows_read=ledger.rows_read,
                         rows_accepted=ledger.rows_accepted, rows_rejected=ledger.rows_rejected, import_id=import_id,
-                        rejects_file=rejects_file, rejects=rejects, notes=batch.notes,
-                        reject_examples=[_describe(row) for _, row in rejects.head(REJECTS_DESCRIBED).iterrows()])
+                        rejects_file=rejects_file, rejects=rejects, notes=[*raw.notes, *batch.notes],
+                        reject_examples=[describe(row) for _, row in rejects.head(REJECTS_DESCRIBED).iterrows()])
+
+
+def _accept(preset: Preset, kind: str, typed: pd.DataFrame, problems: Problems, options: Options):
+    """The rows kept (a mask) and their batch (None when none is kept).
+
+    An order whose amounts add up past what the store holds is found only once built: its
+    rows then join the rejected ones and the batch is built again without them."""
+    for _attempt in range(2):
+        keep = np.ones(len(typed), dtype=bool)
+        keep[_rejected_positions(preset, kind, typed, problems)] = False
+        if not keep.any():
+            return keep, None
+        batch = preset.build(kind, typed[keep], options)
+        group = preset.group_column(kind)
+        too_big = oversized_orders(batch) if group is not None else []
+        if not too_big:
+            return keep, batch
+        keys = typed[group].to_numpy(dtype=object)
+        positions = np.flatnonzero(pd.Series(keys).isin(too_big).to_numpy())
+        first_lines = pd.Series(positions).groupby(keys[positions], sort=False).first().to_numpy()
+        problems.add_rows(first_lines, None, None, [order_too_big(keys[p]) for p in first_lines])
+    raise AssertionError("an order too big for the store was still accepted")  # pragma: no cover
+
+
+def _date_options(settings: ImportSettings) -> dict:
+    """The [import] dates, when not the defaults, tell two imports of one file apart (defaults: as before)."""
+    changed = {k: str(v) for k, v in dataclasses.asdict(settings).items()
+               if v != getattr(ImportSettings(), k)}
+    return {"import": changed} if changed else {}
 
 
 def _malformed(raw: RawTable) -> int:
@@ -117,62 +165,3 @@ def _rejected_positions(preset: Preset, kind: str, typed: pd.DataFrame, problems
     in_bad_group = np.fromiter((k in bad_keys for k in keys), dtype=bool, count=len(keys)) if bad_keys else \
         np.zeros(len(keys), dtype=bool)
     return np.union1d(bad, np.flatnonzero(in_bad_group))
-
-
-def _rejects_table(raw: RawTable, problems: Problems, rejected: np.ndarray, group: str | None,
-                   typed: pd.DataFrame) -> pd.DataFrame:
-    """One row per rejected input row: where, which column, which value, why; in file order."""
-    own = problems.frame()
-    own = own[own["position"].isin(rejected)]
-    parts = [pd.DataFrame({
-        "line": raw.line[own["position"].to_numpy()],
-        "sheet": [raw.sheet_at(p) for p in own["position"]],
-        "column": own["column"].to_numpy(), "value": own["value"].to_numpy(), "reason": own["reason"].to_numpy(),
-        "position": own["position"].to_numpy(),
-    })]
-    followers = np.setdiff1d(rejected, own["position"].to_numpy())
-    if len(followers):
-        first_bad_line: dict = {}
-        for key, line in sorted(zip(typed[group].iloc[own["position"]].to_numpy(), raw.line[own["position"]]),
-                                key=lambda pair: pair[1]):
-            first_bad_line.setdefault(key, line)
-        keys = typed[group].to_numpy(dtype=object)[followers]
-        parts.append(pd.DataFrame({
-            "line": raw.line[followers], "sheet": [raw.sheet_at(p) for p in followers],
-            "column": None, "value": None,
-            "reason": [f"another line of order {k} was rejected (line {first_bad_line.get(k)})" for k in keys],
-            "position": followers,
-        }))
-    if raw.malformed is not None:
-        parts.append(pd.DataFrame({
-            "line": raw.malformed["line"].to_numpy(), "sheet": None, "column": None,
-            "value": raw.malformed["value"].to_numpy(), "reason": raw.malformed["reason"].to_numpy(), "position": -1,
-        }))
-    table = pd.concat(parts, ignore_index=True).sort_values("line", kind="stable").reset_index(drop=True)
-    table.insert(0, "source", raw.source)
-    return table
-
-
-def _describe(reject: pd.Series) -> str:
-    where = location(reject["source"], int(reject["line"]), reject["sheet"] if isinstance(reject["sheet"], str) else None,
-                     "line" if not isinstance(reject["sheet"], str) else "row")
-    column = f": column {reject['column']}" if isinstance(reject["column"], str) else ""
-    value = f": value {str(reject['value'])!r}" if isinstance(reject["value"], str) else ""
-    return f"{where}{column}{value}: {reject['reason']}"
-
-
-def _write_rejects(raw: RawTable, rejects: pd.DataFrame, rejects_dir: Path | None) -> str:
-    """Bad rows, as they were, plus where and why, beside the input (or in ``rejects_dir``)."""
-    source = Path(raw.source)
-    stem = source.name.split(".")[0]
-    folder = rejects_dir or source.parent
-    target = folder / f"{stem}.rejects.csv"
-    original = raw.frame.iloc[rejects["position"].clip(lower=0).to_numpy()].reset_index(drop=True)
-    original[rejects["position"].to_numpy() < 0] = None
-    out = pd.concat([rejects[["line", "sheet", "column", "value", "reason"]].reset_index(drop=True), original], axis=1)
-    try:
-        out.to_csv(target, index=False)
-    except OSError:
-        target = Path.cwd() / f"{stem}.rejects.csv"
-        out.to_csv(target, index=False)
-    return str(target)

@@ -10,13 +10,15 @@ from retainly.results.insights import (BuyerTypeCount, BuyerTypeEvaluation, Buye
 from retainly.results.lifecycle import CustomerStage, FlowCell, LifecycleFlow, StageCount, StageTally, Transition
 from retainly.results.measures import CohortRow, KpiRow
 from retainly.results.predictions import AliveBin, BacktestResult, FitRecord, PredictionTotals
+from retainly.results.removal import Deletion, Erasure, LeftOutOrders, OrderDate
 from retainly.results.report import PredictionsOverview, ReportData, ShopOverview
 from retainly.results.rfm import CallListEntry, ConcentrationPoint, RfmRun, SegmentMove, SegmentRow
 
 __all__ = [
     "AliveBin", "BacktestResult", "BuyerTypeCount", "BuyerTypeEvaluation", "BuyerTypeMix", "CallListEntry",
-    "CohortRow", "ConcentrationPoint", "Consumable", "CustomerStage", "CustomerView", "DueReorder", "FitRecord",
-    "FlowCell", "ImportRecord", "ImportResult", "InsightsRun", "KpiRow", "LifecycleFlow", "PredictionTotals",
-    "PredictionsOverview", "Reorders", "ReportData", "Result", "RfmRun", "SegmentMove", "SegmentRow", "ShopOverview",
-    "StageCount", "StageTally", "StoreSummary", "Transition", "plain",
+    "CohortRow", "ConcentrationPoint", "Consumable", "CustomerStage", "CustomerView", "Deletion", "DueReorder",
+    "Erasure", "FitRecord", "FlowCell", "ImportRecord", "ImportResult", "InsightsRun", "KpiRow", "LeftOutOrders",
+    "LifecycleFlow", "OrderDate", "PredictionTotals", "PredictionsOverview", "Reorders", "ReportData", "Result",
+    "RfmRun", "SegmentMove", "SegmentRow", "ShopOverview", "StageCount", "StageTally", "StoreSummary", "Transition",
+    "plain",
 ]

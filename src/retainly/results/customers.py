@@ -82,6 +82,7 @@ class BuyerTypeLabel(Result):
 @dataclass(frozen=True, kw_only=True)
 class CustomerReorder(Result):
     sku: str
+    name: str | None
     last_purchase: date
     due_date: date
     days_overdue: int
@@ -89,9 +90,13 @@ class CustomerReorder(Result):
 
 @dataclass(frozen=True, kw_only=True)
 class Offer(Result):
+    """A product worth offering (``sku``, ``name``), because the customer bought ``because_of``."""
+
     sku: str
+    name: str | None
     confidence: float
     because_of: str
+    because_of_name: str | None
     kind: str
 
 

@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from retainly.errors import ConvergenceError, InputError
 from retainly.features.model_summary import holdout_activity, holdout_by_day, model_summary
+from retainly.features.orders import purchase_span
 from retainly.models import PURCHASE_MODELS
 from retainly.models.base import Histories
 from retainly.models.clv import DAYS_PER_MONTH, discounted_purchases
@@ -41,7 +42,7 @@ SCORE_COLUMNS = ("as_of", "customer_id", "fit_id", "model", "p_alive", "expected
 
 def choose_model(store: Store, as_of: date, settings: ModelSettings) -> tuple[str, str, list[dict] | None]:
     """(model, why, backtest results) by a backtest on the history before ``as_of``."""
-    first = store.fetchone("SELECT MIN(placed_at) FROM purchases WHERE customer_id IS NOT NULL")[0]
+    first = purchase_span(store)[0]
     history_days = (as_of - first.date()).days if first else 0
     holdout_days = min(settings.horizon_days, history_days // 3)
     if holdout_days < 28:
@@ -174,7 +175,7 @@ def predict_scores(model, spend_model, summary: pd.DataFrame, as_of: date, setti
 
 def _store(store: Store, as_of: date, model, spend_model, scores: pd.DataFrame, why: str, backtest,
            repeat_buyers: int, settings: ModelSettings) -> dict:
-    fit_id = int(store.fetchone("SELECT COALESCE(MAX(fit_id), 0) + 1 FROM model_fits")[0])
+    fit_id = int(store.fetchone("SELECT nextval('fit_ids')")[0])
     record = {
         "fit_id": fit_id, "as_of": as_of, "model": model.name, "time_unit": settings.time_unit,
         "params": json.dumps(model.to_dict()["params"]), "spend_model": spend_model.name,

@@ -98,6 +98,14 @@ def scores(store: Store, as_of: date) -> Table:
     return table.filter(table.as_of == as_of)
 
 
+def customer_scores(store: Store, as_of: date) -> Table:
+    """The scores of ``as_of`` led by each customer's id as the shop knows it (``customer``)."""
+    scored = scores(store, as_of)
+    customers = store.table("customers").select("customer_id", customer="external_id")
+    joined = scored.join(customers, "customer_id")
+    return joined.select("customer", "customer_id", *(c for c in scored.columns if c != "customer_id"))
+
+
 def segment_summary(store: Store, as_of: date, segment_map: SegmentMap) -> list[dict]:
     """Per segment: customers, shares of customers and revenue, mean R/F/M and the suggested action."""
     table = scores(store, as_of)

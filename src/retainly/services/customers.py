@@ -6,7 +6,9 @@ from __future__ import annotations
 from datetime import date
 
 from retainly.features import customer_view as view
+from retainly.ingest.erasure import erase_customer
 from retainly.results.base import rows
+from retainly.results.removal import Erasure
 from retainly.results.customers import (BuyerTypeLabel, Consents, CustomerKpis, CustomerReorder, CustomerView, Offer,
                                         Order, OrderLine, Prediction, Profile, RfmScores, Standing)
 from retainly.scores.stored import customer_prediction
@@ -37,6 +39,12 @@ class CustomerService(Service):
             predictions=prediction, lifecycle=None if standing is None else _standing(standing),
             orders=[Order(**{**order, "lines": rows(OrderLine, order["lines"])}) for order in found["orders"]],
             returns=found["returns"], interactions=found["interactions"], last_contact_at=found["last_contact_at"])
+
+    def erase(self, key: str, *, dry_run: bool = False) -> Erasure:
+        """Erase a customer's personal data in one transaction, keeping their anonymous orders (see
+        ``retainly.ingest.erasure``); ``key`` is the shop's id (or, once erased, the old id or the
+        pseudonym). ``dry_run`` says what would be erased and changes nothing."""
+        return Erasure(**erase_customer(self.store, key, dry_run=dry_run), dry_run=dry_run)
 
     def example_id(self) -> str | None:
         """A customer id to try `customer show` with: the first customer in the store."""

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from collections.abc import Sequence
+from datetime import date, timedelta
 from pathlib import Path
 
 from retainly.errors import InputError
-from retainly.features.orders import purchase_span
+from retainly.features.orders import analysed_window, left_out_orders, purchase_span
 from retainly.features.summary import store_summary
 from retainly.ingest.load import ledger
 from retainly.ingest.pipeline import IMPORT_KINDS, import_file
+from retainly.ingest.removal import KINDS as DELETE_KINDS
+from retainly.ingest.removal import delete, undo_import
 from retainly.results import ImportRecord, ImportResult, StoreSummary
 from retainly.results.base import rows
+from retainly.results.removal import Deletion, LeftOutOrders, OrderDate
 from retainly.services.base import Service
 from retainly.store import schema
 from retainly.synth import PHASES, generate_shop
 from retainly.synth.files import generate_into, write_shop
 
-__all__ = ["DataService", "GENERATOR_PHASES", "IMPORT_KINDS", "SHOP_FILE_FORMATS", "SchemaService", "write_generated_shop"]
+__all__ = ["DELETE_KINDS", "DataService", "GENERATOR_PHASES", "IMPORT_KINDS", "SHOP_FILE_FORMATS", "SchemaService", "write_generated_shop"]
 
 GENERATOR_PHASES = PHASES  # the progress steps of ``generate``, in order
 SHOP_FILE_FORMATS = ("csv", "parquet")
@@ -28,7 +32,9 @@ class DataService(Service):
     """Imports, the generator and what the store holds."""
 
     def import_file(self, kind: str, path: str | Path, **options) -> ImportResult:
-        """Import one export file; see ``retainly.ingest.pipeline.import_file`` for the options."""
+        """Import one export file; see ``retainly.ingest.pipeline.import_file`` for the options.
+        The plausible dates come from the [import] section of the settings file."""
+        options.setdefault("settings", self.settings.imports)
         return import_file(self.store, kind, path, **options)
 
     def generate(self, customers: int, seed: int, progress: Callable[[str], None] | None = None) -> int:
@@ -45,6 +51,29 @@ class DataService(Service):
     def imports(self) -> list[ImportRecord]:
         """The imports ledger, oldest first."""
         return rows(ImportRecord, ledger(self.store))
+
+    def delete(self, kind: str | None = None, ids: Sequence[str] = (), *, import_id: int | None = None,
+               dry_run: bool = False) -> Deletion:
+        """Delete orders, customers or returns by the shop's ids (``kind``, ``ids``), or undo import
+        ``import_id``, in one transaction; see ``retainly.ingest.removal`` for what goes with what.
+        ``dry_run`` counts what would go and changes nothing."""
+        if import_id is not None:
+            if kind is not None or ids:
+                raise InputError("give either `kind` with `ids` or `import_id`, not both", parameter="import_id")
+            done = undo_import(self.store, import_id, dry_run=dry_run)
+            return Deletion(kind="import", ids=[], import_id=int(import_id), dry_run=dry_run, **done)
+        if kind is None:
+            raise InputError(f"say what to delete: one of {', '.join(DELETE_KINDS)} with ids, or an import id",
+                             parameter="kind")
+        done = delete(self.store, kind, list(ids), dry_run=dry_run)
+        return Deletion(kind=kind, ids=[str(value) for value in dict.fromkeys(ids)], dry_run=dry_run, **done)
+
+    def left_out_orders(self) -> LeftOutOrders:
+        """Purchase orders dated outside the window analyses read (before 1900, after tomorrow)."""
+        count, first = left_out_orders(self.store)
+        start, end = analysed_window()
+        return LeftOutOrders(count=count, analysed_from=start.date(), analysed_through=(end - timedelta(days=1)).date(),
+                             first=[OrderDate(order_id=order_id, placed_at=text) for order_id, text in first])
 
     def last_order_date(self) -> date:
         """The date analyses describe by default: the day of the last purchase order in the store."""

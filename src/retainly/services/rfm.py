@@ -34,8 +34,9 @@ class RfmService(Service):
         return self.ensure_derived("rfm", as_of)
 
     def scores(self, as_of: date | None = None) -> pa.Table:
-        """Every customer's stored scores for ``as_of`` (computed first when missing or stale)."""
-        return rfm.scores(self.store, self.ensure(as_of)).order_by("customer_id").to_pyarrow()
+        """Every customer's stored scores for ``as_of`` (computed first when missing or stale), led by
+        ``customer``, the shop's id of the customer."""
+        return rfm.customer_scores(self.store, self.ensure(as_of)).order_by("customer_id").to_pyarrow()
 
     def segments(self, as_of: date | None = None) -> list[SegmentRow]:
         """Per RFM segment: size, shares, mean R/F/M and the suggested action."""

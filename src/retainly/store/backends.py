@@ -8,6 +8,7 @@ behind a small interface, so no other module asks which engine it is talking to.
 from __future__ import annotations
 
 import io
+import os
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ import ibis
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from retainly.errors import StoreError
+from retainly.errors import NotFoundError, StoreBusyError, StoreError
 from retainly.store.urls import StoreURL, parse_url
 
 
@@ -29,9 +30,10 @@ class Store:
 
     backend_name = "?"
 
-    def __init__(self, url: StoreURL, ibis_backend: Any):
+    def __init__(self, url: StoreURL, ibis_backend: Any, read_only: bool = False):
         self.url = url
         self.ibis = ibis_backend
+        self.read_only = read_only
         self._transaction_depth = 0
 
     # -- raw SQL -----------------------------------------------------------------
@@ -112,6 +114,9 @@ class Store:
         """All or nothing: commit at the end of the block, roll back on any exception.
 
         A transaction opened inside another joins it: the outer block commits or rolls back both."""
+        if self.read_only:
+            raise StoreError("the store was opened read-only, and this stores a result; open it without `read_only`",
+                             parameter="read_only")
         if self._transaction_depth:
             self._transaction_depth += 1
             try:
@@ -144,9 +149,18 @@ class Store:
 
 
 class DuckDBStore(Store):
-    """The embedded default: one DuckDB file, nothing to install."""
+    """The embedded default: one DuckDB file, nothing to install.
+
+    One process at a time may write (DuckDB locks the file); read-only opens can share it.
+    """
 
     backend_name = "duckdb"
+
+    def __init__(self, url: StoreURL, ibis_backend: Any, read_only: bool = False, umask: int = 0o077):
+        super().__init__(url, ibis_backend, read_only)
+        # DuckDB creates the write-ahead log anew at each commit after a checkpoint, with the
+        # process umask: writing under this one gives it the store file's own permissions.
+        self._umask = umask
 
     def _cursor(self):
         return self.ibis.con
@@ -154,13 +168,17 @@ class DuckDBStore(Store):
     @contextmanager
     def _engine_transaction(self) -> Iterator[None]:
         con = self.ibis.con
-        con.execute("BEGIN TRANSACTION")
+        previous = os.umask(self._umask)
         try:
-            yield
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+        finally:
+            os.umask(previous)
 
     def stage(self, name: str, data: pa.Table) -> None:
         self.ibis.con.register(name, data)
@@ -191,6 +209,10 @@ def _postgres_type(arrow_type: pa.DataType) -> str:
         raise StoreError(f"cannot stage a column of type {arrow_type} in PostgreSQL") from None
 
 
+# The advisory lock key that serialises writing transactions: "retainly" in ASCII, as a bigint.
+WRITER_LOCK = int.from_bytes(b"retainly", "big")
+
+
 class PostgresStore(Store):
     """The production store: a PostgreSQL server reached over a real connection."""
 
@@ -212,6 +234,9 @@ class PostgresStore(Store):
     @contextmanager
     def _engine_transaction(self) -> Iterator[None]:
         with self.ibis.con.transaction():
+            # One writer at a time per database (as on DuckDB): a second command's transaction
+            # waits here for the first to commit, instead of colliding with it on a key.
+            self.execute(f"SELECT pg_advisory_xact_lock({WRITER_LOCK})")
             yield
 
     def stage(self, name: str, data: pa.Table) -> None:
@@ -234,21 +259,19 @@ class PostgresStore(Store):
         return None
 
 
-def connect(url: str | StoreURL) -> Store:
-    """Open the store at ``url``; see ``retainly.store.urls`` for the accepted forms."""
+BUSY = "the store is busy with another retainly command; try again"
+
+
+def connect(url: str | StoreURL, *, create: bool = True, read_only: bool = False) -> Store:
+    """Open the store at ``url``; see ``retainly.store.urls`` for the accepted forms.
+
+    A DuckDB file that does not exist is made (readable by its owner only) when ``create``;
+    otherwise it is refused as missing. ``read_only`` opens a DuckDB file so that other readers
+    can open it at the same time (PostgreSQL needs no such mode: readers never wait there).
+    """
     parsed = url if isinstance(url, StoreURL) else parse_url(url)
     if parsed.backend == "duckdb":
-        path = parsed.path
-        if path.parent and not path.parent.exists():
-            raise StoreError(
-                f"cannot create the store {path}: folder {path.parent} does not exist; create it or pick another `url`",
-                parameter="url",
-            )
-        try:
-            backend = ibis.duckdb.connect(database=str(path))
-        except Exception as exc:  # duckdb raises its own IOException family
-            raise StoreError(f"cannot open DuckDB store {path}: {_first_line(exc)}") from None
-        return DuckDBStore(parsed, backend)
+        return _connect_duckdb(parsed, create=create and not read_only, read_only=read_only)
     try:
         backend = ibis.postgres.connect(
             host=parsed.host,
@@ -261,7 +284,50 @@ def connect(url: str | StoreURL) -> Store:
         raise StoreError(
             f"cannot connect to {parsed.display()}: {_first_line(exc)}; check the server is running and the URL"
         ) from None
-    return PostgresStore(parsed, backend)
+    return PostgresStore(parsed, backend, read_only)
+
+
+def _connect_duckdb(url: StoreURL, *, create: bool, read_only: bool) -> DuckDBStore:
+    path = url.path
+    exists = path.exists()
+    if not exists and not create:
+        raise missing_store(url)
+    if path.parent and not path.parent.exists():
+        raise StoreError(
+            f"cannot create the store {path}: folder {path.parent} does not exist; create it or pick another `url`",
+            parameter="url",
+        )
+    # A new store holds personal data: made readable by its owner only, whatever the umask.
+    previous = os.umask(0o077) if not exists else None
+    try:
+        backend = _duckdb_backend(path, read_only)
+    finally:
+        if previous is not None:
+            os.umask(previous)
+    if not exists:
+        os.chmod(path, 0o600)
+    return DuckDBStore(url, backend, read_only, umask=~path.stat().st_mode & 0o077)
+
+
+def _duckdb_backend(path, read_only: bool):
+    try:
+        return ibis.duckdb.connect(database=str(path), read_only=read_only)
+    except Exception as exc:  # duckdb raises its own IOException family
+        text = _first_line(exc)
+        if "Could not set lock on file" in text:  # another process has it open for writing (or reading)
+            raise StoreBusyError(BUSY) from None
+        if read_only and "different configuration" in text:
+            # This process already has the store open for writing: share that connection's mode.
+            return _duckdb_backend(path, read_only=False)
+        if "different configuration" in text:
+            raise StoreBusyError(f"{BUSY} (this process has the store open read-only; close it first)") from None
+        raise StoreError(f"cannot open DuckDB store {path}: {text}") from None
+
+
+def missing_store(url: StoreURL) -> NotFoundError:
+    """The error for a store that does not exist (or holds no retainly schema) where one must."""
+    where = str(url.path) if url.backend == "duckdb" else url.display()
+    return NotFoundError(f"no store at {where}: check `url`, or import data first", parameter="url")
 
 
 def _first_line(exc: BaseException) -> str:

@@ -1,7 +1,8 @@
 """The store's schema, as an ordered list of migrations.
 
-A migration is frozen once released: a store made by an older retainly upgrades in place
-by running the migrations it has not seen yet, in order, each in its own transaction.
+A migration is frozen once released (tests/store/test_frozen_migrations.py pins a checksum of
+each): a store made by an older retainly upgrades in place by running the migrations it has
+not seen yet, in order, each in its own transaction.
 The SQL is the subset DuckDB and PostgreSQL share. Money is DECIMAL(18,4), never a float.
 ``docs/schema.md`` describes every table and column; a test keeps the two in step.
 """
@@ -21,6 +22,8 @@ class Migration:
     # Derived tables to fill from the data already in the store, with today's definition
     # (see retainly.store.schema.DERIVED).
     derived: tuple[str, ...] = ()
+    # Sequences to create, each starting after the highest id already stored: (sequence, table, column).
+    sequences: tuple[tuple[str, str, str], ...] = ()
 
 
 _V1_CORE = Migration(
@@ -341,8 +344,41 @@ _V6_LIFECYCLE = Migration(
     ),
 )
 
+_V7_ERASURES = Migration(
+    7,
+    "erasures: which customers had their personal data erased, and when",
+    (
+        """CREATE TABLE erasures (
+            customer_id BIGINT NOT NULL PRIMARY KEY,
+            external_id_hash TEXT NOT NULL,
+            erased_at TIMESTAMP NOT NULL,
+            erased_fields TEXT NOT NULL
+        )""",
+        "CREATE INDEX erasures_by_external_id_hash ON erasures (external_id_hash)",
+    ),
+)
+
+# v6 shipped with three tables; the last four were added to it later, so a store made in between
+# is "at v6" without them. This creates each of them that is missing, as v6 defines it.
+_V8_REPAIR_V6 = Migration(
+    8,
+    "repair: buyer types, product intervals, reorders due and products to offer, where v6 lacked them",
+    tuple(statement.replace("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ", 1)
+          for statement in _V6_LIFECYCLE.statements[3:]),
+)
+
+# Ids were "highest + 1", so two commands writing at once could pick the same one.
+_V9_ID_SEQUENCES = Migration(
+    9,
+    "sequences for import, customer and model fit ids, so commands running at once never pick the same id",
+    (),
+    sequences=(("import_ids", "imports", "import_id"), ("customer_ids", "customers", "customer_id"),
+               ("fit_ids", "model_fits", "fit_id")),
+)
+
 MIGRATIONS: tuple[Migration, ...] = (_V1_CORE, _V2_SITE_AND_PROMOTIONS, _V3_RFM_SCORES, _V4_PURCHASES,
-                                     _V5_PREDICTIONS, _V6_LIFECYCLE)
+                                     _V5_PREDICTIONS, _V6_LIFECYCLE, _V7_ERASURES, _V8_REPAIR_V6,
+                                     _V9_ID_SEQUENCES)
 LATEST_VERSION = MIGRATIONS[-1].version
 
 SCHEMA_TABLE_DDL = """CREATE TABLE IF NOT EXISTS retainly_schema (

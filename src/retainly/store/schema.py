@@ -7,7 +7,7 @@ from datetime import datetime
 
 from retainly.errors import SchemaVersionError
 from retainly.store import purchases
-from retainly.store.backends import Store
+from retainly.store.backends import Store, missing_store
 from retainly.store.migrations import LATEST_VERSION, MIGRATIONS, SCHEMA_TABLE_DDL, Migration
 
 # How to fill each derived table from the rest of the store.
@@ -50,11 +50,17 @@ def upgrade(store: Store, target: int = LATEST_VERSION) -> list[Migration]:
     for migration in MIGRATIONS:
         if version < migration.version <= target:
             with store.transaction():
+                # Another command may have applied it meanwhile (on PostgreSQL this transaction waited for it).
+                if current_version(store) >= migration.version:
+                    continue
                 store.execute(SCHEMA_TABLE_DDL)
                 for statement in migration.statements:
                     store.execute(statement)
                 for table in migration.derived:
                     DERIVED[table](store)
+                for sequence, table, column in migration.sequences:
+                    start = int(store.fetchone(f"SELECT COALESCE(MAX({column}), 0) + 1 FROM {table}")[0])
+                    store.execute(f"CREATE SEQUENCE {sequence} START WITH {start}")
                 store.execute(
                     "INSERT INTO retainly_schema (version, name, applied_at) VALUES (?, ?, ?)",
                     (migration.version, migration.name, datetime.now().replace(microsecond=0)),
@@ -63,10 +69,13 @@ def upgrade(store: Store, target: int = LATEST_VERSION) -> list[Migration]:
     return applied
 
 
-def require_current(store: Store) -> None:
-    """Make a new store current; refuse to work on an old one until it is upgraded on purpose."""
+def require_current(store: Store, create: bool = True) -> None:
+    """Make a new store current (or, unless ``create``, refuse it as missing); refuse to work on
+    an old one until it is upgraded on purpose."""
     version = current_version(store)
     if version == 0 and not (store.table_names() - {"retainly_schema"}):
+        if not create:
+            raise missing_store(store.url)
         upgrade(store)
         return
     if version == LATEST_VERSION:

@@ -8,6 +8,8 @@ no request.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -74,8 +76,22 @@ def write_report(ws: Workspace, path: str | Path) -> Path:
     if not path.parent.exists():
         raise InputError(f"cannot write {path}: folder {path.parent} does not exist; create it or pick another `out`",
                          parameter="out")
-    path.write_text(render_report(ws.reports.data()), encoding="utf-8")
+    _write_private(path, render_report(ws.reports.data()))
     return path
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by its owner only (0600): the report names customers and
+    their contacts. Written beside it first and then renamed over it, so a report that exists is whole
+    and one written earlier with wider permissions does not keep them."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def render_report(data: ReportData) -> str:

@@ -1,3 +1,3 @@
 """Each module adds its commands to the app."""
 
-from retainly.cli.commands import customer, data, db, insights, lifecycle, measure, predict, report, segments, shop  # noqa: F401
+from retainly.cli.commands import customer, data, db, delete, insights, lifecycle, measure, predict, report, segments, shop  # noqa: F401

@@ -1,4 +1,4 @@
-"""`retainly customer show`: one customer on one screen."""
+"""`retainly customer show`: one customer on one screen; `retainly customer erase`: forget who they are."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from typing import Annotated, Optional
 import typer
 
 from retainly.cli.app import app, open_workspace
+from retainly.cli.commands.delete import confirmed
 from retainly.cli.commands.measure import day
-from retainly.cli.output import console, print_json, print_record, print_rows
+from retainly.cli.output import after_commit, console, print_csv, print_json, print_record, print_rows, say
 
 customer_app = typer.Typer(help="Look at one customer.", no_args_is_help=True)
 app.add_typer(customer_app, name="customer")
@@ -22,6 +23,7 @@ def show(
                                        metavar="ID")],
     as_of: Annotated[Optional[str], typer.Option("--as-of", help="RFM and predictions as of this day (default: last order).", metavar="YYYY-MM-DD")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print everything as one JSON object.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print every order line of the customer as CSV.")] = False,
 ) -> None:
     """Profile, consents, KPIs, RFM segment, predictions, orders with lines, returns and contacts of one customer.
 
@@ -31,6 +33,10 @@ def show(
         view = ws.customers.view(key, day(as_of, "--as-of"))
     if as_json:
         print_json(view)
+        return
+    if as_csv:
+        print_csv([{"customer": view.customer.external_id, **_order_fields(order), **line.to_dict()}
+                   for order in view.orders for line in order.lines])
         return
     person = view.customer
     print_record(f"customer {person.external_id}", {**person.to_dict(), **view.consents.to_dict(),
@@ -48,9 +54,11 @@ def show(
             kind = standing.buyer_type
             console.print(f"  buyer type: {kind.type} ({kind.source}): {kind.reason}")
         for due in standing.reorders_due:
-            console.print(f"  reorder of {due.sku} due {due.due_date} (last bought {due.last_purchase})")
+            console.print(f"  reorder of {_product(due.sku, due.name)} due {due.due_date} "
+                          f"(last bought {due.last_purchase})")
         for offer in standing.next_products:
-            console.print(f"  worth offering: {offer.sku}, because they bought {offer.because_of} "
+            console.print(f"  worth offering: {_product(offer.sku, offer.name)}, because they bought "
+                          f"{_product(offer.because_of, offer.because_of_name)} "
                           f"({offer.kind}, confidence {offer.confidence:.0%})")
     if view.predictions:
         print_record(f"predictions (next {view.predictions.horizon_days} days)", view.predictions)
@@ -63,4 +71,52 @@ def show(
     print_rows("returns", [{k: r[k] for k in ("return_id", "returned_at", "sku", "quantity", "amount", "reason")}
                            for r in view.returns])
     print_rows("contacts", view.interactions)
-    console.print("order lines and everything else: add --json")
+    console.print("every order line: add --csv; everything: add --json")
+
+
+def _product(sku: str, name: str | None) -> str:
+    """A product as the shop names it, with its SKU: "Watch strap (SKU-1039)"."""
+    return f"{name} ({sku})" if name else sku
+
+
+def _order_fields(order) -> dict:
+    return {"order_id": order.order_id, "placed_at": order.placed_at, "status": order.status,
+            "channel": order.channel}
+
+
+@customer_app.command("erase")
+def erase(
+    key: Annotated[str, typer.Argument(help="The customer's id in the shop's data.", metavar="ID")],
+    yes: Annotated[bool, typer.Option("--yes", help="Erase without asking (needed when not on a terminal).")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be erased; erase nothing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print what was erased as JSON.")] = False,
+) -> None:
+    """Erase a customer's personal data for good, keeping their anonymous orders.
+
+    Name, e-mail, phone, gender, birthday, address, consents and the free text of their
+    contacts, returns and site events are cleared, and their id becomes a pseudonym
+    (erased-...), in one transaction. Orders stay, so every figure stays the same. Importing
+    an old file again never brings the data back. On a terminal it asks first; elsewhere it
+    needs --yes.
+
+    Example: retainly customer erase 12347 --yes
+    """
+    with open_workspace() as ws:
+        if not confirmed(yes, dry_run, lambda: _erased(ws.customers.erase(key, dry_run=True)),
+                         "Erase this customer's personal data for good?"):
+            return
+        done = ws.customers.erase(key, dry_run=dry_run)
+    if done.dry_run:
+        print_json(done) if as_json else _erased(done)
+        return
+    with after_commit(f"the erasure of customer {done.customer_id}"):
+        print_json(done) if as_json else _erased(done)
+
+
+def _erased(done) -> None:
+    fields = ", ".join(done.fields) or "nothing left to erase"
+    again = " again" if done.already_erased else ""
+    verb = "would erase" if done.dry_run else f"erased{again}"
+    say(f"{verb} customer {done.customer_id} (now {done.external_id}): {fields}")
+    if done.already_erased:
+        say(f"  first erased at {done.erased_at:%Y-%m-%d %H:%M:%S}")

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from retainly.cli.app import app, open_workspace
-from retainly.cli.output import console, phases, print_csv, print_json, print_record, print_rows
+from retainly.cli.output import after_commit, console, phases, print_csv, print_json, print_record, print_rows, warn
 from retainly.services.data import IMPORT_KINDS
 
 _PRESET_HELP = "Known layout: online-retail-ii, cdnow, shopify, woocommerce, retainly. Default: detected from the header."
@@ -33,16 +33,24 @@ def import_command(
     Example: retainly import orders online_retail_II.csv.gz --preset online-retail-ii
     """
     results = []
-    with open_workspace() as ws:
+    with open_workspace(create=True) as ws:
         for path in files:
             with phases(f"importing {path.name}", ("reading", "checking", "loading"), quiet=as_json) as step:
                 result = ws.data.import_file(kind, path, preset=preset, mapping=mapping, encoding=encoding,
                                         strict=strict, force=force, progress=step)
             results.append(result)
             if not as_json:
-                _report(result)
+                with after_commit(_saved([result])):  # the import stands even if its report cannot be printed
+                    _report(result)
     if as_json:
-        print_json([r.as_dict() for r in results])
+        with after_commit(_saved(results)):
+            print_json([r.as_dict() for r in results])
+
+
+def _saved(results) -> str:
+    """What the imports saved, for the warning when their report cannot be printed."""
+    done = [f"import #{r.import_id} of {r.source}" for r in results if r.import_id is not None]
+    return "; ".join(done) or "nothing new (already imported)"
 
 
 def _report(result) -> None:
@@ -71,22 +79,44 @@ def summary(
 
     Example: retainly summary --json
     """
-    with open_workspace() as ws:
+    with open_workspace(read_only=True) as ws:
         figures = ws.data.summary()
+        left_out = ws.data.left_out_orders()
     if as_json:
         print_json(figures)
     elif as_csv:
         print_csv([figures])
     else:
         print_record("retainly summary", figures)
+    if left_out.count:
+        _warn_left_out(left_out)
+
+
+def _warn_left_out(left_out) -> None:
+    # On stderr, so that --json and --csv stay what they were.
+    shown = ", ".join(f"{order.order_id} ({order.placed_at})" for order in left_out.first)
+    more = f" and {left_out.count - len(left_out.first):,} more" if left_out.count > len(left_out.first) else ""
+    ids = " ".join(order.order_id for order in left_out.first)
+    plural = "s are" if left_out.count != 1 else " is"
+    warn(f"{left_out.count:,} purchase order{plural} dated outside {left_out.analysed_from}..{left_out.analysed_through} "
+         f"and left out of this summary and every analysis: {shown}{more}; fix their dates and import them again, "
+         f"or remove them with `retainly delete orders {ids}`")
 
 
 @app.command()
-def imports(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def imports(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
+) -> None:
     """The imports ledger: every import, its source, rows and status.
 
     Example: retainly imports
     """
-    with open_workspace() as ws:
+    with open_workspace(read_only=True) as ws:
         rows = ws.data.imports()
-    print_json(rows) if as_json else print_rows("imports", rows)
+    if as_json:
+        print_json(rows)
+    elif as_csv:
+        print_csv(rows)
+    else:
+        print_rows("imports", rows)

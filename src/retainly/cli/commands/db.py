@@ -7,17 +7,20 @@ from typing import Annotated
 import typer
 
 from retainly.cli.app import db_app, state
-from retainly.cli.output import console, print_json, print_rows
+from retainly.cli.output import after_commit, console, print_csv, print_json, print_rows
 from retainly.workspace import Workspace
 
 
 @db_app.command("status")
-def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV: the pending migrations.")] = False,
+) -> None:
     """Show the store's schema version and the migrations it still needs.
 
     Example: retainly --db shop.duckdb db status
     """
-    with Workspace.open_unchecked(state.db) as ws:
+    with Workspace.open_unchecked(state.db, create=False, read_only=True) as ws:
         current = ws.schema.status()
         data = {
             "store": ws.store.url.display(),
@@ -27,6 +30,9 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
         }
     if as_json:
         print_json(data)
+        return
+    if as_csv:
+        print_csv(data["pending"])
         return
     console.print(f"store {data['store']}: schema version {current.version} of {current.latest}")
     if current.pending:
@@ -45,7 +51,7 @@ def upgrade() -> None:
     with Workspace.open_unchecked(state.db) as ws:
         applied = ws.schema.upgrade()
         version = ws.schema.status().version
-    if applied:
+    with after_commit(f"the upgrade to schema version {version}"):
         for migration in applied:
             console.print(f"applied {migration.version}: {migration.name}")
-    console.print(f"schema version {version}: up to date")
+        console.print(f"schema version {version}: up to date")

@@ -36,7 +36,9 @@ def lifecycle(
             customers = ws.lifecycle.customers(on) if as_csv else None
             counts = ws.lifecycle.counts(on)
     if as_csv:
-        print_csv(customers)
+        # Led by the shop's id of the customer, named `customer` as in every other list.
+        print_csv([{"customer": row.external_id, **{k: v for k, v in row.to_dict().items() if k != "external_id"}}
+                   for row in customers])
         return
     if as_json:
         print_json({"as_of": on, "stages": counts, **({"flow": flow} if flow else {})})

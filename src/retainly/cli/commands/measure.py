@@ -35,16 +35,19 @@ def kpis(
     window: Annotated[Optional[int], typer.Option(
         "--window", help="Activity window in days: a customer at a date bought within it (default 365).", min=1)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON: one object per row (one object without --by).")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV: every KPI, one row per period or channel.")] = False,
 ) -> None:
     """Retention KPIs: AOV, frequency, repeat rate, CRR, churn, LTV, CAC and LTV:CAC, top-20 % share.
 
     Definitions: docs/metrics.md. Rates are fractions (0.72 means 72 %).
     Example: retainly kpis --from 2011-01-01 --to 2011-12-31 --by quarter
     """
-    with open_workspace() as ws:
+    with open_workspace(read_only=True) as ws:
         rows = ws.measures.kpis(day(first, "--from"), day(last, "--to"), by, window)
     if as_json:
         print_json(rows if by else rows[0])
+    elif as_csv:
+        print_csv(_flat_kpis(rows))
     elif by is None:
         print_record(f"KPIs {rows[0].period}", {k: v for k, v in rows[0].to_dict().items() if k != "period"})
         if rows[0].customers_at_start == 0:
@@ -55,6 +58,20 @@ def kpis(
         print_rows(f"KPIs by {by}", [{key: getattr(row, key), **{c: getattr(row, c) for c in _TABLE_COLUMNS}}
                                      for row in rows])
         console.print("every KPI, CAC and LTV:CAC per channel: add --json")
+
+
+def _flat_kpis(rows) -> list[dict]:
+    """KPI rows with the per-channel figures (CAC, LTV:CAC, payback) spread into a column per channel."""
+    flat = []
+    for row in rows:
+        out = {}
+        for key, value in row.to_dict().items():
+            if isinstance(value, dict):
+                out.update({f"{key}_{channel}": item for channel, item in value.items()})
+            else:
+                out[key] = value
+        flat.append(out)
+    return flat
 
 
 @app.command()
@@ -69,7 +86,7 @@ def cohorts(
 
     Example: retainly cohorts --by quarter --metric revenue
     """
-    with open_workspace() as ws:
+    with open_workspace(read_only=True) as ws:
         rows = ws.measures.cohorts(by, metric)
     if as_json:
         print_json(rows)

@@ -9,7 +9,7 @@ import typer
 
 from retainly.cli.app import app, open_workspace
 from retainly.cli.commands.measure import day
-from retainly.cli.output import console, print_json, print_record, print_rows
+from retainly.cli.output import after_commit, console, print_csv, print_json, print_record, print_rows
 from retainly.errors import InputError
 from retainly.services.predictions import DAYS_PER_MONTH, LIKELY_ACTIVE
 
@@ -41,6 +41,11 @@ def score(
         with console.status("choosing and fitting a model (backtest on the shop's own history)..."):
             fit = ws.predictions.fit(model, day(as_of, "--as-of"), horizon_days(horizon))
         scores = ws.predictions.scores(fit.as_of).to_pandas()
+    with after_commit(f"the {fit.model} fit as of {fit.as_of} with every customer's predictions"):
+        _report_fit(fit, scores, as_json)
+
+
+def _report_fit(fit, scores, as_json: bool) -> None:
     if as_json:
         print_json(fit)
         return
@@ -68,18 +73,23 @@ def backtest(
     holdout_end: Annotated[Optional[str], typer.Option("--holdout-end", help="Last day of the holdout (default: the last order).", metavar="YYYY-MM-DD")] = None,
     models: Annotated[Optional[list[str]], typer.Option("--model", help="Models to compare (repeatable; default: all).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON, with the weekly tracking of each model.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV: every metric, one row per model.")] = False,
 ) -> None:
     """Fit on orders up to a cut-off, predict the holdout after it, and compare with what happened.
 
     Metrics: docs/models.md. Example: retainly backtest --calibration-end 2010-12-09 --holdout-end 2011-12-09
     """
-    with open_workspace() as ws:
+    with open_workspace(read_only=True) as ws:
         with console.status("fitting each model on the calibration period..."):
             result = ws.predictions.backtest(day(calibration_end, "--calibration-end"), day(holdout_end, "--holdout-end"),
                                              models)
     if as_json:
         print_json(result)
         return
+    if as_csv:
+        print_csv([{k: v for k, v in r.items() if k != "tracking"} for r in result.models])
+        return
+    # A model that could not be fitted has only an error: the columns come from every row (print_rows).
     rows = [{k: r.get(k) for k in _BACKTEST_COLUMNS} if "error" not in r else {"model": r["model"], "error": r["error"]}
             for r in result.models]
     print_rows(f"backtest: calibration to {result.calibration_end}, holdout to {result.holdout_end}", rows)

@@ -8,7 +8,7 @@ import typer
 
 from retainly.cli.app import app, open_workspace
 from retainly.cli.commands.measure import day
-from retainly.cli.output import console, print_csv, print_json, print_rows
+from retainly.cli.output import after_commit, console, print_csv, print_json, print_rows
 
 
 @app.command()
@@ -26,8 +26,13 @@ def rfm(
         run = ws.rfm.compute(day(as_of, "--as-of"), bins)
         scored_on, count = run.as_of, run.customers
         table = ws.rfm.scores(scored_on)
+    with after_commit(f"the RFM scores of {count:,} customers as of {scored_on}"):
+        _report_scores(table, scored_on, count, as_json, as_csv)
+
+
+def _report_scores(table, scored_on, count: int, as_json: bool, as_csv: bool) -> None:
     if as_json or as_csv:
-        rows = table.to_pylist()
+        rows = table.to_pylist()  # led by `customer`, the shop's id of each customer
         print_json(rows) if as_json else print_csv(rows)
         return
     spread = []

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from retainly.cli.app import app, open_workspace, state
-from retainly.cli.output import console, phases, print_record, print_rows
+from retainly.cli.output import after_commit, console, phases, print_record, print_rows
 from retainly.errors import InputError
 from retainly.services.data import GENERATOR_PHASES, SHOP_FILE_FORMATS, write_generated_shop
 from retainly.services.predictions import LIKELY_ACTIVE
@@ -46,9 +46,10 @@ def generate(
         for path in files:
             console.print(f"  retainly import {path.stem} {path}")
         return
-    with open_workspace() as ws, phases(f"generating {customers:,} customers", _PHASES) as step:
+    with open_workspace(create=True) as ws, phases(f"generating {customers:,} customers", _PHASES) as step:
         import_id = ws.data.generate(customers, seed, progress=step)
-    console.print(f"generated shop loaded as import #{import_id}")
+    with after_commit(f"the generated shop (import #{import_id})"):
+        console.print(f"generated shop loaded as import #{import_id}")
 
 
 @app.command()
@@ -67,7 +68,7 @@ def demo(
         for leftover in (DEMO_STORE, DEMO_STORE.with_name(DEMO_STORE.name + ".wal")):
             leftover.unlink(missing_ok=True)
         url = str(DEMO_STORE)
-    with open_workspace(url) as ws:
+    with open_workspace(url, create=True) as ws:
         with phases(f"generating a shop of {customers:,} customers", (*_PHASES, *_ANALYSES)) as step:
             ws.data.generate(customers, seed, progress=step)
             step("kpis")
@@ -86,20 +87,21 @@ def demo(
         scores = ws.predictions.scores().to_pandas()
         where = ws.store.url.display()
         example = ws.customers.example_id()
-    print_record(f"retainly demo: the shop in {where}, {kpis.period}", {k: getattr(kpis, k) for k in _DEMO_KPIS})
-    print_rows("RFM segments", [{k: getattr(row, k) for k in ("segment", "customers", "revenue_share", "action")}
-                                for row in segments])
-    print_record(f"predictions for the next {fit.horizon_days} days", {
-        "model": fit.model, "why": fit.reason,
-        "expected orders": round(float(scores["expected_orders"].sum()), 1),
-        "expected value (CLV)": round(float(scores["clv"].sum()), 2),
-        "probably still customers (P(alive) >= 0.5)": int((scores["p_alive"] >= LIKELY_ACTIVE).sum()),
-    })
-    print_rows("lifecycle stages (docs/lifecycle.md)", stages)
-    print_rows("buyer types (docs/buyer_types.md)", types.types)
-    print_rows("reorders due now (docs/replenishment.md)", due)
-    console.print(f"explore it: retainly --db {url} customer show {example}, or kpis --by quarter, or backtest --help")
-    console.print(f"the report, to open in a browser: {report}")
+    with after_commit(f"the demo shop in {where}"):
+        print_record(f"retainly demo: the shop in {where}, {kpis.period}", {k: getattr(kpis, k) for k in _DEMO_KPIS})
+        print_rows("RFM segments", [{k: getattr(row, k) for k in ("segment", "customers", "revenue_share", "action")}
+                                    for row in segments])
+        print_record(f"predictions for the next {fit.horizon_days} days", {
+            "model": fit.model, "why": fit.reason,
+            "expected orders": round(float(scores["expected_orders"].sum()), 1),
+            "expected value (CLV)": round(float(scores["clv"].sum()), 2),
+            "probably still customers (P(alive) >= 0.5)": int((scores["p_alive"] >= LIKELY_ACTIVE).sum()),
+        })
+        print_rows("lifecycle stages (docs/lifecycle.md)", stages)
+        print_rows("buyer types (docs/buyer_types.md)", types.types)
+        print_rows("reorders due now (docs/replenishment.md)", due)
+        console.print(f"explore it: retainly --db {url} customer show {example}, or kpis --by quarter, or backtest --help")
+        console.print(f"the report, to open in a browser: {report}")
 
 
 def _report_path(ws: Workspace) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from retainly.errors import InputError, NotFoundError
 from retainly.ingest.presets.base import Options, Preset
+from retainly.ingest.presets import kinds
 from retainly.ingest.presets.cdnow import CDNOW
 from retainly.ingest.presets.native import Native
 from retainly.ingest.presets.online_retail_ii import OnlineRetailII
@@ -37,4 +38,9 @@ def detect_preset(kind: str, raw: RawTable) -> Preset:
     return PRESETS["retainly"]
 
 
-__all__ = ["Options", "PRESETS", "Preset", "detect_preset", "get_preset", "register", "InputError"]
+def refuse_other_kind(kind: str, raw: RawTable) -> None:
+    """Refuse a file whose header is another kind's (``retainly.ingest.presets.kinds``)."""
+    kinds.refuse_other_kind(kind, raw, list(PRESETS.values()))
+
+
+__all__ = ["Options", "PRESETS", "Preset", "detect_preset", "get_preset", "refuse_other_kind", "register", "InputError"]

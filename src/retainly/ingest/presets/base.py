@@ -15,16 +15,20 @@ import pandas as pd
 from retainly.errors import InputError
 from retainly.ingest.batch import Batch
 from retainly.ingest.readers import RawTable
-from retainly.ingest.values import Problems, find_column, missing_columns_error
+from retainly.ingest.values import DateRange, Problems, find_column, missing_columns_error
 
 
 @dataclass
 class Options:
-    """Per-import knobs a preset may honour (mapping files set them too)."""
+    """Per-import knobs a preset may honour (mapping files set them too).
+
+    ``dates`` is the range of plausible dates of events (orders, returns, contacts); the
+    pipeline sets it from the [import] settings, and a date outside it rejects its row."""
 
     date_format: str | None = None
     currency: str | None = None
     value_maps: dict[str, dict[str, str]] = field(default_factory=dict)
+    dates: DateRange | None = None
 
 
 class Preset:

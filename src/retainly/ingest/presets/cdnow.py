@@ -14,7 +14,7 @@ import pandas as pd
 from retainly.ingest.batch import Batch
 from retainly.ingest.presets.base import Options, Preset
 from retainly.ingest.readers import RawTable
-from retainly.ingest.values import Problems, parse_integer, parse_money, parse_timestamp, require
+from retainly.ingest.values import Problems, parse_id, parse_integer, parse_money, parse_timestamp, require
 
 
 class CDNOW(Preset):
@@ -34,9 +34,9 @@ class CDNOW(Preset):
         self.check_kind(kind)
         c = self.columns(raw, self._required)
         frame = raw.frame
-        customer = require(frame[c["customer"]], c["customer"], problems)
+        customer = parse_id(frame[c["customer"]], c["customer"], problems, required=True)
         placed_at = parse_timestamp(require(frame[c["date"]], c["date"], problems), c["date"], problems,
-                                    options.date_format)
+                                    options.date_format, options.dates)
         cds = parse_integer(require(frame[c["cds"]], c["cds"], problems), c["cds"], problems, allow_negative=False)
         dollars = parse_money(require(frame[c["dollars"]], c["dollars"], problems), c["dollars"], problems,
                               allow_negative=False)

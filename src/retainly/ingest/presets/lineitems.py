@@ -13,7 +13,7 @@ import pandas as pd
 from retainly.ingest.batch import ORDER_STATUSES, Batch
 from retainly.ingest.presets.base import Options, column_or_null
 from retainly.ingest.readers import RawTable
-from retainly.ingest.values import Problems, parse_money, parse_timestamp
+from retainly.ingest.values import Problems, parse_id, parse_money, parse_timestamp
 
 class FirstRows:
     """Order-level cells, read on each order's first row and copied to its other rows.
@@ -46,10 +46,14 @@ class FirstRows:
         values = self.cells(column)
         if required:
             problems.add(self.is_head & values.isna().to_numpy(), column or "", values, "required value is missing")
-        return parse_timestamp(values, column or "", problems, options.date_format)
+        return parse_timestamp(values, column or "", problems, options.date_format, options.dates)
 
     def status(self, column: str | None, problems: Problems, options: Options, known: dict[str, str]) -> pd.Series:
         return parse_status(self.cells(column), column or "status", problems, options, known)
+
+    def email(self, column: str | None, problems: Problems) -> pd.Series:
+        """An email that identifies a customer: an id (normalised, not too long), lower-cased."""
+        return parse_id(self.cells(column), column or "", problems).str.lower()
 
 
 def order_runs(order_id: pd.Series) -> tuple[np.ndarray, np.ndarray]:

@@ -13,16 +13,18 @@ import pandas as pd
 
 from retainly.ingest.batch import INTERACTION_KINDS, LINE_KINDS, ORDER_CHANNELS, ORDER_STATUSES, Batch
 from retainly.ingest.presets.base import Options, Preset, column_or_null, find_columns
+from retainly.ingest.presets.order_checks import conflicting_fields, line_numbers
 from retainly.ingest.readers import RawTable
 from retainly.ingest.values import (
-    Problems, parse_bool, parse_choice, parse_date, parse_float, parse_integer, parse_money, parse_timestamp, require,
+    Problems, check_amounts, parse_bool, parse_choice, parse_date, parse_id, parse_integer, parse_money, parse_rate,
+    parse_timestamp, require,
 )
 
 
 @dataclass(frozen=True)
 class Field:
     name: str
-    kind: str  # text, timestamp, date, money, money+, int, int+, bool, float, or choice:<entity.field>
+    kind: str  # id, text, timestamp, date, money, money+, int, int+, bool, rate, or choice:<entity.field>
     required: bool = False
     aliases: tuple[str, ...] = ()
     help: str = ""
@@ -41,8 +43,8 @@ _CHOICES = {
 
 FIELDS: dict[str, tuple[Field, ...]] = {
     "orders": (
-        Field("order_id", "text", True, ("order", "order_number", "invoice"), "the shop's order number"),
-        Field("customer_id", "text", False, ("customer",), "the shop's customer id; empty for a guest order"),
+        Field("order_id", "id", True, ("order", "order_number", "invoice"), "the shop's order number"),
+        Field("customer_id", "id", False, ("customer",), "the shop's customer id; empty for a guest order"),
         Field("placed_at", "timestamp", True, ("order_date", "date", "created_at"), "when the order was placed"),
         Field("status", "choice:status", False, (), "completed (default), pending, cancelled, refunded, adjustment"),
         Field("currency", "text", False, (), "ISO currency code"),
@@ -53,7 +55,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("tax", "money+", False, (), "tax charged for the order"),
         Field("order_discount", "money+", False, (), "order-level discount, a positive amount"),
         Field("line_no", "int+", False, (), "line number within the order; file order if absent"),
-        Field("sku", "text", False, ("product_id", "stock_code"), "product code"),
+        Field("sku", "id", False, ("product_id", "stock_code"), "product code"),
         Field("description", "text", False, ("product_name", "name"), "product name as sold"),
         Field("quantity", "int", True, ("qty",), "units; negative only on adjustment lines"),
         Field("unit_price", "money", False, ("price",), "price of one unit; give unit_price or line_amount"),
@@ -62,7 +64,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("kind", "choice:kind", False, ("line_kind",), "merchandise (default), shipping, fee, discount, adjustment, voucher"),
     ),
     "customers": (
-        Field("customer_id", "text", True, ("id", "external_id"), "the shop's customer id"),
+        Field("customer_id", "id", True, ("id", "external_id"), "the shop's customer id"),
         Field("name", "text", False, ("full_name",), "full name"),
         Field("email", "text", False, (), "email address"),
         Field("phone", "text", False, (), "phone number"),
@@ -78,19 +80,19 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("sms_consent_at", "timestamp", False, (), "when SMS consent was given or withdrawn"),
     ),
     "products": (
-        Field("sku", "text", True, ("product_id", "stock_code"), "product code"),
+        Field("sku", "id", True, ("product_id", "stock_code"), "product code"),
         Field("name", "text", False, ("title", "description"), "product name"),
         Field("category", "text", False, ("type", "product_type"), "category"),
         Field("price", "money+", False, ("unit_price",), "list price"),
     ),
     "returns": (
-        Field("return_id", "text", True, ("refund_id", "credit_note"), "the shop's return or credit-note number"),
+        Field("return_id", "id", True, ("refund_id", "credit_note"), "the shop's return or credit-note number"),
         Field("line_no", "int+", False, (), "line within the return; file order if absent"),
-        Field("customer_id", "text", False, ("customer",), "who returned it"),
-        Field("order_id", "text", False, (), "the order it came from, when known"),
+        Field("customer_id", "id", False, ("customer",), "who returned it"),
+        Field("order_id", "id", False, (), "the order it came from, when known"),
         Field("order_line_no", "int+", False, (), "the order line it came from, when known"),
         Field("returned_at", "timestamp", True, ("date", "refunded_at"), "when it was returned"),
-        Field("sku", "text", False, (), "product code"),
+        Field("sku", "id", False, (), "product code"),
         Field("quantity", "int", False, ("qty",), "units returned"),
         Field("unit_price", "money", False, ("price",), "refund per unit; give unit_price or amount"),
         Field("amount", "money", False, ("refund", "total"), "money refunded, a positive amount"),
@@ -98,14 +100,14 @@ FIELDS: dict[str, tuple[Field, ...]] = {
     ),
     "spend": (
         Field("date", "date", True, ("spend_date", "day", "month"), "day (or first day of the period) of the spend"),
-        Field("channel", "text", True, ("source",), "acquisition channel, as in customers.acquisition_channel"),
-        Field("campaign", "text", False, (), "campaign name"),
+        Field("channel", "id", True, ("source",), "acquisition channel, as in customers.acquisition_channel"),
+        Field("campaign", "id", False, (), "campaign name"),
         Field("amount", "money+", True, ("spend", "cost"), "money spent"),
         Field("currency", "text", False, (), "ISO currency code"),
     ),
     "interactions": (
-        Field("interaction_id", "text", False, ("id",), "the CRM's id; derived from the content if absent"),
-        Field("customer_id", "text", True, ("customer",), "the customer contacted"),
+        Field("interaction_id", "id", False, ("id",), "the CRM's id; derived from the content if absent"),
+        Field("customer_id", "id", True, ("customer",), "the customer contacted"),
         Field("occurred_at", "timestamp", True, ("at", "date", "timestamp"), "when"),
         Field("kind", "choice:interaction_kind", True, ("type",), "call, email, sms, meeting, feedback, support"),
         Field("direction", "choice:direction", False, (), "inbound or outbound"),
@@ -114,21 +116,21 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("by_whom", "text", False, ("agent", "manager", "user"), "who on the shop's side"),
     ),
     "events": (
-        Field("event_id", "text", True, ("id",), "unique event id"),
-        Field("customer_id", "text", False, ("customer",), "the visitor, when known"),
-        Field("session_id", "text", False, ("session",), "the visit"),
+        Field("event_id", "id", True, ("id",), "unique event id"),
+        Field("customer_id", "id", False, ("customer",), "the visitor, when known"),
+        Field("session_id", "id", False, ("session",), "the visit"),
         Field("occurred_at", "timestamp", True, ("at", "timestamp"), "when"),
         Field("kind", "text", True, ("event", "type"), "visit, view, add_to_cart, checkout, ..."),
-        Field("sku", "text", False, (), "product involved"),
-        Field("order_id", "text", False, (), "order the event led to"),
+        Field("sku", "id", False, (), "product involved"),
+        Field("order_id", "id", False, (), "order the event led to"),
     ),
     "promotions": (
-        Field("promotion_id", "text", True, ("id",), "unique id"),
+        Field("promotion_id", "id", True, ("id",), "unique id"),
         Field("name", "text", True, (), "name, e.g. Black Friday"),
         Field("starts_on", "date", True, ("start",), "first day"),
         Field("ends_on", "date", True, ("end",), "last day"),
         Field("promo_code", "text", False, ("code",), "code customers enter"),
-        Field("discount_rate", "float", False, ("rate",), "0.2 for 20 % off"),
+        Field("discount_rate", "rate", False, ("rate",), "0.2 for 20 % off"),
     ),
 }
 
@@ -147,27 +149,36 @@ def parse_fields(fields: tuple[Field, ...], raw: RawTable, problems: Problems, o
         if header is not None and value_map:
             values = values.replace(value_map)
         label = header or f.name
+        if f.kind == "id":  # an id of invisible characters only is missing too: required after normalising
+            parsed[f.name] = parse_id(values, label, problems, required=f.required)
+            continue
         if f.required:
             require(values, label, problems)
-        parsed[f.name] = _parse(f.kind, values, label, problems, options)
+        parsed[f.name] = _parse(f, values, label, problems, options)
     return pd.DataFrame(parsed, index=raw.frame.index)
 
 
-def _parse(kind: str, values: pd.Series, label: str, problems: Problems, options: Options) -> pd.Series:
+def _parse(field: Field, values: pd.Series, label: str, problems: Problems, options: Options) -> pd.Series:
+    kind = field.kind
     if kind == "text":
         return values.astype("string")
     if kind == "timestamp":
-        return parse_timestamp(values, label, problems, options.date_format)
+        return parse_timestamp(values, label, problems, options.date_format, options.dates)
     if kind == "date":
-        return parse_date(values, label, problems, options.date_format)
+        dates = options.dates
+        if dates is not None and field.name == "birthday":
+            dates = dates.for_birthdays()
+        elif dates is not None and field.name in ("starts_on", "ends_on"):
+            dates = dates.for_plans()
+        return parse_date(values, label, problems, options.date_format, dates)
     if kind in ("money", "money+"):
         return parse_money(values, label, problems, allow_negative=kind == "money")
     if kind in ("int", "int+"):
         return parse_integer(values, label, problems, allow_negative=kind == "int")
     if kind == "bool":
         return parse_bool(values, label, problems)
-    if kind == "float":
-        return parse_float(values, label, problems)
+    if kind == "rate":
+        return parse_rate(values, label, problems)
     if kind.startswith("choice:"):
         choices, aliases = _CHOICES[kind.split(":", 1)[1]]
         return parse_choice(values, label, problems, choices, aliases)
@@ -190,22 +201,46 @@ class Native(Preset):
             price, amount = ("unit_price", "line_amount") if kind == "orders" else ("unit_price", "amount")
             neither = rows[price].isna() & rows[amount].isna()
             problems.add(neither, price, None, f"give {price} or {amount}")
-        if kind == "orders":
-            # Money flows back to the customer only on discount and adjustment lines.
-            negative = rows["unit_price"].str.startswith("-").fillna(False).astype(bool) & ~rows["kind"].isin(
-                ("discount", "adjustment")).fillna(False).astype(bool)
-            header = find_columns(raw, self.name, {}, {"unit_price": ("unit_price", "price")})["unit_price"]
-            problems.add(negative, header or "unit_price", column_or_null(raw, header),
-                         "negative price allowed only on discount or adjustment lines")
+            _check_lines(kind, raw, rows, problems)
         return rows
 
     def build(self, kind, rows: pd.DataFrame, options: Options) -> Batch:
         return _BUILDERS[kind](rows, options)
 
 
-def _line_numbers(given: pd.Series, groups: pd.Series) -> pd.Series:
-    in_file_order = groups.groupby(groups.to_numpy(), sort=False).cumcount() + 1
-    return given.fillna(pd.Series(in_file_order.to_numpy(), index=given.index)).astype("int64")
+# Order fields: every line may repeat them, and those that do must agree (docs/presets.md).
+ORDER_FIELDS = ("customer_id", "placed_at", "status", "currency", "channel", "promo_code", "country", "shipping",
+                "tax", "order_discount")
+_MONEY_FIELDS = {"shipping", "tax", "order_discount"}
+
+
+def _check_lines(kind: str, raw: RawTable, rows: pd.DataFrame, problems: Problems) -> None:
+    """The rules across an order's (or a return's) lines, and line amounts the store can hold."""
+    fields = FIELDS[kind]
+    headers = find_columns(raw, "retainly", {}, {f.name: (f.name, *f.aliases) for f in fields})
+    label = {f.name: headers[f.name] or f.name for f in fields}
+    text = {f.name: column_or_null(raw, headers[f.name]) for f in fields}
+    group = rows["order_id" if kind == "orders" else "return_id"]
+    noun = "order" if kind == "orders" else "return"
+    rows["line_no"] = line_numbers(group, rows["line_no"], label["line_no"], text["line_no"], raw.line, problems,
+                                   noun)
+    check_amounts(rows["quantity"], rows["unit_price"], label["unit_price"], text["unit_price"], problems)
+    if kind != "orders":
+        return
+    # Money flows back to the customer only on discount and adjustment lines; stock leaves only on adjustments.
+    line_kind = rows["kind"].fillna("merchandise")
+    negative = rows["unit_price"].str.startswith("-").fillna(False).astype(bool) & ~line_kind.isin(
+        ("discount", "adjustment")).astype(bool)
+    problems.add(negative, label["unit_price"], text["unit_price"],
+                 "negative price allowed only on discount or adjustment lines")
+    negative = rows["quantity"].lt(0).fillna(False).astype(bool) & line_kind.ne("adjustment").astype(bool)
+    problems.add(negative, label["quantity"], text["quantity"], "negative quantity allowed only on adjustment lines")
+    conflicting_fields(group, [
+        (pd.to_numeric(rows[name]) if name in _MONEY_FIELDS else rows[name], label[name], text[name])
+        for name in ORDER_FIELDS
+    ], raw.line, problems)
+
+
 
 
 def _customers_from(rows: pd.DataFrame, time_column: str) -> pd.DataFrame:
@@ -216,7 +251,7 @@ def _customers_from(rows: pd.DataFrame, time_column: str) -> pd.DataFrame:
 
 def _build_orders(rows: pd.DataFrame, options: Options) -> Batch:
     headers = rows.groupby("order_id", sort=False).agg(
-        customer_ref=("customer_id", "first"), placed_at=("placed_at", "min"), status=("status", "first"),
+        customer_ref=("customer_id", "first"), placed_at=("placed_at", "first"), status=("status", "first"),
         currency=("currency", "first"), channel=("channel", "first"), promo_code=("promo_code", "first"),
         country=("country", "first"), shipping=("shipping", "first"), tax=("tax", "first"),
         discount=("order_discount", "first"),
@@ -227,7 +262,7 @@ def _build_orders(rows: pd.DataFrame, options: Options) -> Batch:
         headers["currency"] = headers["currency"].fillna(options.currency)
     lines = pd.DataFrame({
         "order_id": rows["order_id"],
-        "line_no": _line_numbers(rows["line_no"], rows["order_id"]),
+        "line_no": rows["line_no"],
         "sku": rows["sku"], "description": rows["description"], "quantity": rows["quantity"],
         "unit_price": rows["unit_price"], "discount": rows["line_discount"].fillna("0"),
         "amount": rows["line_amount"], "kind": rows["kind"].fillna("merchandise"),
@@ -246,7 +281,6 @@ def _build_products(rows: pd.DataFrame, options: Options) -> Batch:
 
 def _build_returns(rows: pd.DataFrame, options: Options) -> Batch:
     returns = rows.rename(columns={"customer_id": "customer_ref"})
-    returns["line_no"] = _line_numbers(rows["line_no"], rows["return_id"])
     return Batch(customers=_customers_from(rows, "returned_at"), returns=returns)
 
 

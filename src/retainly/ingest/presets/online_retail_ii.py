@@ -20,8 +20,11 @@ import pandas as pd
 from retainly.ingest.batch import Batch
 from retainly.ingest.exports import keep_last_copy
 from retainly.ingest.presets.base import Options, Preset, column_or_null
+from retainly.ingest.presets.order_checks import conflicting_fields
 from retainly.ingest.readers import RawTable
-from retainly.ingest.values import Problems, parse_integer, parse_money, parse_timestamp, require
+from retainly.ingest.values import (
+    Problems, check_amounts, parse_id, parse_integer, parse_money, parse_timestamp, require,
+)
 
 # Stock codes that are not products, by line kind (compared in upper case).
 _CODE_KINDS = {
@@ -63,18 +66,23 @@ class OnlineRetailII(Preset):
         self.check_kind(kind)
         c = self.columns(raw, self._required, self._optional)
         frame = raw.frame
-        invoice = require(frame[c["invoice"]], c["invoice"], problems).str.upper()
-        sku = require(frame[c["stock_code"]], c["stock_code"], problems).str.upper()
+        invoice = parse_id(frame[c["invoice"]], c["invoice"], problems, required=True).str.upper()
+        sku = parse_id(frame[c["stock_code"]], c["stock_code"], problems, required=True).str.upper()
         quantity = parse_integer(require(frame[c["quantity"]], c["quantity"], problems), c["quantity"], problems)
         placed_at = parse_timestamp(require(frame[c["invoice_date"]], c["invoice_date"], problems),
-                                    c["invoice_date"], problems, options.date_format)
+                                    c["invoice_date"], problems, options.date_format, options.dates)
         price_text = require(frame[c["price"]], c["price"], problems)
         # Only bad-debt adjustments (A invoices) carry negative prices; anywhere else it is an error.
         adjustment = invoice.str.startswith("A").fillna(False).astype(bool)
         price = parse_money(price_text, c["price"], problems)
         negative = price.str.startswith("-").fillna(False).astype(bool) & ~adjustment
         problems.add(negative, c["price"], price_text, "negative price outside an adjustment (A) invoice")
-        customer = column_or_null(raw, c["customer"]).str.replace(r"\.0+$", "", regex=True)
+        check_amounts(quantity, price, c["price"], price_text, problems)
+        customer_text = column_or_null(raw, c["customer"])
+        customer = parse_id(customer_text, c["customer"] or "Customer ID", problems).str.replace(r"\.0+$", "", regex=True)
+        # An invoice has one customer: two in one invoice leave it unknown whose it is.
+        conflicting_fields(invoice, [(customer, c["customer"] or "Customer ID", customer_text)], raw.line, problems,
+                           "invoice")
         return pd.DataFrame({
             "invoice": invoice,
             "sku": sku,

@@ -27,7 +27,7 @@ from retainly.ingest.readers import RawTable
 from retainly.ingest.presets.lineitems import (
     FirstRows, keep_last_copies, line_item_batch, money_sums,
 )
-from retainly.ingest.values import Problems, parse_bool, parse_integer, parse_money, require
+from retainly.ingest.values import Problems, check_amounts, parse_bool, parse_id, parse_integer, parse_money, require
 
 # Financial Status -> order status (a set Cancelled at overrides it).
 _FINANCIAL = {
@@ -69,14 +69,14 @@ class Shopify(Preset):
         self.check_kind(kind)
         c = self.columns(raw, self._required, self._optional)
         frame = raw.frame
-        order_id = require(frame[c["order"]], c["order"], problems)
+        order_id = parse_id(frame[c["order"]], c["order"], problems, required=True)
         first = FirstRows(raw, order_id)
 
         placed_at = first.timestamp(c["created_at"], problems, options, required=True)
         cancelled = first.cells(c["cancelled_at"]).notna()
         status = first.status(c["financial_status"], problems, options, _FINANCIAL).fillna("completed")
         status = status.mask(cancelled, "cancelled")
-        email = first.cells(c["email"]).str.lower()
+        email = first.email(c["email"], problems)
         phone = first.cells(c["phone"]).fillna(first.cells(c["billing_phone"]))
         # Point-of-sale orders were rung up in a shop; every other source is online.
         pos = first.cells(c["source"]).str.lower().eq("pos").fillna(False).to_numpy(dtype=bool)
@@ -85,7 +85,7 @@ class Shopify(Preset):
             currency = currency.fillna(options.currency)
 
         lines = {
-            "sku": column_or_null(raw, c["sku"]),
+            "sku": parse_id(column_or_null(raw, c["sku"]), c["sku"] or "", problems),
             "description": column_or_null(raw, c["item_name"]),
             "quantity": parse_integer(require(frame[c["quantity"]], c["quantity"], problems), c["quantity"], problems,
                                       allow_negative=False),
@@ -94,6 +94,7 @@ class Shopify(Preset):
             "line_discount": parse_money(column_or_null(raw, c["line_discount"]), c["line_discount"] or "", problems,
                                          allow_negative=False),
         }
+        check_amounts(lines["quantity"], lines["unit_price"], c["price"], frame[c["price"]], problems)
         order_fields = {
             "placed_at": placed_at,
             "customer_ref": email,

@@ -26,7 +26,9 @@ from retainly.ingest.presets.lineitems import (
     FirstRows, keep_last_copies, line_item_batch,
 )
 from retainly.ingest.readers import RawTable
-from retainly.ingest.values import Problems, missing_columns_error, parse_integer, parse_money, require
+from retainly.ingest.values import (
+    Problems, check_amounts, missing_columns_error, parse_id, parse_integer, parse_money, require,
+)
 
 _STATUSES = {
     "completed": "completed", "processing": "completed", "shipped": "completed", "delivered": "completed",
@@ -80,22 +82,27 @@ class WooCommerce(Preset):
             # Without either, every order would silently become a guest order.
             raise missing_columns_error(raw.source, self.name, [_OPTIONAL["email"][0]], list(raw.frame.columns))
         frame = raw.frame
-        order_id = require(frame[c["order"]], c["order"], problems)
+        order_id = parse_id(frame[c["order"]], c["order"], problems, required=True)
         first = FirstRows(raw, order_id)
 
         placed_at = first.timestamp(c["date"], problems, options, required=True)
         status_cells = first.cells(c["status"])
         problems.add(first.is_head & status_cells.isna().to_numpy(), c["status"], status_cells,
                      "required value is missing")
-        email = first.cells(c["email"]).str.lower()
+        email = first.email(c["email"], problems)
         # Spreadsheets turn 12 into 12.0; 0 is WooCommerce's "no account".
-        user = first.cells(c["user"]).str.replace(r"\.0+$", "", regex=True)
+        user = parse_id(first.cells(c["user"]), c["user"] or "", problems).str.replace(r"\.0+$", "", regex=True)
         user = user.mask(user.eq("0").fillna(False).to_numpy(dtype=bool))
         name = (first.cells(c["first_name"]).fillna("") + " " + first.cells(c["last_name"]).fillna("")).str.strip()
         currency = first.cells(c["currency"]).str.upper()
         if options.currency:
             currency = currency.fillna(options.currency)
 
+        quantity = parse_integer(require(frame[c["quantity"]], c["quantity"], problems), c["quantity"], problems,
+                                 allow_negative=False)
+        price = parse_money(require(frame[c["price"]], c["price"], problems), c["price"], problems,
+                            allow_negative=False)
+        check_amounts(quantity, price, c["price"], frame[c["price"]], problems)
         order_fields = {
             "placed_at": placed_at,
             "customer_ref": user.fillna(email),
@@ -118,12 +125,10 @@ class WooCommerce(Preset):
             "order_id": order_id,
             "last_copy": first.last_copy,
             **{field: first.spread(values) for field, values in order_fields.items()},
-            "sku": column_or_null(raw, c["sku"]),
+            "sku": parse_id(column_or_null(raw, c["sku"]), c["sku"] or "", problems),
             "description": column_or_null(raw, c["item_name"]),
-            "quantity": parse_integer(require(frame[c["quantity"]], c["quantity"], problems), c["quantity"], problems,
-                                      allow_negative=False),
-            "unit_price": parse_money(require(frame[c["price"]], c["price"], problems), c["price"], problems,
-                                      allow_negative=False),
+            "quantity": quantity,
+            "unit_price": price,
             "line_discount": pd.Series(pd.NA, index=frame.index, dtype="string"),
         })
 

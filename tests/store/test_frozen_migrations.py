@@ -1,0 +1,66 @@
+"""Released migrations are frozen: a checksum of each one's schema changes is pinned here.
+
+A store records only the version numbers it has applied, so a migration edited after release
+leaves the stores made before the edit "up to date" without the change (v6 was edited so once,
+and v8 repairs that). A schema change is a new migration; when it ships, pin its checksum here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+
+from retainly.store.migrations import MIGRATIONS, Migration
+
+# sha256 of each released migration's statements, derived tables and sequences (see `checksum`).
+RELEASED = {
+    1: "6217e2cb94cfb8fccf62b7e0e3daba60e3005485d9d2b84cfe515c38b026ea15",
+    2: "67035e52fe820be9096cd589b49c36c209bca2b667f8477d726650624cabeb14",
+    3: "ee6bfec50295de0ca0c0d30908f2094cf090aae699515c2a03d30730e1a86246",
+    4: "6fcd96c8140a67d95074507e5525f4afeb45a6352b324d8ab184129fee765689",
+    5: "724bcf31eca390cbdfce389478088b424dd3a9ef138e03f9fe06a175f8c2d14a",
+    6: "e44ecd039d75e3bfe15abf4e8411811e84153fd21bf15b2421f4dfe2d0eca251",
+    7: "e483f37b9e1cd20d2037344bc8b9b1646ab79878cc44808c495c5dcc2bca5358",
+    8: "1f9f4876096e16944caa559fa21b29847efc5a4439764482deb2db50f1c1196b",
+    9: "1aaea227e1c59bd7440e5edd918b36ba817db9900ba9d2076ed633d21d98c70f",
+}
+
+
+def checksum(migration: Migration) -> str:
+    """What a migration does to a store, as one hash: its name and timestamps aside."""
+    payload = json.dumps({
+        "statements": list(migration.statements),
+        "derived": list(migration.derived),
+        "sequences": [list(sequence) for sequence in migration.sequences],
+    })
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def frozen_problems(migrations) -> list[str]:
+    """Every released migration that changed or went missing, and every one not pinned yet."""
+    problems = []
+    known = {m.version: m for m in migrations}
+    for version, pinned in RELEASED.items():
+        if version not in known:
+            problems.append(f"v{version} is gone")
+        elif checksum(known[version]) != pinned:
+            problems.append(f"v{version} changed")
+    problems += [f"v{v} has no pinned checksum (pin it when it ships: {checksum(known[v])})"
+                 for v in sorted(known) if v not in RELEASED]
+    return problems
+
+
+def test_released_migrations_are_unchanged():
+    problems = frozen_problems(MIGRATIONS)
+    assert not problems, f"released migrations are frozen: add a new migration ({'; '.join(problems)})"
+
+
+def test_an_edit_to_a_released_migration_is_caught():
+    v6 = next(m for m in MIGRATIONS if m.version == 6)
+    edited = dataclasses.replace(v6, statements=(*v6.statements, "CREATE TABLE afterthought (x INTEGER)"))
+    assert frozen_problems([edited if m is v6 else m for m in MIGRATIONS]) == ["v6 changed"]
+    renamed = dataclasses.replace(v6, name="a better name")  # the name is what `db status` shows, not the schema
+    assert frozen_problems([renamed if m is v6 else m for m in MIGRATIONS]) == []
+    unpinned = Migration(10, "next", ("CREATE TABLE next_one (x INTEGER)",))
+    assert frozen_problems([*MIGRATIONS, unpinned])[0].startswith("v10 has no pinned checksum")
