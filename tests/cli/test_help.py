@@ -23,7 +23,10 @@ def test_help_has_an_example(command, capsys):
 
 
 def test_console_script_summary_json(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "retainly", "--db", str(tmp_path / "s.duckdb"), "summary", "--json"],
+    db = str(tmp_path / "s.duckdb")
+    made = subprocess.run([sys.executable, "-m", "retainly", "--db", db, "db", "upgrade"], capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr  # `summary` reads a store; `db upgrade` makes an empty one
+    result = subprocess.run([sys.executable, "-m", "retainly", "--db", db, "summary", "--json"],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert '"orders": 0' in result.stdout

@@ -11,6 +11,7 @@ Shopify fixture, the customer emma@example.com is Emma Müller of Berlin, phones
 from __future__ import annotations
 
 import hashlib
+
 import pytest
 
 from retainly.errors import NotFoundError

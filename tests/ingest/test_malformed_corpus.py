@@ -20,7 +20,8 @@ The folder is copied to a temporary folder (symbolic links kept as links), the c
 there through the real in-process entry point (``retainly.cli.app.main``) with
 ``--db store.duckdb`` on DuckDB or ``--db <a fresh database>`` on PostgreSQL, and the same
 things are compared on both. A guard turns a hang into a failure. Every expected stderr must
-be one of the messages docs/import.md lists, word for word (its placeholders in capitals).
+be one of the messages docs/import.md lists, word for word (its placeholders in capitals), and
+the figures at the end of docs/import.md must list every class.
 """
 
 from __future__ import annotations
@@ -129,7 +130,8 @@ def documented_messages() -> list[re.Pattern]:
     A documented piece that starts with "; " (what `--strict` adds) may follow any message.
     """
     regexes = []
-    for line in DOCS.read_text(encoding="utf-8").splitlines():
+    section = DOCS.read_text(encoding="utf-8").split("## Error messages", 1)[-1].split("\n## ", 1)[0]
+    for line in section.splitlines():
         if not line.startswith("|"):
             continue
         # `message`, or ``message with `backticks` inside`` (a Markdown code span of two backticks)
@@ -151,3 +153,32 @@ def test_message_is_documented(name):
 
 def test_the_corpus_is_not_empty():
     assert len(CASES) >= 10, f"only {len(CASES)} cases in {CORPUS}"
+
+
+def outcome(case: dict) -> str:
+    """What happens to a case's input, in words, from its expectations."""
+    if case["exit"] != 0:
+        return "refused; the store is unchanged"
+    for text in case.get("stdout_contains", []):
+        counts = re.search(r"([\d,]+) of ([\d,]+) rows imported", text)
+        if counts:
+            accepted, read = counts.groups()
+            return "imported in full" if accepted == read else f"{accepted} of {read} rows imported, the rest set aside"
+    return "imported"
+
+
+def figures_row(name: str) -> str:
+    case = load_case(name)
+    about = case["about"].replace("|", "\\|")
+    return f"| `{name}` | {case['issue_item']} | {about} | {outcome(case)} |"
+
+
+def test_the_docs_give_the_figures_of_every_class():
+    """docs/import.md's figures list every class of the corpus and their number."""
+    text = DOCS.read_text(encoding="utf-8")
+    section = text.split("## Malformed input: the figures", 1)[-1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"^\| `([a-z0-9-]+)` \|", section, re.MULTILINE))
+    missing = [name for name in CASES if name not in listed]
+    assert not missing, "add these rows to the figures of docs/import.md:\n" + "\n".join(map(figures_row, missing))
+    assert not listed - set(CASES), f"docs/import.md lists classes the corpus does not have: {sorted(listed - set(CASES))}"
+    assert f"**{len(CASES)} classes**" in section, f"the figures of docs/import.md should say **{len(CASES)} classes**"

@@ -61,10 +61,12 @@ def written_csv(draw):
         well_quoted = False
     else:
         out = io.StringIO()
-        writer = csv.writer(out, delimiter=delimiter, quoting=quoting, lineterminator=draw(st.sampled_from(["\n", "\r\n"])))
+        terminator = draw(st.sampled_from(["\n", "\r\n"]))
+        writer = csv.writer(out, delimiter=delimiter, quoting=quoting, lineterminator=terminator)
         writer.writerows([HEADER, *rows])
         text = out.getvalue()
-        well_quoted = True
+        # Python's writer quotes only the line terminator's characters: a bare CR left unquoted ends a line.
+        well_quoted = terminator == "\r\n" or not any("\r" in c for r in rows for c in r)
     encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "cp1252", "utf-16"]))
     data = text.encode(encoding, errors="replace")
     # A file that is not UTF-8 has its encoding detected, a guess that decides what its bytes mean.
@@ -128,7 +130,8 @@ def test_any_input_imports_in_full_or_changes_nothing(store_url, tmp_path):
             previous = signal.signal(signal.SIGALRM, _on_alarm)
             signal.alarm(GUARD_SECONDS)
             try:
-                result = ws.data.import_file("orders", path, preset=preset, strict=strict)
+                # `force`: an example hypothesis replays must import again, not be skipped as already imported.
+                result = ws.data.import_file("orders", path, preset=preset, strict=strict, force=True)
             except RetainlyError:
                 result = None
             finally:
@@ -140,9 +143,6 @@ def test_any_input_imports_in_full_or_changes_nothing(store_url, tmp_path):
                 assert snapshot(ws) == before, "a refused import changed the store"
                 return
             outcomes["imported"] += 1
-            if result.skipped_as_duplicate_of is not None:
-                assert snapshot(ws) == before
-                return
             assert result.rows_accepted + result.rows_rejected == result.rows_read
             if rows_written is not None:
                 outcomes["rows_written"] += rows_written

@@ -50,13 +50,14 @@ def test_a_runaway_longer_than_the_csv_field_limit_is_still_named(tmp_path):
 
 
 def test_multi_line_addresses_with_commas_are_not_rows(tmp_path):
-    # Three columns; the address lines hold commas but do not look like rows of this file.
+    # Three columns; "Flat 2, 1 Main St, Springfield" has three fields, but "Flat 2" is no customer id.
     path = tmp_path / "customers.csv"
-    path.write_text('customer_id,name,address\n1001,Ana,"Flat 2, 1 Main St, Springfield\nIL, USA"\n'
+    path.write_text('customer_id,name,address\n1001,Ana,"c/o Bob\nFlat 2, 1 Main St, Springfield\nIL, USA"\n'
                     '1002,Bob,"PO Box 7\nOslo, Norway"\n1003,Cy,Rome\n')
     raw = read_table(path)
-    assert raw.frame["address"].tolist() == ["Flat 2, 1 Main St, Springfield\nIL, USA", "PO Box 7\nOslo, Norway", "Rome"]
-    assert raw.line.tolist() == [2, 4, 6]
+    assert raw.frame["address"].tolist() == ["c/o Bob\nFlat 2, 1 Main St, Springfield\nIL, USA",
+                                             "PO Box 7\nOslo, Norway", "Rome"]
+    assert raw.line.tolist() == [2, 5, 7]
 
 
 def test_a_note_that_holds_a_whole_row_is_refused(tmp_path):
@@ -216,3 +217,8 @@ def test_a_two_link_loop_is_a_loop(tmp_path):
     (tmp_path / "b.csv").symlink_to("a.csv")
     assert refusal(tmp_path / "a.csv") == (f"{tmp_path / 'a.csv'}: symbolic link loop (the link leads back to "
                                            "itself); point it at the export file")
+
+
+def test_dev_zero_is_refused_before_a_byte_is_read():
+    assert refusal(Path("/dev/zero")) == ("/dev/zero: is a character device, not a regular file; save the export to "
+                                          "a file and import that file")

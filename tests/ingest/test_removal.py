@@ -52,8 +52,8 @@ def test_deleting_an_order_takes_its_lines_and_purchase_and_makes_results_stale(
     shop.heard.clear()
     done = shop.data.delete("orders", ["A3"])
     assert done.rows_removed == {"order_lines": 1, "purchases": 1, "orders": 1}
-    assert done.notes == ["1 returns refer to the deleted orders and stay; delete them with "
-                          "`retainly delete returns ID...` if they should go too"]
+    assert done.notes == [("1 returns refer to the deleted orders and stay; delete them with "
+                           "`retainly delete returns ID...` if they should go too")]
     summary = shop.data.summary()
     assert (summary.orders, summary.gross_revenue, summary.returns) == (8, Decimal("740.00"), 1)
     assert shop.store.fetchall("SELECT order_id FROM purchases WHERE order_id = 'A3'") == []
@@ -158,3 +158,12 @@ def test_what_cannot_be_undone(shop):
         shop.data.delete("orders", ["A1"], import_id=2)
     with pytest.raises(InputError, match="cannot delete 'products'"):
         shop.data.delete("products", ["P1"])
+
+
+def test_undoing_a_generated_shop_leaves_nothing_of_it(store_url):
+    with Workspace.open(store_url) as ws:
+        shop = ws.data.generate(200, seed=5)
+        ws.rfm.compute()
+        done = ws.data.delete(import_id=shop)
+        assert done.rows_removed["customers"] == 200 and done.rows_removed["rfm_scores"] > 0
+        assert {table: rows for table, rows in ws.data.table_rows().items() if rows} == {"imports": 2}

@@ -34,14 +34,14 @@ def _start(url: str, *args: str) -> subprocess.Popen:
 
 def _race(url: str, table: str, commands: list[list[str]]) -> list[subprocess.CompletedProcess]:
     """Run ``commands`` at once, released together once both wait to write ``table``."""
-    with psycopg.connect(url) as gate:
+    with psycopg.connect(url) as gate, psycopg.connect(url, autocommit=True) as watch:
         gate.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")  # blocks writers, not readers
         processes = [_start(url, *command) for command in commands]
         deadline = time.monotonic() + 600  # a guard against a hang, not a timing assertion
         while True:
-            waiting = gate.execute(
+            waiting = watch.execute(
                 "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()").fetchone()[0]
+                "AND wait_event_type = 'Lock'").fetchone()[0]
             if waiting == len(processes):
                 break
             ended = [p for p in processes if p.poll() is not None]

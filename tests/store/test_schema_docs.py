@@ -3,6 +3,7 @@
 import re
 
 from retainly import Workspace
+from retainly.store.migrations import MIGRATIONS
 from tests.conftest import ROOT
 
 
@@ -27,3 +28,10 @@ def test_every_table_and_column_is_documented(tmp_path):
             for table in ws.store.table_names()
         }
     assert documented() == actual
+
+
+def test_every_sequence_is_documented():
+    text = (ROOT / "docs" / "schema.md").read_text()
+    for migration in MIGRATIONS:
+        for sequence, table, column in migration.sequences:
+            assert f"`{sequence}` ({table}.{column})" in text

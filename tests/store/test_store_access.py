@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from retainly import Workspace
-from retainly.errors import NotFoundError, StoreError
+from retainly.errors import NotFoundError, StoreBusyError, StoreError
 from tests.cli.running import run
 from tests.conftest import DATA
 
@@ -106,6 +106,17 @@ def test_a_read_only_workspace_refuses_to_store_a_result(store_url):
         assert ws.data.summary().orders == 3  # 1001, 1002 and 1005: the customers' purchase orders
         with pytest.raises(StoreError, match="the store was opened read-only, and this stores a result"):
             ws.rfm.segments()
+
+
+def test_in_one_process_a_read_only_open_shares_an_open_writer(tmp_path, capsys):
+    path = tmp_path / "shop.duckdb"
+    with Workspace.open(path) as ws:  # DuckDB allows one mode per file and process: the reader joins the writer's
+        ws.data.import_file("orders", DATA / "native" / "orders.csv")
+        assert run(["--db", str(path), "summary", "--json"]) == 0
+        assert '"orders": 3,' in capsys.readouterr().out
+    message = f"this process has the store {path} open read-only; close that"
+    with Workspace.open(path, read_only=True), pytest.raises(StoreBusyError, match=message):
+        Workspace.open(path)
 
 
 # -- DuckDB: one writing process at a time, readers together ---------------------------------------------

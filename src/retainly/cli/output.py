@@ -98,14 +98,15 @@ def _finite(value):
     return value
 
 
-def print_csv(rows: Sequence) -> None:
-    """Rows as CSV with a header: every key any row has, in order of appearance (missing cells empty).
+def print_csv(rows: Sequence, columns: Sequence[str] = ()) -> None:
+    """Rows as CSV with a header: every key any row has, in order of appearance (missing cells empty);
+    ``columns`` when there are no rows (nothing at all without them).
 
     Text that a spreadsheet would run as a formula gets a leading apostrophe; numbers stay numbers."""
     rows = plain(list(rows))
-    if not rows:
+    if not rows and not columns:
         return
-    writer = csv.DictWriter(_stdout, fieldnames=[neutralise_cell(key) for key in _keys(rows)])
+    writer = csv.DictWriter(_stdout, fieldnames=[neutralise_cell(key) for key in _keys(rows) or columns])
     writer.writeheader()
     for row in rows:
         writer.writerow({neutralise_cell(k): neutralise_cell(_plain(v)) for k, v in row.items()})

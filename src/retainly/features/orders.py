@@ -43,7 +43,7 @@ def customer_orders(store: Store) -> Table:
     """
     bought = store.table("purchases")
     start, end = analysed_window()
-    return bought.filter(bought.customer_id.notnull())
+    return bought.filter(bought.customer_id.notnull() & (bought.placed_at >= start) & (bought.placed_at < end))
 
 
 def acquisitions(customers: Table, bought: Table) -> Table:

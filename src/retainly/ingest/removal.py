@@ -105,8 +105,8 @@ def _delete_by_id(store: Store, kind: str, ids: list[str]) -> dict:
         if kind == "returns":
             return {"rows_removed": {"returns": _remove(store, "returns", f"return_id IN ({chosen})")}, "notes": []}
         left = _count(store, "returns", f"order_id IN ({chosen})")
-        notes = [f"{left:,} returns refer to the deleted orders and stay; delete them with "
-                 "`retainly delete returns ID...` if they should go too"] if left else []
+        notes = [(f"{left:,} returns refer to the deleted orders and stay; delete them with "
+                  "`retainly delete returns ID...` if they should go too")] if left else []
         return {"rows_removed": _remove_orders(store, chosen), "notes": notes}
     finally:
         store.unstage(_IDS)

@@ -8,9 +8,9 @@ from datetime import date
 from retainly.features import customer_view as view
 from retainly.ingest.erasure import erase_customer
 from retainly.results.base import rows
-from retainly.results.removal import Erasure
 from retainly.results.customers import (BuyerTypeLabel, Consents, CustomerKpis, CustomerReorder, CustomerView, Offer,
                                         Order, OrderLine, Prediction, Profile, RfmScores, Standing)
+from retainly.results.removal import Erasure
 from retainly.scores.stored import customer_prediction
 from retainly.services.base import Service
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -22,7 +21,8 @@ from retainly.store import schema
 from retainly.synth import PHASES, generate_shop
 from retainly.synth.files import generate_into, write_shop
 
-__all__ = ["DELETE_KINDS", "DataService", "GENERATOR_PHASES", "IMPORT_KINDS", "SHOP_FILE_FORMATS", "SchemaService", "write_generated_shop"]
+__all__ = ["DELETE_KINDS", "GENERATOR_PHASES", "IMPORT_KINDS", "SHOP_FILE_FORMATS", "DataService", "SchemaService",
+           "write_generated_shop"]
 
 GENERATOR_PHASES = PHASES  # the progress steps of ``generate``, in order
 SHOP_FILE_FORMATS = ("csv", "parquet")

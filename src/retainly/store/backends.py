@@ -320,7 +320,8 @@ def _duckdb_backend(path, read_only: bool):
             # This process already has the store open for writing: share that connection's mode.
             return _duckdb_backend(path, read_only=False)
         if "different configuration" in text:
-            raise StoreBusyError(f"{BUSY} (this process has the store open read-only; close it first)") from None
+            raise StoreBusyError(f"this process has the store {path} open read-only; close that workspace before "
+                                 "opening it to write") from None
         raise StoreError(f"cannot open DuckDB store {path}: {text}") from None
 
 

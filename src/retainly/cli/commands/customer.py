@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Annotated, Optional
 
 import typer
 
 from retainly.cli.app import app, open_workspace
-from retainly.cli.commands.delete import confirmed
+from retainly.cli.commands.delete import ask_first
 from retainly.cli.commands.measure import day
 from retainly.cli.output import after_commit, console, print_csv, print_json, print_record, print_rows, say
+from retainly.results.customers import OrderLine
 
 customer_app = typer.Typer(help="Look at one customer.", no_args_is_help=True)
 app.add_typer(customer_app, name="customer")
 
 _ORDERS_SHOWN = 20
+_LINE_COLUMNS = ("customer", "order_id", "placed_at", "status", "channel", *(f.name for f in fields(OrderLine)))
 
 
 @customer_app.command("show")
@@ -36,7 +39,7 @@ def show(
         return
     if as_csv:
         print_csv([{"customer": view.customer.external_id, **_order_fields(order), **line.to_dict()}
-                   for order in view.orders for line in order.lines])
+                   for order in view.orders for line in order.lines], columns=_LINE_COLUMNS)
         return
     person = view.customer
     print_record(f"customer {person.external_id}", {**person.to_dict(), **view.consents.to_dict(),
@@ -102,9 +105,8 @@ def erase(
     Example: retainly customer erase 12347 --yes
     """
     with open_workspace() as ws:
-        if not confirmed(yes, dry_run, lambda: _erased(ws.customers.erase(key, dry_run=True)),
-                         "Erase this customer's personal data for good?"):
-            return
+        ask_first(yes, dry_run, lambda: _erased(ws.customers.erase(key, dry_run=True)),
+                  "Erase this customer's personal data for good?")
         done = ws.customers.erase(key, dry_run=dry_run)
     if done.dry_run:
         print_json(done) if as_json else _erased(done)

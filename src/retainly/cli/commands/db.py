@@ -32,7 +32,7 @@ def status(
         print_json(data)
         return
     if as_csv:
-        print_csv(data["pending"])
+        print_csv(data["pending"], columns=("version", "name"))
         return
     console.print(f"store {data['store']}: schema version {current.version} of {current.latest}")
     if current.pending:

@@ -14,19 +14,20 @@ from retainly.errors import InputError
 from retainly.services.data import DELETE_KINDS
 
 
-def confirmed(yes: bool, dry_run: bool, preview, question: str) -> bool:
-    """Whether to go ahead: ``--yes`` says so; on a terminal the user is shown ``preview()`` and asked;
+def ask_first(yes: bool, dry_run: bool, preview, question: str) -> None:
+    """Go on only when told to: ``--yes`` (or ``--dry-run``, which changes nothing) says so; on a
+    terminal the user is shown ``preview()`` and asked, and "no" ends the command with exit code 1;
     elsewhere (a script, a pipe) the command refuses, since nobody could answer."""
     if yes or dry_run:
-        return True
+        return
     if not sys.stdin.isatty():
         raise InputError("this cannot be undone: add `yes` to go ahead without a question, "
                          "or `dry_run` to see what it would change", parameter="yes")
     preview()
     if typer.confirm(question, default=False):
-        return True
+        return
     say("nothing was changed")
-    raise typer.Exit(1)
+    sys.exit(1)  # typer.Exit's code would be lost: the app runs outside click's standalone mode
 
 
 @app.command("delete")
@@ -52,9 +53,7 @@ def delete_command(
     """
     request = {"kind": kind, "ids": ids or [], "import_id": import_id}
     with open_workspace() as ws:
-        if not confirmed(yes, dry_run, lambda: _report(ws.data.delete(**request, dry_run=True)),
-                         "Delete these rows for good?"):
-            return
+        ask_first(yes, dry_run, lambda: _report(ws.data.delete(**request, dry_run=True)), "Delete these rows for good?")
         done = ws.data.delete(**request, dry_run=dry_run)
     if done.dry_run:
         print_json(done) if as_json else _report(done)

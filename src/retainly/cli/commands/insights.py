@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Annotated, Optional
 
 import typer
@@ -9,6 +10,7 @@ import typer
 from retainly.cli.app import app, open_workspace
 from retainly.cli.commands.measure import day
 from retainly.cli.output import console, print_csv, print_json, print_rows
+from retainly.results.insights import DueReorder
 
 
 @app.command("buyer-types")
@@ -71,7 +73,7 @@ def reorders(
         print_json(result)
         return
     if as_csv:
-        print_csv(result.due)
+        print_csv(result.due, columns=[field.name for field in fields(DueReorder)])
         return
     print_rows(f"consumables as of {result.as_of} (days between repeat purchases)", result.consumables)
     print_rows("reorders due (most overdue first)", result.due)

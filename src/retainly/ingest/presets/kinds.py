@@ -44,8 +44,9 @@ def refuse_other_kind(kind: str, raw: RawTable, presets: list[Preset]) -> None:
               (not own or (len(columns) >= 2 and any(fold_header(c) not in known for c in columns)))]
     if not others:
         return
-    # The most specific signature wins: the one of most columns.
-    other = max(others, key=lambda pair: len(pair[1]))[0]
+    # The kind that reads most of the header wins (an events file has the columns of interactions'
+    # signature too), then the longer signature.
+    other = max(others, key=lambda pair: (sum(fold_header(c) in _known(pair[0]) for c in header), len(pair[1])))[0]
     article = "an" if other[0] in "aeiou" else "a"
     raise InputError(
         f"{raw.source}: this looks like {article} {other} file; did you mean `retainly import {other}`? "
