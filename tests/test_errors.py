@@ -13,11 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from retainly import errors
+from retainly import Workspace, errors
 from retainly.errors import (
     ConflictError, ConvergenceError, FileFormatError, ImportAborted, InputError, MappingError, NotFoundError,
     RetainlyError, SchemaVersionError, StoreBusyError, StoreError,
 )
+from tests.conftest import DATA
+
 SRC = Path(__file__).resolve().parents[1] / "src" / "retainly"
 
 
@@ -78,6 +80,7 @@ def run(argv: list[str]) -> int:
 
 
 def test_cli_option_with_its_own_name(tmp_path, capsys):
+    Workspace.open(tmp_path / "shop.duckdb").close()  # an empty store: the commands read one
     assert run(["--db", str(tmp_path / "shop.duckdb"), "kpis", "--by", "week"]) == 1
     assert capsys.readouterr().err == "error: --by 'week' is not supported; use one of month, quarter, year, channel\n"
     assert run(["--db", str(tmp_path / "shop.duckdb"), "cohorts", "--metric", "margin"]) == 1
@@ -87,6 +90,7 @@ def test_cli_option_with_its_own_name(tmp_path, capsys):
 
 def test_cli_flag_that_differs_from_the_parameter(tmp_path, capsys):
     # kpis(first, last) are --from and --to on the command line.
+    Workspace.open(tmp_path / "shop.duckdb").close()
     assert run([f"--db={tmp_path / 'shop.duckdb'}", "kpis", "--from", "2024-03-01", "--to", "2024-02-01"]) == 1
     assert capsys.readouterr().err == "error: --from 2024-03-01 is after --to 2024-02-01; swap them\n"
 
@@ -94,7 +98,7 @@ def test_cli_flag_that_differs_from_the_parameter(tmp_path, capsys):
 def test_cli_global_option(tmp_path, capsys):
     # Workspace.open(url) is the global --db.
     missing = tmp_path / "absent" / "shop.duckdb"
-    assert run(["--db", str(missing), "summary"]) == 1
+    assert run(["--db", str(missing), "import", "orders", str(DATA / "native" / "orders.csv")]) == 1
     assert capsys.readouterr().err == (f"error: cannot create the store {missing}: folder {missing.parent} does not "
                                        "exist; create it or pick another --db\n")
 

@@ -9,7 +9,8 @@ from tests.features.kpi_shop import KPI_SHOP
 
 # Commands whose output is the same on every run (no computed-at times), groups' commands too.
 COMMANDS = [["summary", "--json"], ["imports", "--csv"], ["kpis", "--by", "month", "--json"], ["cohorts", "--csv"],
-            ["segments", "--json"], ["lifecycle", "--json"], ["customer", "show", "A", "--csv"], ["db", "status", "--json"]]
+            ["segments", "--json"], ["lifecycle", "--json"], ["customer", "show", "A", "--csv"],
+            ["db", "status", "--json"]]
 
 
 @pytest.fixture(scope="module")

@@ -134,7 +134,8 @@ def test_a_screen_too_narrow_for_any_table_gets_one_block_per_row(generated_shop
     code, text, err = captured(["--db", generated_shop, "kpis", "--by", "year"])
     first = rows[0]
     block = text[text.index(f"period: {first['period']}"):]
-    assert block.splitlines()[1:3] == [f"  customers: {first['customers']:,}", f"  new customers: {first['new_customers']:,}"]
+    assert block.splitlines()[1:3] == [f"  customers: {first['customers']:,}",
+                                       f"  new customers: {first['new_customers']:,}"]
     assert_whole(text, [n for row in rows for key in KPI_TABLE for n in numbers(row[key])], 20)
 
 

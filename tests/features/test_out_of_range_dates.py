@@ -51,7 +51,7 @@ def analyses(ws: Workspace) -> dict:
         "kpis": ws.measures.kpis(), "kpis by month": ws.measures.kpis(by="month"),
         "cohorts": ws.measures.cohorts(),
         "rfm": ws.rfm.compute().customers, "segments": ws.rfm.segments(),
-        "fit": (fit.as_of, fit.model, fit.customers, fit.repeat_buyers),
+        "fit": (fit.as_of, fit.model, fit.customers, fit.repeat_buyers, fit.reason),
         "scores": ws.predictions.scores().drop_columns(["fit_id"]).to_pylist(),
         "stages": ws.lifecycle.counts(), "buyer types": ws.insights.buyer_type_mix(),
         "customer": (view.kpis, view.rfm, view.lifecycle),

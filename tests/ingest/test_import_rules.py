@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from retainly.errors import InputError
+from retainly.features.customer_view import find_customer_id
 from retainly.ingest.presets import refuse_other_kind
 from retainly.ingest.readers import read_table
 from retainly.ingest.values import normalise_id
@@ -97,6 +98,9 @@ def test_ids_that_differ_only_by_invisible_characters_are_one(workspace, tmp_pat
     assert q("SELECT external_id, name FROM customers ORDER BY name") == [("C1", "Ann"), ("Caf\u00e9", "Bob")]
     assert q("SELECT order_id, COUNT(*) FROM order_lines GROUP BY order_id ORDER BY 1") == [("O1", 2), ("O2", 1)]
     assert q("SELECT DISTINCT sku FROM order_lines ORDER BY 1") == [("B",), ("SKU-1",)]
+    # An id typed (or pasted) on the command line is read the same way.
+    c1 = q("SELECT customer_id FROM customers WHERE external_id = 'C1'")[0][0]
+    assert find_customer_id(workspace.store, "C1\u200b") == c1
 
 
 def test_normalise_id():
@@ -203,12 +207,14 @@ def test_the_largest_values_the_store_holds_go_in_and_one_more_is_rejected(works
                    + f"{'y' * 256},C1,2024-01-05,,A,1,1,,,\n")
     result = workspace.data.import_file("orders", source)
     assert sorted(reasons(result)) == [3, 5, 7, 9, 11]
+    assert reasons(result)[9] == ("quantity x price is more than the store can hold; amounts must be below "
+                                  "100,000,000,000,000")
     assert workspace.store.fetchall("SELECT order_id, gross FROM orders ORDER BY 1") == [
         ("O1", Decimal("99999999999999.9999")), ("O3", Decimal("2147483647")), ("O5", Decimal("0")),
         ("O7", Decimal("99999999999999.9000")), ("x" * 255, Decimal("1"))]
 
 
-def test_text_the_postgresql_store_cannot_hold_is_rejected_on_both(workspace, tmp_path):
+def test_a_nul_byte_is_rejected_on_both_engines(workspace, tmp_path):
     source = write(tmp_path / "orders.csv", ORDERS.replace("kind,", "description,kind,")
                    + "O1,C1,2024-01-05,,A,1,1,Tea,,,\n"
                    + "O2,C1,2024-01-05,,A,1,1,T\x00ea,,,\n")

@@ -74,6 +74,7 @@ class Column:
 
 def column(header: str, values: list, record: bool = False, style: str = "") -> Column:
     """A column of cells; in a ``record`` (name, value) values line up right, sentences left."""
+    header = visible(header)
     texts = [human(v) for v in values]
     atoms = [cell_len(t) for v, t in zip(values, texts) if is_atom(v)]
     words = [cell_len(w) for v, t in zip(values, texts) if not is_atom(v) for w in t.split()]
@@ -103,7 +104,7 @@ def widths(columns: list[Column], available: int) -> list[int] | None:
 
 
 def parts(columns: list[Column], available: int) -> list[list[Column]] | None:
-    """The columns in parts that each fit, each part led by the first column; None if one other does not fit beside it."""
+    """The columns in parts that each fit, each led by the first column; None when a column does not fit beside it."""
     key, rest = columns[0], columns[1:]
     if not rest:
         return [columns] if widths(columns, available) else None

@@ -14,6 +14,7 @@ import ibis
 from retainly.errors import NotFoundError
 from retainly.features import formulas
 from retainly.features.orders import ANALYSED, NOT_PURCHASES, analysed_window, purchase_span
+from retainly.ingest.values import normalise_id
 from retainly.store.backends import Store
 
 PROFILE = ("customer_id", "external_id", "name", "email", "phone", "gender", "birthday", "country", "city",
@@ -25,7 +26,8 @@ LINE_FIELDS = ("line_no", "sku", "description", "quantity", "unit_price", "disco
 def find_customer_id(store: Store, key: str) -> int:
     """The internal id for an id as the shop knows it (external id), or for an internal id."""
     customers = store.table("customers")
-    match = customers.filter(customers.external_id == key.strip()).customer_id.to_pyarrow().to_pylist()
+    # Typed as imports read ids: a zero-width space or a decomposed accent pasted along does not count.
+    match = customers.filter(customers.external_id == normalise_id(key)).customer_id.to_pyarrow().to_pylist()
     if not match and key.strip().isdigit():
         match = customers.filter(customers.customer_id == int(key)).customer_id.to_pyarrow().to_pylist()
     if not match:

@@ -61,34 +61,40 @@ def oversized_orders(batch: Batch) -> list[str]:
     """Orders whose amounts add up to more than DECIMAL(18,4) holds (gross, net, ... are stored sums)."""
     if batch.orders is None or batch.lines is None or batch.orders.empty:
         return []
-    entities = batch.entities()
-    lines, orders = entities["lines"], entities["orders"]
-    quantity = pd.to_numeric(lines["quantity"], errors="coerce").fillna(0).to_numpy(dtype=float)
-    computed = quantity * _numbers(lines["unit_price"])
-    amount = np.where(lines["amount"].notna().to_numpy(dtype=bool), _numbers(lines["amount"]), computed)
-    per_line = np.abs(amount) + np.abs(_numbers(lines["discount"]))
+    lines, orders = batch.lines, batch.orders
+    amount = _numbers(lines, "amount")
+    given = np.isfinite(amount)
+    amount[~given] = (_numbers(lines, "quantity") * _numbers(lines, "unit_price"))[~given]
+    per_line = np.abs(np.nan_to_num(amount)) + np.abs(np.nan_to_num(_numbers(lines, "discount")))
     totals = pd.Series(per_line).groupby(lines["order_id"].to_numpy(dtype=object), sort=False).sum()
-    own = sum(np.abs(_numbers(orders[c])) for c in ("gross", "discount", "shipping", "tax", "net"))
+    own = sum(np.abs(np.nan_to_num(_numbers(orders, c))) for c in ("gross", "discount", "shipping", "tax", "net"))
     totals = totals.add(pd.Series(own, index=orders["order_id"].to_numpy(dtype=object)), fill_value=0)
     # Floats find the candidates with room to spare; Decimal decides exactly.
     candidates = totals[totals > float(MONEY_LIMIT) / 2].index
     return [order for order in candidates if _exact_total(order, lines, orders) > MONEY_LIMIT]
 
 
-def _numbers(values: pd.Series) -> np.ndarray:
-    return pd.to_numeric(values.astype("string"), errors="coerce").fillna(0).to_numpy(dtype=float)
+def _numbers(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """A money or number column as floats (NaN where blank or absent)."""
+    if column not in frame.columns:
+        return np.full(len(frame), np.nan)
+    values = frame[column]
+    if not pd.api.types.is_numeric_dtype(values.dtype):
+        values = pd.to_numeric(values.astype("string"), errors="coerce")
+    return values.to_numpy(dtype=float, na_value=np.nan)
 
 
 def _exact_total(order, lines: pd.DataFrame, orders: pd.DataFrame) -> Decimal:
     total = Decimal(0)
     for _, line in lines[lines["order_id"] == order].iterrows():
-        amount = _decimal(line["amount"])
-        if pd.isna(line["amount"]):
-            amount = _decimal(line["quantity"]) * _decimal(line["unit_price"])
-        total += abs(amount) + abs(_decimal(line["discount"]))
+        amount = _decimal(line.get("amount"))
+        if line.get("amount") is None or pd.isna(line.get("amount")):
+            amount = _decimal(line.get("quantity")) * _decimal(line.get("unit_price"))
+        total += abs(amount) + abs(_decimal(line.get("discount")))
     head = orders[orders["order_id"] == order]
     for column in ("gross", "discount", "shipping", "tax", "net"):
-        total += sum((abs(_decimal(v)) for v in head[column]), Decimal(0))
+        if column in head.columns:
+            total += sum((abs(_decimal(v)) for v in head[column]), Decimal(0))
     return total
 
 

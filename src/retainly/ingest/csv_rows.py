@@ -104,7 +104,7 @@ def _python_rows(name: str, text: str, delimiter: str, header: list[str]) -> tup
     reader = csv.reader(_lines(text), delimiter=delimiter)
     rows, lines, malformed, spanning = [], [], [], []
     last = None
-    start = 2
+    start = 1
     try:
         next(reader)
         start = reader.line_num + 1
@@ -124,17 +124,18 @@ def _python_rows(name: str, text: str, delimiter: str, header: list[str]) -> tup
     except csv.Error as exc:
         raise FileFormatError(f"{name}:{start}: cannot be split into fields ({exc}); export the file again") from None
     if last is not None and _never_closes(_from_line(text, last[0]), delimiter):
-        line, position = _opening(*last, len(last[1]) - 1)
-        raise _unclosed(name, line, _column(header, position), reader.line_num)
+        # Python's csv ends a quoted value at the end of the text: the record's last value is the runaway.
+        position = len(last[1]) - 1
+        raise _unclosed(name, _opening(*last, position), _column(header, position), reader.line_num)
     if spanning:
         _check_spanning_values(name, delimiter, header, rows, spanning)
     table = pa.table({c: pa.array([r[i] for r in rows], pa.string()) for i, c in enumerate(header)})
     return table, np.asarray(lines, dtype=np.int64), malformed
 
 
-def _opening(start: int, record: list[str], position: int) -> tuple[int, int]:
+def _opening(start: int, record: list[str], position: int) -> int:
     """The line on which the value at ``position`` of a record starting on line ``start`` opens."""
-    return start + sum(field.count("\n") for field in record[:position]), position
+    return start + sum(field.count("\n") for field in record[:position])
 
 
 def _check_spanning_values(name: str, delimiter: str, header: list[str], rows: list[list[str]],
@@ -146,10 +147,10 @@ def _check_spanning_values(name: str, delimiter: str, header: list[str], rows: l
                 continue
             taken = _row_like_line(value, delimiter, len(header), shapes)
             if taken is not None:
-                line, _ = _opening(start, record, position)
+                line, breaks = _opening(start, record, position), value.count("\n")
                 raise FileFormatError(
                     f"{name}:{line}: column {_column(header, position)}: a quote opens here and closes only on "
-                    f"line {line + value.count(chr(10))}, so line {line + taken} would be read as part of one value "
+                    f"line {line + breaks}, so line {line + taken} would be read as part of one value "
                     f"although it reads as a row; {_FIX}"
                 )
 

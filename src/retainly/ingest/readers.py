@@ -2,17 +2,21 @@
 
 Every value arrives as text (stripped, empty -> null) so that presets decide what it means
 and can name the file, line and column of anything they cannot use. Formats: CSV with any
-common delimiter and encoding (detected, or forced), gzipped CSV, Parquet, and XLSX (every
-sheet, in order).
+common delimiter and encoding (detected, or forced: ``encodings``), gzipped CSV, Parquet,
+and XLSX (every sheet, in order). Only a regular file is read, and a header whose names are
+alike once folded is refused.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import gzip
 import hashlib
 import io
+import os
 import re
+import stat
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,10 +26,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from retainly.errors import FileFormatError
+from retainly.errors import FileFormatError, NotFoundError
 from retainly.ingest.csv_rows import sniff_delimiter, split_rows
 from retainly.ingest.encodings import decode
-from retainly.ingest.sources import read_source
 from retainly.ingest.values import fold_header
 
 _SNIFF_BYTES = 256 * 1024
@@ -64,7 +67,7 @@ def location(source: str, line: int | None, sheet: str | None, unit: str) -> str
 
 
 def read_table(path: str | Path, encoding: str | None = None) -> RawTable:
-    """Read one export file of any supported format (only a regular file; see ``sources``)."""
+    """Read one export file of any supported format (only a regular file: see ``read_source``)."""
     path = Path(path)
     data = read_source(path)
     digest = hashlib.sha256(data).hexdigest()
@@ -80,6 +83,63 @@ def read_table(path: str | Path, encoding: str | None = None) -> RawTable:
         except (OSError, EOFError, zlib.error) as exc:
             raise FileFormatError(f"{name}: damaged gzip file ({exc}); download or compress it again") from None
     return _read_csv(name, data, digest, encoding)
+
+
+# -- Opening the file -----------------------------------------------------------------------
+# Only a regular file is read: a named pipe waits forever for a writer, /dev/zero never ends,
+# a folder or a socket has nothing to import. The file is opened without blocking and checked
+# on the open descriptor, so nothing can swap it in between; standard input is read only
+# through a regular file (/dev/stdin redirected from one), never from a pipe.
+
+_WHAT = (
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+_INSTEAD = "save the export to a file and import that file"
+
+
+def read_source(path: Path) -> bytes:
+    """The bytes of the regular file at ``path``; see the comment above."""
+    name = str(path)
+    if name == "-":
+        raise FileFormatError(f"-: reading standard input is not supported; {_INSTEAD}")
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise _open_error(path, exc) from None
+    mode = os.fstat(descriptor).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(descriptor)
+        if stat.S_ISDIR(mode):
+            raise FileFormatError(f"{name}: is a folder; name the export files inside it")
+        raise FileFormatError(f"{name}: {_link_to(path)}{_what(mode)}, not a regular file; {_INSTEAD}")
+    os.set_blocking(descriptor, True)
+    with os.fdopen(descriptor, "rb") as handle:
+        return handle.read()
+
+
+def _what(mode: int) -> str:
+    return next((what for test, what in _WHAT if test(mode)), "a special file")
+
+
+def _link_to(path: Path) -> str:
+    return f"links to {os.readlink(path)}, which is " if path.is_symlink() else "is "
+
+
+def _open_error(path: Path, exc: OSError) -> Exception:
+    name = str(path)
+    if exc.errno == errno.ELOOP:
+        return FileFormatError(f"{name}: symbolic link loop (the link leads back to itself); point it at the export file")
+    if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+        if path.is_symlink():
+            return NotFoundError(f"{name}: links to {os.readlink(path)}, which does not exist; "
+                                 "point the link at the export file")
+        return NotFoundError(f"{name}: no such file; check the path")
+    if exc.errno == errno.ENXIO:  # opening a Unix socket
+        return FileFormatError(f"{name}: is a socket, not a regular file; {_INSTEAD}")
+    return FileFormatError(f"{name}: cannot be opened ({exc.strerror}); check the path and the file's permissions")
 
 
 # -- CSV ------------------------------------------------------------------------------------

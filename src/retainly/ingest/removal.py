@@ -134,8 +134,10 @@ def _undo(store: Store, import_id: int) -> dict:
     kept_customers = _count(store, "customers", mine) - _count(store, "customers", orphan)
     for table, count in _remove_customers(store, f"SELECT customer_id FROM customers WHERE {orphan}").items():
         removed[table] = removed.get(table, 0) + count
-    unused = (f"{mine} AND NOT EXISTS (SELECT 1 FROM order_lines l WHERE l.sku = products.sku) "
-              "AND NOT EXISTS (SELECT 1 FROM returns r WHERE r.sku = products.sku)")
+    # NOT IN over the (non-null) SKUs in use: one hashed lookup, where PostgreSQL would scan the
+    # lines once per product for a correlated NOT EXISTS (order_lines has no index on sku).
+    unused = (f"{mine} AND sku NOT IN (SELECT sku FROM order_lines WHERE sku IS NOT NULL) "
+              "AND sku NOT IN (SELECT sku FROM returns WHERE sku IS NOT NULL)")
     kept_products = _count(store, "products", mine) - _count(store, "products", unused)
     removed["generator_product_truth"] = _remove(store, "generator_product_truth",
                                                  f"sku IN (SELECT sku FROM products WHERE {unused})")
