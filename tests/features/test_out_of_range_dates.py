@@ -138,3 +138,31 @@ def test_every_command_runs(store_url, capsys, tmp_path):
     assert (code, err) == (0, "")
     code, out, err = run(capsys, store_url, "summary")
     assert (code, err) == (0, "")
+
+
+def test_the_model_backtest_ignores_them(store_url):
+    # Big enough for a backtest (the KPI shop is fitted by heuristics without one).
+    with Workspace.open(store_url) as ws:
+        ws.data.generate(400, seed=7)
+        before = ws.predictions.fit()
+        add_far_dates(ws)
+        after = ws.predictions.fit()
+    assert before.backtest is not None
+    assert (after.as_of, after.model, after.reason, after.params, after.backtest) == (
+        before.as_of, before.model, before.reason, before.params, before.backtest)
+
+
+@pytest.mark.parametrize("argv, flag, day", [
+    (["rfm", "--as-of", "9999-12-31"], "--as-of", "9999-12-31"),
+    (["kpis", "--to", "9999-12-31"], "--to", "9999-12-31"),
+    (["kpis", "--from", "0001-01-01"], "--from", "0001-01-01"),
+    (["score", "--as-of", "2200-01-01"], "--as-of", "2200-01-01"),
+    (["customer", "show", "A", "--as-of", "9999-12-31"], "--as-of", "9999-12-31"),
+    (["segments", "--from", "1899-12-31"], "--from", "1899-12-31"),
+    (["lifecycle", "--from", "0999-01-01"], "--from", "0999-01-01"),
+    (["backtest", "--calibration-end", "9999-01-01"], "--calibration-end", "9999-01-01"),
+])
+def test_a_day_no_analysis_can_reach_is_refused(capsys, store_url, argv, flag, day):
+    load_kpi_shop(Workspace.open(store_url)).close()
+    assert run(capsys, store_url, *argv) == (1, "", f"error: {flag} {day} is outside the days retainly can analyse "
+                                             "(1900-01-01 to 2199-12-31); pick a day in between\n")

@@ -168,6 +168,16 @@ def test_birthdays_and_planned_promotions_have_their_own_ranges(workspace, tmp_p
     assert "promotions may be planned up to five years ahead" in reasons(result)[3]
 
 
+def test_widening_the_dates_imports_the_file_again(workspace, tmp_path):
+    source = write(tmp_path / "orders.csv", ORDERS + "O1,C1,2024-01-05,,A,1,9.90,,,\nO2,C1,1985-06-01,,A,1,9.90,,,\n")
+    assert workspace.data.import_file("orders", source).rows_accepted == 1
+    assert workspace.data.import_file("orders", source).skipped_as_duplicate_of == 1
+    wider = ImportSettings(earliest_date=date(1980, 1, 1))
+    again = workspace.data.import_file("orders", source, settings=wider)
+    assert (again.skipped_as_duplicate_of, again.rows_accepted) == (None, 2)
+    assert workspace.data.import_file("orders", source, settings=wider).skipped_as_duplicate_of == again.import_id
+
+
 def test_import_settings_from_the_settings_file(tmp_path):
     path = write(tmp_path / "retainly.toml", '[import]\nearliest_date = "2005-03-01"\nlatest_days_ahead = 0\n')
     assert AnalysisSettings.load(path).imports == ImportSettings(date(2005, 3, 1), 0)

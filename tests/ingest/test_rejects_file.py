@@ -7,13 +7,17 @@ import csv
 import os
 import stat
 
+import numpy as np
 import openpyxl
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from retainly.csv_cells import neutralise_cell, restore_cell
-from retainly.ingest.rejects import REASON_COLUMNS, rejects_path
+from retainly.ingest.readers import RawTable
+from retainly.ingest.rejects import REASON_COLUMNS, rejects_path, rejects_table, write_rejects
+from retainly.ingest.values import Problems
 
 HEADER = "order_id,customer_id,placed_at,sku,description,quantity,unit_price\n"
 
@@ -130,3 +134,14 @@ def test_restore_undoes_neutralise(text):
     if safe.startswith(("=", "+", "-", "@", "\t", "\r")):
         assert safe == text
         float(safe)
+
+
+def test_a_line_split_into_the_wrong_number_of_fields_keeps_its_fields(tmp_path):
+    # When the reader hands over the fields it split a bad line into, each gets its own cell.
+    frame = pd.DataFrame({"a": ["1"], "b": ["=2"]}, dtype="string")
+    malformed = pd.DataFrame({"line": [3], "value": ["4,=5,6"], "reason": ["expected 2 fields, found 3"],
+                              "fields": [["4", "=5", "6"]]})
+    raw = RawTable(str(tmp_path / "in.csv"), frame, np.array([2]), None, "hash", "line", malformed)
+    rejects = rejects_table(raw, Problems(), np.array([], dtype=np.int64), None, frame)
+    assert read_rows(write_rejects(raw, rejects)) == [
+        [*REASON_COLUMNS, "a", "b"], ["3", "", "", "4,=5,6", "expected 2 fields, found 3", "4", "'=5", "6"]]

@@ -18,14 +18,18 @@ from datetime import date, datetime, time, timedelta
 import ibis
 from ibis.expr.types import Table
 
+from retainly.errors import InputError
 from retainly.store.backends import Store
 from retainly.store.purchases import NOT_PURCHASES, purchase_lines, purchase_orders
 
-__all__ = ["EARLIEST", "NOT_PURCHASES", "acquisitions", "analysed_window", "customer_orders", "left_out_orders",
-           "purchase_lines", "purchase_orders", "purchase_span"]
+__all__ = ["EARLIEST", "LATEST_DAY", "NOT_PURCHASES", "acquisitions", "analysed_window", "check_day", "customer_orders",
+           "left_out_orders", "purchase_lines", "purchase_orders", "purchase_span"]
 
 # No shop's order history starts before this; older dates are typos (or 0001-01-01 fillers).
 EARLIEST = datetime(1900, 1, 1)
+# The last day an analysis may be asked about: pandas keeps times in nanoseconds up to 2262, and
+# the models look up to a few years past the day.
+LATEST_DAY = date(2199, 12, 31)
 # The part of the purchases table analyses read, as SQL with the two bounds of analysed_window.
 ANALYSED = "placed_at >= ? AND placed_at < ?"
 
@@ -34,6 +38,14 @@ def analysed_window() -> tuple[datetime, datetime]:
     """[start, end) of the order times analyses read: from ``EARLIEST`` through the end of tomorrow
     (a shop a time zone ahead may already have tomorrow's orders; later ones have not happened)."""
     return EARLIEST, datetime.combine(date.today() + timedelta(days=2), time())
+
+
+def check_day(day: date | None, parameter: str) -> date | None:
+    """``day`` (a date given to an analysis), refused when outside ``EARLIEST`` .. ``LATEST_DAY``."""
+    if day is not None and not EARLIEST.date() <= day <= LATEST_DAY:
+        raise InputError(f"`{parameter}` {day} is outside the days retainly can analyse ({EARLIEST.date()} to "
+                         f"{LATEST_DAY}); pick a day in between", parameter=parameter)
+    return day
 
 
 def customer_orders(store: Store) -> Table:

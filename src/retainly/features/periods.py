@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from retainly.errors import InputError
+from retainly.features.orders import check_day
 
 PERIOD_UNITS = ("month", "quarter", "year")
 
@@ -25,6 +26,7 @@ class Period:
 def date_range(first: date | None, last: date | None, store_first: datetime | None,
                store_last: datetime | None) -> tuple[datetime, datetime]:
     """Half-open [start, end) for inclusive dates; missing ends default to the store's orders."""
+    check_day(first, "first"), check_day(last, "last")
     if store_first is None and (first is None or last is None):
         raise InputError("the store has no purchase orders yet; import orders first (see `retainly import --help`)")
     start = _midnight(first) if first is not None else _midnight(store_first.date())

@@ -151,7 +151,10 @@ def _read_csv(name: str, data: bytes, digest: str, encoding: str | None) -> RawT
         raise FileFormatError(f"{name}: the file is empty; export it again with a header row and data rows")
     sample = text[:_SNIFF_BYTES]
     delimiter = sniff_delimiter(sample)
-    header = [h.strip() for h in next(csv.reader(io.StringIO(sample, newline=None), delimiter=delimiter))]
+    try:
+        header = [h.strip() for h in next(csv.reader(io.StringIO(sample, newline=None), delimiter=delimiter))]
+    except csv.Error as exc:  # a header value longer than the csv module's limit: a quote left open
+        raise FileFormatError(f"{name}:1: the header cannot be split into fields ({exc}); fix the header") from None
     _check_header(f"{name}:1", header)
     first_break = re.search(r"[\r\n]", text)
     if first_break is None or not text[first_break.end() :].strip():

@@ -25,10 +25,6 @@ class Deletion(Result):
     ledger_id: int | None = None
     notes: list[str] = field(default_factory=list)
 
-    @property
-    def total(self) -> int:
-        return sum(self.rows_removed.values())
-
 
 @dataclass(frozen=True, kw_only=True)
 class Erasure(Result):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING
 
+from retainly.features.orders import check_day
+
 if TYPE_CHECKING:
     from retainly.settings import AnalysisSettings
     from retainly.store.backends import Store
@@ -25,9 +27,9 @@ class Service:
     def settings(self) -> AnalysisSettings:
         return self.ws.settings
 
-    def as_of(self, as_of: date | None) -> date:
-        """``as_of``, or by default the day of the last purchase order in the store."""
-        return as_of or self.ws.data.last_order_date()
+    def as_of(self, as_of: date | None, parameter: str = "as_of") -> date:
+        """``as_of`` (named ``parameter`` in errors), or by default the day of the last purchase order."""
+        return check_day(as_of, parameter) or self.ws.data.last_order_date()
 
     def ensure_derived(self, name: str, as_of: date | None) -> date:
         """Make sure the derived result ``name`` exists for ``as_of`` and postdates the last import."""

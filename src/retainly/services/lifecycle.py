@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from retainly.errors import InputError
+from retainly.features.orders import check_day
 from retainly.features.rhythm import customer_rhythm
 from retainly.results import CustomerStage, FlowCell, LifecycleFlow, StageCount, StageTally, Transition
 from retainly.results.base import rows
@@ -52,7 +53,9 @@ class LifecycleService(Service):
     def flow(self, first: date, last: date | None = None) -> LifecycleFlow:
         """Stages at ``first`` and ``last`` (default: the last order), the flow between them, and
         the monthly trend of stage changes (snapshots at every month end in between)."""
-        last = self.ensure(last)
+        check_day(first, "first")
+        last = self.as_of(last, "last")
+        self.ensure(last)
         if first >= last:
             raise InputError(f"`first` {first} must be before `last` {last}", parameter="first")
         dates = lifecycle_store.snapshot_dates(first, last)

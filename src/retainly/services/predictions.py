@@ -9,6 +9,7 @@ from datetime import date
 import pyarrow as pa
 
 from retainly.errors import InputError
+from retainly.features.orders import check_day
 from retainly.models import PURCHASE_MODELS
 from retainly.models.clv import DAYS_PER_MONTH
 from retainly.models.heuristic import HeuristicModel
@@ -58,7 +59,8 @@ class PredictionService(Service):
     def backtest(self, calibration_end: date, holdout_end: date | None = None,
                  models: list[str] | None = None) -> BacktestResult:
         """Fit on orders through ``calibration_end``, predict to ``holdout_end``, compare (docs/models.md)."""
-        holdout_end = self.as_of(holdout_end)
+        check_day(calibration_end, "calibration_end")
+        holdout_end = self.as_of(holdout_end, "holdout_end")
         comparable = [m for m in MODEL_CHOICES if m != "auto"]
         chosen = models or comparable
         unknown = [m for m in chosen if m not in comparable]

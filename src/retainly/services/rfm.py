@@ -7,6 +7,7 @@ from datetime import date
 import pyarrow as pa
 
 from retainly.errors import InputError
+from retainly.features.orders import check_day
 from retainly.results import CallListEntry, ConcentrationPoint, RfmRun, SegmentMove, SegmentRow
 from retainly.results.base import rows
 from retainly.segments import rfm
@@ -46,6 +47,7 @@ class RfmService(Service):
     def moves(self, earlier: date, later: date | None = None) -> list[SegmentMove]:
         """Customers per (segment at ``earlier``, segment at ``later``)."""
         later = self.as_of(later)
+        check_day(earlier, "earlier")
         if earlier >= later:
             raise InputError(f"`earlier` {earlier} must be before the as-of date {later}", parameter="earlier")
         self.ensure(earlier)
