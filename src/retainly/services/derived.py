@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
-from retainly.features.orders import check_day
-
 if TYPE_CHECKING:
     from retainly.workspace import Workspace
 
@@ -53,7 +51,7 @@ class DerivedResults:
     def ensure(self, name: str, as_of: date | None = None) -> date:
         """Compute ``name`` for ``as_of`` (default: the last order) and what it needs, where missing
         or older than the last import; return the date."""
-        as_of = check_day(as_of, "as_of") or self.ws.data.last_order_date()
+        as_of = self.ws.data.as_of(as_of)  # the one rule for the default date and its range
         for result in self.in_order(name):
             if as_of not in self.ws.store.fresh_dates(result.table, stamp=result.stamp):
                 self.ws.progress(f"computing {result.title} as of {as_of}")
