@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 import pandas as pd
 import pyarrow as pa
 
+from retainly.segments.lifecycle import STAGES
 from retainly.store.backends import Store
 
 NOT_A_CUSTOMER = "(not a customer yet)"
@@ -80,6 +81,8 @@ def store_transitions(store: Store, dates: list[date]) -> None:
 def stage_counts(store: Store, as_of: date) -> list[dict]:
     rows = store.fetchall("SELECT stage, COUNT(*), SUM(CASE WHEN vip THEN 1 ELSE 0 END) FROM lifecycle_stages "
                           "WHERE as_of = ? GROUP BY stage", (as_of,))
+    # GROUP BY has no order; list stages in the lifecycle's own order so output is stable.
+    rows = sorted(rows, key=lambda row: STAGES.index(row[0]) if row[0] in STAGES else len(STAGES))
     return [{"stage": stage, "customers": int(count), "vip": int(vip or 0)} for stage, count, vip in rows]
 
 
