@@ -65,6 +65,7 @@ class ModelSettings:
     discount_rate: float = 0.01  # per month
     min_repeat_buyers: int = 50
     penalizer: float = 0.0
+    order_window_days: int = 90  # the window of the calibrated chance to order a manager sees
 
 
 # -- [lifecycle] and [warning_signs] -----------------------------------------------------------
@@ -278,7 +279,8 @@ def _number_section(kind: type, section: dict, where: str):
 
 
 def _model_settings(section: dict, where: str) -> ModelSettings:
-    """The [models] section: time_unit, horizon_days, discount_rate, min_repeat_buyers, penalizer."""
+    """The [models] section: time_unit, horizon_days, discount_rate, min_repeat_buyers, penalizer,
+    order_window_days."""
     _known_keys(ModelSettings, section, where)
     defaults = ModelSettings()
     unit = section.get("time_unit", defaults.time_unit)
@@ -294,6 +296,7 @@ def _model_settings(section: dict, where: str) -> ModelSettings:
         time_unit=unit,
         horizon_days=_positive_int(section, "horizon_days", defaults.horizon_days, where),
         min_repeat_buyers=_positive_int(section, "min_repeat_buyers", defaults.min_repeat_buyers, where),
+        order_window_days=_positive_int(section, "order_window_days", defaults.order_window_days, where),
         **rates,
     )
 

@@ -29,7 +29,7 @@ from tests.features.model_shop import AS_OF, LAST_ORDER_DAY, MODEL_SHOP, custome
 
 HEURISTIC_REASON = "2 repeat buyers, fewer than the 50 a model needs: transparent heuristics instead"
 PREDICTION_KEYS = {"as_of", "model", "p_alive", "expected_orders", "p_order", "expected_spend", "clv",
-                   "next_order_date", "confidence", "horizon_days"}
+                   "next_order_date", "confidence", "horizon_days", "order_chance", "order_window_days"}
 
 # The heuristics by hand (weeks; default horizon 365 days = 365/7 weeks; a month 30.4375 days;
 # 12 months of CLV, round(365 / 30.4375) = 12, discounted at 1 % a month).

@@ -70,6 +70,8 @@ class Prediction(Result):
     next_order_date: date | None
     confidence: str
     horizon_days: int
+    order_chance: float | None  # calibrated chance to order within order_window_days
+    order_window_days: int | None
 
 
 @dataclass(frozen=True, kw_only=True)

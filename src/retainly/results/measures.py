@@ -36,6 +36,10 @@ class KpiRow(Result):
     lost_customers: int
     crr: float | None
     churn_rate: float | None
+    # True when the activity window before ``start`` reaches before the data's first order.
+    warming_up: bool
+    # Why CRR and churn are empty (no customers at the start) or to be read with care (warming up).
+    retention_note: str | None
     simple_ltv: float | None
     historic_ltv: float | None
     historic_ltv_gross: float | None

@@ -29,6 +29,8 @@ class FitRecord(Result):
     reason: str
     backtest: list[dict[str, Any]] | None
     fitted_at: datetime
+    order_window_days: int | None = None  # None: a fit made before the chance to order existed
+    calibration: dict[str, Any] | None = None  # the isotonic map of the chance to order (scores.calibration)
 
     def to_dict(self) -> dict[str, Any]:
         # The fit time to the second: the microseconds only matter to the store's freshness rule.
@@ -54,11 +56,14 @@ class PredictionTotals(Result):
     clv: float
     active: int
     mean_p_alive: float | None
+    order_window_days: int | None  # the window of the chance to order
+    expected_buyers: float  # the chances to order within that window, summed
+    likely_buyers: int  # customers whose chance to order is at least LIKELY_TO_ORDER
 
 
 @dataclass(frozen=True, kw_only=True)
 class AliveBin(Result):
-    """Customers whose P(alive) is in [low, low + 0.1) (the last bin includes 1)."""
+    """Customers whose P(alive) (or chance to order) is in [low, low + 0.1) (the last bin includes 1)."""
 
     low: float
     customers: int

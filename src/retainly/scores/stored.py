@@ -15,9 +15,9 @@ if TYPE_CHECKING:
 
 FIT_COLUMNS = ("fit_id", "as_of", "model", "time_unit", "params", "spend_model", "spend_params", "log_likelihood",
                "customers", "repeat_buyers", "horizon_days", "discount_rate", "confidence", "reason", "backtest",
-               "fitted_at")
+               "fitted_at", "order_window_days", "calibration")
 PREDICTION_COLUMNS = ("model", "p_alive", "expected_orders", "p_order", "expected_spend", "clv", "next_order_date",
-                      "confidence")
+                      "confidence", "order_chance")
 
 
 def latest_fit(store: Store, as_of: date | None = None) -> dict | None:
@@ -28,7 +28,7 @@ def latest_fit(store: Store, as_of: date | None = None) -> dict | None:
     if row is None:
         return None
     fit = dict(zip(FIT_COLUMNS, row))
-    for key in ("params", "spend_params", "backtest"):
+    for key in ("params", "spend_params", "backtest", "calibration"):
         fit[key] = json.loads(fit[key]) if fit[key] else None
     return fit
 
@@ -78,23 +78,28 @@ def predictions_at(store: Store, as_of: date) -> "pd.DataFrame | None":
                          "expected_orders": predicted["expected_purchases"], "clv": float("nan")})
 
 
-def prediction_totals(store: Store, as_of: date, active_from: float) -> dict:
-    """The stored predictions of ``as_of`` added up; ``active`` counts P(alive) >= ``active_from``."""
+def prediction_totals(store: Store, as_of: date, active_from: float, likely_from: float) -> dict:
+    """The stored predictions of ``as_of`` added up; ``active`` counts P(alive) >= ``active_from``,
+    ``likely_buyers`` a chance to order >= ``likely_from``."""
     table = store.table("customer_scores")
     mine = table.filter(table.as_of == as_of)
     totals = mine.aggregate(customers=mine.count(), expected_orders=mine.expected_orders.sum(), clv=mine.clv.sum(),
                             active=(mine.p_alive >= active_from).sum(),
-                            mean_p_alive=mine.p_alive.mean()).to_pyarrow().to_pylist()[0]
+                            mean_p_alive=mine.p_alive.mean(), expected_buyers=mine.order_chance.sum(),
+                            likely_buyers=(mine.order_chance >= likely_from).sum()).to_pyarrow().to_pylist()[0]
+    fit = latest_fit(store, as_of)
     return {"customers": int(totals["customers"]), "expected_orders": float(totals["expected_orders"] or 0),
             "clv": float(totals["clv"] or 0), "active": int(totals["active"] or 0),
-            "mean_p_alive": totals["mean_p_alive"]}
+            "mean_p_alive": totals["mean_p_alive"], "order_window_days": fit["order_window_days"] if fit else None,
+            "expected_buyers": float(totals["expected_buyers"] or 0), "likely_buyers": int(totals["likely_buyers"] or 0)}
 
 
-def alive_histogram(store: Store, as_of: date, bins: int = 10) -> list[dict]:
-    """Customers per P(alive) bin of width 1 / ``bins`` (the last bin includes 1), counted in the engine."""
+def alive_histogram(store: Store, as_of: date, bins: int = 10, column: str = "p_alive") -> list[dict]:
+    """Customers per bin of width 1 / ``bins`` of a probability ``column`` (the last bin includes 1),
+    counted in the engine."""
     table = store.table("customer_scores")
     mine = table.filter(table.as_of == as_of)
-    placed = mine.mutate(bin=(mine.p_alive * bins).floor().clip(upper=bins - 1).cast("int32"))
+    placed = mine.mutate(bin=(mine[column] * bins).floor().clip(upper=bins - 1).cast("int32"))
     counted = placed.group_by("bin").aggregate(customers=placed.count()).to_pyarrow().to_pylist()
     by_bin = {row["bin"]: int(row["customers"]) for row in counted}
     return [{"low": i / bins, "customers": by_bin.get(i, 0)} for i in range(bins)]

@@ -29,7 +29,8 @@ class CustomerService(Service):
             prediction = customer_prediction(self.store, customer_id, as_of)
             if prediction is not None:
                 fit = self.ws.predictions.latest_fit(as_of)
-                prediction = Prediction(as_of=as_of, **prediction, horizon_days=fit.horizon_days)
+                prediction = Prediction(as_of=as_of, **prediction, horizon_days=fit.horizon_days,
+                                        order_window_days=fit.order_window_days)
             self.ws.insights.ensure(as_of)
             standing = view.customer_standing(self.store, customer_id, as_of)
         found = view.customer_view(self.store, customer_id)

@@ -20,9 +20,10 @@ from retainly.scores.backtest import evaluate
 from retainly.scores.scoring import MODEL_CHOICES, backtest_data, score
 from retainly.services.base import Service
 
-__all__ = ["DAYS_PER_MONTH", "LIKELY_ACTIVE", "MODEL_CHOICES", "PredictionService", "model_title"]
+__all__ = ["DAYS_PER_MONTH", "LIKELY_ACTIVE", "LIKELY_TO_ORDER", "MODEL_CHOICES", "PredictionService", "model_title"]
 
-LIKELY_ACTIVE = 0.5  # P(alive) from which a customer counts as probably still buying
+LIKELY_ACTIVE = 0.5  # P(alive) from which a customer counts as probably still a customer
+LIKELY_TO_ORDER = 0.5  # a chance to order from which a customer counts as likely to order
 
 
 class PredictionService(Service):
@@ -50,11 +51,16 @@ class PredictionService(Service):
 
     def totals(self, as_of: date | None = None) -> PredictionTotals:
         """The stored predictions of ``as_of`` added up (scored first when missing or stale)."""
-        return PredictionTotals(**stored.prediction_totals(self.store, self.ensure(as_of), LIKELY_ACTIVE))
+        return PredictionTotals(**stored.prediction_totals(self.store, self.ensure(as_of), LIKELY_ACTIVE,
+                                                           LIKELY_TO_ORDER))
 
     def alive_histogram(self, as_of: date | None = None) -> list[AliveBin]:
         """Customers per tenth of P(alive)."""
         return rows(AliveBin, stored.alive_histogram(self.store, self.ensure(as_of)))
+
+    def chance_histogram(self, as_of: date | None = None) -> list[AliveBin]:
+        """Customers per tenth of the calibrated chance to order within the window."""
+        return rows(AliveBin, stored.alive_histogram(self.store, self.ensure(as_of), column="order_chance"))
 
     def backtest(self, calibration_end: date, holdout_end: date | None = None,
                  models: list[str] | None = None) -> BacktestResult:

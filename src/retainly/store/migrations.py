@@ -376,9 +376,23 @@ _V9_ID_SEQUENCES = Migration(
                ("fit_ids", "model_fits", "fit_id")),
 )
 
+# The chance to order within a window, calibrated on the shop's history (docs/models.md). Stored
+# predictions are derived data: those made before have no such chance, so they are dropped and
+# made again, with today's rules, when next read.
+_V10_ORDER_CHANCE = Migration(
+    10,
+    "the calibrated chance to order within a window, per customer, and the calibration with each fit",
+    (
+        "ALTER TABLE model_fits ADD COLUMN order_window_days INTEGER",
+        "ALTER TABLE model_fits ADD COLUMN calibration TEXT",
+        "ALTER TABLE customer_scores ADD COLUMN order_chance DOUBLE PRECISION",
+        "DELETE FROM customer_scores",
+    ),
+)
+
 MIGRATIONS: tuple[Migration, ...] = (_V1_CORE, _V2_SITE_AND_PROMOTIONS, _V3_RFM_SCORES, _V4_PURCHASES,
                                      _V5_PREDICTIONS, _V6_LIFECYCLE, _V7_ERASURES, _V8_REPAIR_V6,
-                                     _V9_ID_SEQUENCES)
+                                     _V9_ID_SEQUENCES, _V10_ORDER_CHANCE)
 LATEST_VERSION = MIGRATIONS[-1].version
 
 SCHEMA_TABLE_DDL = """CREATE TABLE IF NOT EXISTS retainly_schema (

@@ -11,7 +11,7 @@ from retainly.cli.app import app, open_workspace
 from retainly.cli.commands.measure import day
 from retainly.cli.output import after_commit, console, print_csv, print_json, print_record, print_rows
 from retainly.errors import InputError
-from retainly.services.predictions import DAYS_PER_MONTH, LIKELY_ACTIVE
+from retainly.services.predictions import DAYS_PER_MONTH, LIKELY_TO_ORDER
 
 _UNIT_DAYS = {"d": 1.0, "w": 7.0, "m": DAYS_PER_MONTH, "y": 365.0}
 
@@ -40,12 +40,12 @@ def score(
     with open_workspace() as ws:
         with console.status("choosing and fitting a model (backtest on the shop's own history)..."):
             fit = ws.predictions.fit(model, day(as_of, "--as-of"), horizon_days(horizon))
-        scores = ws.predictions.scores(fit.as_of).to_pandas()
+        totals = ws.predictions.totals(fit.as_of)
     with after_commit(f"the {fit.model} fit as of {fit.as_of} with every customer's predictions"):
-        _report_fit(fit, scores, as_json)
+        _report_fit(fit, totals, as_json)
 
 
-def _report_fit(fit, scores, as_json: bool) -> None:
+def _report_fit(fit, totals, as_json: bool) -> None:
     if as_json:
         print_json(fit)
         return
@@ -55,10 +55,14 @@ def _report_fit(fit, scores, as_json: bool) -> None:
         "repeat buyers": fit.repeat_buyers, "horizon days": fit.horizon_days,
     })
     print_record(f"predictions over the next {fit.horizon_days} days", {
-        "expected orders, all customers": round(float(scores["expected_orders"].sum()), 1),
-        "expected value (CLV), all customers": round(float(scores["clv"].sum()), 2),
-        "customers probably still active (P(alive) >= 0.5)": int((scores["p_alive"] >= LIKELY_ACTIVE).sum()),
-        "mean P(alive)": round(float(scores["p_alive"].mean()), 4),
+        "expected orders, all customers": round(totals.expected_orders, 1),
+        "expected value (CLV), all customers": round(totals.clv, 2),
+        f"customers likely to order within {totals.order_window_days} days (chance >= {LIKELY_TO_ORDER:.0%})":
+            totals.likely_buyers,
+        f"customers expected to order within {totals.order_window_days} days (chances summed)":
+            round(totals.expected_buyers, 1),
+        "customers probably still active (P(alive) >= 0.5)": totals.active,
+        "mean P(alive)": round(float(totals.mean_p_alive or 0), 4),
     })
     console.print("stored every customer's predictions; see `retainly customer show ID` or `retainly report`")
 

@@ -11,7 +11,7 @@ from retainly.cli.app import app, open_workspace, state
 from retainly.cli.output import after_commit, console, phases, print_record, print_rows
 from retainly.errors import InputError
 from retainly.services.data import GENERATOR_PHASES, SHOP_FILE_FORMATS, write_generated_shop
-from retainly.services.predictions import LIKELY_ACTIVE
+from retainly.services.predictions import LIKELY_TO_ORDER
 from retainly.views.report import write_report
 from retainly.workspace import Workspace
 
@@ -84,7 +84,7 @@ def demo(
             due = ws.insights.reorders(limit=10).due
             step("report")
             report = write_report(ws, _report_path(ws))
-        scores = ws.predictions.scores().to_pandas()
+        totals = ws.predictions.totals()
         where = ws.store.url.display()
         example = ws.customers.example_id()
     with after_commit(f"the demo shop in {where}"):
@@ -93,9 +93,11 @@ def demo(
                                     for row in segments])
         print_record(f"predictions for the next {fit.horizon_days} days", {
             "model": fit.model, "why": fit.reason,
-            "expected orders": round(float(scores["expected_orders"].sum()), 1),
-            "expected value (CLV)": round(float(scores["clv"].sum()), 2),
-            "probably still customers (P(alive) >= 0.5)": int((scores["p_alive"] >= LIKELY_ACTIVE).sum()),
+            "expected orders": round(totals.expected_orders, 1),
+            "expected value (CLV)": round(totals.clv, 2),
+            f"likely to order within {totals.order_window_days} days (chance >= {LIKELY_TO_ORDER:.0%})":
+                totals.likely_buyers,
+            "probably still customers (P(alive) >= 0.5)": totals.active,
         })
         print_rows("lifecycle stages (docs/lifecycle.md)", stages)
         print_rows("buyer types (docs/buyer_types.md)", types.types)

@@ -1,0 +1,145 @@
+"""The chance to order within a window, calibrated on the shop's own recent history.
+
+A purchase model's P(at least one purchase within t) is exact only if the shop follows the
+model: steady rates, no seasons, dropout as the model says. Real shops do not, and a manager
+acting on "70 %" needs seven in ten such customers to order. So the probability retainly
+shows (``order_chance``) is recalibrated on what the shop's customers actually did:
+
+1. hide the last ``window`` days before the scoring date (and, pooled, up to three earlier
+   windows within the last year, so that one season does not set the level);
+2. fit the same purchase model on the history before each window and predict each customer's
+   raw P(an order within ``window``);
+3. see who ordered in the hidden days, and fit an isotonic regression from the raw
+   probability to the observed share (monotone: it never reorders customers, only says what
+   a raw "0.4" has meant in this shop);
+4. store the regression's breakpoints with the fit and map every customer's raw probability
+   through them (linear between breakpoints, flat beyond the ends).
+
+``reliability`` and ``brier`` are the checks: predicted against observed share per tenth of
+the customers (ranked by the prediction), and the mean squared error of the probability.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+from sklearn.isotonic import IsotonicRegression
+
+from retainly.errors import ConvergenceError, InputError
+from retainly.features.model_summary import holdout_activity, model_summary
+from retainly.features.orders import purchase_span
+from retainly.settings import TIME_UNITS, ModelSettings
+
+MIN_BUYERS = 20  # fewer customers who ordered in the hidden window than this: too few to calibrate on
+MAX_POINTS = 200  # breakpoints kept with the fit; the map between them is linear
+MAX_WINDOWS = 4  # earlier windows pooled to calibrate on, within the last year
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """An isotonic map from a model's raw probability to the share that did order."""
+
+    window_days: int
+    cut: date  # the earliest window learnt from starts after this day
+    customers: int
+    buyers: int
+    raw: tuple[float, ...]
+    observed: tuple[float, ...]
+
+    def apply(self, raw: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities for raw ones (clipped to the ends of the map)."""
+        return np.interp(np.asarray(raw, dtype=float), self.raw, self.observed)
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "cut": self.cut.isoformat(), "raw": list(self.raw), "observed": list(self.observed)}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> Calibration:
+        return cls(**{**values, "cut": date.fromisoformat(values["cut"]), "raw": tuple(values["raw"]),
+                      "observed": tuple(values["observed"])})
+
+
+def fit_calibration(raw: np.ndarray, bought: np.ndarray, window_days: int, cut: date) -> Calibration:
+    """Isotonic regression of who ordered (0/1) on the raw probability."""
+    raw = np.asarray(raw, dtype=float)
+    bought = np.asarray(bought, dtype=float)
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip").fit(raw, bought)
+    xs, ys = iso.X_thresholds_, iso.y_thresholds_
+    if len(xs) > MAX_POINTS:  # keep the map small in the fit record; the ends and shape stay
+        keep = np.unique(np.linspace(0, len(xs) - 1, MAX_POINTS).round().astype(int))
+        xs, ys = xs[keep], ys[keep]
+    return Calibration(window_days=int(window_days), cut=cut, customers=len(raw), buyers=int(bought.sum()),
+                       raw=tuple(float(x) for x in xs), observed=tuple(float(y) for y in ys))
+
+
+def calibrate(store, as_of: date, model_name: str, settings: ModelSettings, window_days: int,
+              fit_model) -> tuple[Calibration | None, str]:
+    """(calibration, note): the map for ``model_name`` learnt on windows of ``window_days`` before ``as_of``.
+
+    The windows end at ``as_of`` and step back one window at a time over the last year (at most
+    ``MAX_WINDOWS``), pooled, so that one busy or quiet season does not set the level. The model
+    is fitted afresh at each window's start on the history before it. None with the reason when
+    the history is too short or too quiet to learn from.
+    ``fit_model(name, summary, unit_days, penalizer)`` fits the purchase model (scores.backtest).
+    """
+    unit_days = TIME_UNITS[settings.time_unit]
+    first = purchase_span(store)[0]
+    raws, outcomes, cuts, failures = [], [], [], []
+    for step in range(1, MAX_WINDOWS + 1):
+        cut = as_of - timedelta(days=step * window_days)
+        if first is None or cut - first.date() < timedelta(days=window_days) or (step > 1 and step * window_days > 366):
+            break
+        summary = model_summary(store, cut, settings.time_unit)
+        bought = ordered_within(summary, holdout_activity(store, cut, cut + timedelta(days=window_days)))
+        try:
+            model = fit_model(model_name, summary, unit_days, settings.penalizer)
+        except (ConvergenceError, InputError) as error:
+            failures.append(f"not fitted on the history to {cut} ({error})")
+            continue
+        raws.append(raw_order_chance(model, summary, window_days / unit_days))
+        outcomes.append(bought)
+        cuts.append(cut)
+    if not cuts:
+        return None, (failures[0] if failures else
+                      f"less than {window_days} days of history before {as_of - timedelta(days=window_days)}")
+    raw, bought = np.concatenate(raws), np.concatenate(outcomes)
+    if bought.sum() < MIN_BUYERS or bought.all():
+        return None, f"{int(bought.sum())} orders in the windows before {as_of}: too few to calibrate on"
+    calibration = fit_calibration(raw, bought, window_days, cuts[-1])
+    span = f"{cuts[-1]} to {as_of}" if len(cuts) > 1 else f"{cuts[0]} to {as_of}"
+    return calibration, (f"calibrated on {len(cuts)} window{'s' if len(cuts) > 1 else ''} of {window_days} days "
+                         f"from {span}: {int(bought.sum()):,} of {len(bought):,} customer-windows ordered")
+
+
+def ordered_within(summary: pd.DataFrame, activity: pd.DataFrame) -> np.ndarray:
+    """1 for each summary customer with a purchase in ``activity`` (holdout_activity), else 0."""
+    buyers = activity.loc[activity["purchases"] > 0, "customer_id"]
+    return summary["customer_id"].isin(buyers).to_numpy(dtype=float)
+
+
+def raw_order_chance(model, data, horizon: float) -> np.ndarray:
+    """The model's own P(at least one purchase within ``horizon``), in its time unit."""
+    return np.asarray(model.predict(data, horizon)["probability_of_purchase"], dtype=float)
+
+
+def brier(predicted: np.ndarray, bought: np.ndarray) -> float:
+    """Mean squared error of probabilities against 0/1 outcomes (0 perfect, 0.25 a coin)."""
+    return float(np.mean((np.asarray(predicted, dtype=float) - np.asarray(bought, dtype=float)) ** 2))
+
+
+def reliability(predicted: np.ndarray, bought: np.ndarray, groups: int = 10) -> list[dict]:
+    """Predicted against observed share per tenth of the customers ranked by the prediction."""
+    predicted = np.asarray(predicted, dtype=float)
+    bought = np.asarray(bought, dtype=float)
+    order = np.argsort(predicted, kind="stable")
+    rows = []
+    for part in np.array_split(order, min(groups, len(order))):
+        if len(part) == 0:
+            continue
+        rows.append({"group": len(rows) + 1, "customers": int(len(part)),
+                     "low": float(predicted[part].min()), "high": float(predicted[part].max()),
+                     "predicted": float(predicted[part].mean()), "observed": float(bought[part].mean())})
+    return rows
