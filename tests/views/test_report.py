@@ -9,15 +9,17 @@ import pytest
 from markupsafe import escape
 
 from retainly.services.reports import CALL_LIST_SIZE
+from retainly.segments import call_list
 from retainly.services.rfm import CURVE_POINTS
 from retainly.views import report
 from retainly.views.report_charts import plotly_js
+from tests.features.kpi_shop import load_kpi_shop
 from tests.features.model_shop import load_model_shop
 
 # Every chart of a report on a shop with history enough for all of them, by div id.
 CHARTS = {f"spark-{key}" for key, *_ in report.TILES} | {
     "chart-segments", "chart-retention", "chart-ltv", "chart-concentration",
-    "chart-alive", "chart-tracking",  # predictions: the P(alive) histogram and the backtest that chose the model
+    "chart-chance", "chart-tracking",  # predictions: the chance-to-order histogram and the backtest that chose the model
     "chart-stage-flow",  # lifecycle
 }
 
@@ -88,29 +90,30 @@ def test_report_has_the_predictions_section(shop, tmp_path):
     fit = shop.predictions.latest_fit(as_of)
     section = _section(html, "predictions")
     # The fit that made the stored scores: chosen by a backtest (600 customers, enough repeat buyers),
-    # which the tracking chart shows beside the P(alive) histogram.
+    # which the tracking chart shows beside the chance-to-order histogram.
     assert f'data-model="{fit.model}"' in section and fit.backtest
     assert str(escape(fit.reason)) in section
-    assert _plot_ids(section) == ["chart-alive", "chart-tracking"]
+    assert _plot_ids(section) == ["chart-chance", "chart-tracking"]
     # The tiles are the stored scores' totals.
     scores = shop.predictions.scores(as_of).to_pandas()
     tiles = dict(re.findall(r'data-kpi="(\w+)"><div class="tile-label">[^<]*</div><div class="tile-value">([^<]*)<',
                             section))
     assert tiles["expected_orders"] == report.format_count(round(scores["expected_orders"].sum()))
     assert tiles["expected_value"] == str(escape(report.format_money(scores["clv"].sum(), "EUR")))
-    assert tiles["active_share"] == report.format_percent((scores["p_alive"] >= 0.5).mean())
-    # The call list has P(alive) and expected value columns.
+    assert tiles["likely_share"] == report.format_percent((scores["order_chance"] >= 0.5).mean())
+    # The call list has the chance to order, expected and saveable value columns.
     call_list = _section(html, "call-list")
-    assert "<th class=\"num\">P(alive)</th>" in call_list and ">Expected value</th>" in call_list
+    assert ">Chance to order</th>" in call_list and ">Expected value</th>" in call_list
+    assert ">Saveable value</th>" in call_list
 
 
-def test_alive_histogram_counts_the_stored_scores(shop):
+def test_chance_histogram_counts_the_stored_scores(shop):
     as_of = shop.predictions.ensure()
     shown = report.predictions(shop.reports.data().shop.predictions, lambda value: report.format_money(value, "EUR"))
     scores = shop.predictions.scores(as_of).to_pandas()
-    # The same tenths counted in Python: floor(10 p), with P(alive) = 1 in the last bin.
-    tenths = (scores["p_alive"] * 10).astype(int).clip(upper=9)
-    figure = str(shown["alive_chart"])
+    # The same tenths counted in Python: floor(10 p), with a chance of 1 in the last bin.
+    tenths = (scores["order_chance"] * 10).astype(int).clip(upper=9)
+    figure = str(shown["chance_chart"])
     counts = [int(value) for value in re.search(r'"y":\[([^\]]*)\]', figure).group(1).split(",")]
     assert counts == [int((tenths == i).sum()) for i in range(10)]
     assert sum(counts) == len(scores)
@@ -121,7 +124,7 @@ def test_predictions_without_a_backtest_say_why(workspace, tmp_path):
     html = report.write_report(load_model_shop(workspace), tmp_path / "report.html").read_text(encoding="utf-8")
     section = _section(html, "predictions")
     assert 'data-model="heuristic"' in section and "from the heuristic rules" in section
-    assert _plot_ids(section) == ["chart-alive"]
+    assert _plot_ids(section) == ["chart-chance"]
     assert "No backtest chart" in section
     assert "4 repeat buyers, fewer than the 50 a model needs" in section
 
@@ -137,10 +140,19 @@ def test_concentration_curve_and_call_list_come_from_the_stored_scores(shop):
     for share, revenue in points[1:]:
         top = round(share * len(rows))
         assert revenue == pytest.approx(sum(monetary[:top]) / sum(monetary))
-    drifting = sorted((r for r in rows if r["segment"] in report.CALL_SEGMENTS),
-                      key=lambda r: (-r["monetary"], r["customer_id"]))[:CALL_LIST_SIZE]
-    called = shop.rfm.call_list(as_of)
-    assert [r.customer_id for r in called] == [r["customer_id"] for r in drifting]
+    # The call list by its rule (retainly.segments.call_list), recomputed here from the stored stages
+    # and scores in pandas: drifting stages, chance within the bounds, by CLV x (1 - chance).
+    shop.lifecycle.ensure(as_of)
+    stages = {row.customer_id: row.stage for row in shop.lifecycle.customers(as_of)}
+    scores = shop.predictions.scores(as_of).to_pandas()
+    scores["stage"] = scores["customer_id"].map(stages)
+    scores["saveable"] = scores["clv"].fillna(0) * (1 - scores["order_chance"])
+    eligible = scores[scores["stage"].isin(call_list.DRIFTING_STAGES)
+                      & scores["order_chance"].between(call_list.MIN_CHANCE, call_list.MAX_CHANCE)
+                      & (scores["saveable"] > 0)]
+    expected = eligible.sort_values(["saveable", "customer_id"], ascending=[False, True]).head(CALL_LIST_SIZE)
+    called = shop.lifecycle.call_list(as_of, CALL_LIST_SIZE)
+    assert called and [r.customer_id for r in called] == expected["customer_id"].tolist()
     assert all(r.external_id for r in called)
 
 
@@ -171,3 +183,21 @@ def test_report_refuses_a_missing_folder(shop, tmp_path):
 ])
 def test_numbers_are_formatted_for_people(value, kind, currency, text):
     assert report.format_value(value, kind, currency) == text
+
+
+def test_retention_tiles_say_why_they_are_empty_or_warming_up(workspace, tmp_path):
+    # The KPI shop's tiles cover all its history (Jan 5 to Mar 20, 2024, under a year): nobody was a
+    # customer on Jan 5, so CRR and churn are n/a, and with the default 365-day window every period
+    # (the tiles' and each month of the trend) starts less than a window after the first order.
+    load_kpi_shop(workspace)
+    html = report.write_report(workspace, tmp_path / "report.html").read_text(encoding="utf-8")
+    note = "no customers at the period start; warming up: less than 365 days of orders before the period start"
+    for key in report.RETENTION_TILES:
+        start = html.index(f'data-kpi="{key}"')
+        tile = html[start:html.index('<div class="tile-trend"', start)]
+        assert 'data-warming-up="true"' in tile and '<div class="tile-value">n/a</div>' in tile
+        assert f'<div class="tile-note">{note}</div>' in tile
+    # The other tiles carry no note; each trend point of CRR and churn carries its month's note:
+    # 3 months, and the last one again on the marker of the latest point, in each of the 2 sparklines.
+    assert html.count('<div class="tile-note">') == len(report.RETENTION_TILES)
+    assert html.count("warming up: less than 365 days of orders before the period start)") == (3 + 1) * 2

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from retainly.views.report import CALL_SEGMENTS, TILES, format_count, format_percent, format_value, write_report
+from retainly.views.report import TILES, format_count, format_percent, format_value, write_report
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 CHARTS = ("chart-segments", "chart-retention", "chart-ltv", "chart-concentration",
-          "chart-alive", "chart-tracking",  # predictions
+          "chart-chance", "chart-tracking",  # predictions
           "chart-stage-flow")  # lifecycle
 
 pytestmark = [
@@ -76,18 +76,15 @@ def test_report_renders_offline_in_chromium(workspace, tmp_path):
         assert shown["tiles"][key]["text"] == format_value(kpis[key], kind, currency), key
         assert shown["tiles"][key]["value"] == ("" if kpis[key] is None else str(kpis[key])), key
 
-    # The call list starts with the biggest spender among the drifting high-value customers.
-    scores = workspace.rfm.scores().to_pylist()
-    top = max((row for row in scores if row["segment"] in CALL_SEGMENTS),
-              key=lambda row: (row["monetary"], -row["customer_id"]))
-    assert shown["call_list"][0] == workspace.customers.view(str(top["customer_id"])).customer.external_id
-    assert len(shown["call_list"]) == 25
+    # The call list is ws.lifecycle.call_list(), in its order (its rule is tested in tests/views/test_report.py).
+    called = workspace.lifecycle.call_list(limit=25)
+    assert called and shown["call_list"] == [row.external_id for row in called]
 
-    # Predictions: one bar per tenth of P(alive) that has customers, the actual curve and one line
+    # Predictions: a bar per tenth of the chance to order (an empty tenth draws a flat one; the
+    # counts are checked in tests/views/test_report.py), the actual curve and one line
     # per fitted model in the backtest that chose the model, and the tiles from the stored scores.
     predicted = workspace.predictions.scores().to_pandas()
-    tenths = (predicted["p_alive"] * 10).astype(int).clip(upper=9)
-    assert shown["alive_bars"] == tenths.nunique()
+    assert shown["chance_bars"] == 10
     fit = workspace.predictions.latest_fit(workspace.data.last_order_date())
     assert shown["predictions_model"] == fit.model
     fitted = [result for result in fit.backtest if "error" not in result]
@@ -95,12 +92,12 @@ def test_report_renders_offline_in_chromium(workspace, tmp_path):
     assert shown["prediction_tiles"] == {
         "expected_orders": format_count(round(predicted["expected_orders"].sum())),
         "expected_value": format_value(predicted["clv"].sum(), "money", currency),
-        "active_share": format_percent((predicted["p_alive"] >= 0.5).mean()),
+        "likely_share": format_percent((predicted["order_chance"] >= 0.5).mean()),
     }
-    # The call list's P(alive) column is each customer's stored P(alive).
-    by_customer = dict(zip(predicted["customer_id"], predicted["p_alive"]))
+    # The call list's chance column is each customer's stored chance to order.
+    by_customer = dict(zip(predicted["customer_id"], predicted["order_chance"]))
     external = dict(workspace.store.fetchall("SELECT external_id, customer_id FROM customers"))
-    assert shown["call_alive"] == [format_percent(by_customer[external[key]]) for key in shown["call_list"]]
+    assert shown["call_chance"] == [format_percent(by_customer[external[key]]) for key in shown["call_list"]]
 
 
 def _read_page(page) -> dict:
@@ -127,8 +124,8 @@ def _read_page(page) -> dict:
             period: document.getElementById('period').textContent.trim(),
             tiles,
             call_list: all('#call-list tbody tr').map(row => row.dataset.customer),
-            call_alive: all('#call-list tbody tr').map(row => row.querySelectorAll('td')[7].textContent.trim()),
-            alive_bars: all('#chart-alive .barlayer .point path').filter(p => (p.getAttribute('d') || '') !== 'M0,0Z').length,
+            call_chance: all('#call-list tbody tr').map(row => row.querySelectorAll('td')[7].textContent.trim()),
+            chance_bars: all('#chart-chance .barlayer .point path').filter(p => (p.getAttribute('d') || '') !== 'M0,0Z').length,
             tracking_lines: drawn(document.getElementById('chart-tracking')),
             predictions_model: document.getElementById('predictions').dataset.model,
             prediction_tiles: Object.fromEntries(all('#predictions .tile').map(

@@ -16,12 +16,14 @@ from retainly.results.rfm import CallListEntry, ConcentrationPoint, SegmentRow
 
 @dataclass(frozen=True, kw_only=True)
 class PredictionsOverview(Result):
-    """The fit behind the stored predictions, their totals and the P(alive) histogram."""
+    """The fit behind the stored predictions, their totals, and histograms of P(alive) and of the
+    chance to order."""
 
     fit: FitRecord
     model_title: str
     totals: PredictionTotals
     alive_bins: list[AliveBin]
+    chance_bins: list[AliveBin]
 
 
 @dataclass(frozen=True, kw_only=True)

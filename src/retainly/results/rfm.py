@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 
 from retainly.results.base import Result
 
@@ -42,19 +41,24 @@ class SegmentMove(Result):
 
 @dataclass(frozen=True, kw_only=True)
 class CallListEntry(Result):
-    """A customer worth a call: valuable, drifting away, with their predictions."""
+    """A customer worth a call: drifting away but not gone, with the value a call can save
+    (rule: retainly.segments.call_list)."""
 
     customer_id: int
     external_id: str
     name: str | None
     email: str | None
     phone: str | None
+    stage: str
+    vip: bool
     segment: str
     recency_days: int
     frequency: int
-    monetary: Decimal
-    p_alive: float | None
+    monetary: float
+    p_alive: float
+    order_chance: float
     clv: float | None
+    saveable_value: float
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -172,18 +172,3 @@ def revenue_concentration(store: Store, as_of: date, points: int) -> list[tuple[
         return []
     total = float(rows[0]["total"])
     return [(0.0, 0.0)] + [(row["customers"] / row["size"], float(row["running"]) / total) for row in rows]
-
-
-def call_list(store: Store, as_of: date, segments: tuple[str, ...], limit: int) -> list[dict]:
-    """Customers of ``segments`` (high value but drifting away), biggest spenders first, with their
-    P(alive) and CLV where predictions for ``as_of`` exist."""
-    table = scores(store, as_of)
-    drifting = table.filter(table.segment.isin(segments))
-    customers = store.table("customers").select("customer_id", "external_id", "name", "email", "phone")
-    predicted = store.table("customer_scores")
-    predicted = predicted.filter(predicted.as_of == as_of).select("customer_id", "p_alive", "clv")
-    joined = drifting.join(customers, "customer_id").left_join(predicted, "customer_id")
-    return joined.order_by([joined.monetary.desc(), joined.customer_id]).limit(limit).select(
-        "customer_id", "external_id", "name", "email", "phone", "segment", "recency_days", "frequency", "monetary",
-        "p_alive", "clv",
-    ).to_pyarrow().to_pylist()

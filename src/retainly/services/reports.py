@@ -16,9 +16,8 @@ from retainly.errors import InputError
 from retainly.results import PredictionsOverview, ReportData, ShopOverview
 from retainly.services.base import Service
 from retainly.services.predictions import model_title
-from retainly.services.rfm import CALL_SEGMENTS
 
-__all__ = ["CALL_SEGMENTS", "ReportService"]
+__all__ = ["ReportService"]
 
 TILE_MONTHS = 12
 FLOW_MONTHS = 6
@@ -48,6 +47,7 @@ class ReportService(Service):
         unit = "quarter" if (as_of - store_first).days > 2 * 365 else "month"
         concentration = ws.rfm.revenue_concentration(as_of)
         flow_since = max(store_first, months_before(as_of, FLOW_MONTHS))
+        ws.progress(f"measuring KPIs, trends, segments and cohorts as of {as_of}")
         return ShopOverview(
             as_of=as_of, first=first, store_first=store_first, unit=unit, currency=ws.measures.currency(),
             window_days=self.settings.activity_window_days, summary=summary,
@@ -55,9 +55,9 @@ class ReportService(Service):
             segments=ws.rfm.segments(as_of), retention=ws.measures.cohorts(unit, "customers"),
             ltv=ws.measures.cohorts(unit, "revenue"), concentration=concentration,
             top20_share=share_at([(p.customer_share, p.revenue_share) for p in concentration], 0.2),
-            call_list=ws.rfm.call_list(as_of, CALL_LIST_SIZE), predictions=self._predictions(as_of),
+            call_list=ws.lifecycle.call_list(as_of, CALL_LIST_SIZE), predictions=self._predictions(as_of),
             stages=ws.lifecycle.counts(as_of), flow_since=flow_since,
-            flow=ws.lifecycle.flow(flow_since, as_of).flow if flow_since < as_of else [],
+            flow=ws.lifecycle.flow(flow_since, as_of, trend=False).flow if flow_since < as_of else [],
             buyer_types=ws.insights.buyer_type_mix(as_of), reorders=ws.insights.reorders(as_of, REORDERS_SHOWN).due)
 
     def _predictions(self, as_of: date) -> PredictionsOverview | None:
@@ -65,7 +65,8 @@ class ReportService(Service):
         if fit is None:
             return None
         return PredictionsOverview(fit=fit, model_title=model_title(fit.model), totals=self.ws.predictions.totals(as_of),
-                                   alive_bins=self.ws.predictions.alive_histogram(as_of))
+                                   alive_bins=self.ws.predictions.alive_histogram(as_of),
+                                   chance_bins=self.ws.predictions.chance_histogram(as_of))
 
 
 def share_at(points: list[tuple[float, float]], share: float) -> float | None:

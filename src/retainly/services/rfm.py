@@ -8,12 +8,11 @@ import pyarrow as pa
 
 from retainly.errors import InputError
 from retainly.features.orders import check_day
-from retainly.results import CallListEntry, ConcentrationPoint, RfmRun, SegmentMove, SegmentRow
+from retainly.results import ConcentrationPoint, RfmRun, SegmentMove, SegmentRow
 from retainly.results.base import rows
 from retainly.segments import rfm
 from retainly.services.base import Service
 
-CALL_SEGMENTS = ("Can't Lose Them", "At Risk")  # high value, drifting away: worth a call
 CURVE_POINTS = 100
 
 
@@ -53,11 +52,6 @@ class RfmService(Service):
         self.ensure(earlier)
         self.ensure(later)
         return rows(SegmentMove, rfm.segment_moves(self.store, earlier, later))
-
-    def call_list(self, as_of: date | None = None, limit: int = 25) -> list[CallListEntry]:
-        """The customers most worth a call: high value but drifting away, biggest spenders first."""
-        as_of = self.ensure(as_of)
-        return rows(CallListEntry, rfm.call_list(self.store, as_of, CALL_SEGMENTS, limit))
 
     def revenue_concentration(self, as_of: date | None = None, points: int = CURVE_POINTS) -> list[ConcentrationPoint]:
         """The share of revenue against the share of customers, biggest spenders first, from (0, 0)."""

@@ -153,15 +153,16 @@ def concentration_curve(div_id: str, points: Sequence[tuple[float, float]], top_
     return _html(fig, div_id, 400)
 
 
-def alive_histogram(div_id: str, bins: Sequence[dict]) -> str:
-    """Customers per tenth of P(alive): how much of the base is probably still buying."""
+def chance_histogram(div_id: str, bins: Sequence[dict], window_days: int | None) -> str:
+    """Customers per tenth of their chance to order within the window: how many will come back soon."""
+    window = f"{window_days} days" if window_days else "the window"
     fig = go.Figure(go.Bar(
         x=[f"{row['low']:.1f}–{row['low'] + 0.1:.1f}" for row in bins], y=[row["customers"] for row in bins],
         marker_color=[PRIMARY if row["low"] >= 0.5 else ACCENT for row in bins],
-        hovertemplate="P(alive) %{x}: %{y:,} customers<extra></extra>",
+        hovertemplate="chance to order %{x}: %{y:,} customers<extra></extra>",
     ))
     fig.update_layout(margin=dict(l=10, r=10, t=10, b=40), bargap=0.15,
-                      xaxis=dict(title=dict(text="P(alive): probability the customer is still a customer"), type="category"),
+                      xaxis=dict(title=dict(text=f"chance to order within {window} (calibrated)"), type="category"),
                       yaxis=dict(title=dict(text="customers"), tickformat="~s"))
     return _html(fig, div_id, 340)
 
