@@ -17,7 +17,7 @@ from retainly.results import AliveBin, BacktestResult, FitRecord, PredictionTota
 from retainly.results.base import rows
 from retainly.scores import stored
 from retainly.scores.backtest import evaluate
-from retainly.scores.scoring import MODEL_CHOICES, backtest_data, score
+from retainly.scores.scoring import MODEL_CHOICES, backtest_data, calibrator, score
 from retainly.services.base import Service
 
 __all__ = ["DAYS_PER_MONTH", "LIKELY_ACTIVE", "LIKELY_TO_ORDER", "MODEL_CHOICES", "PredictionService", "model_title"]
@@ -78,7 +78,7 @@ class PredictionService(Service):
             raise InputError(f"no customer had bought by {calibration_end}; pick a later `calibration_end`",
                              parameter="calibration_end")
         return BacktestResult(calibration_end=calibration_end, holdout_end=holdout_end, time_unit=settings.time_unit,
-                              models=evaluate(data, chosen, settings.penalizer))
+                              models=evaluate(data, chosen, settings.penalizer, calibrator(self.store, data, settings)))
 
 
 def model_title(name: str) -> str:

@@ -68,7 +68,7 @@ def _report_fit(fit, totals, as_json: bool) -> None:
 
 
 _BACKTEST_COLUMNS = ("model", "predicted_purchases", "actual_purchases", "aggregate_error", "mae", "rmse", "brier",
-                     "roc_auc", "p_alive_auc", "revenue_error")
+                     "calibrated_brier", "roc_auc", "p_alive_auc", "revenue_error")
 
 
 @app.command()
@@ -97,5 +97,18 @@ def backtest(
     rows = [{k: r.get(k) for k in _BACKTEST_COLUMNS} if "error" not in r else {"model": r["model"], "error": r["error"]}
             for r in result.models]
     print_rows(f"backtest: calibration to {result.calibration_end}, holdout to {result.holdout_end}", rows)
+    fitted = [r for r in result.models if "error" not in r]
+    for key, what in (("reliability", "the model's own chance"), ("calibrated_reliability", "the calibrated chance")):
+        if any(r.get(key) for r in fitted):
+            print_rows(f"chance to order in the holdout, {what}: predicted / observed share per tenth of customers",
+                       _reliability_rows(fitted, key))
     console.print("aggregate_error +0.53 means 53 % more purchases predicted than happened; "
-                  "lower mae/rmse/brier and higher auc are better")
+                  "lower mae/rmse/brier and higher auc are better; a well calibrated chance has predicted = observed")
+
+
+def _reliability_rows(results: list[dict], key: str) -> list[dict]:
+    """One row per tenth of customers (lowest chance first), a "predicted / observed" column per model."""
+    tenths = max(len(r.get(key) or []) for r in results)
+    return [{"tenth": i + 1, **{r["model"]: (f"{r[key][i]['predicted']:.3f} / {r[key][i]['observed']:.3f}"
+                                             if i < len(r.get(key) or []) else None) for r in results}}
+            for i in range(tenths)]
