@@ -22,7 +22,8 @@ def test_kpis_json_keys_and_rates(db, capsys):
     assert run(["--db", db, "kpis", "--json", "--window", "30"]) == 0
     row = json.loads(capsys.readouterr().out)
     for key in ("customers", "new_customers", "orders", "revenue", "aov", "purchase_frequency", "repeat_purchase_rate",
-                "avg_days_between_orders", "crr", "churn_rate", "historic_ltv", "top20_revenue_share", "cac", "ltv_cac"):
+                "avg_days_between_orders", "crr", "churn_rate", "warming_up", "retention_note", "historic_ltv",
+                "top20_revenue_share", "cac", "ltv_cac"):
         assert key in row
     assert row["repeat_purchase_rate"] == 0.6 and row["cac"]["search"] == 150.0
 
@@ -32,6 +33,27 @@ def test_kpis_by_month_json_is_a_list(db, capsys):
     assert run(["--db", db, "kpis", "--by", "month", "--from", "2024-02-01", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [r["period"] for r in rows] == ["2024-02", "2024-03"]
+
+
+def test_kpis_mark_warming_up_and_the_missing_base(db, capsys):
+    # First order Jan 5; 30-day window: Jan (Jan 1 - 30 days = Dec 2) and Feb (Jan 2) are warming up,
+    # Mar (Jan 31) is not; January has nobody at its start, so CRR and churn are null with the reason.
+    capsys.readouterr()
+    assert run(["--db", db, "kpis", "--by", "month", "--window", "30", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["warming_up"] for r in rows] == [True, True, False]
+    assert (rows[0]["crr"], rows[0]["churn_rate"]) == (None, None)
+    assert rows[0]["retention_note"].startswith("no customers at the period start; warming up")
+    assert rows[2]["retention_note"] is None
+    assert run(["--db", db, "kpis", "--by", "month", "--window", "30", "--csv"]) == 0
+    table = list(csv.DictReader(capsys.readouterr().out.splitlines()))
+    assert [(r["crr"], r["churn_rate"], r["warming_up"]) for r in table] == [
+        ("", "", "True"), ("0.0", "1.0", "True"), ("1.5", "0.0", "False")]
+    assert table[0]["retention_note"] == rows[0]["retention_note"]
+    assert run(["--db", db, "kpis", "--by", "month", "--window", "30"]) == 0
+    out = capsys.readouterr().out
+    assert "warming up" in out and "no customers at the period start" in out
+    assert "note: warming up = the period starts less than one activity window after the first order" in out
 
 
 def test_kpis_errors(db, capsys):

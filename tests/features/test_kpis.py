@@ -36,6 +36,10 @@ def test_whole_range(shop):
     assert row.top20_revenue_share == round(300 / 890, 4)  # ceil(0.2 * 5) = 1 customer: A
     # Nobody bought before Jan 1, so there is no base to retain: CRR and churn are undefined.
     assert (row.customers_at_start, row.crr, row.churn_rate) == (0, None, None)
+    # ... and says so; Jan 1 - 30 days = Dec 2 is before the first order (Jan 5): warming up too.
+    assert row.retention_note == ("no customers at the period start; "
+                                  "warming up: less than 30 days of orders before the period start")
+    assert row.warming_up is True
     assert row.customers_at_end == 4  # bought in [Feb 20, Mar 21): A, C, D, E
     assert row.marketing_spend == Decimal("560.00")
     assert row.cac == {"email": 100.0, "search": 150.0, "social": 160.0}  # 100/1, 300/2, 160/1
@@ -71,6 +75,39 @@ def test_by_month(shop):
     assert sum(r.revenue for r in (january, february, march)) == Decimal("890.00")
     # CAC is per period: search spent in January, social and email in February.
     assert (january.cac, february.cac, march.cac) == ({"search": 150.0}, {"email": 100.0, "social": 160.0}, {})
+
+
+def test_warming_up_lasts_one_window_from_the_first_order(shop):
+    # The first order is A's on Jan 5. A period is warming up while start - 30 days < Jan 5,
+    # i.e. for starts up to Feb 3; from Feb 4 the 30 days before the start are all in the data.
+    january, february, march = shop.measures.kpis(by="month", window_days=WINDOW)
+    assert [r.warming_up for r in (january, february, march)] == [True, True, False]  # Jan 1, Feb 1, Mar 1
+    # February has a base (A, B) so its CRR and churn are figures, flagged but not blanked.
+    assert (february.crr, february.churn_rate) == (0.0, 1.0)
+    assert february.retention_note == "warming up: less than 30 days of orders before the period start"
+    assert march.retention_note is None
+    [feb3] = shop.measures.kpis(date(2024, 2, 3), date(2024, 2, 29), window_days=WINDOW)
+    [feb4] = shop.measures.kpis(date(2024, 2, 4), date(2024, 2, 29), window_days=WINDOW)
+    assert (feb3.warming_up, feb4.warming_up) == (True, False)  # Jan 4 < Jan 5; Jan 5 is not
+    # The window is the KPI's own: with 365 days, March (Mar 1 - 365 days = 2023-03-02) is warming up.
+    [wide] = shop.measures.kpis(date(2024, 3, 1), date(2024, 3, 31), window_days=365)
+    assert wide.warming_up and wide.retention_note.endswith("less than 365 days of orders before the period start")
+
+
+def test_no_base_after_warming_up_is_empty_with_the_reason(shop):
+    # From Mar 1 (not warming up: Jan 31 >= Jan 5), per acquisition channel with a 30-day window:
+    # customers at Mar 1 bought in [Jan 31, Mar 1). search: A last Jan 20, B Jan 10 -> none;
+    # offline: E first buys Mar 5 -> none; email: D (Feb 15); social: C (Feb 5, Feb 25).
+    rows = {row.channel: row for row in shop.measures.kpis(date(2024, 3, 1), by="channel", window_days=WINDOW)}
+    for channel in ("search", "offline"):
+        row = rows[channel]
+        assert (row.customers_at_start, row.crr, row.churn_rate, row.simple_ltv) == (0, None, None, None)
+        assert (row.warming_up, row.retention_note) == (False, "no customers at the period start")
+    # email: D is a customer at Mar 1 and at Mar 21 (Mar 20 order); social: C is too ([Feb 20, Mar 21)
+    # holds Feb 25). No new customer in either: CRR (1 - 0) / 1, churn 0 / 1, no note.
+    for channel in ("email", "social"):
+        row = rows[channel]
+        assert (row.customers_at_start, row.crr, row.churn_rate, row.retention_note) == (1, 1.0, 0.0, None)
 
 
 def test_by_channel(shop):

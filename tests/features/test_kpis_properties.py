@@ -30,6 +30,8 @@ def oracle(orders, start, end, unit, window):
 
     everyone = {c for c, _, _ in orders}
     first = {c: min(t for cc, t, _ in orders if cc == c) for c in everyone}
+    earliest = min(first.values())
+    first_day = datetime(earliest.year, earliest.month, earliest.day)
     rows = []
     for period in split(start, end, unit):
         inside = [(c, t, a) for c, t, a in orders if period.start <= t < period.end]
@@ -47,6 +49,8 @@ def oracle(orders, start, end, unit, window):
             "lost_customers": len(at_start - at_end), "reactivated_customers": len(reactivated),
             "repeat_customers": sum(1 for n in counts.values() if n >= 2),
             "top_revenue": sum(top),
+            # Some day of the window before the start lies before the data's first day.
+            "warming_up": period.start - window < first_day,
         })
     return rows
 
@@ -83,3 +87,8 @@ def test_kpis_agree_with_brute_force(tmp_path_factory, orders, unit, window_days
             crr = (want["customers_at_end"] - want["new_customers"]) / want["customers_at_start"]
             assert got.crr == round(crr, 4)
             assert got.churn_rate == round(want["lost_customers"] / want["customers_at_start"], 4)
+        else:
+            assert (got.crr, got.churn_rate) == (None, None)
+            assert got.retention_note.startswith("no customers at the period start")
+        assert got.warming_up == want["warming_up"], got.period
+        assert (got.retention_note is None) == (want["customers_at_start"] > 0 and not want["warming_up"])

@@ -37,6 +37,9 @@ BEFORE = datetime(1900, 1, 1)  # the bucket of everything before the range
 _TRUNCATE = {"month": "M", "quarter": "Q", "year": "Y"}
 _UNIT_MONTHS = {"month": 1, "quarter": 3, "year": 12}
 DAYS_PER_MONTH = 365.25 / 12
+# Why CRR and churn are empty, or to be read with care (``KpiRow.retention_note``).
+NO_BASE_NOTE = "no customers at the period start"
+WARMING_UP_NOTE = "warming up: less than {window} days of orders before the period start"
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ def shop_kpis(store: Store, first: date | None = None, last: date | None = None,
     # Materialised once: every count below reads these two instead of re-joining orders and lines.
     with store.scratch(acquired_expr) as acquired, store.scratch(_history(bought, acquired)) as history:
         span = dict(zip(("first", "last"), purchase_span(store)))
+        first_order = span["first"]
         # Plain SQL: Ibis's PostgreSQL backend cannot return the NULL minimum of an empty NOT NULL column.
         first_spend = store.fetchone("SELECT MIN(spend_date) FROM marketing_spend")[0]
         if span["first"] is not None and first_spend is not None:
@@ -92,8 +96,25 @@ def shop_kpis(store: Store, first: date | None = None, last: date | None = None,
         counts = _Counts.collect(store, history, acquired, scope, by_channel=by == "channel")
     periods = split(start, end, unit)
     if by == "channel":
-        return [counts.row(periods[0], channel) for channel in counts.channels()]
-    return [counts.row(period, None) for period in periods]
+        found = [counts.row(periods[0], channel) for channel in counts.channels()]
+    else:
+        found = [counts.row(period, None) for period in periods]
+    return [_edges(row, first_order and first_order.date(), window_days) for row in found]
+
+
+def _edges(row: dict, first_order: date | None, window_days: int) -> dict:
+    """The row with ``warming_up`` and ``retention_note``: what the data's edges do to CRR and churn.
+
+    A period is warming up when the activity window before its start reaches back before the
+    data's first order: the base at its start is short (customers who bought before the data
+    began are missing, and count as new when they buy again), and few can have lapsed yet.
+    Without any order (a range given on an empty store) every period is.
+    """
+    warming_up = first_order is None or row["start"] - timedelta(days=window_days) < first_order
+    notes = [NO_BASE_NOTE] if row["customers_at_start"] == 0 else []
+    if warming_up:
+        notes.append(WARMING_UP_NOTE.format(window=window_days))
+    return {**row, "warming_up": warming_up, "retention_note": "; ".join(notes) or None}
 
 
 def _history(bought: Table, acquired: Table) -> Table:

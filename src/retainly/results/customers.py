@@ -62,6 +62,8 @@ class RfmScores(Result):
 class Prediction(Result):
     as_of: date
     model: str
+    order_chance: float | None  # calibrated chance to order within order_window_days: the figure to act on
+    order_window_days: int | None
     p_alive: float | None
     expected_orders: float | None
     p_order: float | None
@@ -70,8 +72,6 @@ class Prediction(Result):
     next_order_date: date | None
     confidence: str
     horizon_days: int
-    order_chance: float | None  # calibrated chance to order within order_window_days
-    order_window_days: int | None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -32,6 +32,7 @@ class CustomerService(Service):
                 prediction = Prediction(as_of=as_of, **prediction, horizon_days=fit.horizon_days,
                                         order_window_days=fit.order_window_days)
             self.ws.insights.ensure(as_of)
+            self.ws.insights.ensure_offers(as_of)
             standing = view.customer_standing(self.store, customer_id, as_of)
         found = view.customer_view(self.store, customer_id)
         return CustomerView(

@@ -19,7 +19,7 @@ from markupsafe import Markup
 from retainly.errors import InputError
 from retainly.results import KpiRow, PredictionsOverview, ReportData, ShopOverview
 from retainly.services.measures import next_unit_start, unit_start
-from retainly.services.reports import CALL_SEGMENTS, TILE_MONTHS
+from retainly.services.reports import TILE_MONTHS
 from retainly.views import report_charts as charts
 from retainly.workspace import Workspace
 
@@ -37,6 +37,8 @@ TILES = (
     ("historic_ltv", "Historic LTV", "money", "net revenue per customer acquired, to date"),
     ("top20_revenue_share", "Top 20 % revenue share", "percent", "of revenue from the top 20 % of buyers"),
 )
+# Tiles whose figures rest on the customers at the period start: they carry the row's retention note.
+RETENTION_TILES = ("crr", "churn_rate")
 
 
 # -- numbers for people --------------------------------------------------------------------
@@ -131,10 +133,11 @@ def report_context(data: ReportData) -> dict:
         "concentration_chart": Markup(charts.concentration_curve("chart-concentration", points, shop.top20_share))
         if len(points) > 1 else None,
         "top_share": format_percent(shop.top20_share),
-        "call_segments": CALL_SEGMENTS,
         "call_list": [{**row.to_dict(), "monetary_text": money(row.monetary), "orders_text": format_count(row.frequency),
-                       "recency_text": format_count(row.recency_days), "p_alive_text": format_percent(row.p_alive),
-                       "clv_text": money(row.clv)} for row in shop.call_list],
+                       "recency_text": format_count(row.recency_days), "stage_text": row.stage.replace("_", " "),
+                       "chance_text": format_percent(row.order_chance), "clv_text": money(row.clv),
+                       "saveable_text": money(row.saveable_value)} for row in shop.call_list],
+        "call_window_days": shop.predictions.totals.order_window_days if shop.predictions else None,
         "predictions": predictions(shop.predictions, money),
         "lifecycle": lifecycle(shop),
         "buyer_types": shop.buyer_types,
@@ -156,7 +159,7 @@ def lifecycle(shop: ShopOverview) -> dict:
 
 
 def predictions(overview: PredictionsOverview | None, money) -> dict | None:
-    """The stored predictions: the fit, totals, P(alive) histogram and the backtest chart."""
+    """The stored predictions: the fit, totals, the chance-to-order histogram and the backtest chart."""
     if overview is None:
         return None
     fit, totals = overview.fit, overview.totals
@@ -165,8 +168,11 @@ def predictions(overview: PredictionsOverview | None, money) -> dict | None:
         "model": fit.model, "title": overview.model_title, "reason": fit.reason,
         "horizon_days": fit.horizon_days, "fitted_at": str(fit.fitted_at)[:16],
         "expected_orders": format_count(round(totals.expected_orders)), "expected_value": money(totals.clv),
-        "active_share": format_percent(totals.active / totals.customers) if totals.customers else "n/a",
-        "alive_chart": Markup(charts.alive_histogram("chart-alive", _dicts(overview.alive_bins))),
+        "window_days": totals.order_window_days,
+        "likely_share": format_percent(totals.likely_buyers / totals.customers) if totals.customers else "n/a",
+        "expected_buyers": format_count(round(totals.expected_buyers)),
+        "chance_chart": Markup(charts.chance_histogram("chart-chance", _dicts(overview.chance_bins),
+                                                       totals.order_window_days)),
         "tracking_chart": Markup(charts.tracking_chart("chart-tracking", backtest, fit.model)) if backtest else None,
     }
 
@@ -175,11 +181,14 @@ def _tiles(kpis: KpiRow, trend: list[KpiRow], unit: str, currency: str | None) -
     tiles = []
     for key, label, kind, hint in TILES:
         values = [None if getattr(row, key) is None else float(getattr(row, key)) for row in trend]
-        texts = [format_value(getattr(row, key), kind, currency) + _partial(row, unit) for row in trend]
+        retention = key in RETENTION_TILES
+        texts = [format_value(getattr(row, key), kind, currency) + _partial(row, unit)
+                 + (f" ({row.retention_note})" if retention and row.retention_note else "") for row in trend]
         raw = getattr(kpis, key)
         tiles.append({
             "key": key, "label": label, "hint": hint, "text": format_value(raw, kind, currency),
             "value": "" if raw is None else str(raw),
+            "note": kpis.retention_note if retention else None, "warming_up": retention and kpis.warming_up,
             "chart": Markup(charts.sparkline(f"spark-{key}", [row.period for row in trend], values, texts)),
         })
     return tiles

@@ -24,7 +24,7 @@ def day(text: str | None, option: str) -> date | None:
 
 # The columns of the per-period table; every KPI is in --json.
 _TABLE_COLUMNS = ("customers", "new_customers", "orders", "revenue", "aov", "repeat_purchase_rate", "crr",
-                  "churn_rate", "historic_ltv", "top20_revenue_share")
+                  "churn_rate", "historic_ltv", "top20_revenue_share", "warming_up", "retention_note")
 
 
 @app.command()
@@ -49,15 +49,27 @@ def kpis(
     elif as_csv:
         print_csv(_flat_kpis(rows))
     elif by is None:
-        print_record(f"KPIs {rows[0].period}", {k: v for k, v in rows[0].to_dict().items() if k != "period"})
+        # The retention note is said in words under the record, where it does not widen it.
+        print_record(f"KPIs {rows[0].period}", {k: v for k, v in rows[0].to_dict().items()
+                                                if k not in ("period", "retention_note")})
         if rows[0].customers_at_start == 0:
             console.print("note: nobody was a customer when the period began, so CRR and churn are n/a; "
                           "try --by quarter or a later --from")
+        _explain_warming_up(rows)
     else:
         key = "channel" if by == "channel" else "period"
         print_rows(f"KPIs by {by}", [{key: getattr(row, key), **{c: getattr(row, c) for c in _TABLE_COLUMNS}}
                                      for row in rows])
+        _explain_warming_up(rows)
         console.print("every KPI, CAC and LTV:CAC per channel: add --json")
+
+
+def _explain_warming_up(rows) -> None:
+    """One line under the table when a row is warming up: what it means for CRR and churn."""
+    if any(row.warming_up for row in rows):
+        console.print("note: warming up = the period starts less than one activity window after the first order, "
+                      "so customers who bought before the data began count as new and few can have lapsed yet: "
+                      "CRR reads high and churn low (see docs/metrics.md)")
 
 
 def _flat_kpis(rows) -> list[dict]:
