@@ -11,7 +11,7 @@ import pytest
 from retainly.features.model_summary import holdout_activity, holdout_by_day, model_summary
 from tests.features.model_shop import AS_OF, HOLDOUT_END, customer_ids, load_model_shop
 
-COLUMNS = ["customer_id", "frequency", "recency", "T", "monetary_value", "first_spend"]
+COLUMNS = ["customer_id", "frequency", "recency", "T", "monetary_value", "first_spend", "bought", "returned"]
 
 
 @pytest.fixture
@@ -34,21 +34,21 @@ def test_summary_in_weeks(shop):
     assert sorted(rows) == ["P", "Q", "R", "S"]
     # P: Jan 7 (two orders, 100 + 50: one purchase day), Jan 21, Feb 4 -> 3 purchase days, frequency 2.
     # recency Jan 7 -> Feb 4 = 28 days = 4 weeks; T Jan 7 -> Mar 31 = 24 + 29 + 31 = 84 days = 12 weeks.
-    # Repeat days: Jan 21 80 - 20 returned on Jan 25 = 60; Feb 4 120 (its return of 40 is on Apr 5,
-    # after AS_OF, so not yet) -> monetary (60 + 120) / 2 = 90. First day: 100 + 50 = 150.
-    assert rows["P"] == pytest.approx({"frequency": 2, "recency": 4.0, "T": 12.0, "monetary_value": 90.0,
-                                       "first_spend": 150.0})
+    # Repeat days, gross: Jan 21 80, Feb 4 120 -> monetary (80 + 120) / 2 = 100. First day: 100 + 50 = 150.
+    # Bought 150 + 80 + 120 = 350; returned by AS_OF: 20 on Jan 25 (Feb 4's 40 comes back on Apr 5).
+    assert rows["P"] == pytest.approx({"frequency": 2, "recency": 4.0, "T": 12.0, "monetary_value": 100.0,
+                                       "first_spend": 150.0, "bought": 350.0, "returned": 20.0})
     # Q: Jan 14 only (Mar 20's cancelled order is no purchase); T = 17 + 29 + 31 = 77 days = 11 weeks.
-    # No repeat day -> monetary 0; the first day's 200 less the 50 returned on Jan 20 -> first_spend 150.
+    # No repeat day -> monetary 0; the first day 200 (gross), 50 of it returned on Jan 20.
     assert rows["Q"] == pytest.approx({"frequency": 0, "recency": 0.0, "T": 11.0, "monetary_value": 0.0,
-                                       "first_spend": 150.0})
+                                       "first_spend": 200.0, "bought": 200.0, "returned": 50.0})
     # R: first purchase on AS_OF itself (23:00, still that day) -> T = 0; Apr 1 00:30 is after AS_OF.
     assert rows["R"] == pytest.approx({"frequency": 0, "recency": 0.0, "T": 0.0, "monetary_value": 0.0,
-                                       "first_spend": 70.0})
+                                       "first_spend": 70.0, "bought": 70.0, "returned": 0.0})
     # S: Feb 1, Feb 11, Mar 31 -> frequency 2; recency = T = 28 + 31 = 59 days = 59/7 weeks.
-    # Repeat days 60 and 30 -> 45; the refund of 10 tied to no order lowers no purchase day.
+    # Repeat days 60 and 30 -> 45; the refund of 10 tied to no order (Feb 20) is S's by its customer.
     assert rows["S"] == pytest.approx({"frequency": 2, "recency": 59 / 7, "T": 59 / 7, "monetary_value": 45.0,
-                                       "first_spend": 40.0})
+                                       "first_spend": 40.0, "bought": 130.0, "returned": 10.0})
 
 
 def test_summary_in_days(shop):
@@ -57,23 +57,23 @@ def test_summary_in_days(shop):
     assert {name: (row["frequency"], row["recency"], row["T"]) for name, row in rows.items()} == {
         "P": (2, 28.0, 84.0), "Q": (0, 0.0, 77.0), "R": (0, 0.0, 0.0), "S": (2, 59.0, 59.0)}
     # Money does not depend on the unit.
-    assert {name: row["monetary_value"] for name, row in rows.items()} == {"P": 90.0, "Q": 0.0, "R": 0.0, "S": 45.0}
+    assert {name: row["monetary_value"] for name, row in rows.items()} == {"P": 100.0, "Q": 0.0, "R": 0.0, "S": 45.0}
 
 
 def test_later_as_of_sees_later_orders_and_returns(shop):
     rows = _by_customer(shop, model_summary(shop.store, date(2024, 4, 30), "day"))
     assert sorted(rows) == ["P", "Q", "R", "S", "U"]  # U bought on Apr 10 and 14 now; V still not (May 1)
     # P: Jan 7, Jan 21, Feb 4, Apr 14 (90 + 10, one day) -> frequency 3; recency Jan 7 -> Apr 14 =
-    # 24 + 29 + 31 + 14 = 98 days; T to Apr 30 = 114 days. Feb 4's return of 40 (Apr 5) now counts:
-    # repeat days 60, 120 - 40 = 80, 100 -> monetary 240 / 3 = 80.
-    assert rows["P"] == pytest.approx({"frequency": 3, "recency": 98.0, "T": 114.0, "monetary_value": 80.0,
-                                       "first_spend": 150.0})
+    # 24 + 29 + 31 + 14 = 98 days; T to Apr 30 = 114 days. Repeat days 80, 120, 100 -> monetary 100;
+    # bought 350 + 100 = 450; Feb 4's return of 40 (Apr 5) now counts: returned 20 + 40 = 60.
+    assert rows["P"] == pytest.approx({"frequency": 3, "recency": 98.0, "T": 114.0, "monetary_value": 100.0,
+                                       "first_spend": 150.0, "bought": 450.0, "returned": 60.0})
     # R: Mar 31 and Apr 1 are two purchase days, one day apart (30 minutes in time); T 30 days.
     assert rows["R"] == pytest.approx({"frequency": 1, "recency": 1.0, "T": 30.0, "monetary_value": 30.0,
-                                       "first_spend": 70.0})
+                                       "first_spend": 70.0, "bought": 100.0, "returned": 0.0})
     # U: Apr 10 25, Apr 14 45 -> recency 4 days, T 20 days.
     assert rows["U"] == pytest.approx({"frequency": 1, "recency": 4.0, "T": 20.0, "monetary_value": 45.0,
-                                       "first_spend": 25.0})
+                                       "first_spend": 25.0, "bought": 70.0, "returned": 0.0})
     # Q's Apr 20 order is cancelled: nothing changes but T (77 + 30 = 107 days).
     assert rows["Q"]["frequency"] == 0 and rows["Q"]["T"] == 107.0
 
@@ -87,11 +87,13 @@ def test_holdout_activity(shop):
     frame = holdout_activity(shop.store, AS_OF, HOLDOUT_END)
     assert list(frame.columns) == ["customer_id", "purchases", "spend"]
     rows = _by_customer(shop, frame)
-    # Only customers who bought by AS_OF and bought again in (Mar 31, Jun 30]; Q's Apr 20 order is
-    # cancelled, U and V first bought after AS_OF, so none of them has a row.
+    # Only customers who bought by AS_OF and bought or returned in (Mar 31, Jun 30]; Q's Apr 20 order
+    # is cancelled, U and V first bought after AS_OF, so none of them has a row.
     assert rows == {
-        # Apr 14 (90 + 10, one day) and May 5 (60 less the 15 returned May 10); Jul 1 is after the holdout.
-        "P": {"purchases": 2, "spend": 145.0},
+        # Apr 14 (90 + 10, one day) and May 5 60; Jul 1 is after the holdout. Returned in the holdout:
+        # 40 on Apr 5 (of Feb 4's order: net spend counts returns when they happen) and 15 on May 10
+        # -> 160 - 55 = 105.
+        "P": {"purchases": 2, "spend": 105.0},
         # Apr 1 00:30 (the first minute after AS_OF counts) and Jun 30 23:59 (the holdout's last day
         # counts, whole); the return of 5 on Jul 5 is after the holdout end.
         "R": {"purchases": 2, "spend": 55.0},
@@ -116,4 +118,6 @@ def test_holdout_from_a_later_cut_off(shop):
     assert {name: row["purchases"] for name, row in _by_customer(shop, frame).items()} == {"P": 2, "R": 1, "S": 1}
     # P's spend: May 5 60 - 15 + Jul 1 40 = 85.
     assert _by_customer(shop, frame)["P"]["spend"] == 85.0
+    # R's: Jun 30 25 less the 5 returned on Jul 5, within this holdout.
+    assert _by_customer(shop, frame)["R"]["spend"] == 20.0
     assert holdout_by_day(shop.store, date(2024, 4, 30), date(2024, 7, 31))["purchases"].sum() == 4

@@ -71,7 +71,10 @@ def test_first_split_summary(retail):
     assert len(summary) == 4_314
     assert int((summary["frequency"] > 0).sum()) == 2_818  # purchase days; README's 2,893 counts invoices
     holdout = holdout_activity(retail.store, FIRST_CUT, END)
-    assert (len(holdout), int(holdout["purchases"].sum())) == (2_698, 12_266)  # README: 2,698 active
+    buyers = int((holdout["purchases"] > 0).sum())
+    assert (buyers, int(holdout["purchases"].sum())) == (2_698, 12_266)  # README: 2,698 active
+    assert len(holdout) - buyers == 31  # customers who only returned something in the holdout (net spend < 0)
+    assert (holdout.loc[holdout["purchases"] == 0, "spend"] < 0).all()
 
 
 def test_the_differences_from_the_readme_are_free_items_and_invoices(retail):
@@ -112,3 +115,30 @@ def test_auto_score_names_its_backtest(retail):
     assert [row["model"] for row in fit.backtest] == ["bgnbd", "mbgnbd", "paretonbd"]
     assert (fit.customers, fit.repeat_buyers) == (5_881, 4_189)
     assert retail.store.fetchone("SELECT COUNT(*) FROM customer_scores WHERE as_of = ?", (END,))[0] == 5_881
+
+
+def test_customers_who_returned_everything_are_worth_nothing(retail):
+    # Online Retail II's 12346 bought 74,215 jars for 77,556.46 and its credit note (tied to no
+    # order) returned them: 77,621.14 returned in all, net -64.68 (`retainly customer show 12346`);
+    # 16446 did the same with 80,995 items. Gross, both were VIPs (CLV 17,163 and 158,580).
+    from retainly.features.model_summary import model_summary
+    from retainly.models import GammaGammaModel
+    from retainly.models.returns import fit_net_spend
+
+    summary = model_summary(retail.store, END).set_index("customer_id", drop=False)
+    ids = dict(retail.store.fetchall("SELECT external_id, customer_id FROM customers "
+                                     "WHERE external_id IN ('12346', '16446')"))
+    assert tuple(summary.loc[ids["12346"], ["bought", "returned"]]) == pytest.approx((77_556.46, 77_621.14))
+    spend = fit_net_spend(GammaGammaModel().fit(summary), summary)
+    # The shop's rate, by plain SQL: the returns of customers who bought (by their purchase orders,
+    # or by the return's customer when tied to no order) over what they bought, by END (all the data).
+    # Returns of customers without a purchase in the data (bought before it began) count for no one.
+    returned, bought = retail.store.fetchone(
+        "SELECT (SELECT SUM(r.amount) FROM returns r LEFT JOIN purchases p ON p.order_id = r.order_id "
+        "        WHERE COALESCE(p.customer_id, CASE WHEN r.order_id IS NULL THEN r.customer_id END) IN "
+        "              (SELECT customer_id FROM purchases)),"
+        "       (SELECT SUM(revenue) FROM purchases WHERE customer_id IS NOT NULL)")
+    assert spend.returns.return_rate == pytest.approx(float(returned) / float(bought))
+    assert round(spend.returns.return_rate, 4) == 0.0589
+    expected = spend.expected_spend(summary.loc[[ids["12346"], ids["16446"]]])
+    assert list(expected) == [0.0, 0.0]

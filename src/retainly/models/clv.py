@@ -1,5 +1,5 @@
 """Customer lifetime value over a horizon: expected purchases month by month, discounted, times
-the expected spend per purchase.
+the expected spend per purchase (net of returns with ``retainly.models.returns.NetSpendModel``).
 
     CLV = E[spend per purchase] · Σ_{i=1..months} (E[Y(i·m)] - E[Y((i-1)·m)]) / (1 + d)^i
 
@@ -16,6 +16,7 @@ from retainly.errors import InputError
 from retainly.models.base import Histories
 from retainly.models.gammagamma import GammaGammaModel
 from retainly.models.purchase_model import PurchaseModel
+from retainly.models.returns import NetSpendModel
 
 DAYS_PER_MONTH = 365.25 / 12
 
@@ -37,10 +38,12 @@ def discounted_purchases(model: PurchaseModel, data, months: int, discount_rate:
     return h.spread(discount @ np.diff(cumulative, axis=0))
 
 
-def customer_lifetime_value(purchase_model: PurchaseModel, spend_model: GammaGammaModel, data, months: int = 12,
+def customer_lifetime_value(purchase_model: PurchaseModel, spend_model: GammaGammaModel | NetSpendModel, data,
+                            months: int = 12,
                             discount_rate: float = 0.01, units_per_month: float = DAYS_PER_MONTH,
                             histories: Histories | None = None) -> np.ndarray:
-    """Discounted value of each customer's next ``months``; ``data`` needs frequency, recency, T, monetary_value.
+    """Discounted value of each customer's next ``months``; ``data`` needs frequency, recency, T, monetary_value
+    (and bought, returned for a ``NetSpendModel``).
 
     Pass ``histories`` (``Histories.from_data(data)``) when already merged, to skip merging again."""
     purchases = discounted_purchases(purchase_model, histories if histories is not None else data, months,

@@ -11,9 +11,11 @@ m̄ contributes the density of m̄:
 Only ``(px+q) ln(γ + x m̄)`` needs a pass over the buyers; the rest reduces to sums over
 distinct x and two sufficient statistics, Σ x ln m̄ and Σ ln m̄.
 
-The model needs positive spend. A summary built from net spend (after returns) can hold
-customers whose repeat purchases were all returned (mean ≤ 0): they are left out of the fit
-(``excluded_`` counts them) and are predicted the population mean, like a new customer.
+The model needs positive spend. retainly's summary gives it gross spend (what a purchase was
+worth when made) and takes returns off afterwards (``retainly.models.returns``: expected spend
+times the share a customer keeps), so nothing is lost. A summary of net spend (a caller's own)
+can hold customers whose repeat purchases were all returned (mean ≤ 0): they are left out of
+the fit (``excluded_`` counts them) and are predicted the population mean, like a new customer.
 """
 
 from __future__ import annotations

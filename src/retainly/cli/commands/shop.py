@@ -89,6 +89,8 @@ def demo(
         example = ws.customers.example_id()
     with after_commit(f"the demo shop in {where}"):
         print_record(f"retainly demo: the shop in {where}, {kpis.period}", {k: getattr(kpis, k) for k in _DEMO_KPIS})
+        if kpis.retention_note:
+            console.print(f"crr and churn rate: {kpis.retention_note}")
         print_rows("RFM segments", [{k: getattr(row, k) for k in ("segment", "customers", "revenue_share", "action")}
                                     for row in segments])
         print_record(f"predictions for the next {fit.horizon_days} days", {
