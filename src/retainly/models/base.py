@@ -27,6 +27,9 @@ from retainly.errors import ConvergenceError, InputError
 
 UNCLEAR_RELATIVE_ERROR = 100.0  # a standard error above 100x its estimate: the data do not determine it
 LOG_BOUND = 25.0  # log-parameters stay within e^-25 .. e^25; a fit ending there has not converged
+# What each model's parameters describe, for messages that say what the data failed to tell.
+MEANINGS = {"r": "purchase rate", "alpha": "purchase rate", "a": "dropout chance", "b": "dropout chance",
+            "s": "dropout rate", "beta": "dropout rate", "p": "spend", "q": "spend", "v": "spend"}
 
 
 def column_names(data) -> set[str]:
@@ -172,19 +175,26 @@ def fit_log_parameters(
     # machine OpenBLAS's spinning threads made fits several times slower (benchmarks/RESULTS.md).
     with threadpool_limits(1, user_api="blas"):
         result = search(np.log(start), max_evaluations)
-        left = max_evaluations - result.nfev
-        if not result.success and left > 10:  # a line search that lost its way (numeric gradients): go on
-            result = search(result.x, left)
+        evaluations = result.nfev
+        if not result.success and max_evaluations - evaluations > 10:  # a line search that lost its way: go on
+            result = search(result.x, max_evaluations - evaluations)
+            evaluations += result.nfev
     params = np.exp(result.x)
     at_bound = [n for n, v in zip(names, result.x) if abs(v) > LOG_BOUND - 1]
     if at_bound:
         raise ConvergenceError(
-            f"the {model} fit drove {', '.join(at_bound)} to {_show(names, params)}: the data cannot pin "
-            f"it down (too few repeat buyers, or histories the model does not describe); {_advice(penalizer)}")
+            f"the {model} fit drove {', '.join(at_bound)} to the edge of the search ({_show(names, params)}): "
+            f"the data do not pin down {_meaning(at_bound)} (too few repeat buyers, or histories the model does "
+            f"not describe); "
+            f"{_advice(penalizer)}")
     gradient_size = float(np.max(np.abs(result.jac))) if result.jac is not None else np.inf
     if not result.success and gradient_size > 1e-5:
-        raise ConvergenceError(f"the {model} fit stopped without converging ({result.message}); largest "
-                               f"gradient {gradient_size:.2g}; {_advice(penalizer)}")
+        steepest = names[int(np.argmax(np.abs(result.jac)))] if result.jac is not None else names[0]
+        raise ConvergenceError(
+            f"the {model} fit stopped after {evaluations} evaluations without settling: "
+            f"{_stop_reason(result, evaluations, max_evaluations)}; it ended at {_show(names, params)}, still "
+            f"moving most in {steepest}, which usually means the data do not pin down {_meaning([steepest])}; "
+            f"{_advice(penalizer)}")
     log_likelihood, _ = total_log_likelihood(params)
     errors = standard_errors(names, params, total_log_likelihood) if with_errors else None
     # No curvature where the search stopped (a flat ridge or a boundary, not a maximum), or so
@@ -193,15 +203,39 @@ def fit_log_parameters(
                and not errors[n] <= UNCLEAR_RELATIVE_ERROR * value]  # NaN fails the test too
     if unclear:
         raise ConvergenceError(
-            f"the {model} fit ended where the data do not determine {', '.join(unclear)} ({_show(names, params)}): "
-            f"{_advice(penalizer)}")
+            f"the {model} fit ended where the data do not pin down {_meaning(unclear)} ({_show(names, params)}): "
+            f"the likelihood is nearly flat along {', '.join(unclear)}; {_advice(penalizer)}")
     return dict(zip(names, params.tolist())), float(log_likelihood), errors
 
 
+def _meaning(names) -> str:
+    """'the dropout rate (s, beta)': what the named parameters describe, where known."""
+    described = list(dict.fromkeys(MEANINGS[n] for n in names if n in MEANINGS))
+    return f"the {' and the '.join(described)} ({', '.join(names)})" if described else ", ".join(names)
+
+
+def _stop_reason(result, evaluations: int, budget: int) -> str:
+    """Why L-BFGS-B stopped, in plain words (SciPy's own message can be as bare as "ABNORMAL: ")."""
+    message = str(result.message or "").strip()
+    if evaluations >= budget or "EVALUATIONS EXCEEDS LIMIT" in message.upper():
+        return f"its budget of {budget} evaluations ran out"
+    if "ABNORMAL" in message.upper():
+        return ("no step along its last search direction improved the fit, as happens where the likelihood is "
+                "nearly flat")
+    if "ITERATIONS" in message.upper():
+        return "its limit of iterations ran out"
+    return f"the optimiser reported {message!r}" if message.strip(": ") else "the optimiser gave no reason"
+
+
 def _advice(penalizer: float) -> str:
-    more = f"a larger penalizer than {penalizer:g} (e.g. {max(penalizer * 10, 0.01):g})" if penalizer else \
-        "a penalizer (e.g. 0.001)"
-    return f"try {more}, a longer history, or another model"
+    """What the user can do, with settings they can reach: the settings file's [models] section."""
+    if penalizer >= 0.5:  # the settings file takes penalizers below 1: more would hardly help
+        return "a penalizer does not rescue this fit; try a longer history or another model"
+    value = min(max(penalizer * 10, 0.01), 0.5)
+    more = f"a larger penalizer than {penalizer:g}" if penalizer else "a penalizer"
+    return (f"try {more} (in the settings file, retainly.toml or the file $RETAINLY_SETTINGS names: "
+            f"[models] penalizer = {value:g}; in Python, the model's penalizer argument), "
+            f"a longer history, or another model")
 
 
 def standard_errors(names, params: np.ndarray, total_log_likelihood: LogLikelihood) -> dict[str, float]:
@@ -222,18 +256,6 @@ def standard_errors(names, params: np.ndarray, total_log_likelihood: LogLikeliho
     except np.linalg.LinAlgError:
         variances = np.full(size, np.nan)
     return {n: float(np.sqrt(v)) if v > 0 else float("nan") for n, v in zip(names, variances)}
-
-
-def numeric_gradient(log_likelihood: Callable[[np.ndarray], float], params: np.ndarray) -> np.ndarray:
-    """Central differences in log-parameter space, for a likelihood without closed-form derivatives."""
-    gradient = np.empty(len(params))
-    for j in range(len(params)):
-        step = 1e-6
-        up, down = params.copy(), params.copy()
-        up[j] *= np.exp(step)
-        down[j] *= np.exp(-step)
-        gradient[j] = (log_likelihood(up) - log_likelihood(down)) / (2 * step) / params[j]
-    return gradient
 
 
 def _show(names, values) -> str:

@@ -9,23 +9,46 @@ with rate μ ~ Gamma(s, β), independent of purchases. The likelihood (the note'
 where A0 (eqs. 19–20) is a difference of two Gauss hypergeometric terms, taken here in log
 space (log-sum-exp with a sign) so that large x and long histories cannot overflow.
 
-The hypergeometric term has no closed-form derivative in r and s, so the gradient is central
-differences of this exact log-likelihood (on distinct histories, from a deterministic start),
-which still converges in a few dozen evaluations where Nelder-Mead needs hundreds.
+The hypergeometric term has no closed-form derivative in r and s. It is also an integral
+over the time of death, s/(r+s+x) · A0 = s ∫_{t_x}^T (α+τ)^-(r+x) (β+τ)^-(s+1) dτ, and the
+derivatives of an integral are integrals of the integrand's elementary derivatives: the
+gradient is those integrals, done by a fixed double-exponential quadrature, while the value
+stays the exact closed form. Both depend on (x, t_x) and (x, T) pairs only, a few percent of
+the distinct histories on a day grid, so a fit of a million customers takes about a second.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
-from scipy.special import expit, gammaln, hyp2f1, roots_legendre
+import pandas as pd
+from scipy.special import digamma, expit, gammaln, hyp2f1, roots_legendre
 
 from retainly.errors import ConvergenceError
-from retainly.models.base import Histories, fit_log_parameters, frequency_terms, numeric_gradient
+from retainly.models.base import Histories, fit_log_parameters, frequency_terms
 from retainly.models.bgnbd import BetaGeoModel
 from retainly.models.purchase_model import PurchaseModel
 
 NODES, NODE_WEIGHTS = roots_legendre(64)  # Gauss-Legendre on [-1, 1], for P(purchase in t)
 GRADE = 4  # v = w^4 in that integral
+# The likelihood's derivatives: a double-exponential rule, t = e^(π/2 sinh u) in 54 steps of 1/10 in u
+_U = np.linspace(-3.5, 1.8, 54)
+DE_NODES = np.exp(np.pi / 2 * np.sinh(_U))
+# log(dt/du · step), with the integrand's e^-(a+b-1)t folded in: (a+b-1)t is DE_NODES at every x
+DE_LOG_WEIGHTS = np.log(np.pi / 2 * np.cosh(_U) * DE_NODES * (_U[1] - _U[0])) - DE_NODES
+
+
+class _Layout(NamedTuple):
+    """Where each history's terms come from, found once per fit: the likelihood's terms depend on
+    x alone or on a pair (x, y) with y = t_x or T."""
+
+    xs: np.ndarray  # distinct frequencies
+    x_weight: np.ndarray  # customers with each
+    pair_x: np.ndarray  # each distinct (x, y) pair's index into xs
+    pair_y: np.ndarray  # and its y
+    early: np.ndarray  # each history's pair for y = t_x
+    late: np.ndarray  # and for y = T
 
 
 class ParetoNBDModel(PurchaseModel):
@@ -34,10 +57,16 @@ class ParetoNBDModel(PurchaseModel):
     name = "paretonbd"
     title = "Pareto/NBD"
     param_names = ("r", "alpha", "s", "beta")
-    # Where the data show hardly any dropout, the likelihood is a flat ridge (s and beta growing
-    # together) on which every evaluation is slow (hypergeometric terms near z = 1): a search
-    # that has not settled in 60 steps ends in ConvergenceError rather than in minutes.
-    max_evaluations = 60
+    # Where the data show hardly any dropout, the likelihood is a flat ridge (s and β growing
+    # together) along which a search can wander: a well-posed fit takes 20 to 40 evaluations, and
+    # one that has not settled in 200 ends in ConvergenceError rather than in minutes.
+    max_evaluations = 200
+
+    def fit(self, data, weights: np.ndarray | None = None) -> ParetoNBDModel:
+        try:
+            return super().fit(data, weights)
+        finally:
+            self._layout_of = None  # the histories' layout served this fit only; do not keep them alive
 
     def _start(self, histories: Histories) -> np.ndarray:
         """Warm start: r and α from a BG/NBD fit (closed-form gradient, milliseconds), s = 1, β = α.
@@ -54,14 +83,46 @@ class ParetoNBDModel(PurchaseModel):
         return np.array([bg["r"], bg["alpha"], 1.0, bg["alpha"]])
 
     def _log_likelihood(self, params: np.ndarray, h: Histories) -> tuple[float, np.ndarray]:
-        def total(p: np.ndarray) -> float:
-            with np.errstate(all="ignore"):
-                return float(h.weight @ self._rows(p, h))
+        """The weighted log-likelihood and its analytic gradient in (r, α, s, β).
 
-        value = total(params)
-        return value, numeric_gradient(total, params)
+        Write the likelihood as Γ(r+x)α^r β^s/Γ(r) · [E + s·I], E = (α+T)^-(r+x) (β+T)^-s and
+        I = G(t_x) - G(T), G(y) = ∫_y^∞ (α+τ)^-(r+x) (β+τ)^-(s+1) dτ (death at τ after the last
+        purchase). G is the note's hypergeometric term, taken exactly (``_log_tail``); its
+        derivatives are integrals of the integrand times -log(α+τ), -(r+x)/(α+τ), -log(β+τ),
+        -(s+1)/(β+τ), done by quadrature (``_tail_slopes``). Both depend on (x, y) alone: on a
+        day grid a million customers have about 15 thousand such pairs.
+        """
+        r, alpha, s, beta = params
+        k = self._layout(h)
+        with np.errstate(all="ignore"):
+            pair_x = k.xs[k.pair_x]
+            log_alpha_y, log_beta_y = np.log(alpha + k.pair_y), np.log(beta + k.pair_y)
+            log_tail = self._log_tail(params, pair_x, k.pair_y)
+            log_e = -(r + pair_x) * log_alpha_y - s * log_beta_y  # log E, for the pairs (x, T)
+            early, late, log_e = log_tail[k.early], log_tail[k.late], log_e[k.late]
+            gap = late - early  # log(G(T)/G(t_x)), 0 when t_x = T
+            kept = -np.expm1(gap)  # I / G(t_x)
+            log_si = np.log(s) + early + np.log(kept)
+            both = np.logaddexp(log_e, log_si)
+            constant = gammaln(r + k.xs) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+            value = float(h.weight @ both + k.x_weight @ constant)
+            shift = log_e - both
+            we, wi = h.weight * np.exp(shift), h.weight * -np.expm1(shift)  # weights times E/L, s·I/L
+            # d log I = (dG(t_x) - dG(T)) / I with dG = G · d log G: summed per pair, nothing where I = 0
+            per_i = np.where(kept > 0, wi / kept, 0.0)
+            on_tail = (np.bincount(k.early, per_i, len(pair_x))
+                       - np.bincount(k.late, per_i * np.exp(gap), len(pair_x)))
+            on_e = np.bincount(k.late, we, len(pair_x))
+            gradient = self._tail_slopes(params, pair_x, k.pair_y) @ on_tail + np.array([
+                k.x_weight @ (digamma(r + k.xs) - digamma(r)) + h.customers * np.log(alpha) - on_e @ log_alpha_y,
+                h.customers * r / alpha - on_e @ ((r + pair_x) / (alpha + k.pair_y)),
+                h.customers * np.log(beta) - on_e @ log_beta_y + wi.sum() / s,
+                h.customers * s / beta - on_e @ (s / (beta + k.pair_y)),
+            ])
+        return value, gradient
 
     def _rows(self, p, h: Histories) -> np.ndarray:
+        """Per-history log-likelihood in the note's closed form (the reference for tests)."""
         r, alpha, s, beta = p
         x, tx, T = h.frequency, h.recency, h.T
         xs, at = frequency_terms(x)
@@ -70,13 +131,29 @@ class ParetoNBDModel(PurchaseModel):
         second = np.log(s) - np.log(rsx) + self._log_a0(p, x, tx, T)
         return gammaln(r + xs)[at] - gammaln(r) + r * np.log(alpha) + s * np.log(beta) + np.logaddexp(first, second)
 
-    @staticmethod
-    def _log_a0(p, x, tx, T) -> np.ndarray:
-        """log A0: F(t_x)/(M+t_x)^(r+s+x) - F(T)/(M+T)^(r+s+x), with M = max(α, β); -inf when t_x = T.
+    def _layout(self, h: Histories) -> _Layout:
+        """The terms' layout for these histories, kept while the same ``Histories`` is being fitted."""
+        cached = getattr(self, "_layout_of", None)
+        if cached is not None and cached[0] is h:
+            return cached[1]
+        n = len(h.frequency)
+        x_of, xs = pd.factorize(h.frequency)
+        y_of, ys = pd.factorize(np.concatenate([h.recency, h.T]))
+        pair_of, _ = pd.factorize(np.concatenate([x_of, x_of]).astype(np.int64) * len(ys) + y_of)
+        first = np.zeros(pair_of.max() + 1 if n else 0, dtype=np.int64)
+        first[pair_of[::-1]] = np.arange(2 * n)[::-1]  # a history-column position holding each pair
+        layout = _Layout(xs, np.bincount(x_of, h.weight, len(xs)), np.concatenate([x_of, x_of])[first],
+                         ys[y_of[first]], pair_of[:n], pair_of[n:])
+        self._layout_of = (h, layout)
+        return layout
 
-        F is the note's 2F1(r+s+x, s+1 or r+x; r+s+x+1; |α-β|/(M+y)), taken through Euler's
-        transformation to (1-z)^(-s or 1-r-x) · 2F1(1, r+x or s+1; r+s+x+1; z): a modest
-        series times a power done in logs, so heavy buyers cannot overflow it.
+    @staticmethod
+    def _log_tail(p, x, y) -> np.ndarray:
+        """log G(y) = log ∫_y^∞ (α+τ)^-(r+x) (β+τ)^-(s+1) dτ = log F(y) - (r+s+x) log(M+y) - log(r+s+x).
+
+        F is the note's 2F1(r+s+x, s+1 or r+x; r+s+x+1; |α-β|/(M+y)), M = max(α, β), taken
+        through Euler's transformation to (1-z)^(-s or 1-r-x) · 2F1(1, r+x or s+1; r+s+x+1; z):
+        a modest series times a power done in logs, so heavy buyers cannot overflow it.
         """
         r, alpha, s, beta = p
         rsx = r + s + x
@@ -84,15 +161,51 @@ class ParetoNBDModel(PurchaseModel):
             top, power, second_parameter = alpha, -s, r + x
         else:
             top, power, second_parameter = beta, 1 - r - x, s + 1
-        gap = abs(alpha - beta)
+        z = abs(alpha - beta) / (top + y)
+        return (power * np.log1p(-z) + np.log(hyp2f1(1.0, second_parameter, rsx + 1, z))
+                - rsx * np.log(top + y) - np.log(rsx))
 
-        def log_term(y):
-            z = gap / (top + y)
-            return power * np.log1p(-z) + np.log(hyp2f1(1.0, second_parameter, rsx + 1, z)) - rsx * np.log(top + y)
+    @staticmethod
+    def _tail_slopes(p, x, y) -> np.ndarray:
+        """d log G(y) / d(r, α, s, β): minus the means of log(α+τ), (r+x)/(α+τ), log(β+τ),
+        (s+1)/(β+τ) under the integrand of G, as rows of a (4, pairs) array.
 
-        early, late = log_term(tx), log_term(T)
+        With a = r+x, b = s+1 and c + y = (a(α+y) + b(β+y)) / (a+b), the power law (c+τ)^-(a+b)
+        decays like the integrand at infinity, and in t = log((c+τ)/(c+y)) the integrand is
+        e^(-(a+b-1)t) times ((c+τ)/(α+τ))^a ((c+τ)/(β+τ))^b, a smooth factor that tends to 1.
+        The double-exponential rule t = e^(π/2 sinh u) / (a+b-1), trapezoids in u, integrates
+        that over [0, ∞) in a fixed 54 nodes: against a 500-node rule, within 1e-10 relative for
+        parameters like real fits' and 1e-8 over r, s in [0.05, 5], α, β in [0.1, 1000], x up
+        to 300 (other choices of c, e.g. the harmonic mean, were 1e-7 and 1e-2 off).
+        """
+        r, alpha, s, beta = p
+        a, b = r + x, s + 1.0
+        scale = (a * (alpha + y) + b * (beta + y)) / (a + b)  # c + y
+        xs, at = np.unique(x, return_inverse=True)
+        shrink = np.exp(-DE_NODES / (r + s + xs)[:, None])[at]  # e^-t = (c+y)/(c+τ): per distinct x
+        ratio_a = 1 + ((alpha + y) / scale - 1)[:, None] * shrink  # (α+τ)/(c+τ)
+        ratio_b = 1 + ((beta + y) / scale - 1)[:, None] * shrink
+        log_a, log_b = np.log(ratio_a), np.log(ratio_b)
+        log_f = DE_LOG_WEIGHTS - a[:, None] * log_a - b * log_b
+        log_f -= log_f.max(axis=1, keepdims=True)
+        weight = np.exp(log_f, out=log_f)
+        weight /= weight.sum(axis=1, keepdims=True)
+        shrink *= weight  # from here on: weight / (c+τ), up to the factor 1/(c+y)
+        base = np.log(scale) + (weight @ DE_NODES) / (r + s + x)  # mean of log(c+τ)
+        return -np.stack([
+            base + np.einsum("ij,ij->i", weight, log_a),
+            a / scale * np.einsum("ij,ij->i", shrink, 1 / ratio_a),
+            base + np.einsum("ij,ij->i", weight, log_b),
+            b / scale * np.einsum("ij,ij->i", shrink, 1 / ratio_b),
+        ])
+
+    @classmethod
+    def _log_a0(cls, p, x, tx, T) -> np.ndarray:
+        """log A0 = log((r+s+x) · (G(t_x) - G(T))); -inf when t_x = T."""
+        r, alpha, s, beta = p
+        early, late = cls._log_tail(p, x, tx), cls._log_tail(p, x, T)
         with np.errstate(divide="ignore"):
-            return early + np.log(-np.expm1(late - early))
+            return np.log(r + s + x) + early + np.log(-np.expm1(late - early))
 
     def _alive(self, p, x, tx, T):
         r, alpha, s, beta = p
