@@ -17,10 +17,11 @@ from tests.features.model_shop import MODEL_SHOP
 
 FIT_KEYS = {"fit_id", "as_of", "model", "time_unit", "params", "spend_model", "spend_params", "log_likelihood",
             "customers", "repeat_buyers", "horizon_days", "discount_rate", "confidence", "reason", "backtest",
-            "fitted_at"}
+            "fitted_at", "order_window_days", "calibration"}
 METRIC_KEYS = {"model", "params", "log_likelihood", "customers", "predicted_purchases", "actual_purchases",
                "aggregate_error", "mae", "rmse", "brier", "roc_auc", "p_alive_auc", "predicted_revenue",
-               "actual_revenue", "revenue_error", "spend_mae", "tracking"}
+               "actual_revenue", "revenue_error", "spend_mae", "tracking", "reliability", "calibration"}
+CALIBRATED_KEYS = {"calibrated_brier", "calibrated_roc_auc", "calibrated_reliability"}  # when a map could be learnt
 HORIZON_ERROR = "error: --horizon {!r} is not a horizon; write a number and a unit, e.g. 90d, 26w, 12m or 1y\n"
 
 
@@ -69,8 +70,8 @@ def test_score_table_with_horizon_and_as_of(db, capsys):
      "error: --holdout-end 2024-03-31 must be after --calibration-end 2024-03-31\n"),
     (["backtest", "--calibration-end", "2024-01-01"],
      "error: no customer had bought by 2024-01-01; pick a later --calibration-end\n"),
-    (["backtest", "--calibration-end", "2024-03-31", "--model", "auto"],
-     "error: --model auto: choose from bgnbd, mbgnbd, paretonbd, heuristic\n"),
+    (["backtest", "--calibration-end", "2024-03-31", "--model", "best"],
+     "error: --model best: choose from auto, bgnbd, mbgnbd, paretonbd, heuristic\n"),
 ])
 def test_one_line_errors(db, capsys, argv, error):
     capsys.readouterr()
@@ -102,11 +103,20 @@ def test_backtest_json(db, capsys):
     result = json.loads(capsys.readouterr().out)
     assert (result["calibration_end"], result["holdout_end"]) == ("2024-03-31", "2024-06-30")
     assert result["time_unit"] == "week"
-    assert [row["model"] for row in result["models"]] == ["bgnbd", "mbgnbd", "paretonbd", "heuristic"]
-    for row in result["models"]:  # a model either has every metric or says why it could not be fitted
-        assert set(row) == METRIC_KEYS or set(row) == {"model", "error"}, row
-    heuristic = result["models"][-1]
+    assert [row["model"] for row in result["models"]] == ["bgnbd", "mbgnbd", "paretonbd", "heuristic", "auto"]
+    *models, auto = result["models"]
+    for row in models:  # a model either has every metric or says why it could not be fitted
+        assert set(row) in (METRIC_KEYS, METRIC_KEYS | CALIBRATED_KEYS, {"model", "error"}), row
+    heuristic = models[-1]
+    # The automatic choice as of 2024-03-31: 2 repeat buyers (P and S, whose own rhythms appear
+    # below), fewer than 50, so the heuristics, scored
+    # on the same holdout: its row is the heuristics' row.
+    assert (auto["chosen"], auto["why"]) == ("heuristic", "2 repeat buyers, fewer than the 50 a model needs")
+    assert {k: v for k, v in auto.items() if k not in ("model", "chosen", "why")} == {
+        k: v for k, v in heuristic.items() if k != "model"}
     assert set(heuristic) == METRIC_KEYS
+    # 4 customers before 2024-03-31: far too few to learn the chance-to-order map on, and it says so.
+    assert "too few to calibrate on" in heuristic["calibration"] or "history" in heuristic["calibration"]
     # 4 calibration customers; 5 holdout purchase days: R Apr 1, P Apr 14, P May 5, S Jun 1, R Jun 30.
     assert (heuristic["customers"], heuristic["actual_purchases"]) == (4, 5)
     # The heuristics over 91 days = 13 weeks: sum of P(alive) * 13 / rhythm (rhythms 2, 87/28, 87/28, 59/14
@@ -114,8 +124,9 @@ def test_backtest_json(db, capsys):
     q_alive = 2 ** -(11 * 28 / 87 - 2)
     assert heuristic["predicted_purchases"] == pytest.approx(
         0.25 * 13 / 2 + q_alive * 13 * 28 / 87 + 13 * 28 / 87 + 13 * 14 / 59)
-    # Net holdout spend: P 100 + (60 - 15), R 30 + 25, S 80.
-    assert heuristic["actual_revenue"] == 280.0
+    # Net holdout spend: what was bought in the holdout less everything returned in it (docs/models.md):
+    # P 100 + (60 - 15) - 40 (P4, bought before the cut-off, returned on Apr 5), R 30 + 25, S 80.
+    assert heuristic["actual_revenue"] == 240.0
     # Tracking: every 7 days and the holdout's last day (91); the actual curve steps at days 1, 14,
     # 35, 62 and 91.
     tracking = heuristic["tracking"]
@@ -162,7 +173,7 @@ def test_customer_show_prints_predictions(db, capsys):
     assert run(["--db", db, "customer", "show", "P", "--as-of", "2024-03-31", "--json"]) == 0
     predictions = json.loads(capsys.readouterr().out)["predictions"]
     assert set(predictions) == {"as_of", "model", "p_alive", "expected_orders", "p_order", "expected_spend", "clv",
-                                "next_order_date", "confidence", "horizon_days"}
+                                "next_order_date", "confidence", "horizon_days", "order_chance", "order_window_days"}
     assert (predictions["as_of"], predictions["next_order_date"], predictions["p_alive"]) == (
         "2024-03-31", "2024-04-10", 0.25)
     assert math.isclose(predictions["expected_orders"], 365 / 56)  # 0.25 * (365/7) / 2

@@ -5,10 +5,10 @@ buyers (P and S), far below the default ``min_repeat_buyers`` of 50, so scoring 
 the heuristics of ``retainly.models.heuristic``; their numbers are worked out by hand below from
 the rules in that module's docstring, on the summary checked in tests/features/test_model_summary.py:
 
-    P  frequency 2, recency 4 weeks, T 12 weeks, monetary 90
-    Q  frequency 0, recency 0,       T 11 weeks
-    R  frequency 0, recency 0,       T 0
-    S  frequency 2, recency = T = 59/7 weeks, monetary 45
+    P  frequency 2, recency 4 weeks, T 12 weeks, monetary 100 (gross), bought 350, returned 20
+    Q  frequency 0, recency 0,       T 11 weeks,                      bought 200, returned 50
+    R  frequency 0, recency 0,       T 0,                             bought 70,  returned 0
+    S  frequency 2, recency = T = 59/7 weeks, monetary 45,            bought 130, returned 10
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from datetime import date, timedelta
 
+import numpy as np
 import pytest
 
 from retainly import Workspace
@@ -37,8 +38,18 @@ HORIZON = 365 / 7
 PER_MONTH = DAYS_PER_MONTH / 7
 DISCOUNTED_MONTHS = sum(1.01 ** -k for k in range(1, 13))  # 11.2551
 # The shop's rhythm is the median of the repeat buyers' own: P 4/2 = 2 weeks, S (59/7)/2 = 59/14
-# weeks -> (2 + 59/14) / 2 = 87/28 weeks (3.107). Its mean spend: (90 + 45) / 2 = 67.5.
+# weeks -> (2 + 59/14) / 2 = 87/28 weeks (3.107). Its mean (gross) spend: (100 + 45) / 2 = 72.5.
 SHOP_RHYTHM = 87 / 28
+# Returns (retainly.models.returns): the shop's rate R = (20 + 50 + 0 + 10) / (350 + 200 + 70 + 130)
+# = 80 / 750; k = σ²/τ² from a straight line through (1/bought, (returned/bought - R)²) -- np.polyfit,
+# not the nnls retainly uses; both coefficients come out positive (τ² 0.00719, σ² 0.2177), k 30.27.
+# A customer keeps 1 - (returned + k R) / (bought + k) of the gross spend: P 0.9389, Q 0.7688,
+# R 0.9678, S 0.9175.
+_BOUGHT, _RETURNED = np.array([350.0, 200.0, 70.0, 130.0]), np.array([20.0, 50.0, 0.0, 10.0])
+SHOP_RETURN_RATE = 80 / 750
+_SIGMA2, _TAU2 = np.polyfit(1 / _BOUGHT, (_RETURNED / _BOUGHT - SHOP_RETURN_RATE) ** 2, 1)
+RETURN_WEIGHT = _SIGMA2 / _TAU2
+KEPT = dict(zip("PQRS", 1 - (_RETURNED + RETURN_WEIGHT * SHOP_RETURN_RATE) / (_BOUGHT + RETURN_WEIGHT)))
 
 
 def _heuristic(rhythm: float, gap: float, spend: float) -> dict:
@@ -54,16 +65,18 @@ def _heuristic(rhythm: float, gap: float, spend: float) -> dict:
 EXPECTED = {
     # P: own rhythm 4 / 2 = 2 weeks, gap 12 - 4 = 8 weeks = 4 rhythms -> P(alive) 2^-2 = 0.25;
     # expected 0.25 * 52.14 / 2 = 6.518 purchase days; next order after ceil(2 ln 2 * 7 = 9.7) = 10 days
-    # (Apr 10); spend: its own mean repeat spend 90 (Gamma-Gamma cannot be fitted on two repeat
-    # buyers, so spend is the heuristic's too); CLV 0.25 * 4.348 / 2 * 11.255 * 90 = 550.57.
-    "P": _heuristic(2.0, 8.0, 90.0),
+    # (Apr 10); spend: its own mean repeat spend 100 (Gamma-Gamma cannot be fitted on two repeat
+    # buyers, so spend is the heuristic's too) times the 0.9389 it keeps = 93.89;
+    # CLV 0.25 * 4.348 / 2 * 11.255 * 93.89 = 574.38.
+    "P": _heuristic(2.0, 8.0, 100.0 * KEPT["P"]),
     # Q: one-time buyer -> the shop's rhythm 87/28; gap 11 weeks = 3.54 rhythms -> 2^-1.54 = 0.344;
-    # next order after ceil(87/28 ln 2 * 7 = 15.08) = 16 days (Apr 16); spend: the shop's mean 67.5.
-    "Q": _heuristic(SHOP_RHYTHM, 11.0, 67.5),
+    # next order after ceil(87/28 ln 2 * 7 = 15.08) = 16 days (Apr 16); spend: the shop's mean 72.5
+    # times the 0.7688 Q keeps (a quarter of Q's one purchase came back).
+    "Q": _heuristic(SHOP_RHYTHM, 11.0, 72.5 * KEPT["Q"]),
     # R: first bought on the as-of date: gap 0 -> P(alive) 1.
-    "R": _heuristic(SHOP_RHYTHM, 0.0, 67.5),
+    "R": _heuristic(SHOP_RHYTHM, 0.0, 72.5 * KEPT["R"]),
     # S: own rhythm 59/14 weeks, gap 0 -> 1; next order after ceil(59/14 ln 2 * 7 = 20.4) = 21 days.
-    "S": _heuristic(59 / 14, 0.0, 45.0),
+    "S": _heuristic(59 / 14, 0.0, 45.0 * KEPT["S"]),
 }
 
 
@@ -106,7 +119,9 @@ def test_few_repeat_buyers_get_the_heuristics_and_are_told_why(shop):
     assert fit.reason.startswith(HEURISTIC_REASON + "; spend: the Gamma-Gamma fit drove ")
     assert (fit.as_of, fit.customers, fit.repeat_buyers, fit.horizon_days) == (date(2024, 3, 31), 4, 2, 365)
     assert fit.backtest is None and fit.log_likelihood is None
-    assert fit.params == pytest.approx({"shop_rhythm": SHOP_RHYTHM, "mean_spend": 67.5})
+    assert fit.params == pytest.approx({"shop_rhythm": SHOP_RHYTHM, "mean_spend": 72.5})
+    assert fit.spend_params == pytest.approx({"shop_rhythm": SHOP_RHYTHM, "mean_spend": 72.5,
+                                              "return_rate": SHOP_RETURN_RATE, "return_weight": RETURN_WEIGHT})
     assert _count(shop, "SELECT COUNT(*) FROM model_fits") == 1
     rows = _rows(shop, AS_OF)
     assert sorted(rows) == ["P", "Q", "R", "S"]  # one row per customer who had bought by the as-of date
@@ -123,14 +138,15 @@ def test_heuristic_numbers_match_the_hand_calculation(shop):
         assert {key: rows[name][key] for key in expected} == pytest.approx(expected, rel=1e-9), name
     # The figures spelled out in the comment above.
     assert (rows["P"]["p_alive"], round(rows["P"]["expected_orders"], 3), round(rows["P"]["clv"], 2)) == (
-        0.25, 6.518, 550.57)
+        0.25, 6.518, 574.38)
+    assert round(RETURN_WEIGHT, 2) == 30.27 and [round(KEPT[c], 4) for c in "PQRS"] == [0.9389, 0.7688, 0.9678, 0.9175]
     assert round(rows["Q"]["p_alive"], 3) == 0.344
 
 
 def test_time_unit_day_and_a_shorter_horizon(store_url, settings_file):
     # Days instead of weeks: the rhythms are 14 and 21.75 days; P(alive) does not depend on the unit.
     # A 90-day horizon: P expects 0.25 * 90 / 14 purchase days; CLV over round(90 / 30.4375) = 3
-    # months at 2 %: 0.25 * 30.4375 / 14 * (1.02^-1 + 1.02^-2 + 1.02^-3) * 90.
+    # months at 2 %: 0.25 * 30.4375 / 14 * (1.02^-1 + 1.02^-2 + 1.02^-3) * 100 * P's kept share.
     path = settings_file('time_unit = "day"', "horizon_days = 90", "discount_rate = 0.02")
     with load_model_shop(Workspace.open(store_url, settings=path)) as ws:
         fit = ws.predictions.fit(as_of=AS_OF)
@@ -139,7 +155,8 @@ def test_time_unit_day_and_a_shorter_horizon(store_url, settings_file):
         row = _rows(ws, AS_OF)["P"]
         assert row["p_alive"] == pytest.approx(0.25)
         assert row["expected_orders"] == pytest.approx(0.25 * 90 / 14)
-        assert row["clv"] == pytest.approx(0.25 * DAYS_PER_MONTH / 14 * sum(1.02 ** -k for k in (1, 2, 3)) * 90)
+        assert row["clv"] == pytest.approx(0.25 * DAYS_PER_MONTH / 14 * sum(1.02 ** -k for k in (1, 2, 3)) * 100
+                                           * KEPT["P"])
         assert row["next_order_date"] == date(2024, 4, 10)  # ceil(14 ln 2 = 9.7) days
 
 
@@ -289,7 +306,7 @@ def test_auto_backtests_even_a_tiny_history(few_buyers_shop):
     # History Jan 7 to Mar 31 = 84 days; the holdout is min(365, 84 // 3) = 28 days, cut at Mar 3,
     # by which P is a repeat buyer (1 >= min_repeat_buyers), so the models are backtested.
     fit = few_buyers_shop.predictions.fit(as_of=AS_OF)
-    assert [result["model"] for result in fit.backtest] == list(PURCHASE_MODELS)
+    assert [result["model"] for result in fit.backtest] == [*PURCHASE_MODELS, "learned"]  # scores.learned
     assert few_buyers_shop.predictions.latest_fit(AS_OF).backtest == fit.backtest  # stored as JSON, read back
     if fit.model in PURCHASE_MODELS:
         assert fit.reason.startswith("backtest on 28 days before 2024-03-31: ")
@@ -305,8 +322,9 @@ def test_auto_backtests_even_a_tiny_history(few_buyers_shop):
     (["discount_rate = true"], "[models] discount_rate = True: give a number from 0 up to (not including) 1"),
     (["min_repeat_buyers = 0"], "[models] min_repeat_buyers = 0: give a whole number of at least 1"),
     (['horizon_days = "1y"'], "[models] horizon_days = '1y': give a whole number of at least 1"),
+    (["order_window_days = 0"], "[models] order_window_days = 0: give a whole number of at least 1"),
     (["horizon = 90", "speed = 2"], "[models] has no setting horizon, speed; known: time_unit, horizon_days, "
-                                    "discount_rate, min_repeat_buyers, penalizer"),
+                                    "discount_rate, min_repeat_buyers, penalizer, order_window_days"),
 ])
 def test_settings_errors_are_one_line(settings_file, lines, message):
     path = settings_file(*lines)
@@ -318,10 +336,10 @@ def test_settings_errors_are_one_line(settings_file, lines, message):
 
 def test_settings_defaults_and_values(settings_file):
     assert AnalysisSettings.load(settings_file()).models == ModelSettings()
-    assert ModelSettings() == ModelSettings("week", 365, 0.01, 50, 0.0)
+    assert ModelSettings() == ModelSettings("week", 365, 0.01, 50, 0.0, 90)
     path = settings_file('time_unit = "day"', "horizon_days = 90", "discount_rate = 0", "min_repeat_buyers = 7",
-                         "penalizer = 0.001")
-    assert AnalysisSettings.load(path).models == ModelSettings("day", 90, 0.0, 7, 0.001)
+                         "penalizer = 0.001", "order_window_days = 30")
+    assert AnalysisSettings.load(path).models == ModelSettings("day", 90, 0.0, 7, 0.001, 30)
 
 
 def test_a_bad_settings_file_stops_scoring(store_url, settings_file):

@@ -17,7 +17,8 @@ from retainly.results import AliveBin, BacktestResult, FitRecord, PredictionTota
 from retainly.results.base import rows
 from retainly.scores import stored
 from retainly.scores.backtest import evaluate
-from retainly.scores.scoring import MODEL_CHOICES, backtest_data, calibrator, score
+from retainly.scores.learned import LEARNED, LearnedModel
+from retainly.scores.scoring import MODEL_CHOICES, automatic_choice, backtest_data, calibrator, score
 from retainly.services.base import Service
 
 __all__ = ["DAYS_PER_MONTH", "LIKELY_ACTIVE", "LIKELY_TO_ORDER", "MODEL_CHOICES", "PredictionService", "model_title"]
@@ -68,19 +69,25 @@ class PredictionService(Service):
         check_day(calibration_end, "calibration_end")
         holdout_end = self.as_of(holdout_end, "holdout_end")
         comparable = [m for m in MODEL_CHOICES if m != "auto"]
-        chosen = models or comparable
-        unknown = [m for m in chosen if m not in comparable]
+        chosen = models or [*comparable, "auto"]
+        unknown = [m for m in chosen if m not in MODEL_CHOICES]
         if unknown:
-            raise InputError(f"`models` {unknown[0]}: choose from {', '.join(comparable)}", parameter="models")
+            raise InputError(f"`models` {unknown[0]}: choose from {', '.join(MODEL_CHOICES)}", parameter="models")
         settings = self.settings.models
         data = backtest_data(self.store, calibration_end, holdout_end, settings.time_unit)
         if data.calibration.empty:
             raise InputError(f"no customer had bought by {calibration_end}; pick a later `calibration_end`",
                              parameter="calibration_end")
+        results = evaluate(data, [m for m in chosen if m != "auto"], settings.penalizer,
+                           calibrator(self.store, data, settings))
+        if "auto" in chosen:
+            results.append(automatic_choice(self.store, data, settings, results))
         return BacktestResult(calibration_end=calibration_end, holdout_end=holdout_end, time_unit=settings.time_unit,
-                              models=evaluate(data, chosen, settings.penalizer, calibrator(self.store, data, settings)))
+                              models=results)
 
 
 def model_title(name: str) -> str:
     """A model's name for people: "BG/NBD model", or the heuristics' title."""
+    if name == LEARNED:
+        return LearnedModel.title
     return PURCHASE_MODELS[name].title + " model" if name in PURCHASE_MODELS else HeuristicModel.title

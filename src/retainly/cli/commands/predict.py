@@ -75,7 +75,7 @@ _BACKTEST_COLUMNS = ("model", "predicted_purchases", "actual_purchases", "aggreg
 def backtest(
     calibration_end: Annotated[str, typer.Option("--calibration-end", help="Last day the models may see.", metavar="YYYY-MM-DD")],
     holdout_end: Annotated[Optional[str], typer.Option("--holdout-end", help="Last day of the holdout (default: the last order).", metavar="YYYY-MM-DD")] = None,
-    models: Annotated[Optional[list[str]], typer.Option("--model", help="Models to compare (repeatable; default: all).")] = None,
+    models: Annotated[Optional[list[str]], typer.Option("--model", help="Models to compare: bgnbd, mbgnbd, paretonbd, heuristic, auto (the automatic choice, made on the history before the cut-off); repeatable; default: all.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON, with the weekly tracking of each model.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV: every metric, one row per model.")] = False,
 ) -> None:
@@ -94,8 +94,8 @@ def backtest(
         print_csv([{k: v for k, v in r.items() if k != "tracking"} for r in result.models])
         return
     # A model that could not be fitted has only an error: the columns come from every row (print_rows).
-    rows = [{k: r.get(k) for k in _BACKTEST_COLUMNS} if "error" not in r else {"model": r["model"], "error": r["error"]}
-            for r in result.models]
+    rows = [{**{k: r.get(k) for k in _BACKTEST_COLUMNS}, "model": _label(r)} if "error" not in r
+            else {"model": r["model"], "error": r["error"]} for r in result.models]
     print_rows(f"backtest: calibration to {result.calibration_end}, holdout to {result.holdout_end}", rows)
     fitted = [r for r in result.models if "error" not in r]
     for key, what in (("reliability", "the model's own chance"), ("calibrated_reliability", "the calibrated chance")):
@@ -106,9 +106,14 @@ def backtest(
                   "lower mae/rmse/brier and higher auc are better; a well calibrated chance has predicted = observed")
 
 
+def _label(result: dict) -> str:
+    """A backtest row's model, and for the automatic choice the model it chose."""
+    return f"auto ({result['chosen']})" if "chosen" in result else result["model"]
+
+
 def _reliability_rows(results: list[dict], key: str) -> list[dict]:
     """One row per tenth of customers (lowest chance first), a "predicted / observed" column per model."""
     tenths = max(len(r.get(key) or []) for r in results)
-    return [{"tenth": i + 1, **{r["model"]: (f"{r[key][i]['predicted']:.3f} / {r[key][i]['observed']:.3f}"
+    return [{"tenth": i + 1, **{_label(r): (f"{r[key][i]['predicted']:.3f} / {r[key][i]['observed']:.3f}"
                                              if i < len(r.get(key) or []) else None) for r in results}}
             for i in range(tenths)]
