@@ -9,9 +9,14 @@ For each model, over the customers who had bought by the cut-off:
   perfect, 0.25 a coin); ``roc_auc``: how well that probability ranks buyers above
   non-buyers (0.5 is chance); ``p_alive_auc``: the same ranking by P(alive) at the cut-off;
 * ``predicted_revenue`` / ``actual_revenue`` and ``revenue_error``: expected purchases times
-  expected spend per purchase, against net holdout spend; ``spend_mae``: per-purchase spend
+  expected net spend per purchase, against net holdout spend (bought in the holdout less
+  everything returned in it, credit notes included); ``spend_mae``: per-purchase net spend
   error over the customers who bought in the holdout;
-* ``tracking``: cumulative predicted and actual purchase days week by week.
+* ``tracking``: cumulative predicted and actual purchase days week by week;
+* ``reliability``: P(a purchase in the holdout) against the share who bought, per tenth of the
+  customers ranked by it; given a ``calibrator`` (scores.calibration, learnt on the history
+  before the calibration end only), ``calibrated_brier``, ``calibrated_roc_auc`` and
+  ``calibrated_reliability`` score that probability as ``retainly score`` shows it.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from sklearn.metrics import roc_auc_score
 from retainly.errors import ConvergenceError
 from retainly.models import PURCHASE_MODELS, GammaGammaModel
 from retainly.models.heuristic import HeuristicModel
+from retainly.models.returns import fit_net_spend
+from retainly.scores.calibration import brier, reliability
 from retainly.settings import TIME_UNITS
 
 
@@ -62,15 +69,20 @@ def fit_model(name: str, summary: pd.DataFrame, unit_days: float, penalizer: flo
 
 
 def fit_spend(summary: pd.DataFrame, unit_days: float):
-    """Gamma-Gamma when it can be fitted, else the heuristic's mean spend; returns (model, note)."""
+    """Expected net spend per purchase, returns taken off (``retainly.models.returns``): Gamma-Gamma
+    on gross spend when it can be fitted, else the heuristic's mean spend; returns (model, note)."""
     try:
-        return GammaGammaModel().fit(summary), None
+        gross, note = GammaGammaModel().fit(summary), None
     except ConvergenceError as error:
-        return HeuristicModel(unit_days).fit(summary), str(error)
+        gross, note = HeuristicModel(unit_days).fit(summary), str(error)
+    return fit_net_spend(gross, summary), note
 
 
-def evaluate(data: BacktestData, models: list[str], penalizer: float = 0.0) -> list[dict]:
-    """One result dict per model: the metrics of the module docstring, or ``error`` when it did not fit."""
+def evaluate(data: BacktestData, models: list[str], penalizer: float = 0.0, calibrator=None) -> list[dict]:
+    """One result dict per model: the metrics of the module docstring, or ``error`` when it did not fit.
+
+    ``calibrator(model name) -> (Calibration | None, note)`` learns the chance-to-order map.
+    """
     horizon = data.holdout_days / data.unit_days
     actual = data.actual()
     bought = (actual["purchases"] > 0).to_numpy()
@@ -90,6 +102,7 @@ def evaluate(data: BacktestData, models: list[str], penalizer: float = 0.0) -> l
             continue
         expected = predicted["expected_purchases"].to_numpy()
         chance = predicted["probability_of_purchase"].to_numpy()
+        calibrated = _calibrated(calibrator, name, chance, bought)
         results.append({
             "model": name,
             "params": {k: round(v, 6) for k, v in (model.params_ or {}).items()},
@@ -98,10 +111,24 @@ def evaluate(data: BacktestData, models: list[str], penalizer: float = 0.0) -> l
             "brier": float(np.mean((chance - bought) ** 2)),
             "roc_auc": _auc(bought, chance),
             "p_alive_auc": _auc(bought, predicted["probability_alive"].to_numpy()),
+            "reliability": reliability(chance, bought),
+            **calibrated,
             **_spend_errors(expected, spend, actual, bought),
             "tracking": _tracking(model, data, actual_curve),
         })
     return results
+
+
+def _calibrated(calibrator, name: str, chance: np.ndarray, bought: np.ndarray) -> dict:
+    """The chance to order after the calibration ``retainly score`` applies, scored on the holdout."""
+    if calibrator is None:
+        return {}
+    calibration, note = calibrator(name)
+    if calibration is None:
+        return {"calibration": note}
+    calibrated = calibration.apply(chance)
+    return {"calibration": note, "calibrated_brier": brier(calibrated, bought),
+            "calibrated_roc_auc": _auc(bought, calibrated), "calibrated_reliability": reliability(calibrated, bought)}
 
 
 def _count_errors(expected: np.ndarray, purchases: np.ndarray) -> dict:

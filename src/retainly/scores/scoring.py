@@ -2,18 +2,21 @@
 
 The choice (``--model auto``) is a backtest on the shop's own history: the last stretch before
 the as-of date (the horizon, at most a third of the history) is held out, each purchase model
-is fitted on what came before, and the one with the smallest per-customer error (RMSE of
-expected vs actual purchase days) wins; a model within ``CLOSE_CALL`` of it wins instead if
-its P(alive) ranks the customers who came back better (``p_alive_auc``), because playbooks act
-on P(alive). A backtest total off by more than ``CAUTION_ERROR`` adds a warning to the reason.
-Too few repeat buyers for any model (``min_repeat_buyers``) means the transparent
-heuristics of ``retainly.models.heuristic``, and every score says which was used.
+is fitted on what came before (and so is MBG/NBD with a correction learnt on the shop's own
+history, ``retainly.scores.learned``, trained before the cut-off only), and the one with the
+smallest per-customer error (RMSE of expected vs actual purchase days) wins; a model within
+``CLOSE_CALL`` of it wins instead if its P(alive) ranks the customers who came back better
+(``p_alive_auc``), because playbooks act on P(alive). A backtest total off by more than
+``CAUTION_ERROR`` adds a warning to the reason. Too few repeat buyers for any model
+(``min_repeat_buyers``) means the transparent heuristics of ``retainly.models.heuristic``, and
+every score says which was used.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -27,7 +30,9 @@ from retainly.models import PURCHASE_MODELS
 from retainly.models.base import Histories
 from retainly.models.clv import DAYS_PER_MONTH, discounted_purchases
 from retainly.models.heuristic import HeuristicModel
-from retainly.scores.backtest import BacktestData, evaluate, fit_model, fit_spend
+from retainly.scores.backtest import BacktestData, evaluate, fit_spend
+from retainly.scores.learned import LEARNED, LearnedModel, evaluate_learned, fit_learned, fit_model
+from retainly.scores.calibration import Calibration, calibrate, raw_order_chance
 from retainly.settings import TIME_UNITS, ModelSettings
 from retainly.store.backends import Store
 
@@ -37,7 +42,7 @@ CLOSE_CALL = 0.02  # RMSEs within 2 % of the best count as a tie
 CAUTION_ERROR = 0.2  # a backtest total off by more than this earns a warning in the reason
 NO_DATE_AFTER_DAYS = 3 * 365  # an even-odds wait longer than this gives no next-order date
 SCORE_COLUMNS = ("as_of", "customer_id", "fit_id", "model", "p_alive", "expected_orders", "p_order",
-                 "expected_spend", "clv", "next_order_date", "confidence")
+                 "expected_spend", "clv", "next_order_date", "confidence", "order_chance")
 
 
 def choose_model(store: Store, as_of: date, settings: ModelSettings) -> tuple[str, str, list[dict] | None]:
@@ -54,6 +59,7 @@ def choose_model(store: Store, as_of: date, settings: ModelSettings) -> tuple[st
         return DEFAULT_MODEL, (f"fewer than {settings.min_repeat_buyers} repeat buyers before {cut} to backtest on; "
                                f"{PURCHASE_MODELS[DEFAULT_MODEL].title} is the default"), None
     results = evaluate(data, list(PURCHASE_MODELS), settings.penalizer)
+    results.append(evaluate_learned(store, data, settings.penalizer))  # trained before the cut only
     fitted = [r for r in results if "error" not in r and np.isfinite(r["rmse"])]
     if not fitted:
         return DEFAULT_MODEL, (f"no model could be fitted on the history before {cut} to backtest on "
@@ -61,8 +67,8 @@ def choose_model(store: Store, as_of: date, settings: ModelSettings) -> tuple[st
     best = min(fitted, key=lambda r: r["rmse"])
     close = [r for r in fitted if r["rmse"] <= best["rmse"] * (1 + CLOSE_CALL)]
     chosen = max(close, key=lambda r: (r["p_alive_auc"] or 0, -r["rmse"]))
-    title = PURCHASE_MODELS[chosen["model"]].title
-    others = ", ".join(f"{PURCHASE_MODELS[r['model']].title} {r['rmse']:.3f}" for r in fitted if r is not chosen)
+    title = _title(chosen["model"])
+    others = ", ".join(f"{_title(r['model'])} {r['rmse']:.3f}" for r in fitted if r is not chosen)
     why = (f"backtest on {holdout_days} days before {as_of}: {title} predicted {chosen['predicted_purchases']:,.0f} "
            f"purchases against {chosen['actual_purchases']:,.0f} with per-customer RMSE {chosen['rmse']:.3f}"
            + (f" ({others})" if others else " (the only model that could be fitted)"))
@@ -86,6 +92,29 @@ def backtest_data(store: Store, calibration_end: date, holdout_end: date, unit: 
                         holdout_by_day(store, calibration_end, holdout_end), calibration_end, holdout_end, unit)
 
 
+def calibrator(store: Store, data: BacktestData, settings: ModelSettings):
+    """For a backtest: each model's chance-to-order map, learnt as ``score`` learns it, on the
+    history before the calibration end only, for windows as long as the holdout."""
+    return lambda name: calibrate(store, data.calibration_end, name, settings, data.holdout_days, fit_model)
+
+
+def automatic_choice(store: Store, data: BacktestData, settings: ModelSettings, rows: list[dict]) -> dict:
+    """The backtest row of the model ``score`` would choose as of the calibration end for a horizon
+    as long as the holdout (its choice made on the history before the calibration end only), as
+    ``model`` "auto" with ``chosen`` and ``why``; ``rows`` are the models already evaluated."""
+    settings = replace(settings, horizon_days=data.holdout_days)
+    repeat_buyers = int((data.calibration["frequency"] > 0).sum())
+    if repeat_buyers < settings.min_repeat_buyers:
+        name, why = HeuristicModel.name, f"{repeat_buyers} repeat buyers, fewer than the {settings.min_repeat_buyers} a model needs"
+    else:
+        name, why, _ = choose_model(store, data.calibration_end, settings)
+    row = next((r for r in rows if r["model"] == name), None)
+    if row is None:
+        row = (evaluate_learned(store, data, settings.penalizer) if name == LEARNED
+               else evaluate(data, [name], settings.penalizer, calibrator(store, data, settings))[0])
+    return {**row, "model": "auto", "chosen": name, "why": why}
+
+
 def score(store: Store, as_of: date, model: str, settings: ModelSettings) -> dict:
     """Fit, predict and store every customer's scores as of ``as_of``; return the fit record."""
     if model not in MODEL_CHOICES:
@@ -104,7 +133,8 @@ def score(store: Store, as_of: date, model: str, settings: ModelSettings) -> dic
         name, why, backtest = choose_model(store, as_of, settings)
     else:
         name, why = model, "chosen with --model"
-    fitted, name, why = _fit_first(_candidates(name, backtest), summary, unit_days, settings.penalizer, why)
+    learn = lambda: fit_learned(store, as_of, settings.horizon_days, settings.time_unit, settings.penalizer)  # noqa: E731
+    fitted, name, why = _fit_first(_candidates(name, backtest), summary, unit_days, settings.penalizer, why, learn)
     spend_model, spend_note = fit_spend(summary, unit_days)
     if spend_note:
         why += f"; spend: {spend_note}"
@@ -116,7 +146,12 @@ def score(store: Store, as_of: date, model: str, settings: ModelSettings) -> dic
         scores = predict_scores(fitted, spend_model, summary, as_of, settings)
     elif not np.isfinite(numbers).all():
         raise InputError("the heuristics gave predictions that are not finite numbers; check the summary's dates")
-    return _store(store, as_of, fitted, spend_model, scores, why, backtest, repeat_buyers, settings)
+    calibration, note = calibrate(store, as_of, name, settings, settings.order_window_days, fit_model)
+    if calibration is not None:
+        scores["order_chance"] = calibration.apply(scores["order_chance"].to_numpy())
+    why += f"; chance to order within {settings.order_window_days} days: " + (
+        note if calibration is not None else f"the model's own, not calibrated ({note})")
+    return _store(store, as_of, fitted, spend_model, scores, why, backtest, repeat_buyers, settings, calibration)
 
 
 def _candidates(name: str, backtest: list[dict] | None) -> list[str]:
@@ -131,14 +166,22 @@ def _candidates(name: str, backtest: list[dict] | None) -> list[str]:
     return [name] + [r["model"] for r in ranked]
 
 
-def _fit_first(names: list[str], summary: pd.DataFrame, unit_days: float, penalizer: float, why: str):
-    """(model, name, why): the first of ``names`` that fits the whole history, else the heuristics."""
+def _title(name: str) -> str:
+    return LearnedModel.title if name == LEARNED else PURCHASE_MODELS[name].title
+
+
+def _fit_first(names: list[str], summary: pd.DataFrame, unit_days: float, penalizer: float, why: str, learn=None):
+    """(model, name, why): the first of ``names`` that fits the whole history, else the heuristics;
+    ``learn()`` fits the learned model (it reads the store's history, not the summary)."""
     failures = []
     for name in names:
+        if name == LEARNED and learn is None:
+            continue
         try:
-            return fit_model(name, summary, unit_days, penalizer), name, why + "".join(failures)
+            fitted = learn() if name == LEARNED else fit_model(name, summary, unit_days, penalizer)
+            return fitted, name, why + "".join(failures)
         except ConvergenceError as error:
-            failures.append(f"; {PURCHASE_MODELS[name].title} could not be fitted on all the history ({error})")
+            failures.append(f"; {_title(name)} could not be fitted on all the history ({error})")
     return fit_model(HeuristicModel.name, summary, unit_days), HeuristicModel.name, why + "".join(failures) + \
         "; heuristics instead"
 
@@ -158,6 +201,8 @@ def predict_scores(model, spend_model, summary: pd.DataFrame, as_of: date, setti
         purchases = monthly * np.sum((1 + settings.discount_rate) ** -np.arange(1, months + 1))
     else:
         purchases = discounted_purchases(model, merged, months, settings.discount_rate, per_month)
+    # The model's own chance to order within the window; score() calibrates it on the shop's history.
+    raw_chance = raw_order_chance(model, merged, settings.order_window_days / unit_days)
     wait_days = np.ceil(predicted["time_to_next_purchase"].to_numpy() * unit_days)
     next_order = [as_of + timedelta(days=int(d)) if d <= NO_DATE_AFTER_DAYS else None for d in wait_days]
     return pd.DataFrame({
@@ -170,11 +215,12 @@ def predict_scores(model, spend_model, summary: pd.DataFrame, as_of: date, setti
         "clv": purchases * spend,
         "next_order_date": next_order,
         "confidence": "heuristic" if isinstance(model, HeuristicModel) else "model",
+        "order_chance": raw_chance,
     })
 
 
 def _store(store: Store, as_of: date, model, spend_model, scores: pd.DataFrame, why: str, backtest,
-           repeat_buyers: int, settings: ModelSettings) -> dict:
+           repeat_buyers: int, settings: ModelSettings, calibration: Calibration | None) -> dict:
     fit_id = int(store.fetchone("SELECT nextval('fit_ids')")[0])
     record = {
         "fit_id": fit_id, "as_of": as_of, "model": model.name, "time_unit": settings.time_unit,
@@ -184,13 +230,15 @@ def _store(store: Store, as_of: date, model, spend_model, scores: pd.DataFrame, 
         "repeat_buyers": repeat_buyers, "horizon_days": settings.horizon_days,
         "discount_rate": settings.discount_rate, "confidence": scores["confidence"].iloc[0], "reason": why,
         "backtest": json.dumps(backtest) if backtest is not None else None, "fitted_at": datetime.now(),
+        "order_window_days": settings.order_window_days,
+        "calibration": json.dumps(calibration.to_dict()) if calibration is not None else None,
     }
     rows = scores.assign(as_of=as_of, fit_id=fit_id)[list(SCORE_COLUMNS)]
     arrow = pa.Table.from_pandas(rows, preserve_index=False).cast(pa.schema([
         ("as_of", pa.date32()), ("customer_id", pa.int64()), ("fit_id", pa.int64()), ("model", pa.string()),
         ("p_alive", pa.float64()), ("expected_orders", pa.float64()), ("p_order", pa.float64()),
         ("expected_spend", pa.float64()), ("clv", pa.float64()), ("next_order_date", pa.date32()),
-        ("confidence", pa.string()),
+        ("confidence", pa.string()), ("order_chance", pa.float64()),
     ]))
     columns = ", ".join(record)
     marks = ", ".join("?" for _ in record)
@@ -198,7 +246,7 @@ def _store(store: Store, as_of: date, model, spend_model, scores: pd.DataFrame, 
         store.execute(f"INSERT INTO model_fits ({columns}) VALUES ({marks})", tuple(record.values()))
         store.replace_rows("customer_scores", arrow, as_of=as_of)
     return {**record, "params": json.loads(record["params"]), "spend_params": json.loads(record["spend_params"]),
-            "backtest": backtest}
+            "backtest": backtest, "calibration": calibration.to_dict() if calibration is not None else None}
 
 
 def _finite(values: dict) -> dict:
