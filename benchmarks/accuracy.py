@@ -22,17 +22,14 @@ import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 
 from retainly import Workspace
 from retainly.errors import ConvergenceError
-from retainly.features.model_summary import holdout_activity, model_summary
+from retainly.features.model_summary import holdout_activity
 from retainly.scores import stored
-from retainly.scores.learned import LEARNED, fit_learned
-from retainly.settings import TIME_UNITS
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 SOURCES = {
@@ -45,7 +42,7 @@ SPLITS = [
     ("orii-2011-06-09+26w", "orii", date(2011, 6, 9), 26),
     ("cdnow-1997-09-30+39w", "cdnow", date(1997, 9, 30), 39),
 ]
-MODELS = ("bgnbd", "mbgnbd", "paretonbd", LEARNED, "auto")
+MODELS = ("bgnbd", "mbgnbd", "paretonbd", "auto")
 AIM_ERROR, AIM_GAIN = 0.10, 0.15
 
 
@@ -62,23 +59,10 @@ def open_store(folder: Path, name: str) -> Workspace:
     return ws
 
 
-def learned_scores(ws: Workspace, calibration_end: date, weeks: int) -> tuple[pd.DataFrame, str]:
-    """The learned candidate forced (it is only reachable through the automatic choice)."""
-    unit = ws.settings.models.time_unit
-    model = fit_learned(ws.store, calibration_end, 7 * weeks, unit, ws.settings.models.penalizer)
-    summary = model_summary(ws.store, calibration_end, unit)
-    expected = model.predict(summary, 7 * weeks / TIME_UNITS[unit])["expected_purchases"].to_numpy()
-    return pd.DataFrame({"customer_id": summary["customer_id"], "expected_orders": expected}), str(model.training_)
-
-
 def measure(ws: Workspace, calibration_end: date, weeks: int, model: str, actual: pd.DataFrame) -> dict:
     started = time.perf_counter()
-    if model == LEARNED:
-        scores, reason = learned_scores(ws, calibration_end, weeks)
-        fit = SimpleNamespace(model=LEARNED, reason=reason)
-    else:
-        fit = ws.predictions.fit(model, calibration_end, horizon_days=7 * weeks)
-        scores = stored.customer_scores(ws.store, calibration_end).to_pandas()[["customer_id", "expected_orders"]]
+    fit = ws.predictions.fit(model, calibration_end, horizon_days=7 * weeks)
+    scores = stored.customer_scores(ws.store, calibration_end).to_pandas()[["customer_id", "expected_orders"]]
     seconds = time.perf_counter() - started
     both = scores.merge(actual, on="customer_id", how="left").fillna({"purchases": 0})
     expected, purchases = both["expected_orders"].to_numpy(float), both["purchases"].to_numpy(float)

@@ -110,9 +110,9 @@ def test_second_split_bgnbd_within_two_percent(retail):
 def test_auto_score_names_its_backtest(retail):
     # History 2009-12-01 to 2011-12-09 is 738 days: the holdout is min(365, 738 // 3) = 246 days.
     fit = retail.predictions.fit(as_of=END)
-    assert fit.model in ("bgnbd", "mbgnbd", "paretonbd", "learned") and fit.confidence == "model"
+    assert fit.model in ("bgnbd", "mbgnbd", "paretonbd") and fit.confidence == "model"
     assert fit.reason.startswith("backtest on 246 days before 2011-12-09: ")
-    assert [row["model"] for row in fit.backtest] == ["bgnbd", "mbgnbd", "paretonbd", "learned"]
+    assert [row["model"] for row in fit.backtest] == ["bgnbd", "mbgnbd", "paretonbd"]
     assert (fit.customers, fit.repeat_buyers) == (5_881, 4_189)
     assert retail.store.fetchone("SELECT COUNT(*) FROM customer_scores WHERE as_of = ?", (END,))[0] == 5_881
 

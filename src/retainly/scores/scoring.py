@@ -2,14 +2,14 @@
 
 The choice (``--model auto``) is a backtest on the shop's own history: the last stretch before
 the as-of date (the horizon, at most a third of the history) is held out, each purchase model
-is fitted on what came before (and so is MBG/NBD with a correction learnt on the shop's own
-history, ``retainly.scores.learned``, trained before the cut-off only), and the one with the
-smallest per-customer error (RMSE of expected vs actual purchase days) wins; a model within
-``CLOSE_CALL`` of it wins instead if its P(alive) ranks the customers who came back better
-(``p_alive_auc``), because playbooks act on P(alive). A backtest total off by more than
-``CAUTION_ERROR`` adds a warning to the reason. Too few repeat buyers for any model
-(``min_repeat_buyers``) means the transparent heuristics of ``retainly.models.heuristic``, and
-every score says which was used.
+is fitted on what came before, and the one with the smallest per-customer error (RMSE of
+expected vs actual purchase days) wins; a model within ``CLOSE_CALL`` of it wins instead if
+its P(alive) ranks the customers who came back better (``p_alive_auc``), because playbooks act
+on P(alive). A backtest total off by more than ``CAUTION_ERROR`` adds a warning to the reason.
+Too few repeat buyers for any model (``min_repeat_buyers``) means the transparent
+heuristics of ``retainly.models.heuristic``, and every score says which was used. The chance
+to order within ``order_window_days`` is then calibrated on the shop's history
+(``retainly.scores.calibration``).
 """
 
 from __future__ import annotations
@@ -30,8 +30,7 @@ from retainly.models import PURCHASE_MODELS
 from retainly.models.base import Histories
 from retainly.models.clv import DAYS_PER_MONTH, discounted_purchases
 from retainly.models.heuristic import HeuristicModel
-from retainly.scores.backtest import BacktestData, evaluate, fit_spend
-from retainly.scores.learned import LEARNED, LearnedModel, evaluate_learned, fit_learned, fit_model
+from retainly.scores.backtest import BacktestData, evaluate, fit_model, fit_spend
 from retainly.scores.calibration import Calibration, calibrate, raw_order_chance
 from retainly.settings import TIME_UNITS, ModelSettings
 from retainly.store.backends import Store
@@ -59,7 +58,6 @@ def choose_model(store: Store, as_of: date, settings: ModelSettings) -> tuple[st
         return DEFAULT_MODEL, (f"fewer than {settings.min_repeat_buyers} repeat buyers before {cut} to backtest on; "
                                f"{PURCHASE_MODELS[DEFAULT_MODEL].title} is the default"), None
     results = evaluate(data, list(PURCHASE_MODELS), settings.penalizer)
-    results.append(evaluate_learned(store, data, settings.penalizer))  # trained before the cut only
     fitted = [r for r in results if "error" not in r and np.isfinite(r["rmse"])]
     if not fitted:
         return DEFAULT_MODEL, (f"no model could be fitted on the history before {cut} to backtest on "
@@ -67,8 +65,8 @@ def choose_model(store: Store, as_of: date, settings: ModelSettings) -> tuple[st
     best = min(fitted, key=lambda r: r["rmse"])
     close = [r for r in fitted if r["rmse"] <= best["rmse"] * (1 + CLOSE_CALL)]
     chosen = max(close, key=lambda r: (r["p_alive_auc"] or 0, -r["rmse"]))
-    title = _title(chosen["model"])
-    others = ", ".join(f"{_title(r['model'])} {r['rmse']:.3f}" for r in fitted if r is not chosen)
+    title = PURCHASE_MODELS[chosen["model"]].title
+    others = ", ".join(f"{PURCHASE_MODELS[r['model']].title} {r['rmse']:.3f}" for r in fitted if r is not chosen)
     why = (f"backtest on {holdout_days} days before {as_of}: {title} predicted {chosen['predicted_purchases']:,.0f} "
            f"purchases against {chosen['actual_purchases']:,.0f} with per-customer RMSE {chosen['rmse']:.3f}"
            + (f" ({others})" if others else " (the only model that could be fitted)"))
@@ -110,8 +108,7 @@ def automatic_choice(store: Store, data: BacktestData, settings: ModelSettings, 
         name, why, _ = choose_model(store, data.calibration_end, settings)
     row = next((r for r in rows if r["model"] == name), None)
     if row is None:
-        row = (evaluate_learned(store, data, settings.penalizer) if name == LEARNED
-               else evaluate(data, [name], settings.penalizer, calibrator(store, data, settings))[0])
+        row = evaluate(data, [name], settings.penalizer, calibrator(store, data, settings))[0]
     return {**row, "model": "auto", "chosen": name, "why": why}
 
 
@@ -133,8 +130,7 @@ def score(store: Store, as_of: date, model: str, settings: ModelSettings) -> dic
         name, why, backtest = choose_model(store, as_of, settings)
     else:
         name, why = model, "chosen with --model"
-    learn = lambda: fit_learned(store, as_of, settings.horizon_days, settings.time_unit, settings.penalizer)  # noqa: E731
-    fitted, name, why = _fit_first(_candidates(name, backtest), summary, unit_days, settings.penalizer, why, learn)
+    fitted, name, why = _fit_first(_candidates(name, backtest), summary, unit_days, settings.penalizer, why)
     spend_model, spend_note = fit_spend(summary, unit_days)
     if spend_note:
         why += f"; spend: {spend_note}"
@@ -166,22 +162,14 @@ def _candidates(name: str, backtest: list[dict] | None) -> list[str]:
     return [name] + [r["model"] for r in ranked]
 
 
-def _title(name: str) -> str:
-    return LearnedModel.title if name == LEARNED else PURCHASE_MODELS[name].title
-
-
-def _fit_first(names: list[str], summary: pd.DataFrame, unit_days: float, penalizer: float, why: str, learn=None):
-    """(model, name, why): the first of ``names`` that fits the whole history, else the heuristics;
-    ``learn()`` fits the learned model (it reads the store's history, not the summary)."""
+def _fit_first(names: list[str], summary: pd.DataFrame, unit_days: float, penalizer: float, why: str):
+    """(model, name, why): the first of ``names`` that fits the whole history, else the heuristics."""
     failures = []
     for name in names:
-        if name == LEARNED and learn is None:
-            continue
         try:
-            fitted = learn() if name == LEARNED else fit_model(name, summary, unit_days, penalizer)
-            return fitted, name, why + "".join(failures)
+            return fit_model(name, summary, unit_days, penalizer), name, why + "".join(failures)
         except ConvergenceError as error:
-            failures.append(f"; {_title(name)} could not be fitted on all the history ({error})")
+            failures.append(f"; {PURCHASE_MODELS[name].title} could not be fitted on all the history ({error})")
     return fit_model(HeuristicModel.name, summary, unit_days), HeuristicModel.name, why + "".join(failures) + \
         "; heuristics instead"
 

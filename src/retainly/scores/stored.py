@@ -69,11 +69,8 @@ def predictions_at(store: Store, as_of: date) -> "pd.DataFrame | None":
     summary = model_summary(store, as_of, fit["time_unit"])
     if summary.empty:
         return pd.DataFrame(columns=["customer_id", "p_alive", "expected_orders", "clv"])
-    from retainly.scores.learned import LEARNED, LearnedModel
-
-    known = {**PURCHASE_MODELS, LEARNED: LearnedModel}  # the learned model's stored params are its MBG/NBD's
-    if fit["model"] in known:
-        model = known[fit["model"]].from_dict({"params": fit["params"]})
+    if fit["model"] in PURCHASE_MODELS:
+        model = PURCHASE_MODELS[fit["model"]].from_dict({"params": fit["params"]})
     else:
         model = heuristic_from_dict(fit["params"], unit_days)
     predicted = model.predict(summary, fit["horizon_days"] / unit_days)

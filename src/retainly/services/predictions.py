@@ -17,7 +17,6 @@ from retainly.results import AliveBin, BacktestResult, FitRecord, PredictionTota
 from retainly.results.base import rows
 from retainly.scores import stored
 from retainly.scores.backtest import evaluate
-from retainly.scores.learned import LEARNED, LearnedModel
 from retainly.scores.scoring import MODEL_CHOICES, automatic_choice, backtest_data, calibrator, score
 from retainly.services.base import Service
 
@@ -88,6 +87,4 @@ class PredictionService(Service):
 
 def model_title(name: str) -> str:
     """A model's name for people: "BG/NBD model", or the heuristics' title."""
-    if name == LEARNED:
-        return LearnedModel.title
     return PURCHASE_MODELS[name].title + " model" if name in PURCHASE_MODELS else HeuristicModel.title
