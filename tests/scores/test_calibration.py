@@ -52,3 +52,26 @@ def test_reliability_groups_customers_by_rank_of_the_prediction():
         {"group": 1, "customers": 2, "low": 0.1, "high": 0.2, "predicted": pytest.approx(0.15), "observed": 0.5},
         {"group": 2, "customers": 2, "low": 0.8, "high": 0.9, "predicted": pytest.approx(0.85), "observed": 1.0},
     ]
+
+
+@pytest.mark.parametrize("cut", [date(2024, 1, 31), date(2024, 3, 31), date(2024, 5, 15)])
+def test_window_summaries_match_the_engines_summary_and_holdout(workspace, cut):
+    # The calibration builds each window's summary from one read of the purchase days, in pandas;
+    # the engine's model_summary and holdout_activity are the independent implementation to match.
+    import pandas as pd
+
+    from retainly.features.model_summary import holdout_activity, model_summary, purchase_days
+    from retainly.scores.calibration import window_summary
+    from tests.features.model_shop import load_model_shop
+
+    shop = load_model_shop(workspace)
+    days = purchase_days(shop.store, date(2024, 6, 30)).select("customer_id", "day").to_pandas()
+    days["day"] = pd.to_datetime(days["day"])
+    summary, bought = window_summary(days, cut, 45, 7.0)
+    expected = model_summary(shop.store, cut, "week")
+    assert summary["customer_id"].tolist() == expected["customer_id"].tolist()
+    for column in ("frequency", "recency", "T"):
+        assert summary[column].to_numpy(float) == pytest.approx(expected[column].to_numpy(float)), column
+    activity = holdout_activity(shop.store, cut, cut + (date(2024, 1, 2) - date(2024, 1, 1)) * 45)
+    buyers = set(activity.loc[activity["purchases"] > 0, "customer_id"])
+    assert bought.tolist() == [float(c in buyers) for c in expected["customer_id"]]

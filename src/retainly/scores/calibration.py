@@ -29,8 +29,7 @@ import pandas as pd
 from sklearn.isotonic import IsotonicRegression
 
 from retainly.errors import ConvergenceError, InputError
-from retainly.features.model_summary import holdout_activity, model_summary
-from retainly.features.orders import purchase_span
+from retainly.features.model_summary import purchase_days
 from retainly.settings import TIME_UNITS, ModelSettings
 
 MIN_BUYERS = 20  # fewer customers who ordered in the hidden window than this: too few to calibrate on
@@ -86,14 +85,16 @@ def calibrate(store, as_of: date, model_name: str, settings: ModelSettings, wind
     ``fit_model(name, summary, unit_days, penalizer)`` fits the purchase model (scores.backtest).
     """
     unit_days = TIME_UNITS[settings.time_unit]
-    first = purchase_span(store)[0]
+    # Every window's summary and outcome come from one read of the purchase days (customer, day).
+    days = purchase_days(store, as_of).select("customer_id", "day").to_pandas()
+    days["day"] = pd.to_datetime(days["day"])
+    first = days["day"].min() if len(days) else None
     raws, outcomes, cuts, failures = [], [], [], []
     for step in range(1, MAX_WINDOWS + 1):
         cut = as_of - timedelta(days=step * window_days)
-        if first is None or cut - first.date() < timedelta(days=window_days) or (step > 1 and step * window_days > 366):
+        if first is None or (pd.Timestamp(cut) - first).days < window_days or (step > 1 and step * window_days > 366):
             break
-        summary = model_summary(store, cut, settings.time_unit)
-        bought = ordered_within(summary, holdout_activity(store, cut, cut + timedelta(days=window_days)))
+        summary, bought = window_summary(days, cut, window_days, unit_days)
         try:
             model = fit_model(model_name, summary, unit_days, settings.penalizer)
         except (ConvergenceError, InputError) as error:
@@ -114,10 +115,20 @@ def calibrate(store, as_of: date, model_name: str, settings: ModelSettings, wind
                          f"from {span}: {int(bought.sum()):,} of {len(bought):,} customer-windows ordered")
 
 
-def ordered_within(summary: pd.DataFrame, activity: pd.DataFrame) -> np.ndarray:
-    """1 for each summary customer with a purchase in ``activity`` (holdout_activity), else 0."""
-    buyers = activity.loc[activity["purchases"] > 0, "customer_id"]
-    return summary["customer_id"].isin(buyers).to_numpy(dtype=float)
+def window_summary(days: pd.DataFrame, cut: date, window_days: int, unit_days: float) -> tuple[pd.DataFrame, np.ndarray]:
+    """(summary as of ``cut``, 1/0 per customer: ordered in the ``window_days`` after it) from
+    purchase days (customer_id, day), by the definitions of ``features.model_summary``."""
+    end = pd.Timestamp(cut)
+    before = days[days["day"] <= end]
+    per = before.groupby("customer_id")["day"].agg(["min", "max", "count"])
+    summary = pd.DataFrame({
+        "customer_id": per.index.to_numpy(),
+        "frequency": per["count"].to_numpy() - 1,
+        "recency": (per["max"] - per["min"]).dt.days.to_numpy() / unit_days,
+        "T": (end - per["min"]).dt.days.to_numpy() / unit_days,
+    })
+    later = days[(days["day"] > end) & (days["day"] <= end + pd.Timedelta(days=window_days))]
+    return summary, summary["customer_id"].isin(later["customer_id"]).to_numpy(dtype=float)
 
 
 def raw_order_chance(model, data, horizon: float) -> np.ndarray:
