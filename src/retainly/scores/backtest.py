@@ -81,7 +81,7 @@ def fit_spend(summary: pd.DataFrame, unit_days: float):
 def evaluate(data: BacktestData, models: list[str], penalizer: float = 0.0, calibrator=None) -> list[dict]:
     """One result dict per model: the metrics of the module docstring, or ``error`` when it did not fit.
 
-    ``calibrator(model name) -> (Calibration | None, note)`` learns the chance-to-order map.
+    ``calibrator(fitted model) -> (Calibration | None, note)`` learns the chance-to-order map.
     """
     horizon = data.holdout_days / data.unit_days
     actual = data.actual()
@@ -102,7 +102,7 @@ def evaluate(data: BacktestData, models: list[str], penalizer: float = 0.0, cali
             continue
         expected = predicted["expected_purchases"].to_numpy()
         chance = predicted["probability_of_purchase"].to_numpy()
-        calibrated = _calibrated(calibrator, name, chance, bought)
+        calibrated = _calibrated(calibrator, model, chance, bought)
         results.append({
             "model": name,
             "params": {k: round(v, 6) for k, v in (model.params_ or {}).items()},
@@ -119,11 +119,11 @@ def evaluate(data: BacktestData, models: list[str], penalizer: float = 0.0, cali
     return results
 
 
-def _calibrated(calibrator, name: str, chance: np.ndarray, bought: np.ndarray) -> dict:
+def _calibrated(calibrator, model, chance: np.ndarray, bought: np.ndarray) -> dict:
     """The chance to order after the calibration ``retainly score`` applies, scored on the holdout."""
     if calibrator is None:
         return {}
-    calibration, note = calibrator(name)
+    calibration, note = calibrator(model)
     if calibration is None:
         return {"calibration": note}
     calibrated = calibration.apply(chance)

@@ -5,14 +5,16 @@ model: steady rates, no seasons, dropout as the model says. Real shops do not, a
 acting on "70 %" needs seven in ten such customers to order. So the probability retainly
 shows (``order_chance``) is recalibrated on what the shop's customers actually did:
 
-1. hide the last ``window`` days before the scoring date (and, pooled, up to three earlier
+1. take the last ``window`` days before the scoring date (and, pooled, up to three earlier
    windows within the last year, so that one season does not set the level);
-2. fit the same purchase model on the history before each window and predict each customer's
-   raw P(an order within ``window``);
+2. with the model fitted as of the scoring date, predict each customer's raw P(an order within
+   ``window``) from their history as it was at each window's start;
 3. see who ordered in the hidden days, and fit an isotonic regression from the raw
    probability to the observed share (monotone: it never reorders customers, only says what
    a raw "0.4" has meant in this shop);
-4. store the regression's breakpoints with the fit and map every customer's raw probability
+4. keep the map only if one learnt on the older windows beats the model's own chance on the
+   latest window (with a single window there is nothing to check it on, and it is kept);
+5. store the regression's breakpoints with the fit and map every customer's raw probability
    through them (linear between breakpoints, flat beyond the ends).
 
 ``reliability`` and ``brier`` are the checks: predicted against observed share per tenth of
@@ -28,11 +30,10 @@ import numpy as np
 import pandas as pd
 from sklearn.isotonic import IsotonicRegression
 
-from retainly.errors import ConvergenceError, InputError
 from retainly.features.model_summary import purchase_days
 from retainly.settings import TIME_UNITS, ModelSettings
 
-MIN_BUYERS = 20  # fewer customers who ordered in the hidden window than this: too few to calibrate on
+MIN_BUYERS = 20  # fewer orders than this in the windows: too few to calibrate on
 MAX_POINTS = 200  # breakpoints kept with the fit; the map between them is linear
 MAX_WINDOWS = 4  # earlier windows pooled to calibrate on, within the last year
 
@@ -74,43 +75,44 @@ def fit_calibration(raw: np.ndarray, bought: np.ndarray, window_days: int, cut: 
                        raw=tuple(float(x) for x in xs), observed=tuple(float(y) for y in ys))
 
 
-def calibrate(store, as_of: date, model_name: str, settings: ModelSettings, window_days: int,
-              fit_model) -> tuple[Calibration | None, str]:
-    """(calibration, note): the map for ``model_name`` learnt on windows of ``window_days`` before ``as_of``.
+def calibrate(store, as_of: date, model, settings: ModelSettings, window_days: int) -> tuple[Calibration | None, str]:
+    """(calibration, note): the map for the fitted ``model`` learnt on windows of ``window_days`` before ``as_of``.
 
     The windows end at ``as_of`` and step back one window at a time over the last year (at most
     ``MAX_WINDOWS``), pooled, so that one busy or quiet season does not set the level. The model
-    is fitted afresh at each window's start on the history before it. None with the reason when
-    the history is too short or too quiet to learn from.
-    ``fit_model(name, summary, unit_days, penalizer)`` fits the purchase model (scores.backtest).
+    is the one fitted as of ``as_of`` (its parameters, applied to each window's history as it
+    was then): the map describes this model, not refits on shorter histories, which can be off
+    in other ways. The map is kept only where it helps: with two windows or more, one learnt on
+    the older windows must beat the model's own chance (Brier score) on the latest window.
+    None with the reason otherwise, or when the history is too short or too quiet.
     """
     unit_days = TIME_UNITS[settings.time_unit]
     # Every window's summary and outcome come from one read of the purchase days (customer, day).
     days = purchase_days(store, as_of).select("customer_id", "day").to_pandas()
     days["day"] = pd.to_datetime(days["day"])
     first = days["day"].min() if len(days) else None
-    raws, outcomes, cuts, failures = [], [], [], []
+    raws, outcomes, cuts = [], [], []
     for step in range(1, MAX_WINDOWS + 1):
         cut = as_of - timedelta(days=step * window_days)
         if first is None or (pd.Timestamp(cut) - first).days < window_days or (step > 1 and step * window_days > 366):
             break
         summary, bought = window_summary(days, cut, window_days, unit_days)
-        try:
-            model = fit_model(model_name, summary, unit_days, settings.penalizer)
-        except (ConvergenceError, InputError) as error:
-            failures.append(f"not fitted on the history to {cut} ({error})")
-            continue
         raws.append(raw_order_chance(model, summary, window_days / unit_days))
         outcomes.append(bought)
         cuts.append(cut)
     if not cuts:
-        return None, (failures[0] if failures else
-                      f"less than {window_days} days of history before {as_of - timedelta(days=window_days)}")
+        return None, f"less than {window_days} days of history before {as_of - timedelta(days=window_days)}"
     raw, bought = np.concatenate(raws), np.concatenate(outcomes)
     if bought.sum() < MIN_BUYERS or bought.all():
         return None, f"{int(bought.sum())} orders in the windows before {as_of}: too few to calibrate on"
+    if len(cuts) > 1:
+        older = fit_calibration(np.concatenate(raws[1:]), np.concatenate(outcomes[1:]), window_days, cuts[-1])
+        own, mapped = brier(raws[0], outcomes[0]), brier(older.apply(raws[0]), outcomes[0])
+        if mapped >= own:
+            return None, (f"recalibrating did not improve it on the latest window, {cuts[0]} to {as_of} "
+                          f"(Brier {mapped:.4f} against the model's own {own:.4f})")
     calibration = fit_calibration(raw, bought, window_days, cuts[-1])
-    span = f"{cuts[-1]} to {as_of}" if len(cuts) > 1 else f"{cuts[0]} to {as_of}"
+    span = f"{cuts[-1]} to {as_of}"
     return calibration, (f"calibrated on {len(cuts)} window{'s' if len(cuts) > 1 else ''} of {window_days} days "
                          f"from {span}: {int(bought.sum()):,} of {len(bought):,} customer-windows ordered")
 

@@ -93,7 +93,7 @@ def backtest_data(store: Store, calibration_end: date, holdout_end: date, unit: 
 def calibrator(store: Store, data: BacktestData, settings: ModelSettings):
     """For a backtest: each model's chance-to-order map, learnt as ``score`` learns it, on the
     history before the calibration end only, for windows as long as the holdout."""
-    return lambda name: calibrate(store, data.calibration_end, name, settings, data.holdout_days, fit_model)
+    return lambda model: calibrate(store, data.calibration_end, model, settings, data.holdout_days)
 
 
 def automatic_choice(store: Store, data: BacktestData, settings: ModelSettings, rows: list[dict]) -> dict:
@@ -142,7 +142,7 @@ def score(store: Store, as_of: date, model: str, settings: ModelSettings) -> dic
         scores = predict_scores(fitted, spend_model, summary, as_of, settings)
     elif not np.isfinite(numbers).all():
         raise InputError("the heuristics gave predictions that are not finite numbers; check the summary's dates")
-    calibration, note = calibrate(store, as_of, name, settings, settings.order_window_days, fit_model)
+    calibration, note = calibrate(store, as_of, fitted, settings, settings.order_window_days)
     if calibration is not None:
         scores["order_chance"] = calibration.apply(scores["order_chance"].to_numpy())
     why += f"; chance to order within {settings.order_window_days} days: " + (
