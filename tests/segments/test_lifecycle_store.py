@@ -88,6 +88,17 @@ def test_flow_between_two_dates(shop):
     assert stored == 3
 
 
+def test_a_flow_without_its_trend_takes_only_the_two_snapshots_it_needs(shop):
+    # The report shows the flow, not the monthly trend: same matrix, no month-end snapshots.
+    first = date(2024, 1, 15)
+    bare = shop.lifecycle.flow(first, AS_OF, trend=False)
+    assert bare.trend == []
+    assert {row[0] for row in shop.store.fetchall("SELECT DISTINCT as_of FROM lifecycle_stages")} == {first, AS_OF}
+    assert shop.store.fetchone("SELECT COUNT(*) FROM lifecycle_transitions")[0] == 0
+    full = shop.lifecycle.flow(first, AS_OF)
+    assert full.flow == bare.flow and full.trend
+
+
 def test_snapshot_dates():
     assert snapshot_dates(date(2024, 1, 15), date(2024, 4, 10)) == [
         date(2024, 1, 15), date(2024, 1, 31), date(2024, 2, 29), date(2024, 3, 31), date(2024, 4, 10)]

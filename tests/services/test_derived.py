@@ -77,3 +77,13 @@ def test_recomputing_a_date_replaces_its_rows(shop):
     assert first.customers == again.customers == 5
     stored = shop.store.fetchall("SELECT bins, COUNT(*) FROM rfm_scores WHERE as_of = ? GROUP BY bins", (AS_OF,))
     assert stored == [(3, 5)]
+
+
+def test_the_products_to_offer_are_computed_only_when_asked_for(shop):
+    # The report reads buyer types and reorders, never the offers (the slow association rules).
+    shop.insights.ensure(AS_OF)
+    assert shop.heard == [f"computing buyer types and reorders due as of {AS_OF}"]
+    assert shop.store.fetchone("SELECT COUNT(*) FROM next_products")[0] == 0
+    shop.heard.clear()
+    shop.insights.ensure_offers(AS_OF)
+    assert shop.heard == [f"computing products to offer (association rules) as of {AS_OF}"]

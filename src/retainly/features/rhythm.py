@@ -35,7 +35,9 @@ def customer_rhythm(store: Store, as_of: date) -> pd.DataFrame:
     per = ranked.group_by("customer_id").aggregate(
         purchase_days=ranked.count(), first_day=ranked.day.min(), last_day=ranked.day.max(),
         previous_day=ranked.day.max(where=ranked.back == 1),
-        net_spend=ranked.spend.sum(), recent_spend=ranked.spend.sum(where=ranked.back <= 1),
+        # Money as float in the engine: a Python Decimal per value would be most of the transfer.
+        net_spend=ranked.spend.sum().cast("float64"),
+        recent_spend=ranked.spend.sum(where=ranked.back <= 1).cast("float64"),
     )
     moment = ibis.literal(as_of)
     frame = per.mutate(

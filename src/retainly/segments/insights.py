@@ -3,8 +3,9 @@
 The analyses live in ``segments/buyer_types.py``, ``features/replenishment.py`` and
 ``features/associations.py``; this module runs them for one date and keeps their results
 (``buyer_types``, ``product_intervals``, ``reorders_due``, ``next_products``), replacing that
-date's rows in one transaction, so the Workspace, ``customer show`` and the report read them
-back cheaply.
+date's rows, so the Workspace, ``customer show`` and the report read them back cheaply. The
+products to offer are stored apart (their own transaction, their own derived result): only
+``customer show`` reads them, and their association rules take longer than the rest.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def buyer_type_rows(store: Store, as_of: date) -> tuple[pd.DataFrame, str]:
                           "probability": None, "reason": ruled["reason"]})]
     for after in (1, 2):
         try:
-            predicted = predict_types(store, as_of, after)
+            predicted = predict_types(store, as_of, after, history=history)
         except InputError:  # too few settled customers to learn from: no early prediction
             continue
         rows.append(pd.DataFrame({
@@ -45,10 +46,15 @@ def buyer_type_rows(store: Store, as_of: date) -> tuple[pd.DataFrame, str]:
 
 def compute_and_store(store: Store, as_of: date) -> dict:
     """Run every analysis for ``as_of`` and replace its stored rows; return row counts and the promotions note."""
+    return {**store_types_and_reorders(store, as_of), **store_offers(store, as_of)}
+
+
+def store_types_and_reorders(store: Store, as_of: date) -> dict:
+    """Buyer types, product intervals and reorders due for ``as_of``, stored in one transaction; row
+    counts and the promotions note."""
     types, note = buyer_type_rows(store, as_of)
     intervals = product_intervals(store, as_of)
     due = reorders_due(store, as_of, intervals)
-    offers = next_products(store, as_of)
     now = datetime.now()
     tables = {
         "buyer_types": pa.table({
@@ -72,20 +78,32 @@ def compute_and_store(store: Store, as_of: date) -> dict:
             "due_date": pa.array(list(due["due_date"]), pa.date32()),
             "days_overdue": pa.array(due["days_overdue"].astype("int64"), pa.int64()),
             "computed_at": _times(now, len(due))}),
-        "next_products": pa.table({
-            "as_of": _dates(as_of, len(offers)),
-            "customer_id": pa.array(offers["customer_id"].astype("int64"), pa.int64()),
-            "rank": pa.array(offers["rank"].astype("int64"), pa.int64()),
-            "sku": pa.array(offers["sku"].astype(str), pa.string()),
-            "score": pa.array(offers["score"].astype(float), pa.float64()),
-            "lift": pa.array(offers["lift"].astype(float), pa.float64()),
-            "because_of": pa.array(offers["because_of"].astype(str), pa.string()),
-            "kind": pa.array(offers["kind"].astype(str), pa.string()), "computed_at": _times(now, len(offers))}),
     }
+    _replace(store, as_of, tables)
+    return {**{name: rows.num_rows for name, rows in tables.items()}, "promotion_note": note}
+
+
+def store_offers(store: Store, as_of: date) -> dict:
+    """The next products to offer each customer as of ``as_of``, stored; their row count. Kept apart
+    from the rest: only `customer show` reads them, and the association rules are the slow part."""
+    offers = next_products(store, as_of)
+    rows = pa.table({
+        "as_of": _dates(as_of, len(offers)),
+        "customer_id": pa.array(offers["customer_id"].astype("int64"), pa.int64()),
+        "rank": pa.array(offers["rank"].astype("int64"), pa.int64()),
+        "sku": pa.array(offers["sku"].astype(str), pa.string()),
+        "score": pa.array(offers["score"].astype(float), pa.float64()),
+        "lift": pa.array(offers["lift"].astype(float), pa.float64()),
+        "because_of": pa.array(offers["because_of"].astype(str), pa.string()),
+        "kind": pa.array(offers["kind"].astype(str), pa.string()), "computed_at": _times(datetime.now(), len(offers))})
+    _replace(store, as_of, {"next_products": rows})
+    return {"next_products": rows.num_rows}
+
+
+def _replace(store: Store, as_of: date, tables: dict[str, pa.Table]) -> None:
     with store.transaction():
         for name, rows in tables.items():
             store.replace_rows(name, rows, as_of=as_of)
-    return {**{name: rows.num_rows for name, rows in tables.items()}, "promotion_note": note}
 
 
 def _dates(day: date, n: int) -> pa.Array:

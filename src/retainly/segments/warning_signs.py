@@ -105,7 +105,7 @@ def _recent_returns(store: Store, as_of: date, days: int) -> pd.DataFrame:
     returns = store.table("returns")
     mine = returns.filter(returns.customer_id.notnull() & (returns.returned_at < end_of(as_of))
                           & (returns.returned_at >= end_of(as_of - timedelta(days=days))))
-    frame = mine.group_by("customer_id").aggregate(returns=mine.count(), returned=mine.amount.sum()).to_pandas()
+    frame = mine.group_by("customer_id").aggregate(returns=mine.count(), returned=mine.amount.sum().cast("float64")).to_pandas()
     return frame.astype({"returns": float, "returned": float})
 
 

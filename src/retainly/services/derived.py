@@ -35,9 +35,13 @@ DECLARED = (
             stamp="fitted_at"),
     Derived("lifecycle", "lifecycle stages and warning signs", "churn_signals",
             lambda ws, day: ws.lifecycle.compute(day), needs=("predictions",)),
-    # Written together with product_intervals, reorders_due and next_products.
-    Derived("insights", "buyer types, reorders and products to offer", "buyer_types",
-            lambda ws, day: ws.insights.compute(day)),
+    # Written together with product_intervals and reorders_due.
+    Derived("insights", "buyer types and reorders due", "buyer_types",
+            lambda ws, day: ws.insights.compute_types_and_reorders(day)),
+    # Apart: only `customer show` reads them. A date whose rules offer nothing has no rows, so it
+    # counts as missing and is computed again when next asked for.
+    Derived("offers", "products to offer (association rules)", "next_products",
+            lambda ws, day: ws.insights.compute_offers(day)),
 )
 
 

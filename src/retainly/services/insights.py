@@ -21,9 +21,25 @@ class InsightService(Service):
         """Compute and store buyer types, product intervals, reorders due and products to offer."""
         return InsightsRun(**insights.compute_and_store(self.store, self.as_of(as_of)))
 
+    def compute_types_and_reorders(self, as_of: date | None = None) -> date:
+        """Compute and store buyer types, product intervals and reorders due (not the products to offer)."""
+        as_of = self.as_of(as_of)
+        insights.store_types_and_reorders(self.store, as_of)
+        return as_of
+
+    def compute_offers(self, as_of: date | None = None) -> date:
+        """Compute and store the next products to offer each customer."""
+        as_of = self.as_of(as_of)
+        insights.store_offers(self.store, as_of)
+        return as_of
+
     def ensure(self, as_of: date | None = None) -> date:
-        """Insights for ``as_of``, computed when missing or older than the last import."""
+        """Buyer types and reorders for ``as_of``, computed when missing or older than the last import."""
         return self.ensure_derived("insights", as_of)
+
+    def ensure_offers(self, as_of: date | None = None) -> date:
+        """The products to offer for ``as_of``, computed when missing or older than the last import."""
+        return self.ensure_derived("offers", as_of)
 
     def buyer_type_mix(self, as_of: date | None = None) -> BuyerTypeMix:
         """Customers per buyer type and source (rule or early prediction), and the promotions note."""

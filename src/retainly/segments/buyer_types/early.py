@@ -167,20 +167,22 @@ def train_classifier(store: Store, as_of: date | None, after_orders: int, *, ran
 
 def predict_types(store: Store, as_of: date | None, after_orders: int, *,
                   classifier: BuyerTypeClassifier | None = None, random_state: int = 0,
-                  **rule_settings) -> pd.DataFrame:
+                  history: pd.DataFrame | None = None, **rule_settings) -> pd.DataFrame:
     """Predicted buyer type of customers with exactly ``after_orders`` orders and no rule label yet.
 
     Columns: customer_id, predicted_type, probability (of that type), p_hit_and_run,
-    p_discount_only, p_active. Trains a classifier as of ``as_of`` unless one is given.
+    p_discount_only, p_active. Trains a classifier as of ``as_of`` unless one is given;
+    ``history``: ``customer_history(store, as_of, **rule_settings)`` when the caller already has it.
     """
     check_after_orders(after_orders)
     as_of = as_of_day(store, as_of)
-    history = customer_history(store, as_of, **rule_settings)
+    history = customer_history(store, as_of, **rule_settings) if history is None else history
     features = early_features(store, as_of, after_orders)
     if classifier is None:
         labels = history[history["label"] != NOT_ENOUGH_HISTORY]
         labels.attrs.update(history.attrs)
-        classifier = _fit(labels, features, as_of, after_orders, random_state, 5)
+        # No cross-validation: its scores are for `train_classifier`'s readers; a prediction only needs the fit.
+        classifier = _fit(labels, features, as_of, after_orders, random_state, 0)
     new = history.loc[history["label"] == NOT_ENOUGH_HISTORY, "customer_id"]
     candidates = features[(features["orders_to_date"] == after_orders) & features["customer_id"].isin(new)]
     predicted = classifier.predict(candidates.reset_index(drop=True))

@@ -188,10 +188,10 @@ def _early_frame(store: Store, early: Table, as_of: date, after_orders: int) -> 
 
     metrics = dict(
         first_day=nth(per_order.day, 0),
-        first_revenue=nth(per_order.revenue, 0),
+        first_revenue=nth(per_order.revenue, 0).cast("float64"),  # money as float in the engine: no Decimals
         first_items=nth(per_order.items, 0),
         first_lines=nth(per_order.lines, 0),
-        first_merchandise=nth(per_order.merchandise, 0),
+        first_merchandise=nth(per_order.merchandise, 0).cast("float64"),
         first_promo_code=flag(per_order.has_promo_code, 0),
         first_discount=flag(per_order.has_discount, 0),
         first_in_sale=flag(per_order.in_sale, 0),
@@ -209,7 +209,7 @@ def _early_frame(store: Store, early: Table, as_of: date, after_orders: int) -> 
     if after_orders == 2:
         metrics.update(
             second_day=nth(per_order.day, 1),
-            second_revenue=nth(per_order.revenue, 1),
+            second_revenue=nth(per_order.revenue, 1).cast("float64"),
             second_items=nth(per_order.items, 1),
             second_lines=nth(per_order.lines, 1),
             second_promo_code=flag(per_order.has_promo_code, 1),
