@@ -78,10 +78,12 @@ def fit_spend(summary: pd.DataFrame, unit_days: float):
     return fit_net_spend(gross, summary), note
 
 
-def evaluate(data: BacktestData, models: list[str], penalizer: float = 0.0, calibrator=None) -> list[dict]:
+def evaluate(data: BacktestData, models: list[str], penalizer: float = 0.0, calibrator=None,
+             progress=None) -> list[dict]:
     """One result dict per model: the metrics of the module docstring, or ``error`` when it did not fit.
 
-    ``calibrator(fitted model) -> (Calibration | None, note)`` learns the chance-to-order map.
+    ``calibrator(fitted model) -> (Calibration | None, note)`` learns the chance-to-order map;
+    ``progress`` hears a line per model.
     """
     horizon = data.holdout_days / data.unit_days
     actual = data.actual()
@@ -91,6 +93,9 @@ def evaluate(data: BacktestData, models: list[str], penalizer: float = 0.0, cali
     actual_curve = _actual_tracking(data)
     results = []
     for name in models:
+        if progress is not None:
+            title = PURCHASE_MODELS[name].title if name in PURCHASE_MODELS else HeuristicModel.title
+            progress(f"backtesting {title} on {data.calibration_end} to {data.holdout_end}")
         try:
             model = fit_model(name, data.calibration, data.unit_days, penalizer)
         except ConvergenceError as error:

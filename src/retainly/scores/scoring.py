@@ -44,8 +44,10 @@ SCORE_COLUMNS = ("as_of", "customer_id", "fit_id", "model", "p_alive", "expected
                  "expected_spend", "clv", "next_order_date", "confidence", "order_chance")
 
 
-def choose_model(store: Store, as_of: date, settings: ModelSettings) -> tuple[str, str, list[dict] | None]:
-    """(model, why, backtest results) by a backtest on the history before ``as_of``."""
+def choose_model(store: Store, as_of: date, settings: ModelSettings,
+                 progress=None) -> tuple[str, str, list[dict] | None]:
+    """(model, why, backtest results) by a backtest on the history before ``as_of``; ``progress``
+    hears a line per model backtested."""
     first = purchase_span(store)[0]
     history_days = (as_of - first.date()).days if first else 0
     holdout_days = min(settings.horizon_days, history_days // 3)
@@ -57,7 +59,7 @@ def choose_model(store: Store, as_of: date, settings: ModelSettings) -> tuple[st
     if (data.calibration["frequency"] > 0).sum() < settings.min_repeat_buyers:
         return DEFAULT_MODEL, (f"fewer than {settings.min_repeat_buyers} repeat buyers before {cut} to backtest on; "
                                f"{PURCHASE_MODELS[DEFAULT_MODEL].title} is the default"), None
-    results = evaluate(data, list(PURCHASE_MODELS), settings.penalizer)
+    results = evaluate(data, list(PURCHASE_MODELS), settings.penalizer, progress=progress)
     fitted = [r for r in results if "error" not in r and np.isfinite(r["rmse"])]
     if not fitted:
         return DEFAULT_MODEL, (f"no model could be fitted on the history before {cut} to backtest on "
@@ -112,8 +114,10 @@ def automatic_choice(store: Store, data: BacktestData, settings: ModelSettings, 
     return {**row, "model": "auto", "chosen": name, "why": why}
 
 
-def score(store: Store, as_of: date, model: str, settings: ModelSettings) -> dict:
-    """Fit, predict and store every customer's scores as of ``as_of``; return the fit record."""
+def score(store: Store, as_of: date, model: str, settings: ModelSettings, progress=None) -> dict:
+    """Fit, predict and store every customer's scores as of ``as_of``; return the fit record.
+    ``progress`` hears a line per step (each model backtested, the fit, the calibration)."""
+    progress = progress or (lambda line: None)
     if model not in MODEL_CHOICES:
         raise InputError(f"`model` {model}: choose one of {', '.join(MODEL_CHOICES)}", parameter="model")
     unit_days = TIME_UNITS[settings.time_unit]
@@ -127,9 +131,10 @@ def score(store: Store, as_of: date, model: str, settings: ModelSettings) -> dic
         name, why = HeuristicModel.name, (f"{repeat_buyers} repeat buyers, fewer than the {settings.min_repeat_buyers} "
                                           "a model needs: transparent heuristics instead")
     elif model == "auto":
-        name, why, backtest = choose_model(store, as_of, settings)
+        name, why, backtest = choose_model(store, as_of, settings, progress)
     else:
         name, why = model, "chosen with --model"
+    progress(f"fitting {model_name(name)} on all the history to {as_of}")
     fitted, name, why = _fit_first(_candidates(name, backtest), summary, unit_days, settings.penalizer, why)
     spend_model, spend_note = fit_spend(summary, unit_days)
     if spend_note:
@@ -142,12 +147,18 @@ def score(store: Store, as_of: date, model: str, settings: ModelSettings) -> dic
         scores = predict_scores(fitted, spend_model, summary, as_of, settings)
     elif not np.isfinite(numbers).all():
         raise InputError("the heuristics gave predictions that are not finite numbers; check the summary's dates")
+    progress(f"checking the chance to order within {settings.order_window_days} days against the last year")
     calibration, note = calibrate(store, as_of, fitted, settings, settings.order_window_days)
     if calibration is not None:
         scores["order_chance"] = calibration.apply(scores["order_chance"].to_numpy())
     why += f"; chance to order within {settings.order_window_days} days: " + (
         note if calibration is not None else f"the model's own, not calibrated ({note})")
     return _store(store, as_of, fitted, spend_model, scores, why, backtest, repeat_buyers, settings, calibration)
+
+
+def model_name(name: str) -> str:
+    """A model's short title: "MBG/NBD", or the heuristics'."""
+    return PURCHASE_MODELS[name].title if name in PURCHASE_MODELS else HeuristicModel.title
 
 
 def _candidates(name: str, backtest: list[dict] | None) -> list[str]:

@@ -34,7 +34,7 @@ class PredictionService(Service):
         settings = self.settings.models
         if horizon_days is not None:
             settings = replace(settings, horizon_days=horizon_days)
-        return FitRecord(**score(self.store, self.as_of(as_of), model, settings))
+        return FitRecord(**score(self.store, self.as_of(as_of), model, settings, self.ws.progress))
 
     def ensure(self, as_of: date | None = None) -> date:
         """Predictions for ``as_of`` that postdate the last import, fitted when missing; return the date."""
@@ -78,7 +78,7 @@ class PredictionService(Service):
             raise InputError(f"no customer had bought by {calibration_end}; pick a later `calibration_end`",
                              parameter="calibration_end")
         results = evaluate(data, [m for m in chosen if m != "auto"], settings.penalizer,
-                           calibrator(self.store, data, settings))
+                           calibrator(self.store, data, settings), self.ws.progress)
         if "auto" in chosen:
             results.append(automatic_choice(self.store, data, settings, results))
         return BacktestResult(calibration_end=calibration_end, holdout_end=holdout_end, time_unit=settings.time_unit,
