@@ -219,6 +219,16 @@ class ParetoNBDModel(PurchaseModel):
         growth = _lifetime_integral(s, np.log(beta + T) - np.log(beta + T + t))
         return (r + x) * (beta + T) / (alpha + T) * growth * self._alive(p, x, tx, T)
 
+    def expected_purchases_curve(self, horizons, data) -> np.ndarray:
+        """As the base class, with P(alive) (the costly hypergeometric term) computed once, not per horizon."""
+        h = self._histories(data)
+        p = self._params()
+        r, alpha, s, beta = p
+        x, T = h.frequency, h.T
+        now = (r + x) * (beta + T) / (alpha + T) * self._alive(p, x, h.recency, T)
+        return np.array([float(h.weight @ (now * _lifetime_integral(s, np.log(beta + T) - np.log(beta + T + t))))
+                         for t in horizons])
+
     def _expected_new(self, p, t):
         r, alpha, s, beta = p
         return r * beta / alpha * _lifetime_integral(s, np.log(beta) - np.log(beta + t))

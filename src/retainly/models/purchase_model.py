@@ -75,6 +75,13 @@ class PurchaseModel(FittedModel):
         h = self._histories(data)
         return h.spread(self._expected(self._params(), float(t), h.frequency, h.recency, h.T))
 
+    def expected_purchases_curve(self, horizons, data) -> np.ndarray:
+        """Expected purchases summed over all customers, for each horizon: one pass over the histories."""
+        h = self._histories(data)
+        p = self._params()
+        return np.array([float(h.weight @ self._expected(p, float(t), h.frequency, h.recency, h.T))
+                         for t in horizons])
+
     def probability_of_purchase(self, t: float, data) -> np.ndarray:
         """P(at least one purchase in the next ``t``)."""
         h = self._histories(data)

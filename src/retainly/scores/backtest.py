@@ -179,9 +179,12 @@ def _actual_tracking(data: BacktestData) -> list[float]:
 
 
 def _tracking(model, data: BacktestData, actual_curve: list[float]) -> list[dict]:
-    rows = []
-    for end, actual in zip(week_ends(data), actual_curve):
-        predicted = float(np.sum(model.expected_purchases(end / data.unit_days, data.calibration)))
-        rows.append({"date": (data.calibration_end + timedelta(days=end)).isoformat(), "day": end,
-                     "predicted": predicted, "actual": actual})
-    return rows
+    ends = week_ends(data)
+    horizons = [end / data.unit_days for end in ends]
+    if hasattr(model, "expected_purchases_curve"):  # the purchase models: one pass over the histories
+        predicted = model.expected_purchases_curve(horizons, data.calibration)
+    else:
+        predicted = [float(np.sum(model.expected_purchases(t, data.calibration))) for t in horizons]
+    return [{"date": (data.calibration_end + timedelta(days=end)).isoformat(), "day": end,
+             "predicted": float(value), "actual": actual}
+            for end, value, actual in zip(ends, predicted, actual_curve)]
