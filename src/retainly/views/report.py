@@ -39,6 +39,7 @@ TILES = (
 )
 # Tiles whose figures rest on the customers at the period start: they carry the row's retention note.
 RETENTION_TILES = ("crr", "churn_rate")
+WARN_SEGMENTS = ("Can't Lose Them", "At Risk")  # RFM segments of valuable customers drifting away: flagged
 
 
 # -- numbers for people --------------------------------------------------------------------
@@ -133,6 +134,7 @@ def report_context(data: ReportData) -> dict:
         "concentration_chart": Markup(charts.concentration_curve("chart-concentration", points, shop.top20_share))
         if len(points) > 1 else None,
         "top_share": format_percent(shop.top20_share),
+        "warn_segments": WARN_SEGMENTS,
         "call_list": [{**row.to_dict(), "monetary_text": money(row.monetary), "orders_text": format_count(row.frequency),
                        "recency_text": format_count(row.recency_days), "stage_text": row.stage.replace("_", " "),
                        "chance_text": format_percent(row.order_chance), "clv_text": money(row.clv),

@@ -162,7 +162,7 @@ def chance_histogram(div_id: str, bins: Sequence[dict], window_days: int | None)
         hovertemplate="chance to order %{x}: %{y:,} customers<extra></extra>",
     ))
     fig.update_layout(margin=dict(l=10, r=10, t=10, b=40), bargap=0.15,
-                      xaxis=dict(title=dict(text=f"chance to order within {window} (calibrated)"), type="category"),
+                      xaxis=dict(title=dict(text=f"chance to order within {window}"), type="category"),
                       yaxis=dict(title=dict(text="customers"), tickformat="~s"))
     return _html(fig, div_id, 340)
 

@@ -98,9 +98,12 @@ def backtest(
             else {"model": r["model"], "error": r["error"]} for r in result.models]
     print_rows(f"backtest: calibration to {result.calibration_end}, holdout to {result.holdout_end}", rows)
     fitted = [r for r in result.models if "error" not in r]
-    uncalibrated = {r["calibration"] for r in fitted if r.get("calibration") and "calibrated_brier" not in r}
-    for note in sorted(uncalibrated):
-        console.print(f"no calibrated chance: {note}")
+    uncalibrated: dict[str, list[str]] = {}  # why -> the models it holds for
+    for r in fitted:
+        if r.get("calibration") and "calibrated_brier" not in r:
+            uncalibrated.setdefault(r["calibration"], []).append(_label(r))
+    for note, labels in uncalibrated.items():
+        console.print(f"no calibrated chance for {', '.join(labels)}: {note}")
     for key, what in (("reliability", "the model's own chance"), ("calibrated_reliability", "the calibrated chance")):
         if any(r.get(key) for r in fitted):
             print_rows(f"chance to order in the holdout, {what}: predicted / observed share per tenth of customers",
