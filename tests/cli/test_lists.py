@@ -114,7 +114,7 @@ def test_products_by_name_and_customers_by_the_shops_id(store_url, tmp_path):
     assert len(rows) > 200 and all(row["customer"] == shop_ids[int(row["customer_id"])] for row in rows)
     with Workspace.open(store_url) as ws:
         as_of = ws.rfm.ensure()
-        ws.insights.ensure(as_of)
+        ws.insights.ensure_offers(as_of)
         offered = ws.store.fetchall("SELECT customer_id FROM next_products WHERE as_of = ? ORDER BY customer_id, rank",
                                     (as_of,))
     who = shop_ids[offered[0][0]]

@@ -378,7 +378,7 @@ def _backtest_result(model: str, rmse: float) -> dict:
 def test_choose_model_skips_a_model_with_nan_error(monkeypatch, tmp_path):
     from retainly.scores import scoring
 
-    monkeypatch.setattr(scoring, "evaluate", lambda data, models, penalizer=0.0: [
+    monkeypatch.setattr(scoring, "evaluate", lambda data, models, penalizer=0.0, **_: [
         _backtest_result("bgnbd", float("nan")), _backtest_result("mbgnbd", 1.0), _backtest_result("paretonbd", 1.1)])
     with load_model_shop(Workspace.open(f"duckdb:///{tmp_path}/s.duckdb")) as ws:
         model, why, _ = scoring.choose_model(ws.store, AS_OF, ModelSettings(min_repeat_buyers=1))
