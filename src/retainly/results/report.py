@@ -16,13 +16,11 @@ from retainly.results.rfm import CallListEntry, ConcentrationPoint, SegmentRow
 
 @dataclass(frozen=True, kw_only=True)
 class PredictionsOverview(Result):
-    """The fit behind the stored predictions, their totals, and histograms of P(alive) and of the
-    chance to order."""
+    """The fit behind the stored predictions, their totals, and the histogram of the chance to order."""
 
     fit: FitRecord
     model_title: str
     totals: PredictionTotals
-    alive_bins: list[AliveBin]
     chance_bins: list[AliveBin]
 
 

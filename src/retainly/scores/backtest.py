@@ -68,6 +68,11 @@ def fit_model(name: str, summary: pd.DataFrame, unit_days: float, penalizer: flo
     return PURCHASE_MODELS[name](penalizer=penalizer).fit(summary)
 
 
+def short_title(name: str) -> str:
+    """A purchase model's short title ("MBG/NBD"), or the heuristics'."""
+    return PURCHASE_MODELS[name].title if name in PURCHASE_MODELS else HeuristicModel.title
+
+
 def fit_spend(summary: pd.DataFrame, unit_days: float):
     """Expected net spend per purchase, returns taken off (``retainly.models.returns``): Gamma-Gamma
     on gross spend when it can be fitted, else the heuristic's mean spend; returns (model, note)."""
@@ -94,8 +99,7 @@ def evaluate(data: BacktestData, models: list[str], penalizer: float = 0.0, cali
     results = []
     for name in models:
         if progress is not None:
-            title = PURCHASE_MODELS[name].title if name in PURCHASE_MODELS else HeuristicModel.title
-            progress(f"backtesting {title} on {data.calibration_end} to {data.holdout_end}")
+            progress(f"backtesting {short_title(name)} on {data.calibration_end} to {data.holdout_end}")
         try:
             model = fit_model(name, data.calibration, data.unit_days, penalizer)
         except ConvergenceError as error:
@@ -113,7 +117,7 @@ def evaluate(data: BacktestData, models: list[str], penalizer: float = 0.0, cali
             "params": {k: round(v, 6) for k, v in (model.params_ or {}).items()},
             "log_likelihood": getattr(model, "log_likelihood_", None),
             **_count_errors(expected, actual["purchases"].to_numpy()),
-            "brier": float(np.mean((chance - bought) ** 2)),
+            "brier": brier(chance, bought),
             "roc_auc": _auc(bought, chance),
             "p_alive_auc": _auc(bought, predicted["probability_alive"].to_numpy()),
             "reliability": reliability(chance, bought),

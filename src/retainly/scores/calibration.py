@@ -1,4 +1,4 @@
-"""The chance to order within a window, calibrated on the shop's own recent history.
+"""The chance to order within a window, checked against the shop's own recent history.
 
 A purchase model's P(at least one purchase within t) is exact only if the shop follows the
 model: steady rates, no seasons, dropout as the model says. Real shops do not, and a manager

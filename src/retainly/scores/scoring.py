@@ -8,8 +8,8 @@ its P(alive) ranks the customers who came back better (``p_alive_auc``), because
 on P(alive). A backtest total off by more than ``CAUTION_ERROR`` adds a warning to the reason.
 Too few repeat buyers for any model (``min_repeat_buyers``) means the transparent
 heuristics of ``retainly.models.heuristic``, and every score says which was used. The chance
-to order within ``order_window_days`` is then calibrated on the shop's history
-(``retainly.scores.calibration``).
+to order within ``order_window_days`` is then checked against the shop's history and
+recalibrated where that helps (``retainly.scores.calibration``).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from retainly.models import PURCHASE_MODELS
 from retainly.models.base import Histories
 from retainly.models.clv import DAYS_PER_MONTH, discounted_purchases
 from retainly.models.heuristic import HeuristicModel
-from retainly.scores.backtest import BacktestData, evaluate, fit_model, fit_spend
+from retainly.scores.backtest import BacktestData, evaluate, fit_model, fit_spend, short_title
 from retainly.scores.calibration import Calibration, calibrate, raw_order_chance
 from retainly.settings import TIME_UNITS, ModelSettings
 from retainly.store.backends import Store
@@ -105,7 +105,7 @@ def automatic_choice(store: Store, data: BacktestData, settings: ModelSettings, 
     settings = replace(settings, horizon_days=data.holdout_days)
     repeat_buyers = int((data.calibration["frequency"] > 0).sum())
     if repeat_buyers < settings.min_repeat_buyers:
-        name, why = HeuristicModel.name, f"{repeat_buyers} repeat buyers, fewer than the {settings.min_repeat_buyers} a model needs"
+        name, why = HeuristicModel.name, _too_few(repeat_buyers, settings)
     else:
         name, why, _ = choose_model(store, data.calibration_end, settings)
     row = next((r for r in rows if r["model"] == name), None)
@@ -128,13 +128,12 @@ def score(store: Store, as_of: date, model: str, settings: ModelSettings, progre
     repeat_buyers = int((summary["frequency"] > 0).sum())
     backtest = None
     if repeat_buyers < settings.min_repeat_buyers:
-        name, why = HeuristicModel.name, (f"{repeat_buyers} repeat buyers, fewer than the {settings.min_repeat_buyers} "
-                                          "a model needs: transparent heuristics instead")
+        name, why = HeuristicModel.name, f"{_too_few(repeat_buyers, settings)}: transparent heuristics instead"
     elif model == "auto":
         name, why, backtest = choose_model(store, as_of, settings, progress)
     else:
         name, why = model, "chosen with --model"
-    progress(f"fitting {model_name(name)} on all the history to {as_of}")
+    progress(f"fitting {short_title(name)} on all the history to {as_of}")
     fitted, name, why = _fit_first(_candidates(name, backtest), summary, unit_days, settings.penalizer, why)
     spend_model, spend_note = fit_spend(summary, unit_days)
     if spend_note:
@@ -156,9 +155,8 @@ def score(store: Store, as_of: date, model: str, settings: ModelSettings, progre
     return _store(store, as_of, fitted, spend_model, scores, why, backtest, repeat_buyers, settings, calibration)
 
 
-def model_name(name: str) -> str:
-    """A model's short title: "MBG/NBD", or the heuristics'."""
-    return PURCHASE_MODELS[name].title if name in PURCHASE_MODELS else HeuristicModel.title
+def _too_few(repeat_buyers: int, settings: ModelSettings) -> str:
+    return f"{repeat_buyers} repeat buyers, fewer than the {settings.min_repeat_buyers} a model needs"
 
 
 def _candidates(name: str, backtest: list[dict] | None) -> list[str]:

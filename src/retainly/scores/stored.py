@@ -94,7 +94,7 @@ def prediction_totals(store: Store, as_of: date, active_from: float, likely_from
             "expected_buyers": float(totals["expected_buyers"] or 0), "likely_buyers": int(totals["likely_buyers"] or 0)}
 
 
-def alive_histogram(store: Store, as_of: date, bins: int = 10, column: str = "p_alive") -> list[dict]:
+def probability_histogram(store: Store, as_of: date, column: str, bins: int = 10) -> list[dict]:
     """Customers per bin of width 1 / ``bins`` of a probability ``column`` (the last bin includes 1),
     counted in the engine."""
     table = store.table("customer_scores")

@@ -56,11 +56,11 @@ class PredictionService(Service):
 
     def alive_histogram(self, as_of: date | None = None) -> list[AliveBin]:
         """Customers per tenth of P(alive)."""
-        return rows(AliveBin, stored.alive_histogram(self.store, self.ensure(as_of)))
+        return rows(AliveBin, stored.probability_histogram(self.store, self.ensure(as_of), "p_alive"))
 
     def chance_histogram(self, as_of: date | None = None) -> list[AliveBin]:
         """Customers per tenth of the calibrated chance to order within the window."""
-        return rows(AliveBin, stored.alive_histogram(self.store, self.ensure(as_of), column="order_chance"))
+        return rows(AliveBin, stored.probability_histogram(self.store, self.ensure(as_of), "order_chance"))
 
     def backtest(self, calibration_end: date, holdout_end: date | None = None,
                  models: list[str] | None = None) -> BacktestResult:

@@ -65,7 +65,6 @@ class ReportService(Service):
         if fit is None:
             return None
         return PredictionsOverview(fit=fit, model_title=model_title(fit.model), totals=self.ws.predictions.totals(as_of),
-                                   alive_bins=self.ws.predictions.alive_histogram(as_of),
                                    chance_bins=self.ws.predictions.chance_histogram(as_of))
 
 
