@@ -15,6 +15,7 @@ import pytest
 
 from retainly import Workspace
 from retainly.cli.app import main
+from retainly.features import customer_view
 from retainly.features.associations import next_products
 from retainly.features.replenishment import product_intervals, reorders_due
 from retainly.views.report import write_report
@@ -72,6 +73,34 @@ def test_mix_reorders_and_the_customer_view(shop):
         "SELECT DISTINCT l.sku FROM order_lines l JOIN purchases p ON p.order_id = l.order_id "
         "JOIN customers c ON c.customer_id = p.customer_id WHERE c.external_id = ?", (customer,))}
     assert not owned & {row.sku for row in view.next_products}  # offers exclude what they have
+
+
+def test_one_customers_offers_mined_alone_are_the_stored_ones(shop):
+    # `customer show` mines only the shown customer's rules while the shop's offers are missing;
+    # the rows must be exactly the stored ones (every customer with an offer, and one without).
+    ws, as_of, _, _ = shop
+    stored = next_products(ws.store, as_of)
+    with_offers = sorted(set(stored["customer_id"]))
+    without = ws.store.fetchone("SELECT MIN(customer_id) FROM customers WHERE customer_id NOT IN "
+                                "(SELECT customer_id FROM next_products WHERE as_of = ?)", (as_of,))[0]
+    for customer_id in [*with_offers[:: max(1, len(with_offers) // 40)], without]:
+        alone = next_products(ws.store, as_of, customer_id=customer_id)
+        assert alone.equals(stored[stored.customer_id == customer_id].reset_index(drop=True))
+        assert (ws.insights.customer_offers(customer_id, as_of)
+                == customer_view.stored_offers(ws.store, customer_id, as_of))
+    heard, quiet = [], ws.progress
+    ws.store.execute("DELETE FROM next_products WHERE as_of = ?", (as_of,))
+    try:
+        ws.progress = heard.append
+        customer_id = with_offers[0]
+        offers = ws.insights.customer_offers(customer_id, as_of)
+        assert heard == [f"finding products to offer this customer as of {as_of}"]
+        assert [offer["sku"] for offer in offers] == stored.loc[stored.customer_id == customer_id, "sku"].tolist()
+        assert offers[0]["name"] is not None  # names come from the catalogue either way
+        assert ws.store.fetchone("SELECT COUNT(*) FROM next_products")[0] == 0  # nothing stored
+    finally:
+        ws.progress = quiet
+        ws.insights.compute_offers(as_of)
 
 
 def test_commands_print_them(shop, capsys):

@@ -112,6 +112,9 @@ def _money(value) -> Decimal:
     return Decimal(value).quantize(Decimal("0.01"))
 
 
+OFFER_FIELDS = ("sku", "name", "confidence", "because_of", "because_of_name", "kind")
+
+
 def rfm_of(store: Store, customer_id: int, as_of: date) -> dict | None:
     scores = store.table("rfm_scores")
     rows = _rows(scores.filter((scores.customer_id == customer_id) & (scores.as_of == ibis.literal(as_of))).drop(
@@ -119,9 +122,26 @@ def rfm_of(store: Store, customer_id: int, as_of: date) -> dict | None:
     return rows[0] if rows else None
 
 
-def customer_standing(store: Store, customer_id: int, as_of: date) -> dict | None:
+def stored_offers(store: Store, customer_id: int, as_of: date) -> list[dict]:
+    """The products to offer a customer as stored for ``as_of`` (``next_products``), best first, with names."""
+    offers = store.fetchall("SELECT n.sku, p.name, n.score, n.because_of, b.name, n.kind FROM next_products n "
+                            "LEFT JOIN products p ON p.sku = n.sku LEFT JOIN products b ON b.sku = n.because_of "
+                            "WHERE n.as_of = ? AND n.customer_id = ? ORDER BY n.rank", (as_of, customer_id))
+    return [dict(zip(OFFER_FIELDS, row)) for row in offers]
+
+
+def named_offers(store: Store, offers: list[dict]) -> list[dict]:
+    """Offers as ``associations.next_products`` gives them (sku, score, because_of, kind), with names."""
+    skus = sorted({offer[key] for offer in offers for key in ("sku", "because_of")})
+    names = dict(store.fetchall(f"SELECT sku, name FROM products WHERE sku IN ({', '.join('?' * len(skus))})",
+                                tuple(skus))) if skus else {}
+    return [dict(zip(OFFER_FIELDS, (offer["sku"], names.get(offer["sku"]), offer["score"], offer["because_of"],
+                                    names.get(offer["because_of"]), offer["kind"]))) for offer in offers]
+
+
+def customer_standing(store: Store, customer_id: int, as_of: date, offers: list[dict]) -> dict | None:
     """Lifecycle stage, VIP flag and its reason, churn warning signs with the risk score, buyer
-    type, reorders due and products to offer."""
+    type, reorders due, and the products to offer given (``stored_offers``, ``named_offers``)."""
     import json
 
     row = store.fetchone(
@@ -137,15 +157,11 @@ def customer_standing(store: Store, customer_id: int, as_of: date) -> dict | Non
     due = store.fetchall("SELECT d.sku, p.name, d.last_purchase, d.due_date, d.days_overdue FROM reorders_due d "
                          "LEFT JOIN products p ON p.sku = d.sku "
                          "WHERE d.as_of = ? AND d.customer_id = ? ORDER BY d.due_date, d.sku", (as_of, customer_id))
-    offers = store.fetchall("SELECT n.sku, p.name, n.score, n.because_of, b.name, n.kind FROM next_products n "
-                            "LEFT JOIN products p ON p.sku = n.sku LEFT JOIN products b ON b.sku = n.because_of "
-                            "WHERE n.as_of = ? AND n.customer_id = ? ORDER BY n.rank", (as_of, customer_id))
     return {"as_of": as_of, "stage": stage, "vip": bool(vip), "reason": reason, "risk_score": risk,
             "warning_signs": [sign["text"] for sign in json.loads(signs or "[]")],
             "buyer_type": None if kind is None else dict(zip(("type", "source", "reason"), kind)),
             "reorders_due": [dict(zip(("sku", "name", "last_purchase", "due_date", "days_overdue"), r)) for r in due],
-            "next_products": [dict(zip(("sku", "name", "confidence", "because_of", "because_of_name", "kind"), r))
-                              for r in offers]}
+            "next_products": offers}
 
 
 def has_known_buyers(store: Store) -> bool:

@@ -28,7 +28,6 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
-from sklearn.isotonic import IsotonicRegression
 
 from retainly.features.model_summary import purchase_days
 from retainly.settings import TIME_UNITS, ModelSettings
@@ -66,6 +65,8 @@ def fit_calibration(raw: np.ndarray, bought: np.ndarray, window_days: int, cut: 
     """Isotonic regression of who ordered (0/1) on the raw probability."""
     raw = np.asarray(raw, dtype=float)
     bought = np.asarray(bought, dtype=float)
+    from sklearn.isotonic import IsotonicRegression  # imported when used: it costs a second of every CLI start
+
     iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip").fit(raw, bought)
     xs, ys = iso.X_thresholds_, iso.y_thresholds_
     if len(xs) > MAX_POINTS:  # keep the map small in the fit record; the ends and shape stay

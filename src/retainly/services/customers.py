@@ -32,8 +32,8 @@ class CustomerService(Service):
                 prediction = Prediction(as_of=as_of, **prediction, horizon_days=fit.horizon_days,
                                         order_window_days=fit.order_window_days)
             self.ws.insights.ensure(as_of)
-            self.ws.insights.ensure_offers(as_of)
-            standing = view.customer_standing(self.store, customer_id, as_of)
+            offers = self.ws.insights.customer_offers(customer_id, as_of)
+            standing = view.customer_standing(self.store, customer_id, as_of, offers)
         found = view.customer_view(self.store, customer_id)
         return CustomerView(
             customer=Profile(**found["customer"]), consents=Consents(**found["consents"]),

@@ -38,7 +38,7 @@ DECLARED = (
     # Written together with product_intervals and reorders_due.
     Derived("insights", "buyer types and reorders due", "buyer_types",
             lambda ws, day: ws.insights.compute_types_and_reorders(day)),
-    # Apart: only `customer show` reads them. A date whose rules offer nothing has no rows, so it
+    # Apart: the slow part, and `customer show` mines one customer's alone when they are missing. A date whose rules offer nothing has no rows, so it
     # counts as missing and is computed again when next asked for.
     Derived("offers", "products to offer (association rules)", "next_products",
             lambda ws, day: ws.insights.compute_offers(day)),
@@ -57,10 +57,15 @@ class DerivedResults:
         or older than the last import; return the date."""
         as_of = self.ws.data.as_of(as_of)  # the one rule for the default date and its range
         for result in self.in_order(name):
-            if as_of not in self.ws.store.fresh_dates(result.table, stamp=result.stamp):
+            if not self.is_fresh(result.name, as_of):
                 self.ws.progress(f"computing {result.title} as of {as_of}")
                 result.compute(self.ws, as_of)
         return as_of
+
+    def is_fresh(self, name: str, as_of: date) -> bool:
+        """Whether ``name`` is stored for ``as_of`` and postdates the last import."""
+        result = self.by_name[name]
+        return as_of in self.ws.store.fresh_dates(result.table, stamp=result.stamp)
 
     def in_order(self, name: str) -> list[Derived]:
         """``name`` after everything it needs, each once, needs first."""

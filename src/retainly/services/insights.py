@@ -7,6 +7,8 @@ from datetime import date
 
 from retainly.results import (BuyerTypeCount, BuyerTypeEvaluation, BuyerTypeMix, Consumable, DueReorder, InsightsRun,
                               Reorders)
+from retainly.features import customer_view
+from retainly.features.associations import next_products
 from retainly.results.base import rows
 from retainly.segments import insights
 from retainly.segments.buyer_types import evaluate, promotion_sources
@@ -40,6 +42,16 @@ class InsightService(Service):
     def ensure_offers(self, as_of: date | None = None) -> date:
         """The products to offer for ``as_of``, computed when missing or older than the last import."""
         return self.ensure_derived("offers", as_of)
+
+    def customer_offers(self, customer_id: int, as_of: date) -> list[dict]:
+        """The products to offer one customer (retainly's id), best first, with names: the stored ones
+        when up to date, else mined for this customer alone and not stored (the rules whose first
+        product they bought give the same rows in a second, where the whole shop's take several)."""
+        if self.ws.derived.is_fresh("offers", as_of):
+            return customer_view.stored_offers(self.store, customer_id, as_of)
+        self.ws.progress(f"finding products to offer this customer as of {as_of}")
+        found = next_products(self.store, as_of, customer_id=customer_id)
+        return customer_view.named_offers(self.store, found.to_dict("records"))
 
     def buyer_type_mix(self, as_of: date | None = None) -> BuyerTypeMix:
         """Customers per buyer type and source (rule or early prediction), and the promotions note."""
