@@ -49,7 +49,13 @@ SETTINGS_FILE = Setting(
     "retainly.toml",
     "The analysis settings file (activity window, RFM bins, segment map); read when it exists.",
 )
-SETTINGS = (DATABASE_URL, SETTINGS_FILE)
+OUTBOX_FOLDER = Setting(
+    "RETAINLY_OUTBOX_DIR",
+    "retainly-outbox",
+    "Where channels without settings ([channels.<name>] in the settings file) write their deliveries, one "
+    "<channel>.jsonl file each.",
+)
+SETTINGS = (DATABASE_URL, SETTINGS_FILE, OUTBOX_FOLDER)
 
 
 # -- [models] --------------------------------------------------------------------------------
@@ -223,6 +229,28 @@ class SegmentMap:
 
 # -- the analysis settings file -------------------------------------------------------------
 @dataclass(frozen=True)
+class ActionSettings:
+    """[actions]: frequency caps, quiet hours and timing of the run loop (docs/playbooks.md)."""
+
+    email_per_week: int = 2  # marketing messages per customer and channel, across all playbooks
+    sms_per_week: int = 1
+    quiet_start_hour: int = 21  # no message is due from this hour ...
+    quiet_end_hour: int = 9  # ... to this one (the shop's local time); equal hours: no quiet hours
+    late_days: int = 7  # a step more than this many days overdue (runs stopped a while) is skipped
+    lease_seconds: int = 900  # a delivery claimed longer ago than this by a crashed run is "unknown"
+
+
+def _action_settings(section: dict, where: str) -> ActionSettings:
+    _known_keys(ActionSettings, section, where)
+    for key, value in section.items():
+        top = 23 if key.endswith("_hour") else None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0 or (top is not None and value > top):
+            raise InputError(f"{where} {key} = {value!r}: give a whole number from 0"
+                             + (f" to {top}" if top is not None else ""))
+    return ActionSettings(**section)
+
+
+@dataclass(frozen=True)
 class AnalysisSettings:
     """Analysis defaults a shop may change in its settings file; see docs/metrics.md."""
 
@@ -233,6 +261,10 @@ class AnalysisSettings:
     lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
     warning_signs: WarningSettings = field(default_factory=WarningSettings)
     imports: ImportSettings = field(default_factory=ImportSettings)
+    actions: ActionSettings = field(default_factory=ActionSettings)
+    # [channels.<name>]: how each channel delivers (retainly.messaging.channels.make_channel);
+    # a channel not named here writes to a file in ./retainly-outbox/.
+    channels: dict = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None) -> AnalysisSettings:
@@ -255,7 +287,11 @@ class AnalysisSettings:
         lifecycle = _number_section(LifecycleSettings, data.get("lifecycle", {}), f"{chosen} [lifecycle]")
         warning = _number_section(WarningSettings, data.get("warning_signs", {}), f"{chosen} [warning_signs]")
         imports = _import_settings(data.get("import", {}), f"{chosen} [import]")
-        return cls(window, bins, segment_map, models, lifecycle, warning, imports)
+        actions = _action_settings(data.get("actions", {}), f"{chosen} [actions]")
+        channels = data.get("channels", {})
+        if not all(isinstance(options, dict) for options in channels.values()):
+            raise InputError(f"{chosen} [channels]: give each channel its own table, e.g. [channels.sms]")
+        return cls(window, bins, segment_map, models, lifecycle, warning, imports, actions, channels)
 
 
 def _known_keys(kind: type, section: dict, where: str) -> None:

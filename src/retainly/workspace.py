@@ -11,7 +11,8 @@ The CLI, the API, the report and notebooks call the services; none of them holds
     >>> ws.predictions.scores()         # read (computed first when missing)
 
 Each domain is one attribute, made on first use: ``data``, ``schema``, ``measures``, ``rfm``,
-``predictions``, ``lifecycle``, ``insights``, ``customers``, ``reports``; the graph of stored
+``predictions``, ``lifecycle``, ``insights``, ``customers``, ``reports``, ``audiences``,
+``playbooks``; the graph of stored
 results is ``derived``. A new domain is one more attribute here and a module in ``services/``.
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from retainly.services.customers import CustomerService
 from retainly.services.data import DataService, SchemaService
@@ -33,6 +35,11 @@ from retainly.services.rfm import RfmService
 from retainly.settings import AnalysisSettings, database_url
 from retainly.store import schema
 from retainly.store.backends import Store, connect
+
+
+if TYPE_CHECKING:
+    from retainly.services.audiences import AudienceService
+    from retainly.services.playbooks import PlaybookService
 
 
 def _quiet(_message: str) -> None:
@@ -133,3 +140,16 @@ class Workspace:
     @cached_property
     def reports(self) -> ReportService:
         return ReportService(self)
+
+    # The action layer is imported on first use: most commands never need its parser and channels.
+    @cached_property
+    def audiences(self) -> AudienceService:
+        from retainly.services.audiences import AudienceService
+
+        return AudienceService(self)
+
+    @cached_property
+    def playbooks(self) -> PlaybookService:
+        from retainly.services.playbooks import PlaybookService
+
+        return PlaybookService(self)

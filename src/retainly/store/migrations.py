@@ -9,21 +9,10 @@ The SQL is the subset DuckDB and PostgreSQL share. Money is DECIMAL(18,4), never
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from retainly.store.action_tables import V11_ACTIONS
+from retainly.store.migration_type import Migration
 
 MONEY = "DECIMAL(18,4)"
-
-
-@dataclass(frozen=True)
-class Migration:
-    version: int
-    name: str
-    statements: tuple[str, ...]
-    # Derived tables to fill from the data already in the store, with today's definition
-    # (see retainly.store.schema.DERIVED).
-    derived: tuple[str, ...] = ()
-    # Sequences to create, each starting after the highest id already stored: (sequence, table, column).
-    sequences: tuple[tuple[str, str, str], ...] = ()
 
 
 _V1_CORE = Migration(
@@ -392,7 +381,7 @@ _V10_ORDER_CHANCE = Migration(
 
 MIGRATIONS: tuple[Migration, ...] = (_V1_CORE, _V2_SITE_AND_PROMOTIONS, _V3_RFM_SCORES, _V4_PURCHASES,
                                      _V5_PREDICTIONS, _V6_LIFECYCLE, _V7_ERASURES, _V8_REPAIR_V6,
-                                     _V9_ID_SEQUENCES, _V10_ORDER_CHANCE)
+                                     _V9_ID_SEQUENCES, _V10_ORDER_CHANCE, V11_ACTIONS)
 LATEST_VERSION = MIGRATIONS[-1].version
 
 SCHEMA_TABLE_DDL = """CREATE TABLE IF NOT EXISTS retainly_schema (

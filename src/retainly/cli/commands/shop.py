@@ -16,7 +16,7 @@ from retainly.views.report import write_report
 from retainly.workspace import Workspace
 
 _PHASES = (*GENERATOR_PHASES, "loading")
-_ANALYSES = ("kpis", "segments", "scores", "lifecycle", "buyer types and reorders", "report")
+_ANALYSES = ("kpis", "segments", "scores", "lifecycle", "buyer types and reorders", "report", "playbooks")
 _DEMO_KPIS = ("customers", "new_customers", "orders", "revenue", "aov", "repeat_purchase_rate", "crr", "churn_rate",
               "historic_ltv", "top20_revenue_share")
 
@@ -84,6 +84,9 @@ def demo(
             due = ws.insights.reorders(limit=10).due
             step("report")
             report = write_report(ws, _report_path(ws))
+            step("playbooks")
+            ws.playbooks.enable(["all"])
+            plan = ws.playbooks.run(dry_run=True)
         totals = ws.predictions.totals()
         where = ws.store.url.display()
         example = ws.customers.example_id()
@@ -104,7 +107,14 @@ def demo(
         print_rows("lifecycle stages (docs/lifecycle.md)", stages)
         print_rows("buyer types (docs/buyer_types.md)", types.types)
         print_rows("reorders due now (docs/replenishment.md)", due)
+        print_rows(f"playbooks, all enabled: a dry run as of {plan.as_of} (docs/playbooks.md; nothing sent)",
+                   [{"playbook": p.playbook, "would reach": p.to_deliver, "held out": p.held_out,
+                     "suppressed": p.suppressed, "deferred by caps": p.capped,
+                     "why suppressed": "; ".join(f"{r}: {n}" for r, n in sorted(p.suppressed_by_reason.items()))}
+                    for p in plan.playbooks])
         console.print(f"explore it: retainly --db {url} customer show {example}, or kpis --by quarter, or backtest --help")
+        console.print(f"act on it: retainly --db {url} audiences preview 'stage = at_risk and email_consent', "
+                      "or run --dry-run, or playbooks show win-back-60")
         console.print(f"the report, to open in a browser: {report}")
 
 

@@ -1,0 +1,172 @@
+"""The contract between the outbox and a channel, and the channels built from their settings.
+
+The outbox hands a channel one ``Delivery`` (one outbox row) at a time and records the
+``Outcome`` it gets back:
+
+* ``sent``: delivered (or found already delivered: the channel is idempotent per ``key``);
+* ``failed``: refused for good (a 4xx, an unserialisable payload); never tried again;
+* ``retry``: a transient failure that outlived the channel's own retries; the outbox may try
+  again on a later run.
+
+A channel never raises for a failure of the receiving end; it raises ``InputError`` only for
+its own settings (an unknown channel, a missing option, a URL that is not http/https).
+
+Webhook bodies and file lines carry the same record (``delivery_record``): key, playbook,
+step, customer_id, channel, payload and sent_at (ISO 8601 in UTC, to the second).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Protocol
+
+from retainly.errors import InputError
+
+SENT, FAILED, RETRY = "sent", "failed", "retry"
+OUTCOME_STATUSES = (SENT, FAILED, RETRY)
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One outbox row, as the channel sees it."""
+
+    key: str  # unique outbox key "playbook/step/customer/occurrence"; also the idempotency key
+    playbook: str
+    step: int
+    customer_id: int
+    channel: str
+    payload: dict  # JSON-ready: customer fields, message text, offer, etc.
+    attempts: int  # deliveries tried before this one
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of a delivery; ``detail`` is one line for the outbox's response column."""
+
+    status: str  # "sent" | "failed" (permanent) | "retry" (transient: try again later)
+    detail: str
+
+    def __post_init__(self):
+        if self.status not in OUTCOME_STATUSES:
+            raise ValueError(f"outcome status {self.status!r} is not one of {', '.join(OUTCOME_STATUSES)}")
+
+
+class Channel(Protocol):
+    name: str
+
+    def deliver(self, delivery: Delivery) -> Outcome: ...
+
+    def close(self) -> None: ...
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def sent_at_text(moment: datetime) -> str:
+    """``moment`` in UTC to the second, ISO 8601 (a naive moment is taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def delivery_record(delivery: Delivery, sent_at: datetime) -> dict:
+    """The record a webhook posts and a file channel appends, in this field order."""
+    return {
+        "key": delivery.key,
+        "playbook": delivery.playbook,
+        "step": delivery.step,
+        "customer_id": delivery.customer_id,
+        "channel": delivery.channel,
+        "payload": delivery.payload,
+        "sent_at": sent_at_text(sent_at),
+    }
+
+
+def to_json(value) -> str:
+    """Compact JSON, UTF-8 letters kept; dates as ISO text and Decimals as numbers.
+
+    Raises TypeError/ValueError for anything else that is not JSON (NaN included), which a
+    channel turns into a ``failed`` outcome: such a row would fail the same way every time.
+    """
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_json_default)
+
+
+def _json_default(value):
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal) and value.is_finite():
+        return float(value)
+    raise TypeError(f"{type(value).__name__} {value!r} is not JSON")
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """``text`` on one line of at most ``limit`` characters, for the outbox's response column."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+# -- building channels from settings -----------------------------------------------------------
+KINDS = ("webhook", "file")
+_WEBHOOK_NUMBERS = {"timeout": float, "retries": int, "backoff": float, "max_backoff": float}
+
+
+def make_channel(name: str, options: dict) -> Channel:
+    """The channel ``name`` built from its settings ``options`` (a settings-file section).
+
+    ``webhook``: ``url`` and ``secret`` required; ``timeout``, ``retries``, ``backoff``,
+    ``max_backoff`` optional. ``file``: ``path`` required. Another channel name (such as
+    ``sms``) may be a webhook or a file by naming its ``kind``: ``{"kind": "webhook", ...}``.
+    """
+    options = dict(options or {})
+    kind = options.pop("kind", name)
+    if kind not in KINDS:
+        raise InputError(
+            f"unknown channel {name!r}: use {' or '.join(KINDS)}, or give it a `kind` ({' or '.join(KINDS)})"
+            if kind == name
+            else f"channel {name!r}: unknown `kind` {kind!r}; use {' or '.join(KINDS)}",
+            parameter="kind",
+        )
+    if kind == "webhook":
+        from retainly.messaging.webhook import WebhookChannel
+
+        _known_options(name, options, {"url", "secret", *_WEBHOOK_NUMBERS})
+        url, secret = _required(name, options, "url"), _required(name, options, "secret")
+        numbers = {key: _number(name, key, options[key], type_) for key, type_ in _WEBHOOK_NUMBERS.items()
+                   if key in options}
+        return WebhookChannel(url, secret, name=name, **numbers)
+    from retainly.messaging.file_channel import FileChannel
+
+    _known_options(name, options, {"path"})
+    return FileChannel(_required(name, options, "path"), name=name)
+
+
+def _known_options(name: str, options: dict, known: set[str]) -> None:
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise InputError(
+            f"channel {name!r}: unknown option `{unknown[0]}`; its options are {', '.join(sorted(known))}",
+            parameter=unknown[0],
+        )
+
+
+def _required(name: str, options: dict, key: str) -> str:
+    value = options.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f"channel {name!r} needs option `{key}` (a non-empty text)", parameter=key)
+    return value
+
+
+def _number(name: str, key: str, value, kind: type):
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    if kind is int and not (whole and value >= 0):
+        raise InputError(f"channel {name!r}: `{key}` must be a whole number >= 0, not {value!r}", parameter=key)
+    if kind is float and not ((whole or isinstance(value, float)) and math.isfinite(value) and value > 0):
+        raise InputError(f"channel {name!r}: `{key}` must be a number of seconds > 0, not {value!r}", parameter=key)
+    return kind(value)

@@ -1,0 +1,188 @@
+"""The file channel: each delivery appended as a line to a JSONL or CSV file, at most once per key.
+
+For a shop that sends through its own tool: it reads the file (or tails it) and acts.
+
+* ``.jsonl``: one JSON object a line, the webhook's body:
+  ``{"key", "playbook", "step", "customer_id", "channel", "payload", "sent_at"}``.
+* ``.csv``: the columns ``key, playbook, step, customer_id, channel, sent_at, payload`` (the
+  payload as JSON text), the header written once when the file is new or empty; UTF-8,
+  ``\\n`` line ends, cells passed through ``csv_cells.neutralise_cell`` like every CSV
+  retainly writes (so a spreadsheet never runs one).
+
+**At most once per key.** The keys already in the file are read when the channel opens and
+kept in a set; a delivery whose key is there is answered ``sent`` ("already in ...") without
+writing. So when the process dies between the append and the outbox's update, a rerun finds
+the line and does not write a second. Each append holds an exclusive ``flock`` on the file,
+first reads whatever other writers (processes, other channel objects) appended since, then
+writes the whole line and flushes and fsyncs it: two writers never interleave, and a key
+another writer has just appended is seen. A torn last line (a writer killed mid-write) is
+closed with a line end first, so it never glues onto the next line; it holds no usable key.
+"""
+
+from __future__ import annotations
+
+import csv
+import fcntl
+import io
+import json
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Self
+
+from retainly.csv_cells import neutralise_cell, restore_cell
+from retainly.errors import InputError
+from retainly.messaging.channels import (
+    FAILED,
+    SENT,
+    Clock,
+    Delivery,
+    Outcome,
+    delivery_record,
+    one_line,
+    to_json,
+    utc_now,
+)
+
+FORMATS = (".jsonl", ".csv")
+CSV_COLUMNS = ("key", "playbook", "step", "customer_id", "channel", "sent_at", "payload")
+
+
+class FileChannel:
+    """Appends deliveries to ``path`` (``.jsonl`` or ``.csv``), never the same key twice."""
+
+    def __init__(self, path: str | os.PathLike, *, name: str = "file", clock: Clock = utc_now):
+        self.path = Path(path)
+        self.name = name
+        self.format = self.path.suffix.lower()
+        if self.format not in FORMATS:
+            raise InputError(
+                f"channel {name!r}: `path` {str(path)!r} must end in .jsonl or .csv (the suffix picks the format)",
+                parameter="path",
+            )
+        if not self.path.parent.is_dir():
+            raise InputError(
+                f"channel {name!r}: the folder of `path` {str(path)!r} does not exist; create it first",
+                parameter="path",
+            )
+        self._clock = clock
+        created = not self.path.exists()
+        # Append mode: every write lands at the end whatever the read position; reads catch up.
+        self._file = open(self.path, "a+b")  # noqa: SIM115 - kept open until close()
+        if created:
+            _fsync_folder(self.path.parent)
+        self._keys: set[str] = set()
+        self._read_to = 0  # bytes of the file whose keys are in self._keys
+        with self._locked():
+            self._catch_up()
+
+    def deliver(self, delivery: Delivery) -> Outcome:
+        try:
+            record = delivery_record(delivery, self._clock())
+            line = self._line(record)
+        except (TypeError, ValueError) as error:
+            return Outcome(FAILED, one_line(f"payload is not JSON: {error}"))
+        with self._locked():
+            self._catch_up()
+            if delivery.key in self._keys:
+                return Outcome(SENT, f"already in {self.path}")
+            size = self._file.seek(0, os.SEEK_END)
+            data = line
+            if size == 0 and self.format == ".csv":
+                data = _csv_text([CSV_COLUMNS]) + data
+            elif size and not self._ends_with_newline(size):
+                data = "\n" + data
+            self._file.write(data.encode("utf-8"))
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._read_to = self._file.seek(0, os.SEEK_END)
+            self._keys.add(delivery.key)
+        return Outcome(SENT, f"appended to {self.path}")
+
+    def _line(self, record: dict) -> str:
+        if self.format == ".jsonl":
+            return to_json(record) + "\n"
+        cells = {**record, "payload": to_json(record["payload"])}
+        return _csv_text([[neutralise_cell(cells[column]) for column in CSV_COLUMNS]])
+
+    def _catch_up(self) -> None:
+        """Add the keys of whatever was appended since the last read (by anyone) to the set."""
+        self._file.seek(self._read_to)
+        chunk = self._file.read()
+        if not chunk:
+            return
+        # Only complete lines count: a torn tail is re-read (and then closed) on the next append.
+        end = chunk.rfind(b"\n") + 1
+        text = chunk[:end].decode("utf-8", errors="replace")
+        if self.format == ".jsonl":
+            self._keys.update(_jsonl_keys(text))
+        else:
+            self._keys.update(_csv_keys(text, self._read_to == 0, self.path))
+        self._read_to += end
+
+    def _ends_with_newline(self, size: int) -> bool:
+        self._file.seek(size - 1)
+        return self._file.read(1) == b"\n"
+
+    @contextmanager
+    def _locked(self):
+        fcntl.flock(self._file.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _csv_text(rows) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue()
+
+
+def _jsonl_keys(text: str) -> list[str]:
+    keys = []
+    for line in text.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a torn or foreign line holds no key
+        if isinstance(record, dict) and isinstance(record.get("key"), str):
+            keys.append(record["key"])
+    return keys
+
+
+def _csv_keys(text: str, from_start: bool, path: Path) -> list[str]:
+    rows = csv.reader(io.StringIO(text))
+    if from_start:
+        header = next(rows, None)
+        if header is not None and tuple(header) != CSV_COLUMNS:
+            # A file of someone else's layout: its first column is not our key.
+            raise InputError(
+                f"{path}: the CSV header is {','.join(header)!r}, not {','.join(CSV_COLUMNS)!r}; "
+                "point `path` at a new file or one this channel wrote",
+                parameter="path",
+            )
+    return [restore_cell(row[0]) for row in rows if row]
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a new file's name durable too (its folder entry), where the system allows it."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems refuse fsync on a folder; the file's own fsync still holds
+    finally:
+        os.close(fd)

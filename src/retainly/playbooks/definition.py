@@ -1,0 +1,171 @@
+"""What a playbook is: a trigger, a condition, steps, a goal, a holdout share, a re-entry policy,
+a priority and an active window (docs/playbooks.md).
+
+Stored as JSON in ``playbooks.definition``; built-in ones come from retainly.playbooks.library
+and are edited by saving a changed copy. ``from_json`` checks everything a run relies on and
+names the playbook and key at fault.
+
+* **Trigger** ``kind``: ``audience`` (entering the rule's audience: the false → true edge),
+  ``first_order`` / ``order`` (``delay_days`` after a customer's first / every order),
+  ``birthday`` (``days_before`` the birthday), ``schedule`` (every ``every_days`` days, everyone
+  the rule matches).
+* **Step**: due ``after_days`` after enrolment; ``action`` ``message`` (through the first of
+  ``channels`` the customer may be reached by: consent, no suppression, preferred channel
+  first), ``task`` (a manager's call-back) or ``export`` (added to an audience export). A
+  step's ``offer`` is an incentive, withheld from customers predicted to be hit-and-run buyers.
+* **Re-entry**: ``once`` (ever), ``every:N`` (at most once per N days), ``each`` (every
+  occurrence: each order, each year's birthday).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date
+
+from retainly.audiences.tree import Rule, from_json as rule_from_json, to_json as rule_to_json
+from retainly.errors import InputError
+
+TRIGGERS = ("audience", "first_order", "order", "birthday", "schedule")
+ACTIONS = ("message", "task", "export")
+CHANNELS = ("email", "sms", "webhook", "file", "task")
+
+
+@dataclass(frozen=True)
+class Trigger:
+    kind: str
+    rule: Rule | None = None
+    delay_days: int = 0
+    days_before: int = 0
+    every_days: int = 7
+
+
+@dataclass(frozen=True)
+class Step:
+    after_days: int
+    action: str
+    channels: tuple[str, ...] = ("email",)
+    subject: str | None = None
+    text: str = ""
+    offer: str | None = None
+
+
+@dataclass(frozen=True)
+class Playbook:
+    name: str
+    title: str
+    trigger: Trigger
+    steps: tuple[Step, ...]
+    description: str = ""
+    advice: str = ""  # the retention handbook's advice this playbook serves
+    condition: Rule | None = None  # checked on entry and again when each step is due
+    goal_days: int = 30  # an order within this many days of entry counts as the goal
+    holdout_share: float = 0.1
+    reentry: str = "once"
+    priority: int = 50  # higher wins when a frequency cap bites
+    active_from: date | None = None
+    active_to: date | None = None
+    marketing: bool = True  # counts toward frequency caps and needs marketing consent
+    enabled: bool = field(default=False, compare=False)
+
+    def reentry_days(self) -> int | None:
+        """N of ``every:N``, else None."""
+        return int(self.reentry.split(":", 1)[1]) if self.reentry.startswith("every:") else None
+
+    def active_on(self, day: date) -> bool:
+        return (self.active_from is None or day >= self.active_from) and (self.active_to is None or day <= self.active_to)
+
+    def with_changes(self, **changes) -> Playbook:
+        return replace(self, **changes)
+
+
+def to_json(playbook: Playbook) -> dict:
+    trigger = playbook.trigger
+    return {
+        "name": playbook.name, "title": playbook.title, "description": playbook.description,
+        "advice": playbook.advice,
+        "trigger": {"kind": trigger.kind, "rule": None if trigger.rule is None else rule_to_json(trigger.rule),
+                    "delay_days": trigger.delay_days, "days_before": trigger.days_before,
+                    "every_days": trigger.every_days},
+        "condition": None if playbook.condition is None else rule_to_json(playbook.condition),
+        "steps": [{"after_days": s.after_days, "action": s.action, "channels": list(s.channels),
+                   "subject": s.subject, "text": s.text, "offer": s.offer} for s in playbook.steps],
+        "goal_days": playbook.goal_days, "holdout_share": playbook.holdout_share, "reentry": playbook.reentry,
+        "priority": playbook.priority, "marketing": playbook.marketing,
+        "active_from": None if playbook.active_from is None else playbook.active_from.isoformat(),
+        "active_to": None if playbook.active_to is None else playbook.active_to.isoformat(),
+    }
+
+
+def _int(data: dict, key: str, default: int, where: str, low: int = 0) -> int:
+    value = data.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise InputError(f"{where}: {key} = {value!r}; give a whole number of at least {low}")
+    return value
+
+
+def _date(value, where: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise InputError(f"{where}: {value!r} is not a date; write it as 2025-01-31") from None
+
+
+def _step(step, at: str) -> Step:
+    if not isinstance(step, dict):
+        raise InputError(f"{at}: a step is an object with after_days, action and channels")
+    unknown = sorted(set(step) - {"after_days", "action", "channels", "subject", "text", "offer"})
+    if unknown:
+        raise InputError(f"{at}: unknown keys {', '.join(unknown)}; a step has after_days, action, channels, "
+                         "subject, text and offer")
+    action = step.get("action")
+    if action not in ACTIONS:
+        raise InputError(f"{at}: action {action!r} is unknown; use one of {', '.join(ACTIONS)}")
+    channels = tuple(step.get("channels") or (("task",) if action == "task" else ("email",)))
+    bad = [c for c in channels if c not in CHANNELS]
+    if bad:
+        raise InputError(f"{at}: unknown channel {bad[0]!r}; use one of {', '.join(CHANNELS)}")
+    return Step(_int(step, "after_days", 0, at), action, channels, step.get("subject"),
+                str(step.get("text") or ""), step.get("offer"))
+
+
+def from_json(data: dict, where: str | None = None) -> Playbook:
+    """A playbook from its JSON form, checked; errors name the playbook and the key at fault."""
+    name = data.get("name") if isinstance(data, dict) else None
+    where = where or f"playbook {name!r}"
+    if not isinstance(data, dict) or not isinstance(name, str) or not name:
+        raise InputError(f"{where}: a playbook is an object with at least name, title, trigger and steps")
+    known = {"name", "title", "description", "advice", "trigger", "condition", "steps", "goal_days",
+             "holdout_share", "reentry", "priority", "marketing", "active_from", "active_to", "enabled"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise InputError(f"{where}: unknown keys {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    raw = data.get("trigger") or {}
+    kind = raw.get("kind")
+    if kind not in TRIGGERS:
+        raise InputError(f"{where}: trigger kind {kind!r} is unknown; use one of {', '.join(TRIGGERS)}")
+    rule = None if raw.get("rule") is None else rule_from_json(raw["rule"], f"{where} trigger.rule")
+    if kind in ("audience", "schedule") and rule is None:
+        raise InputError(f"{where}: a {kind} trigger needs a rule (who enters)")
+    trigger = Trigger(kind, rule, _int(raw, "delay_days", 0, f"{where} trigger"),
+                      _int(raw, "days_before", 0, f"{where} trigger"),
+                      _int(raw, "every_days", 7, f"{where} trigger", low=1))
+    steps = tuple(_step(step, f"{where} step {n + 1}") for n, step in enumerate(data.get("steps") or []))
+    if not steps:
+        raise InputError(f"{where}: give at least one step")
+    share = data.get("holdout_share", 0.1)
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share < 1:
+        raise InputError(f"{where}: holdout_share = {share!r}; give a share from 0 up to (not including) 1")
+    reentry = str(data.get("reentry", "once"))
+    if reentry not in ("once", "each") and not (reentry.startswith("every:") and reentry[6:].isdigit()
+                                                 and int(reentry[6:]) > 0):
+        raise InputError(f"{where}: reentry = {reentry!r}; use once, each or every:N (N days)")
+    condition = None if data.get("condition") is None else rule_from_json(data["condition"], f"{where} condition")
+    return Playbook(
+        name=name, title=str(data.get("title") or name), trigger=trigger, steps=steps,
+        description=str(data.get("description") or ""), advice=str(data.get("advice") or ""),
+        condition=condition, goal_days=_int(data, "goal_days", 30, where, low=1), holdout_share=float(share),
+        reentry=reentry, priority=_int(data, "priority", 50, where), marketing=bool(data.get("marketing", True)),
+        active_from=_date(data.get("active_from"), f"{where} active_from"),
+        active_to=_date(data.get("active_to"), f"{where} active_to"), enabled=bool(data.get("enabled", False)))

@@ -1,0 +1,151 @@
+"""Who enters a playbook on a day, and in which arm.
+
+A playbook's trigger names its candidates as of a date (retainly.playbooks.definition): those who
+entered its audience that day, whose first (or any) order was ``delay_days`` before, whose
+birthday is ``days_before`` ahead, or, on a schedule's days, everyone its rule matches. The
+playbook's condition and re-entry policy then filter them, and each one left is enrolled under a
+unique (playbook, customer, occurrence) key, with its arm.
+
+**The arm** is drawn before consent, caps and suppression look at anyone (intention to treat):
+a salted SHA-256 of (salt, playbook, customer) read as a number in [0, 1) below the holdout share
+means holdout. It is deterministic (a rerun gives the same arm), and independent between
+playbooks (each playbook's name is in the hash). The salt is the playbook's name unless the shop
+sets one; changing it reshuffles future enrolments only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import pyarrow as pa
+
+from retainly.audiences import membership
+from retainly.audiences.compile import matching
+from retainly.playbooks.definition import Playbook
+from retainly.store.backends import Store
+
+HOLDOUT, TREATMENT = "holdout", "treatment"
+SCHEDULE_EPOCH = date(2000, 1, 3)  # a Monday: every_days = 7 runs on Mondays
+
+
+@dataclass(frozen=True)
+class Candidate:
+    customer_id: int
+    occurrence: str
+
+
+def arm(playbook: str, customer_id: int, share: float, salt: str | None = None) -> str:
+    """``holdout`` or ``treatment`` by a salted hash of playbook and customer (see the module doc)."""
+    digest = hashlib.sha256(f"{salt or playbook}\x1f{playbook}\x1f{customer_id}".encode()).digest()
+    return HOLDOUT if int.from_bytes(digest[:8], "big") / 2**64 < share else TREATMENT
+
+
+def audience_name(playbook: Playbook) -> str:
+    """The audience that keeps an audience-triggered playbook's memberships."""
+    return f"playbook-{playbook.name}"
+
+
+def candidates(store: Store, playbook: Playbook, as_of: date, dry_run: bool = False) -> list[Candidate]:
+    """The trigger's candidates as of ``as_of`` (before the condition and re-entry policy).
+
+    An audience trigger brings the playbook's audience up to date (entering is the edge it fires
+    on); with ``dry_run`` it only works out who would enter and writes nothing."""
+    trigger = playbook.trigger
+    if trigger.kind == "audience":
+        name = audience_name(playbook)
+        if dry_run:
+            ids = membership.would_enter(store, name, trigger.rule, as_of)
+        else:
+            membership.evaluate(store, name, trigger.rule, as_of)
+            ids = membership.entered_on(store, name, as_of)
+        return [Candidate(i, _occurrence(playbook, as_of.isoformat())) for i in ids]
+    if trigger.kind == "first_order":
+        day = as_of - timedelta(days=trigger.delay_days)
+        rows = store.fetchall("SELECT customer_id FROM purchases WHERE customer_id IS NOT NULL GROUP BY customer_id "
+                              "HAVING MIN(placed_at) >= ? AND MIN(placed_at) < ? ORDER BY customer_id",
+                              (_start(day), _start(day + timedelta(days=1))))
+        return [Candidate(int(c), "first-order") for (c,) in rows]
+    if trigger.kind == "order":
+        day = as_of - timedelta(days=trigger.delay_days)
+        rows = store.fetchall("SELECT DISTINCT customer_id, order_id FROM purchases WHERE customer_id IS NOT NULL "
+                              "AND placed_at >= ? AND placed_at < ? ORDER BY customer_id, order_id",
+                              (_start(day), _start(day + timedelta(days=1))))
+        return [Candidate(int(c), _occurrence(playbook, str(o))) for c, o in rows]
+    if trigger.kind == "birthday":
+        target = as_of + timedelta(days=trigger.days_before)
+        days = [target.day]
+        if target.month == 2 and target.day == 28 and not _leap(target.year):
+            days.append(29)  # born on 29 February: celebrated on the 28th in other years
+        rows = store.fetchall("SELECT customer_id FROM customers WHERE birthday IS NOT NULL AND "
+                              "EXTRACT(month FROM birthday) = ? AND EXTRACT(day FROM birthday) IN "
+                              f"({', '.join('?' * len(days))}) ORDER BY customer_id", (target.month, *days))
+        return [Candidate(int(c), _occurrence(playbook, str(target.year))) for (c,) in rows]
+    # A schedule: on its days, everyone its rule matches.
+    if (as_of - SCHEDULE_EPOCH).days % trigger.every_days:
+        return []
+    ids = matching(store, trigger.rule, as_of).order_by("customer_id").to_pandas()["customer_id"]
+    return [Candidate(int(c), _occurrence(playbook, as_of.isoformat())) for c in ids]
+
+
+def _occurrence(playbook: Playbook, occurrence: str) -> str:
+    """Once ever: one key per customer; otherwise the occurrence itself (a day, an order, a year)."""
+    return "once" if playbook.reentry == "once" else occurrence
+
+
+def _start(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time())
+
+
+def _leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def eligible(store: Store, playbook: Playbook, found: list[Candidate], as_of: date) -> list[Candidate]:
+    """``found`` less those the condition excludes, outside the active window, or barred by re-entry."""
+    if not found or not playbook.active_on(as_of):
+        return []
+    if playbook.condition is not None:
+        keep = set(matching(store, playbook.condition, as_of).to_pandas()["customer_id"].astype("int64"))
+        found = [c for c in found if c.customer_id in keep]
+    days = playbook.reentry_days()
+    if days is not None:
+        recent = {int(c) for (c,) in store.fetchall(
+            "SELECT DISTINCT customer_id FROM enrolments WHERE playbook = ? AND enrolled_on > ? AND enrolled_on <= ?",
+            (playbook.name, as_of - timedelta(days=days), as_of))}
+        found = [c for c in found if c.customer_id not in recent]
+    taken = {(int(c), o) for c, o in store.fetchall(
+        "SELECT customer_id, occurrence FROM enrolments WHERE playbook = ?", (playbook.name,))}
+    return [c for c in found if (c.customer_id, c.occurrence) not in taken]
+
+
+def enrol(store: Store, playbook: Playbook, found: list[Candidate], as_of: date, run_id: int | None,
+          salt: str | None = None) -> list[tuple[Candidate, str]]:
+    """Enrol ``found`` with their arms under unique keys (a key already there is left as it is);
+    the (candidate, arm) pairs written."""
+    pairs = [(c, arm(playbook.name, c.customer_id, playbook.holdout_share, salt)) for c in found]
+    if not pairs:
+        return []
+    now = datetime.now()
+    rows = pa.table({
+        "playbook": pa.array([playbook.name] * len(pairs), pa.string()),
+        "customer_id": pa.array([c.customer_id for c, _ in pairs], pa.int64()),
+        "occurrence": pa.array([c.occurrence for c, _ in pairs], pa.string()),
+        "enrolled_on": pa.array([as_of] * len(pairs), pa.date32()),
+        "arm": pa.array([a for _, a in pairs], pa.string()),
+        "holdout_share": pa.array([playbook.holdout_share] * len(pairs), pa.float64()),
+        "goal_days": pa.array([playbook.goal_days] * len(pairs), pa.int64()),
+        "run_id": pa.array([run_id] * len(pairs), pa.int64()),
+        "created_at": pa.array([now] * len(pairs), pa.timestamp("us")),
+    })
+    columns = ", ".join(rows.column_names)
+    name = "stage_enrolments"
+    with store.transaction():
+        store.stage(name, rows)
+        try:
+            store.execute(f"INSERT INTO enrolments ({columns}) SELECT {columns} FROM {name} "
+                          "ON CONFLICT (playbook, customer_id, occurrence) DO NOTHING")
+        finally:
+            store.unstage(name)
+    return pairs

@@ -1,0 +1,281 @@
+"""The run loop: evaluate triggers, enrol with arms, plan due steps into the outbox, deliver.
+
+``run`` is made to be called by cron or a scheduler, once or many times a day:
+
+1. Playbooks are taken by priority, highest first, so that when a frequency cap bites the
+   more important playbook has already taken the slot (a win-back beats a cross-sell).
+2. Each playbook's candidates (retainly.playbooks.enrol) are enrolled with their arm: the
+   arm is drawn before consent and caps (intention to treat).
+3. Every step of a treatment enrolment that is due by the as-of date and not yet planned
+   becomes one outbox row under the key ``playbook/step/customer/occurrence``: queued for
+   the first channel the customer may be reached by, or recorded as suppressed (by reason)
+   or skipped (the condition no longer holds, or the step is more than ``late_days`` late).
+   A marketing row over the customer's weekly cap for its channel is deferred to the next
+   day, not dropped; quiet hours push the due time to their end. Incentives are withheld
+   from customers predicted to be hit-and-run buyers.
+4. Due rows are delivered through their channels (retainly.playbooks.outbox), which checks
+   consent, suppression and caps again at send time.
+
+``dry_run`` works the same out and writes nothing. Exactly once: enrolments and outbox rows
+are unique per key and written with ON CONFLICT DO NOTHING; rows are claimed before delivery.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+
+from jinja2.sandbox import SandboxedEnvironment
+
+from retainly.audiences.compile import matching
+from retainly.messaging.consent import choose_channel, reachability, refusal
+from retainly.playbooks import enrol as enrolment
+from retainly.playbooks import outbox
+from retainly.playbooks.definition import Playbook
+from retainly.settings import ActionSettings
+from retainly.store.backends import Store
+
+TEMPLATES = SandboxedEnvironment(autoescape=False)
+CAPPED_CHANNELS = ("email", "sms")
+
+
+@dataclass
+class PlaybookRun:
+    """What one playbook did (or, in a dry run, would do) in a run."""
+
+    name: str
+    entered: int = 0
+    held_out: int = 0
+    planned: int = 0  # outbox rows queued for delivery
+    capped: int = 0  # of those, deferred by a frequency cap
+    suppressed: Counter = field(default_factory=Counter)  # reason -> rows
+    skipped: Counter = field(default_factory=Counter)
+
+
+@dataclass
+class RunReport:
+    as_of: date
+    dry_run: bool
+    run_id: int | None
+    playbooks: list[PlaybookRun]
+    delivered: dict[str, int] = field(default_factory=dict)  # final status -> rows
+
+
+def utc(moment: datetime) -> datetime:
+    """A naive local time (the shop's, as retainly keeps times) as naive UTC, as the outbox keeps them."""
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def run_moment(as_of: date, now: datetime | None = None) -> datetime:
+    """The moment a run plans for: now when running for today, else noon of the as-of day."""
+    now = now or datetime.now()
+    return now if as_of >= now.date() else datetime.combine(as_of, time(12))
+
+
+def out_of_quiet_hours(moment: datetime, settings: ActionSettings) -> datetime:
+    """``moment``, or the end of the quiet hours it falls in."""
+    start, end = settings.quiet_start_hour, settings.quiet_end_hour
+    if start == end:
+        return moment
+    hour = moment.hour
+    quiet = (start <= hour or hour < end) if start > end else (start <= hour < end)
+    if not quiet:
+        return moment
+    day = moment.date() if hour < end else moment.date() + timedelta(days=1)
+    return datetime.combine(day, time(end))
+
+
+def run(store: Store, playbooks: list[Playbook], as_of: date, settings: ActionSettings, *, dry_run: bool = False,
+        channels: Mapping[str, object] | None = None, now: datetime | None = None,
+        progress: Callable[[str], None] | None = None) -> RunReport:
+    """One run as of ``as_of`` over the enabled ``playbooks`` (see the module doc)."""
+    say = progress or (lambda _: None)
+    moment = run_moment(as_of, now)
+    run_id = None
+    if not dry_run:
+        run_id = int(store.fetchone("SELECT nextval('run_ids')")[0])
+        store.execute("INSERT INTO runs (run_id, as_of, started_at, status) VALUES (?, ?, ?, 'running')",
+                      (run_id, as_of, datetime.now()))
+    planner = _Planner(store, playbooks, as_of, moment, settings)
+    report = RunReport(as_of, dry_run, run_id, [])
+    for playbook in sorted(playbooks, key=lambda p: (-p.priority, p.name)):
+        say(f"playbook {playbook.name}: who enters as of {as_of}")
+        report.playbooks.append(planner.plan(playbook, dry_run, run_id))
+    if not dry_run:
+        if channels is not None:
+            say("delivering due actions")
+            now_utc = datetime.now(timezone.utc)
+            outbox.recover(store, now_utc, lease_seconds=settings.lease_seconds)
+            # Small batches: a kill turns a claimed batch's untried rows "unknown" (never sent twice).
+            report.delivered = outbox.deliver_due(store, channels, now_utc, claimed_by=f"run-{run_id}",
+                                                  gate=planner.gate, batch=20, progress=progress)
+        summary = json.dumps({p.name: {"entered": p.entered, "held_out": p.held_out, "planned": p.planned}
+                              for p in report.playbooks}, sort_keys=True)
+        store.execute("UPDATE runs SET finished_at = ?, status = 'finished', summary = ? WHERE run_id = ?",
+                      (datetime.now(), summary, run_id))
+    return report
+
+
+class _Planner:
+    """Plans due steps into outbox entries, keeping this run's cap counts."""
+
+    def __init__(self, store: Store, playbooks: list[Playbook], as_of: date, moment: datetime,
+                 settings: ActionSettings):
+        self.store, self.as_of, self.moment, self.settings = store, as_of, moment, settings
+        self.marketing = {p.name for p in playbooks if p.marketing}
+        self.by_name = {p.name: p for p in playbooks}
+        self.used: Counter = Counter()  # (customer, channel) -> marketing rows this week, this run included
+        self._load_used()
+
+    def _load_used(self) -> None:
+        if not self.marketing:
+            return
+        since = utc(self.moment - timedelta(days=7))
+        marks = ", ".join("?" * len(self.marketing))
+        for cid, channel, n in self.store.fetchall(
+                "SELECT customer_id, channel, COUNT(*) FROM outbox WHERE status IN ('sent', 'sending', 'queued') "
+                f"AND due_at > ? AND playbook IN ({marks}) GROUP BY customer_id, channel",
+                (since, *sorted(self.marketing))):
+            self.used[(int(cid), channel)] = int(n)
+
+    def cap(self, channel: str) -> int | None:
+        return {"email": self.settings.email_per_week, "sms": self.settings.sms_per_week}.get(channel)
+
+    def plan(self, playbook: Playbook, dry_run: bool, run_id: int | None) -> PlaybookRun:
+        store, as_of = self.store, self.as_of
+        result = PlaybookRun(playbook.name)
+        found = enrolment.eligible(store, playbook, enrolment.candidates(store, playbook, as_of, dry_run), as_of)
+        if dry_run:
+            pairs = [(c, enrolment.arm(playbook.name, c.customer_id, playbook.holdout_share)) for c in found]
+        else:
+            pairs = enrolment.enrol(store, playbook, found, as_of, run_id)
+        result.entered = len(pairs)
+        result.held_out = sum(1 for _, a in pairs if a == enrolment.HOLDOUT)
+        due = self._due_steps(playbook, [(c.customer_id, c.occurrence, as_of) for c, a in pairs
+                                         if a == enrolment.TREATMENT])
+        entries = self._entries(playbook, due, result)
+        if not dry_run and entries:
+            outbox.write(store, entries, run_id)
+        return result
+
+    def _due_steps(self, playbook: Playbook, fresh: list[tuple[int, str, date]]) -> list[tuple]:
+        """(customer, occurrence, step number, step) due by the as-of date and not planned yet."""
+        horizon = max(s.after_days for s in playbook.steps) + self.settings.late_days
+        # This run's enrolments (in a dry run, not written) and the earlier ones whose steps may be due.
+        enrolled = set(fresh) | {(int(c), o, d) for c, o, d in self.store.fetchall(
+            "SELECT customer_id, occurrence, enrolled_on FROM enrolments WHERE playbook = ? AND arm = ? "
+            "AND enrolled_on >= ? AND enrolled_on <= ?",
+            (playbook.name, enrolment.TREATMENT, self.as_of - timedelta(days=horizon), self.as_of))}
+        planned = {key for (key,) in self.store.fetchall("SELECT key FROM outbox WHERE playbook = ?",
+                                                          (playbook.name,))}
+        due = []
+        for customer_id, occurrence, enrolled_on in sorted(enrolled):
+            for number, step in enumerate(playbook.steps, start=1):
+                key = f"{playbook.name}/{number}/{customer_id}/{occurrence}"
+                if key not in planned and enrolled_on + timedelta(days=step.after_days) <= self.as_of:
+                    due.append((customer_id, occurrence, number, step, enrolled_on))
+        return due
+
+    def _entries(self, playbook: Playbook, due: list[tuple], result: PlaybookRun) -> list[outbox.OutboxEntry]:
+        if not due:
+            return []
+        ids = sorted({d[0] for d in due})
+        reach = reachability(self.store, ids)
+        context = _contexts(self.store, ids, self.as_of)
+        holds = None
+        if playbook.condition is not None:
+            holds = set(matching(self.store, playbook.condition, self.as_of).to_pandas()["customer_id"].astype(int))
+        entries = []
+        for customer_id, occurrence, number, step, enrolled_on in due:
+            status, reason, channel = "queued", None, step.channels[0]
+            due_at = out_of_quiet_hours(self.moment, self.settings)
+            if (self.as_of - (enrolled_on + timedelta(days=step.after_days))).days > self.settings.late_days:
+                status, reason = "skipped", f"more than {self.settings.late_days} days late"
+            elif holds is not None and customer_id not in holds:
+                status, reason = "skipped", "the condition no longer holds"
+            else:
+                chosen, why = choose_channel(reach.get(customer_id), step.channels, playbook.marketing)
+                if chosen is None:
+                    status, reason = "suppressed", why
+                else:
+                    channel = chosen
+                    limit = self.cap(channel) if playbook.marketing else None
+                    if limit is not None and self.used[(customer_id, channel)] >= limit:
+                        due_at = out_of_quiet_hours(datetime.combine(self.moment.date() + timedelta(days=1),
+                                                                     time(self.settings.quiet_end_hour)),
+                                                    self.settings)
+                        reason = f"capped: {limit} {channel} a week"
+                        result.capped += 1
+                    self.used[(customer_id, channel)] += 1
+            if status == "queued":
+                result.planned += 1
+            elif status == "suppressed":
+                result.suppressed[reason] += 1
+            else:
+                result.skipped[reason] += 1
+            entries.append(outbox.OutboxEntry(
+                playbook=playbook.name, step=number, customer_id=customer_id, occurrence=occurrence, channel=channel,
+                priority=playbook.priority, due_at=utc(due_at), status=status, reason=reason,
+                payload=_payload(playbook, step, number, context.get(customer_id, {}), self.as_of)))
+        return entries
+
+    def gate(self, delivery) -> tuple[str, object] | None:
+        """Checked again at send time: consent and suppression, and the weekly cap of sent messages."""
+        playbook = self.by_name.get(delivery.playbook)
+        marketing = playbook.marketing if playbook is not None else True
+        reason = refusal(reachability(self.store, [delivery.customer_id]).get(delivery.customer_id),
+                         delivery.channel, marketing)
+        if reason is not None and delivery.channel in ("email", "sms", "task"):
+            return ("suppressed", reason)
+        limit = self.cap(delivery.channel) if marketing else None
+        if limit is not None:
+            sent = self.store.fetchone(
+                "SELECT COUNT(*) FROM outbox WHERE customer_id = ? AND channel = ? AND status = 'sent' "
+                "AND finished_at > ?", (delivery.customer_id, delivery.channel, utc(datetime.now() - timedelta(days=7))))[0]
+            if sent >= limit:
+                return ("defer", datetime.now(timezone.utc) + timedelta(days=1))
+        return None
+
+
+def _contexts(store: Store, ids: list[int], as_of: date) -> dict[int, dict]:
+    """What messages may say of each customer: names, stage, the next product, a product due."""
+    found: dict[int, dict] = {}
+    for chunk in (ids[i:i + 5000] for i in range(0, len(ids), 5000)):
+        marks = ", ".join("?" * len(chunk))
+        for cid, external, name, email, phone in store.fetchall(
+                f"SELECT customer_id, external_id, name, email, phone FROM customers WHERE customer_id IN ({marks})",
+                tuple(chunk)):
+            found[int(cid)] = {"customer": external, "name": name or "", "first_name": (name or "").split(" ")[0]
+                               or "there", "email": email, "phone": phone}
+        for table, column, key in (("lifecycle_stages", "stage", "stage"), ("buyer_types", "buyer_type", "buyer_type")):
+            for cid, value in store.fetchall(f"SELECT customer_id, {column} FROM {table} WHERE as_of = ? "
+                                             f"AND customer_id IN ({marks})", (as_of, *chunk)):
+                found.setdefault(int(cid), {})[key] = value
+        for cid, product in store.fetchall(
+                "SELECT n.customer_id, COALESCE(p.name, n.sku) FROM next_products n LEFT JOIN products p "
+                f"ON p.sku = n.sku WHERE n.as_of = ? AND n.rank = 1 AND n.customer_id IN ({marks})", (as_of, *chunk)):
+            found.setdefault(int(cid), {})["next_product"] = product
+        for cid, product in store.fetchall(
+                "SELECT d.customer_id, MIN(COALESCE(p.name, d.sku)) FROM reorders_due d LEFT JOIN products p "
+                f"ON p.sku = d.sku WHERE d.as_of = ? AND d.customer_id IN ({marks}) GROUP BY d.customer_id",
+                (as_of, *chunk)):
+            found.setdefault(int(cid), {})["due_product"] = product
+    return found
+
+
+def _payload(playbook: Playbook, step, number: int, context: dict, as_of: date) -> dict:
+    """The message or task as the channel receives it; incentives withheld from hit-and-run buyers."""
+    values = {"name": "", "first_name": "there", "next_product": "our latest picks", "due_product": "supplies",
+              "stage": "", **{k: v for k, v in context.items() if v is not None}}
+    offer, withheld = step.offer, None
+    if offer and context.get("buyer_type") == "hit_and_run":
+        offer, withheld = None, "predicted hit-and-run buyer"
+    return {"playbook": playbook.name, "title": playbook.title, "step": number, "action": step.action,
+            "customer": context.get("customer"), "name": context.get("name"), "email": context.get("email"),
+            "phone": context.get("phone"), "as_of": as_of.isoformat(), "goal_days": playbook.goal_days,
+            "subject": None if step.subject is None else TEMPLATES.from_string(step.subject).render(values),
+            "text": TEMPLATES.from_string(step.text).render(values), "offer": offer,
+            "offer_withheld": withheld, "marketing": playbook.marketing}

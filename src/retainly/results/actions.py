@@ -1,0 +1,126 @@
+"""Results of the action layer: audience fields, audiences and their members, playbooks, runs
+and the outbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from retainly.results.base import Result
+
+
+@dataclass(frozen=True, kw_only=True)
+class AudienceField(Result):
+    name: str
+    type: str
+    group: str
+    arguments: str  # "sku|category (text), within_days (number)"; empty for plain fields
+    help: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Audience(Result):
+    name: str
+    rule: str  # as a one-line expression
+    description: str | None = None
+    members: int | None = None  # at the last evaluation
+    last_evaluated: date | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SampleCustomer(Result):
+    customer: str
+    name: str | None = None
+    stage: str | None = None
+    segment: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Share(Result):
+    value: str | None
+    customers: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class AudiencePreview(Result):
+    as_of: date
+    rule: str
+    customers: int
+    sample: list[SampleCustomer]
+    by_stage: list[Share]
+    by_segment: list[Share]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AudienceEvaluation(Result):
+    audience: str
+    as_of: date
+    members: int
+    entered: int
+    left: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class AudienceMember(Result):
+    customer: str
+    name: str | None = None
+    entered_on: date
+    left_on: date | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlaybookSummary(Result):
+    name: str
+    title: str
+    enabled: bool
+    trigger: str
+    priority: int
+    holdout_share: float
+    reentry: str
+    advice: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlaybookDetail(Result):
+    summary: PlaybookSummary
+    definition: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlaybookOutcome(Result):
+    """What one playbook did in a run (or would do, in a dry run)."""
+
+    playbook: str
+    entered: int
+    held_out: int
+    to_deliver: int
+    capped: int
+    suppressed: int
+    suppressed_by_reason: dict[str, int] = field(default_factory=dict)
+    skipped: int = 0
+    skipped_by_reason: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunSummary(Result):
+    as_of: date
+    dry_run: bool
+    run_id: int | None
+    playbooks: list[PlaybookOutcome]
+    delivered: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutboxItem(Result):
+    key: str
+    playbook: str
+    step: int
+    customer: str | None
+    channel: str
+    status: str
+    due_at: datetime
+    attempts: int
+    reason: str | None = None
+    response: str | None = None
+    finished_at: datetime | None = None

@@ -1,0 +1,136 @@
+"""Playbooks and the run loop (docs/playbooks.md): the built-in library and the shop's own,
+enabling and editing them, `run` (for cron) and the outbox it fills."""
+
+from __future__ import annotations
+
+import json
+from contextlib import ExitStack
+from dataclasses import fields
+from datetime import date
+from pathlib import Path
+
+from retainly.audiences.fields import CATALOG
+from retainly.audiences.validate import validate
+from retainly.errors import InputError
+from retainly.messaging.channels import make_channel
+from retainly.messaging.consent import suppress
+from retainly.playbooks import outbox, saved
+from retainly.playbooks.definition import Playbook, from_json, to_json
+from retainly.playbooks.run import run
+from retainly.results.actions import OutboxItem, PlaybookDetail, PlaybookOutcome, PlaybookSummary, RunSummary
+from retainly.services.audiences import NEEDS, field_names
+from retainly.services.base import Service
+from retainly.settings import OUTBOX_FOLDER
+
+
+def _summary(playbook: Playbook) -> PlaybookSummary:
+    trigger = playbook.trigger
+    described = {"audience": "entering its audience", "first_order": f"{trigger.delay_days} days after the first order",
+                 "order": f"{trigger.delay_days} days after each order",
+                 "birthday": f"{trigger.days_before} days before the birthday",
+                 "schedule": f"every {trigger.every_days} days"}[trigger.kind]
+    return PlaybookSummary(name=playbook.name, title=playbook.title, enabled=playbook.enabled, trigger=described,
+                           priority=playbook.priority, holdout_share=playbook.holdout_share,
+                           reentry=playbook.reentry, advice=playbook.advice)
+
+
+class PlaybookService(Service):
+    """What happens to whom, and the loop that makes it happen exactly once."""
+
+    def list(self) -> list[PlaybookSummary]:
+        return [_summary(p) for p in saved.all_playbooks(self.store)]
+
+    def show(self, name: str) -> PlaybookDetail:
+        found = saved.get(self.store, name)
+        return PlaybookDetail(summary=_summary(found), definition=to_json(found))
+
+    def enable(self, names: list[str]) -> list[PlaybookSummary]:
+        return [_summary(p) for p in saved.set_enabled(self.store, names, True)]
+
+    def disable(self, names: list[str]) -> list[PlaybookSummary]:
+        return [_summary(p) for p in saved.set_enabled(self.store, names, False)]
+
+    def edit(self, name: str, definition: dict | str | Path | None = None, **changes) -> PlaybookDetail:
+        """Save a changed copy: a whole definition (a dict or a JSON/TOML/YAML file), and/or single
+        keys (``holdout_share``, ``priority``, ``reentry``, ``goal_days``, ...)."""
+        current = saved.get(self.store, name)
+        data = to_json(current)
+        if definition is not None:
+            data = saved.read_definition(definition) if isinstance(definition, (str, Path)) else dict(definition)
+            data["name"] = name
+        data.update({key: value for key, value in changes.items() if value is not None})
+        playbook = from_json(data)
+        self._check_rules(playbook)
+        saved.save(self.store, playbook, enabled=current.enabled)
+        return self.show(name)
+
+    def _check_rules(self, playbook: Playbook) -> None:
+        for part, rule in (("trigger rule", playbook.trigger.rule), ("condition", playbook.condition)):
+            if rule is not None:
+                try:
+                    validate(rule, CATALOG)
+                except InputError as exc:
+                    raise InputError(f"playbook {playbook.name!r} {part}: {exc}; fix it with `retainly playbooks "
+                                     f"edit {playbook.name} --file ...`") from None
+
+    def run(self, as_of: date | None = None, dry_run: bool = False) -> RunSummary:
+        """One pass of the loop as of ``as_of`` (default: the last order) over the enabled playbooks."""
+        as_of = self.as_of(as_of)
+        playbooks = saved.enabled(self.store)
+        for playbook in playbooks:
+            self._check_rules(playbook)
+        self._prepare(playbooks, as_of)
+        with ExitStack() as stack:
+            channels = None
+            if not dry_run:
+                channels = {name: self._channel(name) for name in
+                            sorted({c for p in playbooks for s in p.steps for c in s.channels})}
+                for channel in channels.values():
+                    stack.callback(channel.close)
+            report = run(self.store, playbooks, as_of, self.settings.actions, dry_run=dry_run, channels=channels,
+                         progress=self.ws.progress)
+        return RunSummary(as_of=report.as_of, dry_run=report.dry_run, run_id=report.run_id, delivered=report.delivered,
+                          playbooks=[PlaybookOutcome(
+                              playbook=p.name, entered=p.entered, held_out=p.held_out, to_deliver=p.planned,
+                              capped=p.capped, suppressed=sum(p.suppressed.values()),
+                              suppressed_by_reason=dict(p.suppressed), skipped=sum(p.skipped.values()),
+                              skipped_by_reason=dict(p.skipped)) for p in report.playbooks])
+
+    def _prepare(self, playbooks: list[Playbook], as_of: date) -> None:
+        """The derived results the playbooks' rules and messages read, for ``as_of``."""
+        needed = {"rfm", "lifecycle", "insights"}  # stages and buyer types go into every message
+        for playbook in playbooks:
+            for rule in (playbook.trigger.rule, playbook.condition):
+                if rule is not None:
+                    needed |= {NEEDS[CATALOG[f].group] for f in field_names(rule)
+                               if f in CATALOG and CATALOG[f].group in NEEDS}
+            if any("next_product" in (step.text or "") for step in playbook.steps):
+                needed.add("offers")
+        for name in ("rfm", "predictions", "lifecycle", "insights", "offers"):
+            if name in needed:
+                self.ensure_derived(name, as_of)
+
+    def _channel(self, name: str):
+        options = self.settings.channels.get(name)
+        if options is None:
+            folder = Path(OUTBOX_FOLDER.value())
+            folder.mkdir(parents=True, exist_ok=True)
+            options = {"kind": "file", "path": str(folder / f"{name}.jsonl")}
+        elif "kind" not in options and name not in ("webhook", "file"):
+            options = {**options, "kind": "webhook" if "url" in options else "file"}
+        return make_channel(name, options)
+
+    def outbox(self, status: str | None = None, playbook: str | None = None, limit: int = 100) -> list[OutboxItem]:
+        """Outbox rows, newest first."""
+        keep = {f.name for f in fields(OutboxItem)}
+        return [OutboxItem(**{k: v for k, v in row.items() if k in keep}, customer=row["payload"].get("customer"))
+                for row in outbox.rows(self.store, status=status, playbook=playbook, limit=limit)]
+
+    def suppress(self, customer: str, channel: str, reason: str = "manual") -> None:
+        """Suppress a customer (the shop's id) on a channel (or ``all``); it wins over imported consent."""
+        from retainly.features.customer_view import find_customer_id
+
+        suppress(self.store, find_customer_id(self.store, customer), channel, reason, source="manual")
+
+    def definition_json(self, name: str) -> str:
+        return json.dumps(to_json(saved.get(self.store, name)), indent=2)

@@ -1,0 +1,1 @@
+"""Tests of the delivery channels (retainly.messaging)."""

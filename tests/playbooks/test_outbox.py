@@ -1,0 +1,258 @@
+"""The outbox on DuckDB and PostgreSQL: keys written once, claims, outcomes, retries, recovery,
+the gate's decisions, missing channels and channels that raise.
+
+Expected values are worked out by hand from the rules in retainly.playbooks.outbox: the
+priority/due/key order of claims, the retry delays (300, 1800, 7200 s after attempts 1, 2, 3;
+failed after the 4th), and the lease of ``recover`` ("more than lease_seconds ago").
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from retainly.errors import InputError
+from retainly.messaging.channels import Delivery, Outcome
+from retainly.playbooks import outbox
+from retainly.playbooks.outbox import OutboxEntry
+
+T0 = datetime(2024, 3, 1, 9, 0, 0)
+
+
+def entry(customer_id: int, *, playbook: str = "winback", step: int = 1, priority: int = 10,
+          due_at: datetime = T0, channel: str = "webhook", occurrence: str = "2024-03-01") -> OutboxEntry:
+    return OutboxEntry(playbook, step, customer_id, occurrence, channel, priority, due_at,
+                       {"customer": customer_id, "text": "we miss you", "when": due_at.date()})
+
+
+def status_of(store, key: str) -> tuple:
+    return store.fetchone("SELECT status, attempts, due_at, reason, claimed_by FROM outbox WHERE key = ?", (key,))
+
+
+class Recorder:
+    """A channel that answers from a script per customer and records every delivery it saw."""
+
+    def __init__(self, name: str = "webhook", answers: dict | None = None):
+        self.name = name
+        self.answers = answers or {}
+        self.seen: list[Delivery] = []
+
+    def deliver(self, delivery: Delivery) -> Outcome:
+        self.seen.append(delivery)
+        answer = self.answers.get(delivery.customer_id, Outcome("sent", "HTTP 200 OK"))
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    def close(self) -> None:
+        pass
+
+
+def test_writing_the_same_entries_twice_inserts_them_once(workspace):
+    store = workspace.store
+    entries = [entry(1), entry(2), entry(1, priority=99)]  # the third repeats the first key
+    assert outbox.write(store, entries, run_id=7) == 2
+    assert outbox.write(store, entries, run_id=8) == 0
+    assert outbox.write(store, [entry(3)], run_id=8) == 1
+    assert outbox.write(store, [], run_id=9) == 0
+    assert store.fetchone("SELECT COUNT(*) FROM outbox")[0] == 3
+    [row] = outbox.rows(store, playbook="winback", status="queued", limit=100)[2:]  # newest first: 3, then 1, 2
+    assert row["key"] == "winback/1/2/2024-03-01"
+    stored = store.fetchone("SELECT priority, run_id, attempts, status FROM outbox WHERE key = 'winback/1/1/2024-03-01'")
+    assert stored == (10, 7, 0, "queued")  # the first copy of a repeated key wins
+    assert row["payload"] == {"customer": 2, "text": "we miss you", "when": "2024-03-01"}
+    assert row["due_at"] == T0
+
+
+def test_write_refuses_what_would_break_a_key(workspace):
+    with pytest.raises(InputError, match="playbook name 'a/b'"):
+        outbox.write(workspace.store, [entry(1, playbook="a/b")], run_id=1)
+    with pytest.raises(InputError, match="only queued"):
+        outbox.write(workspace.store, [OutboxEntry("p", 1, 1, "o", "webhook", 1, T0, {}, status="sent")], run_id=1)
+    assert workspace.store.fetchone("SELECT COUNT(*) FROM outbox")[0] == 0
+
+
+def test_claims_take_due_rows_by_priority_then_due_then_key_and_never_twice(workspace):
+    store = workspace.store
+    outbox.write(store, [
+        entry(1, priority=5), entry(2, priority=50, due_at=T0 - timedelta(hours=1)), entry(3, priority=50),
+        entry(4, priority=90, due_at=T0 + timedelta(seconds=1)),  # not due yet
+        entry(5, priority=5, due_at=T0 - timedelta(days=1)),
+    ], run_id=1)
+    first = outbox.claim(store, T0, "run-a", limit=3)
+    # priority 50 twice (earlier due first), then priority 5 with the earliest due (customer 5).
+    assert [d.customer_id for d in first] == [2, 3, 5]
+    assert all(d.attempts == 0 for d in first)  # no delivery was tried before this one
+    assert first[0].payload == {"customer": 2, "text": "we miss you", "when": "2024-03-01"}  # due an hour before T0: same day
+    assert status_of(store, first[0].key)[:2] == ("sending", 1)
+    second = outbox.claim(store, T0, "run-b", limit=10)
+    assert [d.customer_id for d in second] == [1]
+    assert outbox.claim(store, T0, "run-c") == []
+    later = outbox.claim(store, T0 + timedelta(seconds=1), "run-c")
+    assert [d.customer_id for d in later] == [4]
+
+
+def test_finish_records_sent_and_failed_only_for_the_holder(workspace):
+    store = workspace.store
+    outbox.write(store, [entry(1), entry(2)], run_id=1)
+    one, two = outbox.claim(store, T0, "run-a")
+    assert outbox.finish(store, one.key, "run-b", Outcome("sent", "HTTP 200"), T0) is None  # not run-b's row
+    assert outbox.finish(store, one.key, "run-a", Outcome("sent", "HTTP 200 OK"), T0) == "sent"
+    assert outbox.finish(store, one.key, "run-a", Outcome("sent", "again"), T0) is None  # already finished
+    assert outbox.finish(store, two.key, "run-a", Outcome("failed", "HTTP 404 Not Found"), T0) == "failed"
+    assert store.fetchall("SELECT status, response, reason, finished_at FROM outbox ORDER BY key") == [
+        ("sent", "HTTP 200 OK", None, T0), ("failed", "HTTP 404 Not Found", "HTTP 404 Not Found", T0)]
+
+
+def test_retries_back_off_and_fail_after_max_attempts(workspace):
+    store = workspace.store
+    outbox.write(store, [entry(1)], run_id=1)
+    key = entry(1).key
+    now = T0
+    # Hand-computed: after attempt 1 wait 300 s, after 2 wait 1800 s, after 3 wait 7200 s, the 4th is the last.
+    for attempt, delay in ((1, 300), (2, 1800), (3, 7200)):
+        [delivery] = outbox.claim(store, now, "run")
+        assert delivery.attempts == attempt - 1
+        assert outbox.finish(store, key, "run", Outcome("retry", "HTTP 503"), now) == "queued"
+        status, attempts, due_at, reason, _ = status_of(store, key)
+        assert (status, attempts, due_at) == ("queued", attempt, now + timedelta(seconds=delay))
+        assert reason.startswith(f"attempt {attempt} of 4 failed")
+        assert outbox.claim(store, due_at - timedelta(seconds=1), "run") == []  # not due before its time
+        now = due_at
+    [delivery] = outbox.claim(store, now, "run")
+    assert outbox.finish(store, key, "run", Outcome("retry", "HTTP 503"), now) == "failed"
+    assert status_of(store, key)[:2] == ("failed", 4)
+    assert status_of(store, key)[3] == "gave up after 4 attempts"
+
+
+def test_recover_marks_stale_sending_rows_unknown_and_they_are_never_claimed_again(workspace):
+    store = workspace.store
+    outbox.write(store, [entry(1), entry(2), entry(3)], run_id=1)
+    outbox.claim(store, T0, "crashed", limit=2)
+    assert outbox.recover(store, T0 + timedelta(seconds=900), lease_seconds=900) == 0  # exactly the lease: not more
+    assert outbox.recover(store, T0 + timedelta(seconds=901), lease_seconds=900) == 2
+    assert [s for (s,) in store.fetchall("SELECT status FROM outbox ORDER BY key")] == ["unknown", "unknown", "queued"]
+    later = T0 + timedelta(days=1)
+    assert [d.customer_id for d in outbox.claim(store, later, "rerun")] == [3]
+    assert outbox.abandon(store, "rerun", later) == 1
+    assert status_of(store, entry(3).key)[0] == "unknown"
+    assert outbox.claim(store, later, "again") == []
+    assert outbox.finish(store, entry(1).key, "crashed", Outcome("sent", "late"), later) is None  # claim lost
+
+
+def test_gate_decisions_suppress_skip_defer_or_send(workspace):
+    store = workspace.store
+    outbox.write(store, [entry(c) for c in (1, 2, 3, 4)], run_id=1)
+    until = T0 + timedelta(hours=2)
+    decisions = {1: ("suppressed", "unsubscribed"), 2: ("skipped", "condition no longer holds"), 3: ("defer", until)}
+    channel = Recorder()
+    counts = outbox.deliver_due(store, {"webhook": channel}, T0, "run", gate=lambda d: decisions.get(d.customer_id))
+    assert [d.customer_id for d in channel.seen] == [4]
+    assert counts == {"sent": 1, "failed": 0, "queued": 1, "unknown": 0, "suppressed": 1, "skipped": 1}
+    assert status_of(store, entry(1).key)[:4] == ("suppressed", 0, T0, "unsubscribed")
+    assert status_of(store, entry(2).key)[:4] == ("skipped", 0, T0, "condition no longer holds")
+    assert status_of(store, entry(3).key)[:4] == ("queued", 0, until, "capped until 2024-03-01 11:00")
+    # At its new time the deferred row goes (this gate lets everything through).
+    counts = outbox.deliver_due(store, {"webhook": channel}, until, "run2")
+    assert [d.customer_id for d in channel.seen] == [4, 3] and counts["sent"] == 1
+
+
+def test_a_missing_channel_fails_its_rows_naming_the_settings_and_others_go_on(workspace):
+    store = workspace.store
+    outbox.write(store, [entry(1, channel="sms"), entry(2)], run_id=1)
+    channel = Recorder()
+    counts = outbox.deliver_due(store, {"webhook": channel}, T0, "run")
+    assert (counts["failed"], counts["sent"]) == (1, 1)
+    status, _, _, reason, _ = status_of(store, entry(1, channel="sms").key)
+    assert status == "failed" and "no channel 'sms' is configured" in reason and "[channels.sms]" in reason
+
+
+def test_a_channel_that_raises_leaves_its_row_unknown_not_retried(workspace):
+    store = workspace.store
+    outbox.write(store, [entry(1), entry(2), entry(3)], run_id=1)
+    channel = Recorder(answers={2: RuntimeError("socket closed\nafter the body was written")})
+    counts = outbox.deliver_due(store, {"webhook": channel}, T0, "run")
+    assert (counts["sent"], counts["unknown"]) == (2, 1)
+    status, _, _, reason, _ = status_of(store, entry(2).key)
+    assert status == "unknown" and reason == "channel 'webhook' raised RuntimeError: socket closed after the body was written"
+    outbox.deliver_due(store, {"webhook": channel}, T0 + timedelta(days=30), "rerun")
+    assert sorted(d.customer_id for d in channel.seen) == [1, 2, 3]  # nothing sent twice
+
+
+def test_retry_and_failed_outcomes_through_the_loop(workspace):
+    store = workspace.store
+    outbox.write(store, [entry(1), entry(2)], run_id=1)
+    channel = Recorder(answers={1: Outcome("retry", "HTTP 503"), 2: Outcome("failed", "HTTP 400")})
+    counts = outbox.deliver_due(store, {"webhook": channel}, T0, "run")
+    # The retried row is due 300 s later, so the loop does not take it again now.
+    assert (counts["queued"], counts["failed"], len(channel.seen)) == (1, 1, 2)
+    assert status_of(store, entry(1).key)[:3] == ("queued", 1, T0 + timedelta(seconds=300))
+    channel.answers = {}
+    counts = outbox.deliver_due(store, {"webhook": channel}, T0 + timedelta(seconds=300), "run2")
+    assert counts["sent"] == 1 and channel.seen[-1].attempts == 1
+
+
+def test_an_error_in_the_loop_queues_the_untried_rows_again(workspace):
+    store = workspace.store
+    outbox.write(store, [entry(1), entry(2), entry(3)], run_id=1)
+
+    def broken_gate(delivery):
+        if delivery.customer_id == 2:
+            raise ValueError("the gate has a bug")
+        return None
+
+    channel = Recorder()
+    with pytest.raises(ValueError, match="the gate has a bug"):
+        outbox.deliver_due(store, {"webhook": channel}, T0, "run", gate=broken_gate)
+    assert [d.customer_id for d in channel.seen] == [1]
+    assert [(s, a) for s, a in store.fetchall("SELECT status, attempts FROM outbox ORDER BY key")] == [
+        ("sent", 1), ("queued", 0), ("queued", 0)]
+    with pytest.raises(InputError, match="later than"):
+        outbox.deliver_due(store, {"webhook": channel}, T0, "run", gate=lambda d: ("defer", T0))
+    assert store.fetchone("SELECT COUNT(*) FROM outbox WHERE status = 'queued' AND attempts = 0")[0] == 2
+
+
+def test_an_interrupt_while_sending_leaves_that_row_unknown_and_the_rest_queued(workspace):
+    store = workspace.store
+    outbox.write(store, [entry(1), entry(2), entry(3)], run_id=1)
+    channel = Recorder(answers={2: KeyboardInterrupt()})
+    with pytest.raises(KeyboardInterrupt):
+        outbox.deliver_due(store, {"webhook": channel}, T0, "run")
+    assert [s for (s,) in store.fetchall("SELECT status FROM outbox ORDER BY key")] == ["sent", "unknown", "queued"]
+
+
+def test_release_rules(workspace):
+    store = workspace.store
+    outbox.write(store, [entry(1), entry(2)], run_id=1)
+    one, two = outbox.claim(store, T0, "run")
+    with pytest.raises(InputError, match="needs a `reason`"):
+        outbox.release(store, one.key, "run", "suppressed", "")
+    with pytest.raises(InputError, match="cannot release"):
+        outbox.release(store, one.key, "run", "sent", "x")
+    assert outbox.release(store, one.key, "someone-else", "skipped", "x") is False
+    assert outbox.release(store, one.key, "run", "queued", None) is True
+    assert status_of(store, one.key)[:3] == ("queued", 0, T0)  # due_at kept, attempt taken back
+
+
+def test_times_with_a_zone_are_stored_as_utc(workspace):
+    store = workspace.store
+    paris = timezone(timedelta(hours=1))
+    outbox.write(store, [entry(1, due_at=datetime(2024, 3, 1, 10, 0, tzinfo=paris))], run_id=1)
+    assert status_of(store, entry(1).key)[2] == T0
+    assert len(outbox.claim(store, datetime(2024, 3, 1, 9, 0, tzinfo=timezone.utc), "run")) == 1
+
+
+def test_summary_and_rows(workspace):
+    store = workspace.store
+    outbox.write(store, [entry(1), entry(2), entry(3, channel="sms"), entry(1, playbook="vip")], run_id=1)
+    outbox.deliver_due(store, {"webhook": Recorder()}, T0, "run", gate=lambda d: ("skipped", "x")
+                       if d.playbook == "vip" else None)
+    assert outbox.summary(store) == [("vip", "webhook", "skipped", 1), ("winback", "sms", "failed", 1),
+                                     ("winback", "webhook", "sent", 2)]
+    assert outbox.summary(store, playbook="vip") == [("vip", "webhook", "skipped", 1)]
+    assert [r["key"] for r in outbox.rows(store, status="sent", limit=1)] == ["winback/1/1/2024-03-01"]
+    with pytest.raises(InputError, match="unknown outbox `status`"):
+        outbox.rows(store, status="done")
+    with pytest.raises(InputError, match="`limit`"):
+        outbox.rows(store, limit=0)
