@@ -25,6 +25,7 @@ RELEASED = {
     8: "1f9f4876096e16944caa559fa21b29847efc5a4439764482deb2db50f1c1196b",
     9: "1aaea227e1c59bd7440e5edd918b36ba817db9900ba9d2076ed633d21d98c70f",
     10: "e435853b6afdbb79d1c532a568a1ad5e45a1d7648cea6c0cf55e42de48b35f4a",
+    11: "25270d10d57834c825d3a2fb4089e36b0a53424ac8e9a32995f1b2778223caf3",
 }
 
 
@@ -63,5 +64,5 @@ def test_an_edit_to_a_released_migration_is_caught():
     assert frozen_problems([edited if m is v6 else m for m in MIGRATIONS]) == ["v6 changed"]
     renamed = dataclasses.replace(v6, name="a better name")  # the name is what `db status` shows, not the schema
     assert frozen_problems([renamed if m is v6 else m for m in MIGRATIONS]) == []
-    unpinned = Migration(11, "next", ("CREATE TABLE next_one (x INTEGER)",))
-    assert frozen_problems([*MIGRATIONS, unpinned])[0].startswith("v11 has no pinned checksum")
+    unpinned = Migration(12, "next", ("CREATE TABLE next_one (x INTEGER)",))
+    assert frozen_problems([*MIGRATIONS, unpinned])[0].startswith("v12 has no pinned checksum")

@@ -37,7 +37,8 @@ from retainly.store.backends import Store
 
 # -- the compiler ----------------------------------------------------------------------------------
 def matching(store: Store, rule: Rule, as_of: date) -> Table:
-    """One column, customer_id: every customer in ``customers`` for whom ``rule`` holds as of ``as_of``."""
+    """One column, customer_id: every customer known by the end of ``as_of`` (first seen by then, or
+    never recorded as first seen) for whom ``rule`` holds as of ``as_of``."""
     ctx = Context(store, as_of)
     conditions = list(_conditions(rule))
     simple = [c.field for c in conditions if c.field in SIMPLE]
@@ -97,6 +98,8 @@ def _joined(ctx: Context, names: Iterable[str]) -> Table:
             if source not in needed:
                 needed.append(source)
     table = ctx.store.table("customers")
+    # As of a past day, customers first seen after it did not exist yet (an unknown first contact counts).
+    table = table.filter(table.first_seen_at.isnull() | (table.first_seen_at < ctx.now))
     for source in needed:
         table = table.left_join(SOURCES[source](ctx), "customer_id").drop("customer_id_right")
     return table

@@ -86,7 +86,7 @@ _FIELDS = (
     FieldSpec("r_score", "number", "rfm", "recency score, 1 (longest ago) to the number of bins"),
     FieldSpec("f_score", "number", "rfm", "frequency score, 1 to the number of bins"),
     FieldSpec("m_score", "number", "rfm", "monetary score, 1 to the number of bins"),
-    FieldSpec("rfm_segment", "text", "rfm", "the named RFM segment (champions, at_risk, ...)"),
+    FieldSpec("rfm_segment", "text", "rfm", "the named RFM segment as `retainly segments` shows it (\"Champions\", \"At Risk\", ...)"),
     # -- predictions (customer_scores of the as-of day) ----------------------------------------------
     FieldSpec("order_chance", "number", "predictions", "calibrated chance (0-1) of ordering within the order window"),
     FieldSpec("p_alive", "number", "predictions", "probability (0-1) the customer is still a customer"),

@@ -41,9 +41,15 @@ def check_name(name: str) -> str:
     return name
 
 
+RESERVED_PREFIX = "playbook-"  # the memberships of audience-triggered playbooks (retainly.playbooks.enrol)
+
+
 def save(store: Store, name: str, rule: Rule, description: str | None = None) -> SavedAudience:
     """Create or replace the audience ``name``; its memberships stay (the next evaluation updates them)."""
     check_name(name)
+    if name.startswith(RESERVED_PREFIX):
+        raise InputError(f"audience name {name!r}: names starting with {RESERVED_PREFIX!r} are kept for playbooks' "
+                         "own audiences; choose another")
     now = datetime.now().replace(microsecond=0)
     text = json.dumps(to_json(rule), sort_keys=True)
     with store.transaction():

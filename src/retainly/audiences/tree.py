@@ -159,5 +159,7 @@ def from_json(data, where: str = "rule") -> Rule:
     args = data.get("args") or {}
     if not isinstance(args, dict):
         raise InputError(f"{where}: args is an object of name: value, got {args!r}")
-    return Condition(field=str(data["field"]), op=op, value=_value_from_json(data.get("value"), where),
+    # {"field": "vip"} alone means vip = true, as a bare field does in an expression.
+    value = True if "op" not in data and "value" not in data else data.get("value")
+    return Condition(field=str(data["field"]), op=op, value=_value_from_json(value, where),
                      args=tuple(sorted((name, _value_from_json(v, where)) for name, v in args.items())))

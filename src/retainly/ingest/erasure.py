@@ -102,6 +102,7 @@ def _erase(store: Store, key: str, now: datetime) -> dict:
         if count:
             fields.append(f"{table}.{column}")
             changed[table] = count
+    changed.update(_erase_actions(store, customer_id, now))
     known = [str(row[name]) for name in ("external_id", "name", "email", "phone", "birthday", "city")
              if row[name] is not None and not (before and name == "external_id")]
     rejects = _scrub_rejects(store, known)
@@ -116,6 +117,26 @@ def _erase(store: Store, key: str, now: datetime) -> dict:
                       (customer_id, digest, erased_at, ",".join(fields)))
     return {"customer_id": customer_id, "external_id": pseudonym, "fields": fields, "rows_changed": changed,
             "erased_at": erased_at, "already_erased": before is not None}
+
+
+def _erase_actions(store: Store, customer_id: int, now: datetime) -> dict[str, int]:
+    """The action layer's personal data: the shop's attributes go, messages keep no copy of the
+    name, email or phone they carried, and an `erased` suppression on every channel makes sure
+    nothing reaches the customer again (the run loop also finds no address)."""
+    changed = {}
+    attributes = int(store.fetchone("SELECT COUNT(*) FROM customer_attributes WHERE customer_id = ?",
+                                    (customer_id,))[0])
+    if attributes:
+        store.execute("DELETE FROM customer_attributes WHERE customer_id = ?", (customer_id,))
+        changed["customer_attributes"] = attributes
+    messages = int(store.fetchone("SELECT COUNT(*) FROM outbox WHERE customer_id = ?", (customer_id,))[0])
+    if messages:  # the payload is JSON text: replaced by a note, the row (and its status) stays for the proof
+        store.execute("UPDATE outbox SET payload = ? WHERE customer_id = ?", ('{"erased": true}', customer_id))
+        changed["outbox"] = messages
+    store.execute("DELETE FROM suppressions WHERE customer_id = ? AND channel = 'all'", (customer_id,))
+    store.execute("INSERT INTO suppressions (customer_id, channel, reason, source, created_at) "
+                  "VALUES (?, 'all', 'erased', 'erasure', ?)", (customer_id, now))
+    return changed
 
 
 def _free_pseudonym(store: Store, digest: str) -> str:

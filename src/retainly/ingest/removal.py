@@ -39,6 +39,8 @@ KINDS = ("orders", "customers", "returns")
 # Tables holding rows per customer that are computed from the data, never imported.
 DERIVED_PER_CUSTOMER = ("rfm_scores", "customer_scores", "lifecycle_stages", "lifecycle_transitions",
                         "churn_signals", "buyer_types", "reorders_due", "next_products")
+# The action layer's rows about a customer (migration 11): a deleted customer leaves none behind.
+ACTIONS_PER_CUSTOMER = ("customer_attributes", "audience_members", "enrolments", "outbox", "suppressions")
 # How many unknown ids an error names before "and N more".
 _NAMED = 10
 _IDS = "stage_deleted_ids"
@@ -164,7 +166,7 @@ def _remove_customers(store: Store, chosen: str) -> dict[str, int]:
     theirs = f"customer_id IN ({chosen})"
     removed = {"returns": _remove(store, "returns", f"{theirs} OR order_id IN (SELECT order_id FROM orders WHERE {theirs})")}
     removed.update(_remove_orders(store, f"SELECT order_id FROM orders WHERE {theirs}"))
-    for table in ("interactions", "site_events", "generator_truth", *DERIVED_PER_CUSTOMER):
+    for table in ("interactions", "site_events", "generator_truth", *DERIVED_PER_CUSTOMER, *ACTIONS_PER_CUSTOMER):
         removed[table] = _remove(store, table, theirs)
     removed["customers"] = _remove(store, "customers", theirs)
     return removed

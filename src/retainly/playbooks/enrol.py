@@ -44,7 +44,7 @@ def arm(playbook: str, customer_id: int, share: float, salt: str | None = None) 
 
 def audience_name(playbook: Playbook) -> str:
     """The audience that keeps an audience-triggered playbook's memberships."""
-    return f"playbook-{playbook.name}"
+    return f"{membership.RESERVED_PREFIX}{playbook.name}"
 
 
 def candidates(store: Store, playbook: Playbook, as_of: date, dry_run: bool = False) -> list[Candidate]:

@@ -99,6 +99,23 @@ def run(store: Store, playbooks: list[Playbook], as_of: date, settings: ActionSe
         run_id = int(store.fetchone("SELECT nextval('run_ids')")[0])
         store.execute("INSERT INTO runs (run_id, as_of, started_at, status) VALUES (?, ?, ?, 'running')",
                       (run_id, as_of, datetime.now()))
+    try:
+        report = _run(store, playbooks, as_of, settings, dry_run, channels, moment, run_id, say, progress)
+    except BaseException as exc:
+        if run_id is not None:  # the run's row says it stopped, and why
+            reason = json.dumps({"error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__})
+            try:
+                store.execute("UPDATE runs SET finished_at = ?, status = 'failed', summary = ? WHERE run_id = ?",
+                              (datetime.now(), reason, run_id))
+            except Exception:  # noqa: BLE001 - a lost connection must not hide the error that stopped the run
+                pass
+        raise
+    return report
+
+
+def _run(store: Store, playbooks: list[Playbook], as_of: date, settings: ActionSettings, dry_run: bool,
+         channels: Mapping[str, object] | None, moment: datetime, run_id: int | None, say: Callable[[str], None],
+         progress: Callable[[str], None] | None) -> RunReport:
     planner = _Planner(store, playbooks, as_of, moment, settings)
     report = RunReport(as_of, dry_run, run_id, [])
     for playbook in sorted(playbooks, key=lambda p: (-p.priority, p.name)):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 from retainly.audiences import membership
+from retainly.audiences.compile import matching
 from retainly.audiences.expression import parse, to_expression
 from retainly.audiences.fields import CATALOG
 from retainly.audiences.preview import preview
@@ -54,7 +55,9 @@ class AudienceService(Service):
             rule = parse(rule)
         elif isinstance(rule, dict):
             rule = from_json(rule)
-        return validate(rule, CATALOG)
+        checked = validate(rule, CATALOG)
+        matching(self.store, checked, date.today())  # builds (never runs) the query: argument errors show now
+        return checked
 
     def prepare(self, rule: Rule, as_of: date | None) -> date:
         """The date (default: the last order), with the derived results the rule's fields read."""

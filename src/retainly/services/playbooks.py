@@ -10,7 +10,6 @@ from datetime import date
 from pathlib import Path
 
 from retainly.audiences.fields import CATALOG
-from retainly.audiences.validate import validate
 from retainly.errors import InputError
 from retainly.messaging.channels import make_channel
 from retainly.messaging.consent import suppress
@@ -68,7 +67,7 @@ class PlaybookService(Service):
         for part, rule in (("trigger rule", playbook.trigger.rule), ("condition", playbook.condition)):
             if rule is not None:
                 try:
-                    validate(rule, CATALOG)
+                    self.ws.audiences.rule(rule)
                 except InputError as exc:
                     raise InputError(f"playbook {playbook.name!r} {part}: {exc}; fix it with `retainly playbooks "
                                      f"edit {playbook.name} --file ...`") from None
