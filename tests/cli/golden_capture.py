@@ -125,6 +125,16 @@ def shop_steps(d: Dates) -> list[Step]:
         s("customer-show-json", "customer", "show", d.customer, "--json"),
         s("customer-show-as-of", "customer", "show", d.customer, "--as-of", d.mid),
         s("report", "report", "--out", "report.html", files=("report.html",)),
+        s("audiences-fields", "audiences", "fields"),
+        s("audiences-preview", "audiences", "preview", "days_since_last_order > 60 and stage in [at_risk, lapsed]",
+          "--sample", "3"),
+        s("audiences-preview-json", "audiences", "preview", "bought(category=\"Computers\") and not vip", "--json"),
+        s("audiences-save", "audiences", "save", "quiet", "days_since_last_order > 90", "--description", "silent"),
+        s("audiences-list", "audiences", "list"), s("audiences-members-csv", "audiences", "members", "quiet", "--csv"),
+        s("playbooks-list", "playbooks", "list"), s("playbooks-show", "playbooks", "show", "win-back-60"),
+        s("playbooks-enable", "playbooks", "enable", "win-back-60", "first-order-thanks", "call-drifting-valuable"),
+        s("playbooks-edit", "playbooks", "edit", "win-back-60", "--holdout-share", "0.2"),
+        s("run-dry", "run", "--dry-run"), s("run-dry-json", "run", "--dry-run", "--json"),
         s("db-status", "db", "status"), s("db-status-json", "db", "status", "--json"), s("db-upgrade", "db", "upgrade"),
         _on(DEMO, "demo", "demo", "--customers", "300", "--seed", "5", files=("demo-report.html",)),
         *error_steps(d),
@@ -146,6 +156,11 @@ def error_steps(d: Dates) -> list[Step]:
         s("score-horizon", "score", "--horizon", "0d"), s("customer-missing", "customer", "show", "nosuchid"),
         s("report-folder", "report", "--out", "no/such/report.html"), s("unknown-command", "nosuch"),
         s("unknown-option", "summary", "--nope"),
+        s("audiences-typo", "audiences", "preview", "stage = at_risk nad vip"),
+        s("audiences-unknown-field", "audiences", "preview", "stages = lost"),
+        s("audiences-date-number", "audiences", "preview", "last_order_at > 60"),
+        s("playbooks-missing", "playbooks", "show", "nosuch"),
+        s("playbooks-holdout", "playbooks", "edit", "win-back-60", "--holdout-share", "1.5"),
     ]
 
 

@@ -86,12 +86,17 @@ def delete(store: Store, name: str) -> None:
         store.execute("DELETE FROM audiences WHERE name = ?", (name,))
 
 
-def evaluate(store: Store, name: str, rule: Rule, as_of: date) -> dict:
-    """Bring ``name``'s membership up to ``as_of`` by ``rule``: {members, entered, left} as of that date."""
+def check_order(store: Store, name: str, as_of: date, what: str | None = None) -> None:
+    """Refuse ``as_of`` before the audience's last evaluation (``what`` names it in the message)."""
     last = store.fetchone("SELECT MAX(as_of) FROM audience_evaluations WHERE audience = ?", (name,))[0]
     if last is not None and as_of < last:
-        raise InputError(f"audience {name!r} was last evaluated as of {last}; evaluate it as of {last} or later "
-                         "(memberships are kept in date order)", parameter="as_of")
+        raise InputError(f"{what or f'audience {name!r}'} was last evaluated as of {last}; evaluate it as of {last} "
+                         "or later (memberships are kept in date order)", parameter="as_of")
+
+
+def evaluate(store: Store, name: str, rule: Rule, as_of: date) -> dict:
+    """Bring ``name``'s membership up to ``as_of`` by ``rule``: {members, entered, left} as of that date."""
+    check_order(store, name, as_of)
     text = json.dumps(to_json(rule), sort_keys=True)
     with store.transaction(), store.scratch(matching(store, rule, as_of)) as now:
         current = now.get_name()

@@ -37,6 +37,9 @@ class Trigger:
     delay_days: int = 0
     days_before: int = 0
     every_days: int = 7
+    # "second_order_gap": the delay is the shop's median days from a first to a second order,
+    # measured at each run on the data up to its day (delay_days when nobody has two orders).
+    delay_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,7 @@ def to_json(playbook: Playbook) -> dict:
         "advice": playbook.advice,
         "trigger": {"kind": trigger.kind, "rule": None if trigger.rule is None else rule_to_json(trigger.rule),
                     "delay_days": trigger.delay_days, "days_before": trigger.days_before,
-                    "every_days": trigger.every_days},
+                    "every_days": trigger.every_days, "delay_from": trigger.delay_from},
         "condition": None if playbook.condition is None else rule_to_json(playbook.condition),
         "steps": [{"after_days": s.after_days, "action": s.action, "channels": list(s.channels),
                    "subject": s.subject, "text": s.text, "offer": s.offer} for s in playbook.steps],
@@ -148,9 +151,12 @@ def from_json(data: dict, where: str | None = None) -> Playbook:
     rule = None if raw.get("rule") is None else rule_from_json(raw["rule"], f"{where} trigger.rule")
     if kind in ("audience", "schedule") and rule is None:
         raise InputError(f"{where}: a {kind} trigger needs a rule (who enters)")
+    delay_from = raw.get("delay_from")
+    if delay_from not in (None, "second_order_gap"):
+        raise InputError(f"{where}: trigger delay_from {delay_from!r} is unknown; use second_order_gap or leave it out")
     trigger = Trigger(kind, rule, _int(raw, "delay_days", 0, f"{where} trigger"),
                       _int(raw, "days_before", 0, f"{where} trigger"),
-                      _int(raw, "every_days", 7, f"{where} trigger", low=1))
+                      _int(raw, "every_days", 7, f"{where} trigger", low=1), delay_from)
     steps = tuple(_step(step, f"{where} step {n + 1}") for n, step in enumerate(data.get("steps") or []))
     if not steps:
         raise InputError(f"{where}: give at least one step")

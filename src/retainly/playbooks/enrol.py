@@ -24,6 +24,7 @@ import pyarrow as pa
 from retainly.audiences import membership
 from retainly.audiences.compile import matching
 from retainly.playbooks.definition import Playbook
+from retainly.playbooks.library import DEFAULT_SECOND_ORDER_GAP_DAYS
 from retainly.store.backends import Store
 
 HOLDOUT, TREATMENT = "holdout", "treatment"
@@ -62,7 +63,10 @@ def candidates(store: Store, playbook: Playbook, as_of: date, dry_run: bool = Fa
             ids = membership.entered_on(store, name, as_of)
         return [Candidate(i, _occurrence(playbook, as_of.isoformat())) for i in ids]
     if trigger.kind == "first_order":
-        day = as_of - timedelta(days=trigger.delay_days)
+        delay = trigger.delay_days
+        if trigger.delay_from == "second_order_gap":  # measured on the data up to the day, at each run
+            delay = second_order_gap_days(store, as_of, default=trigger.delay_days)
+        day = as_of - timedelta(days=delay)
         rows = store.fetchall("SELECT customer_id FROM purchases WHERE customer_id IS NOT NULL GROUP BY customer_id "
                               "HAVING MIN(placed_at) >= ? AND MIN(placed_at) < ? ORDER BY customer_id",
                               (_start(day), _start(day + timedelta(days=1))))
@@ -87,6 +91,26 @@ def candidates(store: Store, playbook: Playbook, as_of: date, dry_run: bool = Fa
         return []
     ids = matching(store, trigger.rule, as_of).order_by("customer_id").to_pandas()["customer_id"]
     return [Candidate(int(c), _occurrence(playbook, as_of.isoformat())) for c in ids]
+
+
+def second_order_gap_days(store: Store, as_of: date | None = None, default: int = DEFAULT_SECOND_ORDER_GAP_DAYS) -> int:
+    """The shop's median days from a first to a second purchase order, on orders up to the end of
+    ``as_of`` (all without it); the library's default when nobody has two orders."""
+    until = (f"AND placed_at < TIMESTAMP '{(as_of + timedelta(days=1)).isoformat()} 00:00:00'"
+             if as_of is not None else "")
+    row = store.fetchone(
+        "SELECT MEDIAN(gap) FROM (SELECT customer_id, DATE_PART('day', MIN(CASE WHEN n = 2 THEN placed_at END) "
+        "- MIN(CASE WHEN n = 1 THEN placed_at END)) AS gap FROM (SELECT customer_id, placed_at, ROW_NUMBER() OVER "
+        "(PARTITION BY customer_id ORDER BY placed_at, order_id) AS n FROM purchases WHERE customer_id IS NOT NULL "
+        f"{until}) o WHERE n <= 2 GROUP BY customer_id) g WHERE gap IS NOT NULL") if store.backend_name == "duckdb" else \
+        store.fetchone(
+        "SELECT PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY gap) FROM (SELECT customer_id, "
+        "EXTRACT(EPOCH FROM MIN(CASE WHEN n = 2 THEN placed_at END) - MIN(CASE WHEN n = 1 THEN placed_at END)) / 86400 "
+        "AS gap FROM (SELECT customer_id, placed_at, ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY placed_at, "
+        f"order_id) AS n FROM purchases WHERE customer_id IS NOT NULL {until}) o WHERE n <= 2 GROUP BY customer_id) g "
+        "WHERE gap IS NOT NULL")
+    gap = None if row is None else row[0]
+    return default if gap is None else max(1, int(round(float(gap))))
 
 
 def _occurrence(playbook: Playbook, occurrence: str) -> str:
@@ -123,7 +147,7 @@ def eligible(store: Store, playbook: Playbook, found: list[Candidate], as_of: da
 def enrol(store: Store, playbook: Playbook, found: list[Candidate], as_of: date, run_id: int | None,
           salt: str | None = None) -> list[tuple[Candidate, str]]:
     """Enrol ``found`` with their arms under unique keys (a key already there is left as it is);
-    the (candidate, arm) pairs written."""
+    the (candidate, arm) pairs this call wrote."""
     pairs = [(c, arm(playbook.name, c.customer_id, playbook.holdout_share, salt)) for c in found]
     if not pairs:
         return []
@@ -144,8 +168,11 @@ def enrol(store: Store, playbook: Playbook, found: list[Candidate], as_of: date,
     with store.transaction():
         store.stage(name, rows)
         try:
-            store.execute(f"INSERT INTO enrolments ({columns}) SELECT {columns} FROM {name} "
-                          "ON CONFLICT (playbook, customer_id, occurrence) DO NOTHING")
+            written = store.fetchall(f"INSERT INTO enrolments ({columns}) SELECT {columns} FROM {name} "
+                                     "ON CONFLICT (playbook, customer_id, occurrence) DO NOTHING "
+                                     "RETURNING customer_id, occurrence")
         finally:
             store.unstage(name)
-    return pairs
+    # Another run at the same moment may have enrolled some first: only this run's count.
+    mine = {(int(c), o) for c, o in written}
+    return [(c, a) for c, a in pairs if (c.customer_id, c.occurrence) in mine]

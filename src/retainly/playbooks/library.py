@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from retainly.playbooks.definition import Playbook, from_json
 
-# The shop's typical gap from a first to a second order is measured; this is used without one.
+# The shop's typical gap from a first to a second order is measured at each run; this is used
+# when nobody has two orders yet.
 DEFAULT_SECOND_ORDER_GAP_DAYS = 30
 
 
@@ -62,7 +63,8 @@ def builtins(second_order_gap_days: int = DEFAULT_SECOND_ORDER_GAP_DAYS) -> list
          "goal_days": 60, "reentry": "once", "priority": 60},
         {"name": "second-order-nudge", "title": "Nudge toward a second order",
          "advice": "The second order is the hardest: nudge one-time buyers when the shop's typical gap has passed.",
-         "trigger": {"kind": "first_order", "delay_days": max(1, int(second_order_gap_days))},
+         "trigger": {"kind": "first_order", "delay_days": max(1, int(second_order_gap_days)),
+                     "delay_from": "second_order_gap"},
          "condition": _field("orders_count", "=", 1),
          "steps": [_message("Picked for you after your first order: {{ next_product }}.", "Something to go with it",
                             offer="free shipping on the second order")],

@@ -30,6 +30,7 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from jinja2.sandbox import SandboxedEnvironment
 
+from retainly.audiences import membership
 from retainly.audiences.compile import matching
 from retainly.messaging.consent import choose_channel, reachability, refusal
 from retainly.playbooks import enrol as enrolment
@@ -94,6 +95,10 @@ def run(store: Store, playbooks: list[Playbook], as_of: date, settings: ActionSe
     """One run as of ``as_of`` over the enabled ``playbooks`` (see the module doc)."""
     say = progress or (lambda _: None)
     moment = run_moment(as_of, now)
+    for playbook in playbooks:  # refused before anything is written (and in a dry run alike)
+        if playbook.trigger.kind == "audience":
+            membership.check_order(store, enrolment.audience_name(playbook), as_of,
+                                   f"playbook {playbook.name!r} (its audience)")
     run_id = None
     if not dry_run:
         run_id = int(store.fetchone("SELECT nextval('run_ids')")[0])
@@ -245,13 +250,14 @@ class _Planner:
         marketing = playbook.marketing if playbook is not None else True
         reason = refusal(reachability(self.store, [delivery.customer_id]).get(delivery.customer_id),
                          delivery.channel, marketing)
-        if reason is not None and delivery.channel in ("email", "sms", "task"):
+        if reason is not None:
             return ("suppressed", reason)
         limit = self.cap(delivery.channel) if marketing else None
         if limit is not None:
             sent = self.store.fetchone(
                 "SELECT COUNT(*) FROM outbox WHERE customer_id = ? AND channel = ? AND status = 'sent' "
-                "AND finished_at > ?", (delivery.customer_id, delivery.channel, utc(datetime.now() - timedelta(days=7))))[0]
+                "AND finished_at > ?",
+                (delivery.customer_id, delivery.channel, utc(datetime.now() - timedelta(days=7))))[0]
             if sent >= limit:
                 return ("defer", datetime.now(timezone.utc) + timedelta(days=1))
         return None

@@ -9,44 +9,27 @@ retainly with a changed library never changes what a shop has enabled underneath
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import yaml
 
 from retainly.errors import InputError, NotFoundError
 from retainly.playbooks.definition import Playbook, from_json, to_json
-from retainly.playbooks.library import DEFAULT_SECOND_ORDER_GAP_DAYS, builtins
+from retainly.playbooks.library import builtins
 from retainly.store.backends import Store
 
 
-def second_order_gap_days(store: Store) -> int:
-    """The shop's median days from a first to a second purchase order (the library's default without one)."""
-    row = store.fetchone(
-        "SELECT MEDIAN(gap) FROM (SELECT customer_id, DATE_PART('day', MIN(CASE WHEN n = 2 THEN placed_at END) "
-        "- MIN(CASE WHEN n = 1 THEN placed_at END)) AS gap FROM (SELECT customer_id, placed_at, ROW_NUMBER() OVER "
-        "(PARTITION BY customer_id ORDER BY placed_at, order_id) AS n FROM purchases WHERE customer_id IS NOT NULL) o "
-        "WHERE n <= 2 GROUP BY customer_id) g WHERE gap IS NOT NULL") if store.backend_name == "duckdb" else \
-        store.fetchone(
-        "SELECT PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY gap) FROM (SELECT customer_id, "
-        "EXTRACT(EPOCH FROM MIN(CASE WHEN n = 2 THEN placed_at END) - MIN(CASE WHEN n = 1 THEN placed_at END)) / 86400 "
-        "AS gap FROM (SELECT customer_id, placed_at, ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY placed_at, "
-        "order_id) AS n FROM purchases WHERE customer_id IS NOT NULL) o WHERE n <= 2 GROUP BY customer_id) g "
-        "WHERE gap IS NOT NULL")
-    gap = None if row is None else row[0]
-    return DEFAULT_SECOND_ORDER_GAP_DAYS if gap is None else max(1, int(round(float(gap))))
+def library(store: Store, as_of: date | None = None) -> dict[str, Playbook]:
+    return {p.name: p for p in builtins()}
 
 
-def library(store: Store) -> dict[str, Playbook]:
-    return {p.name: p for p in builtins(second_order_gap_days(store))}
-
-
-def all_playbooks(store: Store) -> list[Playbook]:
+def all_playbooks(store: Store, as_of: date | None = None) -> list[Playbook]:
     """Every playbook: the saved ones with their enabled flag, then built-ins never saved (disabled)."""
     stored = {}
     for name, enabled, definition in store.fetchall("SELECT name, enabled, definition FROM playbooks ORDER BY name"):
         stored[name] = from_json({**json.loads(definition), "enabled": bool(enabled)}, f"stored playbook {name!r}")
-    merged = {**library(store), **stored}
+    merged = {**library(store, as_of), **stored}
     return [merged[name] for name in sorted(merged, key=lambda n: (-merged[n].priority, n))]
 
 
@@ -57,8 +40,8 @@ def get(store: Store, name: str) -> Playbook:
     return found[name]
 
 
-def enabled(store: Store) -> list[Playbook]:
-    return [p for p in all_playbooks(store) if p.enabled]
+def enabled(store: Store, as_of: date | None = None) -> list[Playbook]:
+    return [p for p in all_playbooks(store, as_of) if p.enabled]
 
 
 def save(store: Store, playbook: Playbook, enabled: bool | None = None) -> Playbook:

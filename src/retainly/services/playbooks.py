@@ -24,7 +24,9 @@ from retainly.settings import OUTBOX_FOLDER
 
 def _summary(playbook: Playbook) -> PlaybookSummary:
     trigger = playbook.trigger
-    described = {"audience": "entering its audience", "first_order": f"{trigger.delay_days} days after the first order",
+    after_first = ("the shop's median gap to a second order after the first order"
+                   if trigger.delay_from == "second_order_gap" else f"{trigger.delay_days} days after the first order")
+    described = {"audience": "entering its audience", "first_order": after_first,
                  "order": f"{trigger.delay_days} days after each order",
                  "birthday": f"{trigger.days_before} days before the birthday",
                  "schedule": f"every {trigger.every_days} days"}[trigger.kind]
