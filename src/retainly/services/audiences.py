@@ -10,6 +10,7 @@ from retainly.audiences.compile import matching
 from retainly.audiences.expression import parse, to_expression
 from retainly.audiences.fields import CATALOG
 from retainly.audiences.preview import preview
+from retainly.audiences.rule_files import load_rule_file
 from retainly.audiences.tree import AllOf, AnyOf, Condition, Not, Rule, from_json
 from retainly.audiences.validate import validate
 from retainly.errors import InputError
@@ -84,6 +85,18 @@ class AudienceService(Service):
         """Save (or replace) an audience by name."""
         membership.save(self.store, name, self.rule(rule), description)
         return self.show(name)
+
+    def save_file(self, path: str) -> list[Audience]:
+        """Save every audience of a TOML or YAML rule file (``retainly.audiences.rule_files``); all are
+        checked before any is saved."""
+        found = load_rule_file(path)
+        checked = {}
+        for name, entry in found.items():
+            try:
+                checked[name] = (self.rule(entry["rule"]), entry.get("description"))
+            except InputError as exc:
+                raise InputError(f"{path}: audience {name}: {exc}") from None
+        return [self.save(name, rule, description) for name, (rule, description) in checked.items()]
 
     def show(self, name: str) -> Audience:
         found = membership.get(self.store, name)

@@ -6,7 +6,9 @@ from __future__ import annotations
 from datetime import date
 
 from retainly.features import customer_view as view
-from retainly.ingest.erasure import erase_customer
+from retainly.errors import NotFoundError
+from retainly.ingest.attributes import attribute_name, import_attributes, set_attributes
+from retainly.ingest.erasure import erase_customer, find_customers
 from retainly.results.base import rows
 from retainly.results.customers import (BuyerTypeLabel, Consents, CustomerKpis, CustomerReorder, CustomerView, Offer,
                                         Order, OrderLine, Prediction, Profile, RfmScores, Standing)
@@ -47,6 +49,18 @@ class CustomerService(Service):
         ``retainly.ingest.erasure``); ``key`` is the shop's id (or, once erased, the old id or the
         pseudonym). ``dry_run`` says what would be erased and changes nothing."""
         return Erasure(**erase_customer(self.store, key, dry_run=dry_run), dry_run=dry_run)
+
+    def import_attributes(self, path: str) -> dict:
+        """Set the shop's own attributes per customer from a file: a customer_id column and one column
+        per attribute (see ``retainly.ingest.attributes``); {customers, attributes, values}."""
+        return import_attributes(self.store, path)
+
+    def set_attribute(self, key: str, name: str, value: str) -> None:
+        """Set one attribute of one customer (the shop's id)."""
+        found, missing = find_customers(self.store, [key])
+        if missing:
+            raise NotFoundError(f"no customer with id {key!r}; use the shop's customer id", parameter="key")
+        set_attributes(self.store, [(found[key], attribute_name(name, "attribute"), value)])
 
     def example_id(self) -> str | None:
         """A customer id to try `customer show` with: the first customer in the store."""

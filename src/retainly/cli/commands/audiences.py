@@ -9,6 +9,7 @@ import typer
 from retainly.cli.app import app, open_workspace
 from retainly.cli.commands.measure import day
 from retainly.cli.output import console, print_csv, print_json, print_rows
+from retainly.errors import InputError
 
 audiences_app = typer.Typer(help="Audiences: who, by rule (docs/audiences.md).", no_args_is_help=True)
 app.add_typer(audiences_app, name="audiences")
@@ -63,24 +64,29 @@ def preview(rule: RuleText, as_of: AsOf = None,
 
 
 @audiences_app.command("save")
-def save(name: Annotated[str, typer.Argument(help="The audience's name (letters, digits, - and _).")],
-         rule: RuleText,
+def save(name: Annotated[Optional[str], typer.Argument(help="The audience's name (letters, digits, - and _).")] = None,
+         rule: Annotated[Optional[str], typer.Argument(help="Its rule, e.g. 'days_since_last_order > 60'.")] = None,
          description: Annotated[Optional[str], typer.Option("--description", help="A line saying what it is for.")] = None,
+         file: Annotated[Optional[str], typer.Option("--file", help="Save every audience of a TOML or YAML file "
+                                                     "(docs/audiences.md) instead.")] = None,
          as_json: Json = False) -> None:
-    """Save an audience (or replace its rule) and evaluate it as of the last order.
+    """Save an audience (or replace its rule), or every audience of a file, and evaluate it as of the last order.
 
     Example: retainly audiences save win-back 'days_since_last_order > 180 and email_consent'
     """
+    if (file is None) == (name is None or rule is None):
+        raise InputError("give a NAME and a RULE, or --file with audiences (not both)")
     with open_workspace() as ws:
-        saved = ws.audiences.save(name, rule, description)
-        evaluation = ws.audiences.evaluate(name)
-        saved = ws.audiences.show(name)
+        names = [a.name for a in ws.audiences.save_file(file)] if file else [ws.audiences.save(name, rule,
+                                                                                                description).name]
+        done = [(ws.audiences.evaluate(n), ws.audiences.show(n)) for n in names]
     if as_json:
-        print_json({"audience": saved, "evaluation": evaluation})
+        print_json([{"audience": saved, "evaluation": evaluation} for evaluation, saved in done])
         return
-    console.print(f"saved {saved.name}: {saved.rule}")
-    console.print(f"as of {evaluation.as_of}: {evaluation.members} members ({evaluation.entered} entered, "
-                  f"{evaluation.left} left)")
+    for evaluation, saved in done:
+        console.print(f"saved {saved.name}: {saved.rule}")
+        console.print(f"  as of {evaluation.as_of}: {evaluation.members} members ({evaluation.entered} entered, "
+                      f"{evaluation.left} left)")
 
 
 @audiences_app.command("list")

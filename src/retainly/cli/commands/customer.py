@@ -1,4 +1,5 @@
-"""`retainly customer show`: one customer on one screen; `retainly customer erase`: forget who they are."""
+"""`retainly customer show`: one customer on one screen; `retainly customer erase`: forget who they are;
+`retainly customer attributes` / `set`: the shop's own facts per customer, for audience rules."""
 
 from __future__ import annotations
 
@@ -122,3 +123,32 @@ def _erased(done) -> None:
     say(f"{verb} customer {done.customer_id} (now {done.external_id}): {fields}")
     if done.already_erased:
         say(f"  first erased at {done.erased_at:%Y-%m-%d %H:%M:%S}")
+
+
+@customer_app.command("attributes")
+def attributes(
+    file: Annotated[str, typer.Argument(help="CSV, XLSX or Parquet: customer_id, then one column per attribute.")],
+) -> None:
+    """Set the shop's own attributes per customer from a file, for audience rules (attribute(name=likes) = green).
+
+    Each non-empty cell sets that attribute; the whole file is checked first, then written at once.
+    Example: retainly customer attributes likes.csv
+    """
+    with open_workspace() as ws:
+        done = ws.customers.import_attributes(file)
+    say(f"set {done['values']:,} values of {', '.join(done['attributes'])} for {done['customers']:,} customers")
+
+
+@customer_app.command("set")
+def set_attribute(
+    key: Annotated[str, typer.Argument(help="The customer's id in the shop's data.", metavar="ID")],
+    name: Annotated[str, typer.Argument(help="The attribute's name, e.g. preferred_channel.")],
+    value: Annotated[str, typer.Argument(help="Its value, e.g. sms.")],
+) -> None:
+    """Set one of the shop's own attributes of one customer.
+
+    Example: retainly customer set 12347 preferred_channel sms
+    """
+    with open_workspace() as ws:
+        ws.customers.set_attribute(key, name, value)
+    say(f"customer {key}: {name} = {value}")
