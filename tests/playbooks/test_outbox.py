@@ -68,7 +68,7 @@ def test_writing_the_same_entries_twice_inserts_them_once(workspace):
 def test_write_refuses_what_would_break_a_key(workspace):
     with pytest.raises(InputError, match="playbook name 'a/b'"):
         outbox.write(workspace.store, [entry(1, playbook="a/b")], run_id=1)
-    with pytest.raises(InputError, match="only queued"):
+    with pytest.raises(InputError, match="entries are written queued, suppressed or skipped, not .sent."):
         outbox.write(workspace.store, [OutboxEntry("p", 1, 1, "o", "webhook", 1, T0, {}, status="sent")], run_id=1)
     assert workspace.store.fetchone("SELECT COUNT(*) FROM outbox")[0] == 0
 

@@ -262,7 +262,8 @@ def _mark_unknown(store: Store, key: str, claimed_by: str, now: datetime, reason
 # -- the delivery loop ---------------------------------------------------------------------
 def deliver_due(store: Store, channels: Mapping[str, Channel], now: datetime, claimed_by: str,
                 gate: Gate | None = None, batch: int = 200, progress: Callable[[str], None] | None = None,
-                retry_delays: tuple[int, ...] = RETRY_DELAYS, max_attempts: int = MAX_ATTEMPTS) -> dict[str, int]:
+                retry_delays: tuple[int, ...] = RETRY_DELAYS, max_attempts: int = MAX_ATTEMPTS,
+                prepare: Callable[[list[Delivery]], None] | None = None) -> dict[str, int]:
     """Deliver every row due at ``now``, ``batch`` claims at a time; counts of the statuses the
     rows handled were left in (``queued`` = retried or deferred).
 
@@ -271,6 +272,8 @@ def deliver_due(store: Store, channels: Mapping[str, Channel], now: datetime, cl
     channel is not configured fails naming the settings to add; a channel that raises leaves its
     row ``unknown`` (the remote side may have received it) and the loop goes on. If the loop
     itself stops on an error, the rows of the batch not yet handed to a channel are queued again.
+    ``prepare(batch)``, when given, sees each claimed batch first (a gate reads what it needs for
+    the batch at once instead of row by row).
     """
     now = _utc(now)
     counts = dict.fromkeys((SENT, FAILED, QUEUED, UNKNOWN, SUPPRESSED, SKIPPED), 0)
@@ -279,6 +282,8 @@ def deliver_due(store: Store, channels: Mapping[str, Channel], now: datetime, cl
         if not pending:
             return counts
         try:
+            if prepare is not None:
+                prepare(list(pending))
             while pending:
                 delivery = pending[0]
                 decision = gate(delivery) if gate is not None else None

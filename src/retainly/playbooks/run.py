@@ -133,7 +133,8 @@ def _run(store: Store, playbooks: list[Playbook], as_of: date, settings: ActionS
             outbox.recover(store, now_utc, lease_seconds=settings.lease_seconds)
             # Small batches: a kill turns a claimed batch's untried rows "unknown" (never sent twice).
             report.delivered = outbox.deliver_due(store, channels, now_utc, claimed_by=f"run-{run_id}",
-                                                  gate=planner.gate, batch=20, progress=progress)
+                                                  gate=planner.gate, batch=20, progress=progress,
+                                                  prepare=planner.prepare_gate)
         summary = json.dumps({p.name: {"entered": p.entered, "held_out": p.held_out, "planned": p.planned}
                               for p in report.playbooks}, sort_keys=True)
         store.execute("UPDATE runs SET finished_at = ?, status = 'finished', summary = ? WHERE run_id = ?",
@@ -244,22 +245,35 @@ class _Planner:
                 payload=_payload(playbook, step, number, context.get(customer_id, {}), self.as_of)))
         return entries
 
+    def prepare_gate(self, batch: list) -> None:
+        """Read what the send-time checks need for a claimed batch at once: reachability and each
+        customer's marketing messages sent in the last seven days, per channel."""
+        ids = sorted({d.customer_id for d in batch})
+        self._reach = reachability(self.store, ids)
+        self._sent = Counter()
+        if ids:
+            marks = ", ".join("?" * len(ids))
+            for cid, channel, n in self.store.fetchall(
+                    "SELECT customer_id, channel, COUNT(*) FROM outbox WHERE status = 'sent' AND finished_at > ? "
+                    f"AND customer_id IN ({marks}) GROUP BY customer_id, channel",
+                    (utc(datetime.now() - timedelta(days=7)), *ids)):
+                self._sent[(int(cid), channel)] = int(n)
+
     def gate(self, delivery) -> tuple[str, object] | None:
-        """Checked again at send time: consent and suppression, and the weekly cap of sent messages."""
+        """Checked again at send time: consent and suppression, and the weekly cap of sent messages
+        (from ``prepare_gate``'s reads for the batch; this batch's own sends count too)."""
+        if delivery.customer_id not in getattr(self, "_reach", {}):
+            self.prepare_gate([delivery])
         playbook = self.by_name.get(delivery.playbook)
         marketing = playbook.marketing if playbook is not None else True
-        reason = refusal(reachability(self.store, [delivery.customer_id]).get(delivery.customer_id),
-                         delivery.channel, marketing)
+        reason = refusal(self._reach.get(delivery.customer_id), delivery.channel, marketing)
         if reason is not None:
             return ("suppressed", reason)
         limit = self.cap(delivery.channel) if marketing else None
         if limit is not None:
-            sent = self.store.fetchone(
-                "SELECT COUNT(*) FROM outbox WHERE customer_id = ? AND channel = ? AND status = 'sent' "
-                "AND finished_at > ?",
-                (delivery.customer_id, delivery.channel, utc(datetime.now() - timedelta(days=7))))[0]
-            if sent >= limit:
+            if self._sent[(delivery.customer_id, delivery.channel)] >= limit:
                 return ("defer", datetime.now(timezone.utc) + timedelta(days=1))
+            self._sent[(delivery.customer_id, delivery.channel)] += 1
         return None
 
 
