@@ -7,6 +7,7 @@ half is skipped with the reason; under scripts/test a missing server fails the r
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from pathlib import Path
@@ -30,9 +31,13 @@ def needs_shared_data(path: Path):
     )
 
 
-@pytest.fixture
-def postgres_url():
-    """A fresh, empty PostgreSQL database; dropped after the test."""
+@contextlib.contextmanager
+def fresh_store_url(kind: str, folder: Path):
+    """A new empty store on ``kind`` (duckdb or postgres), dropped afterwards; for fixtures wider
+    than a test, and for the ``postgres_url`` fixture."""
+    if kind == "duckdb":
+        yield f"duckdb:///{folder}/store.duckdb"
+        return
     if not POSTGRES_URL:
         if REQUIRE_POSTGRES:
             pytest.fail("RETAINLY_TEST_POSTGRES_URL is not set although scripts/test should have started a server")
@@ -42,10 +47,18 @@ def postgres_url():
     name = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    base = POSTGRES_URL.rsplit("/", 1)[0]
-    yield f"{base}/{name}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_url(tmp_path):
+    """A fresh, empty PostgreSQL database; dropped after the test."""
+    with fresh_store_url("postgres", tmp_path) as url:
+        yield url
 
 
 @pytest.fixture(params=["duckdb", "postgres"])

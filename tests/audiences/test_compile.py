@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from datetime import date, datetime, timedelta
 
 import pandas as pd
@@ -23,28 +22,14 @@ from retainly import Workspace
 from retainly.audiences.compile import matching
 from retainly.audiences.tree import Ago, AllOf, AnyOf, Condition, Not, from_json
 from retainly.errors import InputError
-from tests.conftest import POSTGRES_URL, REQUIRE_POSTGRES
+from tests.conftest import fresh_store_url
 
 
 
 # -- the generated shop, once per engine --------------------------------------------------------
 @pytest.fixture(scope="module", params=["duckdb", "postgres"])
 def shop(request, tmp_path_factory):
-    if request.param == "duckdb":
-        url, drop = f"duckdb:///{tmp_path_factory.mktemp('audiences')}/shop.duckdb", None
-    else:
-        if not POSTGRES_URL:
-            if REQUIRE_POSTGRES:
-                pytest.fail("RETAINLY_TEST_POSTGRES_URL is not set although scripts/test should have started a server")
-            pytest.skip("no PostgreSQL server: run ./scripts/test, which starts one")
-        import psycopg
-
-        name = f"t_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        url, drop = f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}", name
-    ws = Workspace.open(url)
-    try:
+    with fresh_store_url(request.param, tmp_path_factory.mktemp("audiences")) as url, Workspace.open(url) as ws:
         ws.data.generate(1500, 7)
         as_of = ws.data.last_order_date()
         ws.rfm.ensure(as_of)
@@ -53,11 +38,6 @@ def shop(request, tmp_path_factory):
         ws.insights.ensure_offers(as_of)
         _add_action_rows(ws, as_of)
         yield ws, as_of, Oracle(ws, as_of)
-    finally:
-        ws.close()
-        if drop:
-            with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{drop}" WITH (FORCE)')
 
 
 def _add_action_rows(ws: Workspace, as_of: date) -> None:

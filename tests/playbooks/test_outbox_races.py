@@ -14,11 +14,9 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -27,6 +25,7 @@ from retainly import Workspace
 from retainly.messaging.webhook import WebhookChannel
 from retainly.playbooks import outbox
 from retainly.playbooks.outbox import OutboxEntry
+from tests.receiver import Receiver
 
 pytestmark = pytest.mark.slow
 
@@ -59,45 +58,6 @@ channel = WebhookChannel(endpoint, "%s", retries=0, timeout=30)
 counts = outbox.deliver_due(ws.store, {"webhook": channel}, datetime.fromisoformat(now), claimer, batch=int(batch))
 print(json.dumps(counts), flush=True)
 """ % SECRET
-
-
-class Receiver:
-    """A local HTTP server that records every request's Idempotency-Key and answers 200."""
-
-    def __init__(self, delay: float = 0.0):
-        self.keys: list[str] = []
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                with receiver.lock:
-                    receiver.keys.append(self.headers["Idempotency-Key"])
-                assert json.loads(body)["key"] == self.headers["Idempotency-Key"]
-                time.sleep(delay)
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-
-    def received(self) -> list[str]:
-        with self.lock:
-            return list(self.keys)
 
 
 def fill(url: str) -> list[str]:

@@ -42,29 +42,24 @@ AS_OF-1 and enters win-back-180 then, win-back-365 the next day).
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
 import math
 import shutil
-import threading
-import uuid
 from collections import Counter
 from datetime import date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-
-from retainly.playbooks.enrol import second_order_gap_days
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from retainly import Workspace
 from retainly.errors import InputError
 from retainly.messaging.webhook import verify_signature
-from retainly.playbooks.enrol import HOLDOUT, TREATMENT, arm
-from tests.conftest import POSTGRES_URL, REQUIRE_POSTGRES
+from retainly.playbooks.enrol import HOLDOUT, TREATMENT, arm, second_order_gap_days
+from tests.conftest import fresh_store_url
+from tests.receiver import Receiver
 
 AS_OF = date(2024, 6, 15)
 HAND_CHECKED = ("first-order-thanks", "second-order-nudge", "birthday", "win-back-60", "win-back-180",
@@ -197,28 +192,6 @@ def delivered_to(names: dict[str, int], folder: Path) -> Counter:
     return found
 
 
-@contextlib.contextmanager
-def fresh_url(kind: str, folder: Path):
-    """A new empty store on ``kind`` (duckdb or postgres), for fixtures wider than a test."""
-    if kind == "duckdb":
-        yield f"duckdb:///{folder}/store.duckdb"
-        return
-    if not POSTGRES_URL:
-        if REQUIRE_POSTGRES:
-            pytest.fail("RETAINLY_TEST_POSTGRES_URL is not set although scripts/test should have started a server")
-        pytest.skip("no PostgreSQL server: run ./scripts/test, which starts one")
-    import psycopg
-
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
-    finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture(autouse=True)
 def outbox_folder(tmp_path, monkeypatch) -> Path:
     """Channels without settings write here, never into the working folder."""
@@ -264,7 +237,7 @@ def twice(request, tmp_path_factory):
     """The hand-checked playbooks enabled (no holdout), T3s suppressed on every channel, then
     ``run(AS_OF)`` twice: the workspace, ids, both reports and the state after each run."""
     folder = tmp_path_factory.mktemp(f"twice-{request.param}")
-    with pytest.MonkeyPatch.context() as patch, fresh_url(request.param, folder) as url:
+    with pytest.MonkeyPatch.context() as patch, fresh_store_url(request.param, folder) as url:
         patch.setenv("RETAINLY_OUTBOX_DIR", str(folder / "outbox"))
         patch.delenv("RETAINLY_SETTINGS", raising=False)
         ws = Workspace.open(url, settings=settings_file(folder))
@@ -553,50 +526,6 @@ WEBHOOK_PLAYBOOKS = ("first-order-thanks", "win-back-365")
 WEBHOOK_CUSTOMERS = {"T3", "T3s", "Q", "W365", "W729", "S2", "S3", "S4"}
 
 
-class Receiver:
-    """A real local HTTP server recording each request; ``answer(key, nth request of key)`` is the status."""
-
-    def __init__(self, answer=lambda key, nth: 200):
-        self.requests: list[dict] = []
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                key = json.loads(body)["key"]
-                with receiver.lock:
-                    nth = sum(r["key"] == key for r in receiver.requests) + 1
-                    status = answer(key, nth)
-                    receiver.requests.append({"key": key, "body": body, "status": status,
-                                              "timestamp": self.headers["X-Retainly-Timestamp"],
-                                              "signature": self.headers["X-Retainly-Signature"],
-                                              "idempotency": self.headers["Idempotency-Key"]})
-                text = b"refused" if status == 400 else b""
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(text)))
-                self.end_headers()
-                self.wfile.write(text)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-
-    def per_key(self, status: int | None = None) -> Counter:
-        return Counter(r["key"] for r in self.requests if status is None or r["status"] == status)
-
-
 def webhook_run(store_url: str, folder: Path, receiver: Receiver):
     """The shop with [channels.email] a webhook to ``receiver``; one run as of AS_OF."""
     settings = settings_file(folder, f'[channels.email]\nkind = "webhook"\nurl = "{receiver.url}"\n'
@@ -681,7 +610,7 @@ def generated(request, tmp_path_factory):
     a dry run, then a real run, as of the last order; the counts of the action tables before
     and after the dry run."""
     folder = tmp_path_factory.mktemp(f"generated-{request.param}")
-    with pytest.MonkeyPatch.context() as patch, fresh_url(request.param, folder) as url:
+    with pytest.MonkeyPatch.context() as patch, fresh_store_url(request.param, folder) as url:
         patch.setenv("RETAINLY_OUTBOX_DIR", str(folder / "outbox"))
         patch.delenv("RETAINLY_SETTINGS", raising=False)
         ws = Workspace.open(url, settings=settings_file(folder))

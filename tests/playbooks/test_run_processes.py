@@ -11,20 +11,26 @@ received exactly once (two runs at once) or at most once (a kill).
 from __future__ import annotations
 
 import csv
-import json
 import os
 import signal
 import subprocess
-import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from retainly import Workspace
-from tests.playbooks.test_run import AS_OF, HAND_CHECKED, enable, file_keys, fresh_url, load_shop, write_shop
+from tests.conftest import fresh_store_url
+from tests.playbooks.test_run import (
+    AS_OF,
+    HAND_CHECKED,
+    enable,
+    file_keys,
+    load_shop,
+    write_shop,
+)
+from tests.receiver import Receiver
 
 pytestmark = pytest.mark.slow
 
@@ -32,44 +38,6 @@ ROOT = Path(__file__).resolve().parents[2]
 PYTHON = ROOT / ".venv" / "bin" / "python"
 EXTRA = 150
 SECRET = "process secret"
-
-
-class Receiver:
-    """A local HTTP server that records each request's key and answers 200 after ``delay`` seconds."""
-
-    def __init__(self, delay: float = 0.0):
-        self.keys: list[str] = []
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                with receiver.lock:
-                    receiver.keys.append(json.loads(body)["key"])
-                time.sleep(delay)
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-
-    def received(self) -> int:
-        with self.lock:
-            return len(self.keys)
 
 
 def prepare(url: str, folder: Path, receiver: Receiver, lease_seconds: int = 900) -> dict:
@@ -116,7 +84,7 @@ def engine(request):
 
 
 def test_two_runs_at_once_on_postgresql_deliver_each_key_once(tmp_path):
-    with fresh_url("postgres", tmp_path) as url, Receiver(delay=0.002) as receiver:
+    with fresh_store_url("postgres", tmp_path) as url, Receiver(delay=0.002) as receiver:
         env = prepare(url, tmp_path, receiver)
         runs = [start_run(url, env, tmp_path) for _ in range(2)]
         results = [run.communicate(timeout=300) for run in runs]
@@ -124,7 +92,7 @@ def test_two_runs_at_once_on_postgresql_deliver_each_key_once(tmp_path):
         rows = outbox_state(url)
         emails = {key for key, (channel, status) in rows.items() if channel == "email" and status == "sent"}
         assert len(emails) >= EXTRA
-        assert Counter(receiver.keys) == Counter(dict.fromkeys(emails, 1))
+        assert Counter(receiver.received()) == Counter(dict.fromkeys(emails, 1))
         lines = file_keys(tmp_path / "outbox")  # sms and tasks go to files
         assert set(lines.values()) == {1}
         assert set(lines) == {key for key, (channel, status) in rows.items() if channel != "email" and status == "sent"}
@@ -133,11 +101,11 @@ def test_two_runs_at_once_on_postgresql_deliver_each_key_once(tmp_path):
 
 
 def test_a_second_run_on_a_busy_duckdb_store_fails_cleanly(tmp_path):
-    with fresh_url("duckdb", tmp_path) as url, Receiver(delay=0.02) as receiver:
+    with fresh_store_url("duckdb", tmp_path) as url, Receiver(delay=0.02) as receiver:
         env = prepare(url, tmp_path, receiver)
         first = start_run(url, env, tmp_path)
         deadline = time.monotonic() + 120
-        while receiver.received() == 0 and first.poll() is None and time.monotonic() < deadline:
+        while not receiver.received() and first.poll() is None and time.monotonic() < deadline:
             time.sleep(0.01)  # the first run is delivering: it holds the store
         assert first.poll() is None, first.communicate()
         second = start_run(url, env, tmp_path)
@@ -146,7 +114,7 @@ def test_a_second_run_on_a_busy_duckdb_store_fails_cleanly(tmp_path):
         assert err == "error: the store is busy with another retainly command; try again\n"
         out, err = first.communicate(timeout=300)
         assert first.returncode == 0, err
-        assert Counter(receiver.keys) == Counter({key: 1 for key, (channel, status) in outbox_state(url).items()
+        assert Counter(receiver.received()) == Counter({key: 1 for key, (channel, status) in outbox_state(url).items()
                                                   if channel == "email" and status == "sent"})
 
 
@@ -154,11 +122,11 @@ def test_a_run_killed_mid_delivery_then_run_again_delivers_each_key_at_most_once
     """Killed after about 20 deliveries; the rerun (after the 1 s lease) marks the killed run's
     claimed rows unknown and sends the rest. Nothing is received twice, every row ends sent or
     unknown, and only the killed run's last claims are unknown."""
-    with fresh_url(engine, tmp_path) as url, Receiver(delay=0.05) as receiver:
+    with fresh_store_url(engine, tmp_path) as url, Receiver(delay=0.05) as receiver:
         env = prepare(url, tmp_path, receiver, lease_seconds=1)
         killed = start_run(url, env, tmp_path)
         deadline = time.monotonic() + 120
-        while receiver.received() < 20 and killed.poll() is None and time.monotonic() < deadline:
+        while len(receiver.received()) < 20 and killed.poll() is None and time.monotonic() < deadline:
             time.sleep(0.005)
         assert killed.poll() is None, killed.communicate()
         killed.send_signal(signal.SIGKILL)
@@ -170,7 +138,7 @@ def test_a_run_killed_mid_delivery_then_run_again_delivers_each_key_at_most_once
         rows = outbox_state(url)
         emails = {key: status for key, (channel, status) in rows.items() if channel == "email"
                   and status not in ("suppressed", "capped")}
-        received = Counter(receiver.keys)
+        received = Counter(receiver.received())
         assert set(received.values()) == {1}
         assert set(emails.values()) <= {"sent", "unknown"}
         assert {key for key, status in emails.items() if status == "sent"} <= set(received)
