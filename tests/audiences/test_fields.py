@@ -25,7 +25,8 @@ import pandas as pd
 import pytest
 
 from retainly.audiences.compile import fields_table
-from retainly.audiences.fields import CATALOG, GROUPS, PARAMETERISED, SIGN_FIELDS, SIMPLE, fields_in
+from retainly.audiences.fields import CATALOG, GROUPS, SIGN_FIELDS, SIMPLE, fields_in
+from retainly.audiences.parameterised import PARAMETERISED
 from retainly.audiences.tree import FIELD_TYPES
 from retainly.errors import InputError
 from retainly.segments.warning_signs import WEIGHTS

@@ -28,7 +28,8 @@ from datetime import date, datetime, timedelta
 import ibis
 from ibis.expr.types import Table
 
-from retainly.audiences.fields import CATALOG, PARAMETERISED, SIMPLE, SOURCES, Context, checked_args
+from retainly.audiences.fields import CATALOG, SIMPLE, SOURCES, Context
+from retainly.audiences.parameterised import PARAMETERISED, checked_args
 from retainly.audiences.tree import AllOf, Ago, AnyOf, Condition, Not, Rule
 from retainly.errors import InputError
 from retainly.features.model_summary import end_of

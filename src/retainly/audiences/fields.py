@@ -1,6 +1,7 @@
 """The catalog of customer fields a rule may name (each with its type, group and a line of help),
-and how each is computed in the engine: ``SOURCES`` (per-customer tables), ``SIMPLE`` (a
-field's value from them) and ``PARAMETERISED`` (one table per field and arguments).
+and how the simple ones are computed in the engine: ``SOURCES`` (per-customer tables) and
+``SIMPLE`` (a field's value from them); fields with arguments are in
+retainly.audiences.parameterised.
 
 Every field is computed in the engine as of a date D (retainly.audiences.compile): "now" is
 the end of D, and only orders, returns, events and contacts up to then count. Derived fields
@@ -23,8 +24,7 @@ from datetime import date, datetime, timedelta
 import ibis
 from ibis.expr.types import Table
 
-from retainly.audiences.tree import Condition, FieldSpec, Param
-from retainly.errors import InputError
+from retainly.audiences.tree import FieldSpec, Param
 from retainly.features.model_summary import end_of
 from retainly.features.orders import EARLIEST
 from retainly.segments.warning_signs import WEIGHTS
@@ -175,13 +175,13 @@ class Context:
 
 
 # -- per-customer sources: each a table of customer_id and its columns ---------------------------
-def _purchases(ctx: Context) -> Table:
+def purchases_until(ctx: Context) -> Table:
     bought = ctx.store.table("purchases")
     return bought.filter(bought.customer_id.notnull() & (bought.placed_at >= EARLIEST) & (bought.placed_at < ctx.now))
 
 
 def _orders(ctx: Context) -> Table:
-    bought = _purchases(ctx)
+    bought = purchases_until(ctx)
     return bought.group_by("customer_id").aggregate(
         orders_count=bought.count(), first_order_at=bought.placed_at.min(), last_order_at=bought.placed_at.max(),
         revenue=bought.revenue.sum().cast("float64"))
@@ -194,7 +194,7 @@ def _returns(ctx: Context) -> Table:
 
 
 def _discounts(ctx: Context) -> Table:
-    bought = _purchases(ctx)
+    bought = purchases_until(ctx)
     orders = ctx.store.table("orders").select("order_id", order_discount="discount")
     joined = bought.join(orders, "order_id")
     promoted = (joined.order_discount > 0).fill_null(False) | (joined.promo_code.strip().length() > 0).fill_null(False)
@@ -202,44 +202,44 @@ def _discounts(ctx: Context) -> Table:
         discount_share=promoted.ifelse(1.0, 0.0).sum() / joined.count().cast("float64"))
 
 
-def _of_day(ctx: Context, name: str) -> Table:
+def stored_on(ctx: Context, name: str) -> Table:
     table = ctx.store.table(name)
     return table.filter(table.as_of == ctx.as_of)
 
 
 def _rfm(ctx: Context) -> Table:
-    rfm = _of_day(ctx, "rfm_scores")
+    rfm = stored_on(ctx, "rfm_scores")
     return rfm.select("customer_id", "r_score", "f_score", "m_score", rfm_segment=rfm.segment)
 
 
 def _scores(ctx: Context) -> Table:
-    return _of_day(ctx, "customer_scores").select("customer_id", "order_chance", "p_alive", "expected_orders", "clv",
+    return stored_on(ctx, "customer_scores").select("customer_id", "order_chance", "p_alive", "expected_orders", "clv",
                                                   "next_order_date")
 
 
 def _stages(ctx: Context) -> Table:
-    return _of_day(ctx, "lifecycle_stages").select("customer_id", "stage", "vip")
+    return stored_on(ctx, "lifecycle_stages").select("customer_id", "stage", "vip")
 
 
 def _stage_entered(ctx: Context) -> Table:
     """The day of each customer's last recorded change into their current stage."""
     moves = ctx.store.table("lifecycle_transitions")
     moves = moves.filter(moves.to_date <= ctx.as_of)
-    stages = _of_day(ctx, "lifecycle_stages").select("customer_id", current="stage")
+    stages = stored_on(ctx, "lifecycle_stages").select("customer_id", current="stage")
     joined = moves.join(stages, [moves.customer_id == stages.customer_id, moves.to_stage == stages.current])
     return joined.group_by("customer_id").aggregate(stage_entered=joined.to_date.max())
 
 
 def _signals(ctx: Context) -> Table:
-    return _of_day(ctx, "churn_signals").select("customer_id", "risk_score", "signs")
+    return stored_on(ctx, "churn_signals").select("customer_id", "risk_score", "signs")
 
 
 def _buyer_types(ctx: Context) -> Table:
-    return _of_day(ctx, "buyer_types").select("customer_id", "buyer_type")
+    return stored_on(ctx, "buyer_types").select("customer_id", "buyer_type")
 
 
 def _next_product(ctx: Context) -> Table:
-    offers = _of_day(ctx, "next_products")
+    offers = stored_on(ctx, "next_products")
     offers = offers.filter(offers["rank"] == 1)
     return offers.group_by("customer_id").aggregate(next_product=offers.sku.min())
 
@@ -346,147 +346,3 @@ SIMPLE: dict[str, tuple[tuple[str, ...], Callable]] = {
 for _name, _sign in SIGN_FIELDS.items():
     # churn_signals.signs is json.dumps of [{"sign": id, "text": ...}]: the id appears exactly so.
     SIMPLE[_name] = (("signals",), lambda t, ctx, _sign=_sign: t.signs.contains(f'"sign": "{_sign}"'))
-
-
-# -- parameterised fields: one per-customer table per distinct (field, args) ------------------------
-def _window(column, ctx: Context, args: dict, within: str = "within_days"):
-    """``column`` up to now, and within the last N days when ``args`` gives ``within``."""
-    keep = column < ctx.now
-    if args.get(within) is not None:
-        keep &= column >= ctx.since(_number(args, within))
-    return keep
-
-
-def _products(ctx: Context, args: dict, column):
-    """``column`` (a sku) is the given sku, or a product of the given category."""
-    if args.get("sku") is not None:
-        return column == str(args["sku"])
-    products = ctx.store.table("products")
-    return column.isin(products.filter(products.category == str(args["category"])).sku)
-
-
-def _customers(table: Table) -> Table:
-    """The distinct customers of ``table``, each flagged True."""
-    return table.select("customer_id").distinct().mutate(flag=ibis.literal(True))
-
-
-def _bought(ctx: Context, args: dict) -> tuple[Table, object]:
-    lines = ctx.store.table("order_lines")
-    lines = lines.filter((lines.quantity > 0) & _products(ctx, args, lines.sku))
-    bought = _purchases(ctx)
-    bought = bought.filter(_window(bought.placed_at, ctx, args))
-    return _customers(lines.select("order_id").join(bought.select("order_id", "customer_id"), "order_id")), False
-
-
-def _viewed(ctx: Context, args: dict) -> tuple[Table, object]:
-    events = ctx.store.table("site_events")
-    return _customers(events.filter(events.customer_id.notnull() & _products(ctx, args, events.sku)
-                                    & _window(events.occurred_at, ctx, args))), False
-
-
-def _event_count(ctx: Context, args: dict) -> tuple[Table, object]:
-    events = ctx.store.table("site_events")
-    events = events.filter(events.customer_id.notnull() & (events.kind == str(args["kind"]))
-                           & _window(events.occurred_at, ctx, args))
-    if args.get("sku") is not None:
-        events = events.filter(events.sku == str(args["sku"]))
-    return events.group_by("customer_id").aggregate(flag=events.count()), 0
-
-
-def _cart_abandoned(ctx: Context, args: dict) -> tuple[Table, object]:
-    """The last add to cart in the window came after the last purchase order (or there is none)."""
-    events = ctx.store.table("site_events")
-    since = ctx.now - timedelta(hours=float(_number(args, "within_hours")))
-    carts = events.filter(events.customer_id.notnull() & (events.kind == "add_to_cart")
-                          & (events.occurred_at >= since) & (events.occurred_at < ctx.now))
-    carts = carts.group_by("customer_id").aggregate(last_cart=carts.occurred_at.max())
-    bought = _purchases(ctx)
-    last = bought.group_by("customer_id").aggregate(last_order=bought.placed_at.max())
-    joined = carts.left_join(last, "customer_id")
-    left = joined.filter(joined.last_order.isnull() | (joined.last_order < joined.last_cart))
-    return _customers(left), False
-
-
-def _reorder_due(ctx: Context, args: dict) -> tuple[Table, object]:
-    due = _of_day(ctx, "reorders_due")
-    ahead = _number(args, "ahead_days") if args.get("ahead_days") is not None else 0
-    due = due.filter(due.due_date <= ctx.as_of + timedelta(days=int(ahead)))
-    if args.get("sku") is not None or args.get("category") is not None:
-        due = due.filter(_products(ctx, args, due.sku))
-    return _customers(due), False
-
-
-def _offered(ctx: Context, args: dict) -> tuple[Table, object]:
-    offers = _of_day(ctx, "next_products")
-    if args.get("sku") is not None:
-        offers = offers.filter(offers.sku == str(args["sku"]))
-    return _customers(offers), False
-
-
-def _suppressed(ctx: Context, args: dict) -> tuple[Table, object]:
-    # Every stored suppression counts, whenever it was made: a suppression always wins.
-    held = ctx.store.table("suppressions")
-    if args.get("channel") is not None:
-        held = held.filter(held.channel.isin((str(args["channel"]), "all")))
-    return _customers(held), False
-
-
-def _messages_received(ctx: Context, args: dict) -> tuple[Table, object]:
-    sent = ctx.store.table("outbox")
-    sent = sent.filter((sent.status == "sent") & _window(sent.finished_at, ctx, args))
-    if args.get("channel") is not None:
-        sent = sent.filter(sent.channel == str(args["channel"]))
-    return sent.group_by("customer_id").aggregate(flag=sent.count()), 0
-
-
-def _enrolments(ctx: Context, args: dict):
-    enrolled = ctx.store.table("enrolments")
-    return enrolled.filter((enrolled.playbook == str(args["playbook"])) & (enrolled.enrolled_on <= ctx.as_of))
-
-
-def _enrolled(ctx: Context, args: dict) -> tuple[Table, object]:
-    return _customers(_enrolments(ctx, args)), False
-
-
-def _holdout(ctx: Context, args: dict) -> tuple[Table, object]:
-    enrolled = _enrolments(ctx, args)
-    return _customers(enrolled.filter(enrolled.arm == "holdout")), False
-
-
-def _attribute(ctx: Context, args: dict) -> tuple[Table, object]:
-    attributes = ctx.store.table("customer_attributes")
-    chosen = attributes.filter(attributes.name == str(args["name"]))
-    return chosen.select("customer_id", flag=chosen.value), None
-
-
-# Each returns (customer_id + a column ``flag``, the value for customers absent from it).
-PARAMETERISED: dict[str, Callable[[Context, dict], tuple[Table, object]]] = {
-    "bought": _bought, "viewed": _viewed, "event_count": _event_count, "cart_abandoned": _cart_abandoned,
-    "reorder_due": _reorder_due, "offered": _offered, "suppressed": _suppressed,
-    "messages_received": _messages_received, "enrolled": _enrolled, "holdout": _holdout, "attribute": _attribute,
-}
-
-
-def _number(args: dict, name: str) -> float:
-    value = args[name]
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InputError(f"argument `{name}` must be a number, got {value!r}", parameter=name)
-    return value
-
-
-def checked_args(condition: Condition) -> dict:
-    spec = CATALOG[condition.field]
-    args = dict(condition.args)
-    known = {param.name for param in spec.params}
-    for name in args:
-        if name not in known:
-            raise InputError(f"field `{spec.name}` takes no argument `{name}`; it takes "
-                             f"{', '.join(sorted(known)) or 'none'}", parameter=name)
-    for param in spec.params:
-        if param.required and args.get(param.name) is None:
-            raise InputError(f"field `{spec.name}` needs the argument `{param.name}` ({param.help})",
-                             parameter=param.name)
-    if spec.name in SKU_OR_CATEGORY and (args.get("sku") is None) == (args.get("category") is None):
-        raise InputError(f"field `{spec.name}` needs exactly one of the arguments `sku` or `category`",
-                         parameter="sku")
-    return args
