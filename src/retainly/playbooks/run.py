@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
 
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -40,6 +41,12 @@ from retainly.settings import ActionSettings
 from retainly.store.backends import Store
 
 TEMPLATES = SandboxedEnvironment(autoescape=False)
+
+
+@lru_cache(maxsize=256)
+def _template(text: str):
+    """A step's text compiled once per run's worth of rows, not once per message."""
+    return TEMPLATES.from_string(text)
 CAPPED_CHANNELS = ("email", "sms")
 
 
@@ -313,6 +320,6 @@ def _payload(playbook: Playbook, step, number: int, context: dict, as_of: date) 
     return {"playbook": playbook.name, "title": playbook.title, "step": number, "action": step.action,
             "customer": context.get("customer"), "name": context.get("name"), "email": context.get("email"),
             "phone": context.get("phone"), "as_of": as_of.isoformat(), "goal_days": playbook.goal_days,
-            "subject": None if step.subject is None else TEMPLATES.from_string(step.subject).render(values),
-            "text": TEMPLATES.from_string(step.text).render(values), "offer": offer,
+            "subject": None if step.subject is None else _template(step.subject).render(values),
+            "text": _template(step.text).render(values), "offer": offer,
             "offer_withheld": withheld, "marketing": playbook.marketing}
