@@ -37,6 +37,7 @@ lease into ``unknown``. Those include the batch's rows not yet handed to a chann
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ QUEUED, SENDING, UNKNOWN, SUPPRESSED, SKIPPED = "queued", "sending", "unknown", 
 STATUSES = (QUEUED, SENDING, SENT, FAILED, UNKNOWN, SUPPRESSED, SKIPPED)
 FINAL_BY_GATE = (SUPPRESSED, SKIPPED)
 DEFER = "defer"
+WINDOW = 2000  # due keys read at once by the delivery loop
 RETRY_DELAYS = (300, 1800, 7200)  # seconds before the 2nd, 3rd, 4th attempt
 MAX_ATTEMPTS = 4
 
@@ -142,24 +144,41 @@ def _payload_text(entry: OutboxEntry) -> str:
 
 
 # -- claiming and finishing ------------------------------------------------------------------
-def claim(store: Store, now: datetime, claimed_by: str, limit: int = 200) -> list[Delivery]:
+def claim(store: Store, now: datetime, claimed_by: str, limit: int = 200,
+          keys: list[str] | None = None) -> list[Delivery]:
     """Claim up to ``limit`` due queued rows (highest priority, then earliest due, then key) for
-    ``claimed_by``; they become ``sending``. One transaction, committed at once."""
+    ``claimed_by``, or, with ``keys``, those of them still queued; they become ``sending``. One
+    transaction, committed at once."""
     now = _utc(now)
+    if keys is not None and not keys:
+        return []
     with store.transaction():
         # The outer status test is what makes the claim safe without the writer lock: under
         # READ COMMITTED PostgreSQL re-checks it on a row another transaction just changed.
+        if keys is None:
+            chosen = ("SELECT key FROM outbox WHERE status = 'queued' AND due_at <= ? "
+                      "ORDER BY priority DESC, due_at, key LIMIT ?")
+            chosen_params: tuple = (now, int(limit))
+        else:
+            chosen, chosen_params = ", ".join("?" * len(keys)), tuple(keys)
         store.execute(
             "UPDATE outbox SET status = 'sending', claimed_by = ?, claimed_at = ?, attempts = attempts + 1 "
-            "WHERE status = 'queued' AND key IN (SELECT key FROM outbox WHERE status = 'queued' AND due_at <= ? "
-            "ORDER BY priority DESC, due_at, key LIMIT ?)",
-            (claimed_by, now, now, int(limit)))
+            f"WHERE status = 'queued' AND key IN ({chosen})", (claimed_by, now, *chosen_params))
+        mine = "" if keys is None else f"AND key IN ({chosen}) "
         rows = store.fetchall(
             "SELECT key, playbook, step, customer_id, channel, payload, attempts FROM outbox "
-            "WHERE claimed_by = ? AND status = 'sending' ORDER BY priority DESC, due_at, key", (claimed_by,))
+            f"WHERE claimed_by = ? AND status = 'sending' {mine}ORDER BY priority DESC, due_at, key",
+            (claimed_by, *(() if keys is None else chosen_params)))
     # Delivery.attempts counts the deliveries tried before this one; the stored count includes it.
     return [Delivery(key, playbook, step, customer_id, channel, json.loads(payload), attempts - 1)
             for key, playbook, step, customer_id, channel, payload, attempts in rows]
+
+
+def due_keys(store: Store, now: datetime, limit: int) -> list[str]:
+    """The keys of up to ``limit`` due queued rows, in claiming order (read, not claimed)."""
+    return [key for (key,) in store.fetchall(
+        "SELECT key FROM outbox WHERE status = 'queued' AND due_at <= ? ORDER BY priority DESC, due_at, key LIMIT ?",
+        (_utc(now), int(limit)))]
 
 
 def finish(store: Store, key: str, claimed_by: str, outcome: Outcome, now: datetime,
@@ -277,10 +296,19 @@ def deliver_due(store: Store, channels: Mapping[str, Channel], now: datetime, cl
     """
     now = _utc(now)
     counts = dict.fromkeys((SENT, FAILED, QUEUED, UNKNOWN, SUPPRESSED, SKIPPED), 0)
+    # Due keys are read a window at a time and claimed ``batch`` by ``batch`` by key: one scan
+    # of the queue per window, not per batch (rows another run took meanwhile are just skipped).
+    window: list[str] = []
+    said = time.monotonic()
     while True:
-        pending = claim(store, now, claimed_by, batch)
+        if not window:
+            window = due_keys(store, now, max(batch, WINDOW))
+            if not window:
+                return counts
+        chunk, window = window[:batch], window[batch:]
+        pending = claim(store, now, claimed_by, batch, keys=chunk)
         if not pending:
-            return counts
+            continue
         try:
             if prepare is not None:
                 prepare(list(pending))
@@ -299,7 +327,8 @@ def deliver_due(store: Store, channels: Mapping[str, Channel], now: datetime, cl
         except BaseException:
             _put_back(store, pending, claimed_by)
             raise
-        if progress is not None:
+        if progress is not None and time.monotonic() - said >= 1.0:  # a line a second, not one per batch
+            said = time.monotonic()
             progress(f"outbox: {counts[SENT]} sent, {counts[FAILED]} failed, {counts[QUEUED]} queued again, "
                      f"{counts[UNKNOWN]} unknown, {counts[SUPPRESSED] + counts[SKIPPED]} not sent")
 
