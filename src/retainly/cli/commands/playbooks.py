@@ -3,6 +3,7 @@ that makes it happen exactly once (docs/playbooks.md)."""
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Annotated, Optional
 
 import typer
@@ -11,6 +12,7 @@ from retainly.cli.app import app, open_workspace
 from retainly.cli.commands.audiences import AsOf, Csv, Json, _show
 from retainly.cli.commands.measure import day
 from retainly.cli.output import console, print_csv, print_json, print_rows
+from retainly.results.actions import OutboxItem, PlaybookSummary
 
 playbooks_app = typer.Typer(help="Playbooks: the retention handbook's tactics (docs/playbooks.md).",
                             no_args_is_help=True)
@@ -27,7 +29,7 @@ def list_playbooks(as_json: Json = False, as_csv: Csv = False) -> None:
     """
     with open_workspace(read_only=True) as ws:
         rows = ws.playbooks.list()
-    _show(rows, "playbooks", as_json, as_csv)
+    _show(rows, "playbooks", as_json, as_csv, [f.name for f in fields(PlaybookSummary)])
 
 
 @playbooks_app.command("show")
@@ -140,4 +142,4 @@ def outbox(
     """
     with open_workspace(read_only=True) as ws:
         rows = ws.playbooks.outbox(status, playbook, limit)
-    _show(rows, "outbox", as_json, as_csv)
+    _show(rows, "outbox", as_json, as_csv, [f.name for f in fields(OutboxItem)])
