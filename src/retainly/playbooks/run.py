@@ -158,6 +158,8 @@ class _Planner:
         self.marketing = {p.name for p in playbooks if p.marketing}
         self.by_name = {p.name: p for p in playbooks}
         self.used: Counter = Counter()  # (customer, channel) -> marketing rows this week, this run included
+        self._reach: dict = {}  # the send-time checks' reads for the claimed batch (prepare_gate)
+        self._sent: Counter = Counter()
         self._load_used()
 
     def _load_used(self) -> None:
@@ -269,7 +271,7 @@ class _Planner:
     def gate(self, delivery) -> tuple[str, object] | None:
         """Checked again at send time: consent and suppression, and the weekly cap of sent messages
         (from ``prepare_gate``'s reads for the batch; this batch's own sends count too)."""
-        if delivery.customer_id not in getattr(self, "_reach", {}):
+        if delivery.customer_id not in self._reach:
             self.prepare_gate([delivery])
         playbook = self.by_name.get(delivery.playbook)
         marketing = playbook.marketing if playbook is not None else True

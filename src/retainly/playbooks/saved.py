@@ -9,7 +9,7 @@ retainly with a changed library never changes what a shop has enabled underneath
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 
 import yaml
@@ -20,16 +20,12 @@ from retainly.playbooks.library import builtins
 from retainly.store.backends import Store
 
 
-def library(store: Store, as_of: date | None = None) -> dict[str, Playbook]:
-    return {p.name: p for p in builtins()}
-
-
-def all_playbooks(store: Store, as_of: date | None = None) -> list[Playbook]:
+def all_playbooks(store: Store) -> list[Playbook]:
     """Every playbook: the saved ones with their enabled flag, then built-ins never saved (disabled)."""
     stored = {}
     for name, enabled, definition in store.fetchall("SELECT name, enabled, definition FROM playbooks ORDER BY name"):
         stored[name] = from_json({**json.loads(definition), "enabled": bool(enabled)}, f"stored playbook {name!r}")
-    merged = {**library(store, as_of), **stored}
+    merged = {**{p.name: p for p in builtins()}, **stored}
     return [merged[name] for name in sorted(merged, key=lambda n: (-merged[n].priority, n))]
 
 
@@ -40,8 +36,8 @@ def get(store: Store, name: str) -> Playbook:
     return found[name]
 
 
-def enabled(store: Store, as_of: date | None = None) -> list[Playbook]:
-    return [p for p in all_playbooks(store, as_of) if p.enabled]
+def enabled(store: Store) -> list[Playbook]:
+    return [p for p in all_playbooks(store) if p.enabled]
 
 
 def save(store: Store, playbook: Playbook, enabled: bool | None = None) -> Playbook:
