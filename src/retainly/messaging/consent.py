@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import pyarrow as pa
+
 from retainly.errors import InputError
 from retainly.store.backends import Store
 
@@ -39,20 +41,20 @@ def reachability(store: Store, customer_ids: list[int]) -> dict[int, Reach]:
     if not customer_ids:
         return {}
     found: dict[int, dict] = {}
-    for chunk in (customer_ids[i:i + 5000] for i in range(0, len(customer_ids), 5000)):
-        marks = ", ".join("?" * len(chunk))
+    ids = pa.table({"customer_id": pa.array(sorted(set(customer_ids)), pa.int64())})
+    with store.staged(ids) as staged:
+        joined = f'JOIN "{staged}" AS s ON s.customer_id = t.customer_id'
         for cid, email, phone, email_ok, sms_ok in store.fetchall(
-                f"SELECT customer_id, email, phone, email_consent, sms_consent FROM customers "
-                f"WHERE customer_id IN ({marks})", tuple(chunk)):
+                f"SELECT t.customer_id, t.email, t.phone, t.email_consent, t.sms_consent FROM customers AS t {joined}"):
             found[int(cid)] = {"email": email or None, "phone": phone or None, "email_consent": bool(email_ok),
                                "sms_consent": bool(sms_ok), "suppressed": {}, "preferred": None}
         for cid, channel, reason in store.fetchall(
-                f"SELECT customer_id, channel, reason FROM suppressions WHERE customer_id IN ({marks})", tuple(chunk)):
+                f"SELECT t.customer_id, t.channel, t.reason FROM suppressions AS t {joined}"):
             if int(cid) in found:
                 found[int(cid)]["suppressed"][channel] = reason
         for cid, value in store.fetchall(
-                f"SELECT customer_id, value FROM customer_attributes WHERE name = ? AND customer_id IN ({marks})",
-                (PREFERRED_ATTRIBUTE, *chunk)):
+                f"SELECT t.customer_id, t.value FROM customer_attributes AS t {joined} WHERE t.name = ?",
+                (PREFERRED_ATTRIBUTE,)):
             if int(cid) in found:
                 found[int(cid)]["preferred"] = (value or "").strip().lower() or None
     return {cid: Reach(cid, **values) for cid, values in found.items()}

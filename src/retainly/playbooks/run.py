@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 
+import pyarrow as pa
+from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from retainly.audiences import membership
@@ -45,8 +47,21 @@ TEMPLATES = SandboxedEnvironment(autoescape=False)
 
 @lru_cache(maxsize=256)
 def _template(text: str):
-    """A step's text compiled once per run's worth of rows, not once per message."""
-    return TEMPLATES.from_string(text)
+    """A step's text compiled once, with the names of the values it reads."""
+    return TEMPLATES.from_string(text), tuple(sorted(meta.find_undeclared_variables(TEMPLATES.parse(text))))
+
+
+@lru_cache(maxsize=65536)
+def _rendered(text: str, values: tuple) -> str:
+    return _template(text)[0].render(dict(values))
+
+
+def render(text: str, values: Mapping[str, object]) -> str:
+    """``text`` rendered with ``values``; a text depends only on the values it names, so the same
+    first name and product render once per run, not once per message."""
+    return _rendered(text, tuple((name, values.get(name)) for name in _template(text)[1]))
+
+
 CAPPED_CHANNELS = ("email", "sms")
 
 
@@ -288,27 +303,24 @@ class _Planner:
 
 def _contexts(store: Store, ids: list[int], as_of: date) -> dict[int, dict]:
     """What messages may say of each customer: names, stage, the next product, a product due."""
+    if not ids:
+        return {}
     found: dict[int, dict] = {}
-    for chunk in (ids[i:i + 5000] for i in range(0, len(ids), 5000)):
-        marks = ", ".join("?" * len(chunk))
-        for cid, external, name, email, phone in store.fetchall(
-                f"SELECT customer_id, external_id, name, email, phone FROM customers WHERE customer_id IN ({marks})",
-                tuple(chunk)):
-            found[int(cid)] = {"customer": external, "name": name or "", "first_name": (name or "").split(" ")[0]
-                               or "there", "email": email, "phone": phone}
-        for table, column, key in (("lifecycle_stages", "stage", "stage"), ("buyer_types", "buyer_type", "buyer_type")):
-            for cid, value in store.fetchall(f"SELECT customer_id, {column} FROM {table} WHERE as_of = ? "
-                                             f"AND customer_id IN ({marks})", (as_of, *chunk)):
-                found.setdefault(int(cid), {})[key] = value
-        for cid, product in store.fetchall(
-                "SELECT n.customer_id, COALESCE(p.name, n.sku) FROM next_products n LEFT JOIN products p "
-                f"ON p.sku = n.sku WHERE n.as_of = ? AND n.rank = 1 AND n.customer_id IN ({marks})", (as_of, *chunk)):
-            found.setdefault(int(cid), {})["next_product"] = product
-        for cid, product in store.fetchall(
-                "SELECT d.customer_id, MIN(COALESCE(p.name, d.sku)) FROM reorders_due d LEFT JOIN products p "
-                f"ON p.sku = d.sku WHERE d.as_of = ? AND d.customer_id IN ({marks}) GROUP BY d.customer_id",
-                (as_of, *chunk)):
-            found.setdefault(int(cid), {})["due_product"] = product
+    with store.staged(pa.table({"customer_id": pa.array(ids, pa.int64())})) as staged:
+        for cid, external, name, email, phone, stage, buyer_type, next_product, due_product in store.fetchall(
+                "SELECT c.customer_id, c.external_id, c.name, c.email, c.phone, l.stage, b.buyer_type, "
+                "(SELECT COALESCE(p.name, n.sku) FROM next_products AS n LEFT JOIN products AS p ON p.sku = n.sku "
+                " WHERE n.as_of = ? AND n.rank = 1 AND n.customer_id = c.customer_id LIMIT 1), "
+                "(SELECT MIN(COALESCE(p.name, d.sku)) FROM reorders_due AS d LEFT JOIN products AS p ON p.sku = d.sku "
+                " WHERE d.as_of = ? AND d.customer_id = c.customer_id) "
+                f'FROM customers AS c JOIN "{staged}" AS s ON s.customer_id = c.customer_id '
+                "LEFT JOIN lifecycle_stages AS l ON l.customer_id = c.customer_id AND l.as_of = ? "
+                "LEFT JOIN buyer_types AS b ON b.customer_id = c.customer_id AND b.as_of = ?",
+                (as_of, as_of, as_of, as_of)):
+            found[int(cid)] = {"customer": external, "name": name or "",
+                               "first_name": (name or "").split(" ")[0] or "there", "email": email, "phone": phone,
+                               "stage": stage, "buyer_type": buyer_type, "next_product": next_product,
+                               "due_product": due_product}
     return found
 
 
@@ -322,6 +334,6 @@ def _payload(playbook: Playbook, step, number: int, context: dict, as_of: date) 
     return {"playbook": playbook.name, "title": playbook.title, "step": number, "action": step.action,
             "customer": context.get("customer"), "name": context.get("name"), "email": context.get("email"),
             "phone": context.get("phone"), "as_of": as_of.isoformat(), "goal_days": playbook.goal_days,
-            "subject": None if step.subject is None else _template(step.subject).render(values),
-            "text": _template(step.text).render(values), "offer": offer,
+            "subject": None if step.subject is None else render(step.subject, values),
+            "text": render(step.text, values), "offer": offer,
             "offer_withheld": withheld, "marketing": playbook.marketing}
