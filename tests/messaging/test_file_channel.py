@@ -190,3 +190,15 @@ def test_two_processes_delivering_the_same_keys_write_each_once(tmp_path, suffix
         with path.open(newline="", encoding="utf-8") as handle:
             written = [row["key"] for row in csv.DictReader(handle)]
     assert sorted(written) == sorted(keys)
+
+
+def test_a_batch_is_one_append_with_each_key_once_and_a_bad_payload_failed_alone(tmp_path):
+    path = tmp_path / "out.jsonl"
+    bad = Delivery("vip/1/9/2024-05-01", "vip", 1, 9, "file", {"when": object()}, 0)
+    with file_channel(path) as channel:
+        channel.deliver(SECOND)  # already in the file before the batch
+        outcomes = channel.deliver_many([FIRST, bad, SECOND, FIRST])
+    assert [(o.status, o.detail.split(" ")[0]) for o in outcomes] == [
+        ("sent", "appended"), ("failed", "payload"), ("sent", "already"), ("sent", "already")]
+    keys = [json.loads(line)["key"] for line in path.read_text(encoding="utf-8").splitlines()]
+    assert keys == [SECOND.key, FIRST.key]  # the batch's one new key appended once, after the earlier line

@@ -14,7 +14,7 @@ import pytest
 
 from retainly.errors import InputError
 from retainly.messaging.channels import Delivery, Outcome
-from retainly.playbooks import outbox
+from retainly.playbooks import delivery, outbox
 from retainly.playbooks.outbox import OutboxEntry
 
 T0 = datetime(2024, 3, 1, 9, 0, 0)
@@ -147,14 +147,14 @@ def test_gate_decisions_suppress_skip_defer_or_send(workspace):
     until = T0 + timedelta(hours=2)
     decisions = {1: ("suppressed", "unsubscribed"), 2: ("skipped", "condition no longer holds"), 3: ("defer", until)}
     channel = Recorder()
-    counts = outbox.deliver_due(store, {"webhook": channel}, T0, "run", gate=lambda d: decisions.get(d.customer_id))
+    counts = delivery.deliver_due(store, {"webhook": channel}, T0, "run", gate=lambda d: decisions.get(d.customer_id))
     assert [d.customer_id for d in channel.seen] == [4]
     assert counts == {"sent": 1, "failed": 0, "queued": 1, "unknown": 0, "suppressed": 1, "skipped": 1}
     assert status_of(store, entry(1).key)[:4] == ("suppressed", 0, T0, "unsubscribed")
     assert status_of(store, entry(2).key)[:4] == ("skipped", 0, T0, "condition no longer holds")
     assert status_of(store, entry(3).key)[:4] == ("queued", 0, until, "capped until 2024-03-01 11:00")
     # At its new time the deferred row goes (this gate lets everything through).
-    counts = outbox.deliver_due(store, {"webhook": channel}, until, "run2")
+    counts = delivery.deliver_due(store, {"webhook": channel}, until, "run2")
     assert [d.customer_id for d in channel.seen] == [4, 3] and counts["sent"] == 1
 
 
@@ -162,7 +162,7 @@ def test_a_missing_channel_fails_its_rows_naming_the_settings_and_others_go_on(w
     store = workspace.store
     outbox.write(store, [entry(1, channel="sms"), entry(2)], run_id=1)
     channel = Recorder()
-    counts = outbox.deliver_due(store, {"webhook": channel}, T0, "run")
+    counts = delivery.deliver_due(store, {"webhook": channel}, T0, "run")
     assert (counts["failed"], counts["sent"]) == (1, 1)
     status, _, _, reason, _ = status_of(store, entry(1, channel="sms").key)
     assert status == "failed" and "no channel 'sms' is configured" in reason and "[channels.sms]" in reason
@@ -172,11 +172,11 @@ def test_a_channel_that_raises_leaves_its_row_unknown_not_retried(workspace):
     store = workspace.store
     outbox.write(store, [entry(1), entry(2), entry(3)], run_id=1)
     channel = Recorder(answers={2: RuntimeError("socket closed\nafter the body was written")})
-    counts = outbox.deliver_due(store, {"webhook": channel}, T0, "run")
+    counts = delivery.deliver_due(store, {"webhook": channel}, T0, "run")
     assert (counts["sent"], counts["unknown"]) == (2, 1)
     status, _, _, reason, _ = status_of(store, entry(2).key)
     assert status == "unknown" and reason == "channel 'webhook' raised RuntimeError: socket closed after the body was written"
-    outbox.deliver_due(store, {"webhook": channel}, T0 + timedelta(days=30), "rerun")
+    delivery.deliver_due(store, {"webhook": channel}, T0 + timedelta(days=30), "rerun")
     assert sorted(d.customer_id for d in channel.seen) == [1, 2, 3]  # nothing sent twice
 
 
@@ -184,33 +184,40 @@ def test_retry_and_failed_outcomes_through_the_loop(workspace):
     store = workspace.store
     outbox.write(store, [entry(1), entry(2)], run_id=1)
     channel = Recorder(answers={1: Outcome("retry", "HTTP 503"), 2: Outcome("failed", "HTTP 400")})
-    counts = outbox.deliver_due(store, {"webhook": channel}, T0, "run")
+    counts = delivery.deliver_due(store, {"webhook": channel}, T0, "run")
     # The retried row is due 300 s later, so the loop does not take it again now.
     assert (counts["queued"], counts["failed"], len(channel.seen)) == (1, 1, 2)
     assert status_of(store, entry(1).key)[:3] == ("queued", 1, T0 + timedelta(seconds=300))
     channel.answers = {}
-    counts = outbox.deliver_due(store, {"webhook": channel}, T0 + timedelta(seconds=300), "run2")
+    counts = delivery.deliver_due(store, {"webhook": channel}, T0 + timedelta(seconds=300), "run2")
     assert counts["sent"] == 1 and channel.seen[-1].attempts == 1
 
 
-def test_an_error_in_the_loop_queues_the_untried_rows_again(workspace):
+def test_an_error_in_the_gate_queues_the_batch_again_and_nothing_is_sent(workspace):
     store = workspace.store
     outbox.write(store, [entry(1), entry(2), entry(3)], run_id=1)
 
-    def broken_gate(delivery):
-        if delivery.customer_id == 2:
+    def broken_gate(d):
+        if d.customer_id == 2:
             raise ValueError("the gate has a bug")
         return None
 
     channel = Recorder()
     with pytest.raises(ValueError, match="the gate has a bug"):
-        outbox.deliver_due(store, {"webhook": channel}, T0, "run", gate=broken_gate)
+        delivery.deliver_due(store, {"webhook": channel}, T0, "run", gate=broken_gate)
+    # The gate decides a whole batch before any channel sees it, so no row of it was sent.
+    assert channel.seen == []
+    assert [(s, a) for s, a in store.fetchall("SELECT status, attempts FROM outbox ORDER BY key")] == [
+        ("queued", 0), ("queued", 0), ("queued", 0)]
+    with pytest.raises(InputError, match="later than"):
+        delivery.deliver_due(store, {"webhook": channel}, T0, "run", gate=lambda d: ("defer", T0))
+    assert store.fetchone("SELECT COUNT(*) FROM outbox WHERE status = 'queued' AND attempts = 0")[0] == 3
+    # With batches of one, the row before the faulty one went before the gate failed.
+    with pytest.raises(ValueError, match="the gate has a bug"):
+        delivery.deliver_due(store, {"webhook": channel}, T0, "run", gate=broken_gate, batch=1)
     assert [d.customer_id for d in channel.seen] == [1]
     assert [(s, a) for s, a in store.fetchall("SELECT status, attempts FROM outbox ORDER BY key")] == [
         ("sent", 1), ("queued", 0), ("queued", 0)]
-    with pytest.raises(InputError, match="later than"):
-        outbox.deliver_due(store, {"webhook": channel}, T0, "run", gate=lambda d: ("defer", T0))
-    assert store.fetchone("SELECT COUNT(*) FROM outbox WHERE status = 'queued' AND attempts = 0")[0] == 2
 
 
 def test_an_interrupt_while_sending_leaves_that_row_unknown_and_the_rest_queued(workspace):
@@ -218,7 +225,7 @@ def test_an_interrupt_while_sending_leaves_that_row_unknown_and_the_rest_queued(
     outbox.write(store, [entry(1), entry(2), entry(3)], run_id=1)
     channel = Recorder(answers={2: KeyboardInterrupt()})
     with pytest.raises(KeyboardInterrupt):
-        outbox.deliver_due(store, {"webhook": channel}, T0, "run")
+        delivery.deliver_due(store, {"webhook": channel}, T0, "run")
     assert [s for (s,) in store.fetchall("SELECT status FROM outbox ORDER BY key")] == ["sent", "unknown", "queued"]
 
 
@@ -246,7 +253,7 @@ def test_times_with_a_zone_are_stored_as_utc(workspace):
 def test_summary_and_rows(workspace):
     store = workspace.store
     outbox.write(store, [entry(1), entry(2), entry(3, channel="sms"), entry(1, playbook="vip")], run_id=1)
-    outbox.deliver_due(store, {"webhook": Recorder()}, T0, "run", gate=lambda d: ("skipped", "x")
+    delivery.deliver_due(store, {"webhook": Recorder()}, T0, "run", gate=lambda d: ("skipped", "x")
                        if d.playbook == "vip" else None)
     assert outbox.summary(store) == [("vip", "webhook", "skipped", 1), ("winback", "sms", "failed", 1),
                                      ("winback", "webhook", "sent", 2)]
@@ -256,3 +263,49 @@ def test_summary_and_rows(workspace):
         outbox.rows(store, status="done")
     with pytest.raises(InputError, match="`limit`"):
         outbox.rows(store, limit=0)
+
+
+class BatchRecorder(Recorder):
+    """A channel that takes a claimed batch at once (as the file channel does)."""
+
+    batch_size = 2
+
+    def __init__(self, fail: BaseException | None = None):
+        super().__init__()
+        self.batches: list[list[int]] = []
+        self.fail = fail
+
+    def deliver_many(self, deliveries):
+        self.batches.append([d.customer_id for d in deliveries])
+        if self.fail is not None:
+            raise self.fail
+        return [self.deliver(d) for d in deliveries]
+
+
+def test_a_batch_channel_gets_its_batch_size_at_once_and_a_raise_leaves_the_batch_unknown(workspace):
+    store = workspace.store
+    outbox.write(store, [entry(c) for c in (1, 2, 3, 4, 5)], run_id=1)
+    channel = BatchRecorder()
+    counts = delivery.deliver_due(store, {"webhook": channel}, T0, "run",
+                                  gate=lambda d: ("skipped", "x") if d.customer_id == 2 else None)
+    # Batches of two claimed rows; the gated row never reaches the channel.
+    assert channel.batches == [[1], [3, 4], [5]]
+    assert (counts["sent"], counts["skipped"]) == (4, 1)
+    outbox.write(store, [entry(c, occurrence="later") for c in (6, 7)], run_id=2)
+    broken = BatchRecorder(fail=RuntimeError("disk full"))
+    counts = delivery.deliver_due(store, {"webhook": broken}, T0, "run2")
+    assert counts["unknown"] == 2 and broken.batches == [[6, 7]]
+    assert {r for (r,) in store.fetchall("SELECT reason FROM outbox WHERE status = 'unknown'")} == {
+        "channel 'webhook' raised RuntimeError: disk full"}
+
+
+def test_finishing_many_records_each_outcome_as_finish_would(workspace):
+    store = workspace.store
+    outbox.write(store, [entry(c) for c in (1, 2, 3, 4)], run_id=1)
+    claimed = outbox.claim(store, T0, "run")
+    done = outbox.finish_many(store, [(claimed[0].key, Outcome("sent", "ok")), (claimed[1].key, Outcome("failed", "HTTP 400")),
+                                      (claimed[2].key, Outcome("retry", "HTTP 503"))], "run", T0)
+    assert done == {claimed[0].key: "sent", claimed[1].key: "failed", claimed[2].key: "queued"}
+    assert status_of(store, claimed[2].key)[:3] == ("queued", 1, T0 + timedelta(seconds=300))  # as finish(): 300 s
+    assert outbox.finish_many(store, [(claimed[0].key, Outcome("sent", "again"))], "run", T0) == {claimed[0].key: None}
+    assert status_of(store, claimed[3].key)[0] == "sending"  # not in the call: untouched

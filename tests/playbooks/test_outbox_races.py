@@ -23,7 +23,7 @@ import pytest
 
 from retainly import Workspace
 from retainly.messaging.webhook import WebhookChannel
-from retainly.playbooks import outbox
+from retainly.playbooks import delivery, outbox
 from retainly.playbooks.outbox import OutboxEntry
 from tests.receiver import Receiver
 
@@ -43,7 +43,7 @@ from pathlib import Path
 from retainly import Workspace
 from retainly.errors import StoreBusyError
 from retainly.messaging.webhook import WebhookChannel
-from retainly.playbooks import outbox
+from retainly.playbooks import delivery, outbox
 
 url, endpoint, claimer, batch, now, go = sys.argv[1:7]
 try:
@@ -55,7 +55,7 @@ print("opened", flush=True)
 while not Path(go).exists():
     time.sleep(0.01)
 channel = WebhookChannel(endpoint, "%s", retries=0, timeout=30)
-counts = outbox.deliver_due(ws.store, {"webhook": channel}, datetime.fromisoformat(now), claimer, batch=int(batch))
+counts = delivery.deliver_due(ws.store, {"webhook": channel}, datetime.fromisoformat(now), claimer, batch=int(batch))
 print(json.dumps(counts), flush=True)
 """ % SECRET
 
@@ -153,7 +153,7 @@ def test_a_run_killed_mid_way_then_run_again_delivers_each_key_at_most_once(stor
             assert left_sending
             assert outbox.recover(ws.store, T0 + timedelta(seconds=1), lease_seconds=0) == len(left_sending)
             with WebhookChannel(receiver.url, SECRET, retries=0, timeout=30) as channel:
-                outbox.deliver_due(ws.store, {"webhook": channel}, T0 + timedelta(seconds=2), "rerun", batch=25)
+                delivery.deliver_due(ws.store, {"webhook": channel}, T0 + timedelta(seconds=2), "rerun", batch=25)
         finally:
             ws.close()
         received = receiver.received()

@@ -14,8 +14,8 @@ kept in a set; a delivery whose key is there is answered ``sent`` ("already in .
 writing. So when the process dies between the append and the outbox's update, a rerun finds
 the line and does not write a second. Each append holds an exclusive ``flock`` on the file,
 first reads whatever other writers (processes, other channel objects) appended since, then
-writes the whole line and flushes and fsyncs it: two writers never interleave, and a key
-another writer has just appended is seen. A torn last line (a writer killed mid-write) is
+writes the whole line (or a batch of lines, ``deliver_many``) and flushes and fsyncs it: two
+writers never interleave, and a key another writer has just appended is seen. A torn last line (a writer killed mid-write) is
 closed with a line end first, so it never glues onto the next line; it holds no usable key.
 """
 
@@ -51,6 +51,8 @@ CSV_COLUMNS = ("key", "playbook", "step", "customer_id", "channel", "sent_at", "
 class FileChannel:
     """Appends deliveries to ``path`` (``.jsonl`` or ``.csv``), never the same key twice."""
 
+    batch_size = 500  # rows the delivery loop claims at once for this channel (one append, one fsync)
+
     def __init__(self, path: str | os.PathLike, *, name: str = "file", clock: Clock = utc_now):
         self.path = Path(path)
         self.name = name
@@ -77,27 +79,40 @@ class FileChannel:
             self._catch_up()
 
     def deliver(self, delivery: Delivery) -> Outcome:
-        try:
-            record = delivery_record(delivery, self._clock())
-            line = self._line(record)
-        except (TypeError, ValueError) as error:
-            return Outcome(FAILED, one_line(f"payload is not JSON: {error}"))
+        return self.deliver_many([delivery])[0]
+
+    def deliver_many(self, deliveries: list[Delivery]) -> list[Outcome]:
+        """Append ``deliveries`` under one lock with one flush and fsync; their outcomes, in order."""
+        outcomes: list[Outcome | None] = [None] * len(deliveries)
+        lines: list[tuple[int, str]] = []
+        sent_at = self._clock()
+        for index, delivery in enumerate(deliveries):
+            try:
+                lines.append((index, self._line(delivery_record(delivery, sent_at))))
+            except (TypeError, ValueError) as error:
+                outcomes[index] = Outcome(FAILED, one_line(f"payload is not JSON: {error}"))
         with self._locked():
             self._catch_up()
-            if delivery.key in self._keys:
-                return Outcome(SENT, f"already in {self.path}")
-            size = self._file.seek(0, os.SEEK_END)
-            data = line
-            if size == 0 and self.format == ".csv":
-                data = _csv_text([CSV_COLUMNS]) + data
-            elif size and not self._ends_with_newline(size):
-                data = "\n" + data
-            self._file.write(data.encode("utf-8"))
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._read_to = self._file.seek(0, os.SEEK_END)
-            self._keys.add(delivery.key)
-        return Outcome(SENT, f"appended to {self.path}")
+            data = []
+            for index, line in lines:
+                key = deliveries[index].key
+                if key in self._keys:
+                    outcomes[index] = Outcome(SENT, f"already in {self.path}")
+                    continue
+                self._keys.add(key)
+                data.append(line)
+                outcomes[index] = Outcome(SENT, f"appended to {self.path}")
+            if data:
+                size = self._file.seek(0, os.SEEK_END)
+                if size == 0 and self.format == ".csv":
+                    data.insert(0, _csv_text([CSV_COLUMNS]))
+                elif size and not self._ends_with_newline(size):
+                    data.insert(0, "\n")
+                self._file.write("".join(data).encode("utf-8"))
+                self._file.flush()
+                os.fsync(self._file.fileno())
+                self._read_to = self._file.seek(0, os.SEEK_END)
+        return outcomes
 
     def _line(self, record: dict) -> str:
         if self.format == ".jsonl":

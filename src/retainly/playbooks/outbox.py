@@ -31,35 +31,29 @@ second gets ``StoreBusyError``.
 
 **A kill** leaves the rows of its last claim ``sending``; ``recover`` turns those older than the
 lease into ``unknown``. Those include the batch's rows not yet handed to a channel, so a smaller
-``batch`` loses fewer rows to ``unknown`` at a kill.
+``batch`` loses fewer rows to ``unknown`` at a kill. The delivery loop is
+retainly.playbooks.delivery.
 """
 
 from __future__ import annotations
 
 import json
-import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 import pyarrow as pa
 
 from retainly.errors import InputError
-from retainly.messaging.channels import FAILED, RETRY, SENT, Channel, Delivery, Outcome, one_line, to_json
+from retainly.messaging.channels import FAILED, RETRY, SENT, Delivery, Outcome, one_line, to_json
 from retainly.store.backends import Store
 
 QUEUED, SENDING, UNKNOWN, SUPPRESSED, SKIPPED = "queued", "sending", "unknown", "suppressed", "skipped"
 STATUSES = (QUEUED, SENDING, SENT, FAILED, UNKNOWN, SUPPRESSED, SKIPPED)
 FINAL_BY_GATE = (SUPPRESSED, SKIPPED)
-DEFER = "defer"
-WINDOW = 2000  # due keys read at once by the delivery loop
 RETRY_DELAYS = (300, 1800, 7200)  # seconds before the 2nd, 3rd, 4th attempt
 MAX_ATTEMPTS = 4
-
-# A gate returns None (send), (SUPPRESSED | SKIPPED, reason) or (DEFER, until).
-Gate = Callable[[Delivery], "tuple[str, Any] | None"]
 
 
 @dataclass(frozen=True)
@@ -152,33 +146,31 @@ def claim(store: Store, now: datetime, claimed_by: str, limit: int = 200,
     now = _utc(now)
     if keys is not None and not keys:
         return []
+    if keys is None:
+        chosen = ("SELECT key FROM outbox WHERE status = 'queued' AND due_at <= ? "
+                  "ORDER BY priority DESC, due_at, key LIMIT ?")
+        chosen_params: tuple = (now, int(limit))
+    else:
+        chosen, chosen_params = ", ".join("?" * len(keys)), tuple(keys)
     with store.transaction():
-        # The outer status test is what makes the claim safe without the writer lock: under
-        # READ COMMITTED PostgreSQL re-checks it on a row another transaction just changed.
-        if keys is None:
-            chosen = ("SELECT key FROM outbox WHERE status = 'queued' AND due_at <= ? "
-                      "ORDER BY priority DESC, due_at, key LIMIT ?")
-            chosen_params: tuple = (now, int(limit))
-        else:
-            chosen, chosen_params = ", ".join("?" * len(keys)), tuple(keys)
-        store.execute(
-            "UPDATE outbox SET status = 'sending', claimed_by = ?, claimed_at = ?, attempts = attempts + 1 "
-            f"WHERE status = 'queued' AND key IN ({chosen})", (claimed_by, now, *chosen_params))
-        mine = "" if keys is None else f"AND key IN ({chosen}) "
+        # The status test is what makes the claim safe without the writer lock: under READ
+        # COMMITTED PostgreSQL re-checks it on a row another transaction just changed.
         rows = store.fetchall(
-            "SELECT key, playbook, step, customer_id, channel, payload, attempts FROM outbox "
-            f"WHERE claimed_by = ? AND status = 'sending' {mine}ORDER BY priority DESC, due_at, key",
-            (claimed_by, *(() if keys is None else chosen_params)))
+            "UPDATE outbox SET status = 'sending', claimed_by = ?, claimed_at = ?, attempts = attempts + 1 "
+            f"WHERE status = 'queued' AND key IN ({chosen}) "
+            "RETURNING key, playbook, step, customer_id, channel, payload, attempts, priority, due_at",
+            (claimed_by, now, *chosen_params))
+    rows.sort(key=lambda row: (-row[7], row[8], row[0]))
     # Delivery.attempts counts the deliveries tried before this one; the stored count includes it.
     return [Delivery(key, playbook, step, customer_id, channel, json.loads(payload), attempts - 1)
-            for key, playbook, step, customer_id, channel, payload, attempts in rows]
+            for key, playbook, step, customer_id, channel, payload, attempts, _, _ in rows]
 
 
-def due_keys(store: Store, now: datetime, limit: int) -> list[str]:
-    """The keys of up to ``limit`` due queued rows, in claiming order (read, not claimed)."""
-    return [key for (key,) in store.fetchall(
-        "SELECT key FROM outbox WHERE status = 'queued' AND due_at <= ? ORDER BY priority DESC, due_at, key LIMIT ?",
-        (_utc(now), int(limit)))]
+def due_rows(store: Store, now: datetime, limit: int) -> list[tuple[str, str]]:
+    """(key, channel) of up to ``limit`` due queued rows, in claiming order (read, not claimed)."""
+    return [(key, channel) for key, channel in store.fetchall(
+        "SELECT key, channel FROM outbox WHERE status = 'queued' AND due_at <= ? "
+        "ORDER BY priority DESC, due_at, key LIMIT ?", (_utc(now), int(limit)))]
 
 
 def finish(store: Store, key: str, claimed_by: str, outcome: Outcome, now: datetime,
@@ -187,39 +179,44 @@ def finish(store: Store, key: str, claimed_by: str, outcome: Outcome, now: datet
     (``retry``) queued again after the next of ``retry_delays`` seconds, ``failed`` once
     ``max_attempts`` deliveries were tried. The status recorded; None when the row was no
     longer this claimer's (``recover`` marked it unknown meanwhile)."""
+    return finish_many(store, [(key, outcome)], claimed_by, now, retry_delays, max_attempts)[key]
+
+
+def finish_many(store: Store, outcomes: list[tuple[str, Outcome]], claimed_by: str, now: datetime,
+                retry_delays: tuple[int, ...] = RETRY_DELAYS, max_attempts: int = MAX_ATTEMPTS) -> dict[str, str | None]:
+    """``finish`` for many rows in one transaction: key -> the status recorded (or None)."""
     if not retry_delays or any(delay <= 0 for delay in retry_delays):
         raise InputError(f"`retry_delays` must be seconds > 0, not {retry_delays!r}", parameter="retry_delays")
     if max_attempts < 1:
         raise InputError(f"`max_attempts` must be at least 1, not {max_attempts!r}", parameter="max_attempts")
-    now, detail = _utc(now), one_line(outcome.detail)
-    held = "WHERE key = ? AND claimed_by = ? AND status = 'sending' RETURNING key"
-    with store.transaction():
-        if outcome.status == SENT:
-            done = store.fetchall(f"UPDATE outbox SET status = 'sent', reason = NULL, response = ?, finished_at = ? "
-                                  f"{held}", (detail, now, key, claimed_by))
-            return SENT if done else None
-        if outcome.status == RETRY:
-            row = store.fetchone("SELECT attempts FROM outbox WHERE key = ? AND claimed_by = ? AND status = 'sending'",
-                                 (key, claimed_by))
-            if row is None:
-                return None
-            attempts = row[0]
-            if attempts < max_attempts:
-                due = now + timedelta(seconds=retry_delays[min(attempts, len(retry_delays)) - 1])
-                reason = f"attempt {attempts} of {max_attempts} failed; next at {due:%Y-%m-%d %H:%M}"
-                store.execute("UPDATE outbox SET status = 'queued', due_at = ?, reason = ?, response = ? "
-                              "WHERE key = ? AND claimed_by = ? AND status = 'sending'",
-                              (due, reason, detail, key, claimed_by))
-                return QUEUED
-            reason = f"gave up after {attempts} attempts"
-        elif outcome.status == FAILED:
-            reason = detail
-        else:
+    for _, outcome in outcomes:
+        if outcome.status not in (SENT, FAILED, RETRY):
             raise InputError(f"outcome status {outcome.status!r} is not one of sent, failed, retry",
                              parameter="status")
-        done = store.fetchall(f"UPDATE outbox SET status = 'failed', reason = ?, response = ?, finished_at = ? {held}",
-                              (reason, detail, now, key, claimed_by))
-        return FAILED if done else None
+    now = _utc(now)
+    changes: dict[tuple, list[str]] = {}  # (status, assignments, parameters) -> keys
+    with store.transaction():
+        retried = [key for key, outcome in outcomes if outcome.status == RETRY]
+        attempts = dict(_held(store, "key, attempts", retried, claimed_by)) if retried else {}
+        for key, outcome in outcomes:
+            detail = one_line(outcome.detail)
+            if outcome.status == SENT:
+                change = (SENT, "status = 'sent', reason = NULL, response = ?, finished_at = ?", (detail, now))
+            elif outcome.status == FAILED:
+                change = (FAILED, "status = 'failed', reason = ?, response = ?, finished_at = ?", (detail, detail, now))
+            elif key not in attempts:
+                continue  # no longer this claimer's
+            elif attempts[key] < max_attempts:
+                tried = attempts[key]
+                due = now + timedelta(seconds=retry_delays[min(tried, len(retry_delays)) - 1])
+                reason = f"attempt {tried} of {max_attempts} failed; next at {due:%Y-%m-%d %H:%M}"
+                change = (QUEUED, "status = 'queued', due_at = ?, reason = ?, response = ?", (due, reason, detail))
+            else:
+                reason = f"gave up after {attempts[key]} attempts"
+                change = (FAILED, "status = 'failed', reason = ?, response = ?, finished_at = ?", (reason, detail, now))
+            changes.setdefault(change, []).append(key)
+        done = _update_held_many(store, changes, claimed_by)
+    return {key: done.get(key) for key, _ in outcomes}
 
 
 def release(store: Store, key: str, claimed_by: str, status: str, reason: str | None,
@@ -227,18 +224,41 @@ def release(store: Store, key: str, claimed_by: str, status: str, reason: str | 
     """Hand back a claimed row the gate stopped before any channel saw it: ``suppressed`` or
     ``skipped`` (final, with ``reason``), or ``queued`` again (at ``due_at`` if given). The
     claim's attempt is taken back: no channel tried it. True if the row was still this claimer's."""
-    if status in FINAL_BY_GATE:
-        if not reason:
-            raise InputError(f"releasing {key} as {status} needs a `reason`", parameter="reason")
-        done = _update_held(store, key, claimed_by, "status = ?, reason = ?, finished_at = COALESCE(?, claimed_at), attempts = attempts - 1",
-                            (status, reason, _utc(now) if now else None))
-    elif status == QUEUED:
-        done = _update_held(store, key, claimed_by,
-                            "status = 'queued', reason = ?, due_at = COALESCE(?, due_at), attempts = attempts - 1",
-                            (reason, _utc(due_at) if due_at else None))
-    else:
-        raise InputError(f"cannot release {key} as {status!r}: use suppressed, skipped or queued", parameter="status")
-    return done
+    return release_many(store, [(key, status, reason, due_at)], claimed_by, now)[key]
+
+
+def release_many(store: Store, releases: list[tuple[str, str, str | None, datetime | None]], claimed_by: str,
+                 now: datetime | None = None) -> dict[str, bool]:
+    """``release`` for many (key, status, reason, due_at) in one transaction: key -> still held."""
+    changes: dict[tuple, list[str]] = {}
+    for key, status, reason, due_at in releases:
+        if status in FINAL_BY_GATE:
+            if not reason:
+                raise InputError(f"releasing {key} as {status} needs a `reason`", parameter="reason")
+            change = (status, "status = ?, reason = ?, finished_at = COALESCE(?, claimed_at), attempts = attempts - 1",
+                      (status, reason, _utc(now) if now else None))
+        elif status == QUEUED:
+            change = (QUEUED, "status = 'queued', reason = ?, due_at = COALESCE(?, due_at), attempts = attempts - 1",
+                      (reason, _utc(due_at) if due_at else None))
+        else:
+            raise InputError(f"cannot release {key} as {status!r}: use suppressed, skipped or queued",
+                             parameter="status")
+        changes.setdefault(change, []).append(key)
+    with store.transaction():
+        done = _update_held_many(store, changes, claimed_by)
+    return {key: key in done for key, *_ in releases}
+
+
+def mark_unknown_many(store: Store, reasons: list[tuple[str, str]], claimed_by: str, now: datetime) -> dict[str, bool]:
+    """Mark ``unknown`` rows ``claimed_by`` holds whose delivery may or may not have arrived:
+    (key, reason) -> still held."""
+    changes: dict[tuple, list[str]] = {}
+    for key, reason in reasons:
+        changes.setdefault((UNKNOWN, "status = 'unknown', reason = ?, finished_at = ?",
+                            (one_line(reason), _utc(now))), []).append(key)
+    with store.transaction():
+        done = _update_held_many(store, changes, claimed_by)
+    return {key: key in done for key, _ in reasons}
 
 
 def recover(store: Store, now: datetime, lease_seconds: float = 900) -> int:
@@ -266,115 +286,31 @@ def abandon(store: Store, claimed_by: str, now: datetime | None = None) -> int:
     return len(marked)
 
 
-def _update_held(store: Store, key: str, claimed_by: str, assignments: str, params: tuple) -> bool:
-    with store.transaction():
-        done = store.fetchall(f"UPDATE outbox SET {assignments} WHERE key = ? AND claimed_by = ? "
-                              "AND status = 'sending' RETURNING key", (*params, key, claimed_by))
-    return bool(done)
+HELD = "claimed_by = ? AND status = 'sending'"
+KEYS_PER_STATEMENT = 1000
 
 
-def _mark_unknown(store: Store, key: str, claimed_by: str, now: datetime, reason: str) -> bool:
-    return _update_held(store, key, claimed_by, "status = 'unknown', reason = ?, finished_at = ?",
-                        (one_line(reason), _utc(now)))
+def _held(store: Store, columns: str, keys: list[str], claimed_by: str) -> list[tuple]:
+    found = []
+    for start in range(0, len(keys), KEYS_PER_STATEMENT):
+        part = keys[start:start + KEYS_PER_STATEMENT]
+        found += store.fetchall(f"SELECT {columns} FROM outbox WHERE {HELD} AND key IN ({', '.join('?' * len(part))})",
+                                (claimed_by, *part))
+    return found
 
 
-# -- the delivery loop ---------------------------------------------------------------------
-def deliver_due(store: Store, channels: Mapping[str, Channel], now: datetime, claimed_by: str,
-                gate: Gate | None = None, batch: int = 200, progress: Callable[[str], None] | None = None,
-                retry_delays: tuple[int, ...] = RETRY_DELAYS, max_attempts: int = MAX_ATTEMPTS,
-                prepare: Callable[[list[Delivery]], None] | None = None) -> dict[str, int]:
-    """Deliver every row due at ``now``, ``batch`` claims at a time; counts of the statuses the
-    rows handled were left in (``queued`` = retried or deferred).
-
-    ``gate(delivery)`` is asked first: None sends; ``("suppressed" | "skipped", reason)`` ends
-    the row; ``("defer", until)`` queues it again at ``until`` (later than ``now``). A row whose
-    channel is not configured fails naming the settings to add; a channel that raises leaves its
-    row ``unknown`` (the remote side may have received it) and the loop goes on. If the loop
-    itself stops on an error, the rows of the batch not yet handed to a channel are queued again.
-    ``prepare(batch)``, when given, sees each claimed batch first (a gate reads what it needs for
-    the batch at once instead of row by row).
-    """
-    now = _utc(now)
-    counts = dict.fromkeys((SENT, FAILED, QUEUED, UNKNOWN, SUPPRESSED, SKIPPED), 0)
-    # Due keys are read a window at a time and claimed ``batch`` by ``batch`` by key: one scan
-    # of the queue per window, not per batch (rows another run took meanwhile are just skipped).
-    window: list[str] = []
-    said = time.monotonic()
-    while True:
-        if not window:
-            window = due_keys(store, now, max(batch, WINDOW))
-            if not window:
-                return counts
-        chunk, window = window[:batch], window[batch:]
-        pending = claim(store, now, claimed_by, batch, keys=chunk)
-        if not pending:
-            continue
-        try:
-            if prepare is not None:
-                prepare(list(pending))
-            while pending:
-                delivery = pending[0]
-                decision = gate(delivery) if gate is not None else None
-                if decision is not None:
-                    status = _apply_gate(store, delivery, claimed_by, decision, now)
-                    pending.pop(0)
-                else:
-                    pending.pop(0)  # from here on the remote side may see it: never put back
-                    status = _send(store, channels.get(delivery.channel), delivery, claimed_by, now,
-                                   retry_delays, max_attempts)
-                if status is not None:
-                    counts[status] += 1
-        except BaseException:
-            _put_back(store, pending, claimed_by)
-            raise
-        if progress is not None and time.monotonic() - said >= 1.0:  # a line a second, not one per batch
-            said = time.monotonic()
-            progress(f"outbox: {counts[SENT]} sent, {counts[FAILED]} failed, {counts[QUEUED]} queued again, "
-                     f"{counts[UNKNOWN]} unknown, {counts[SUPPRESSED] + counts[SKIPPED]} not sent")
-
-
-def _put_back(store: Store, pending: list[Delivery], claimed_by: str) -> None:
-    """Queue again the claimed rows no channel has seen, after the loop stopped on an error."""
-    for delivery in pending:
-        try:
-            release(store, delivery.key, claimed_by, QUEUED, None)
-        except Exception:  # noqa: BLE001 - a broken store must not mask the first error; recover() marks it later
-            return
-
-
-def _apply_gate(store: Store, delivery: Delivery, claimed_by: str, decision, now: datetime) -> str | None:
-    verdict, detail = decision
-    if verdict in FINAL_BY_GATE:
-        return verdict if release(store, delivery.key, claimed_by, verdict, str(detail), now=now) else None
-    if verdict == DEFER:
-        until = _utc(detail) if isinstance(detail, datetime) else None
-        if until is None or until <= now:
-            # A row deferred to now would be claimed again by this same loop, forever.
-            raise InputError(f"the gate deferred {delivery.key} to {detail!r}: a deferral needs a datetime later "
-                             f"than {now:%Y-%m-%d %H:%M:%S}", parameter="until")
-        reason = f"capped until {until:%Y-%m-%d %H:%M}"
-        return QUEUED if release(store, delivery.key, claimed_by, QUEUED, reason, due_at=until) else None
-    raise InputError(f"the gate answered {verdict!r} for {delivery.key}: use None, suppressed, skipped or defer",
-                     parameter="gate")
-
-
-def _send(store: Store, channel: Channel | None, delivery: Delivery, claimed_by: str, now: datetime,
-          retry_delays: tuple[int, ...], max_attempts: int) -> str | None:
-    if channel is None:
-        outcome = Outcome(FAILED, f"no channel {delivery.channel!r} is configured: add a [channels.{delivery.channel}] "
-                                  "section to the settings file (retainly.toml)")
-        return finish(store, delivery.key, claimed_by, outcome, now, retry_delays, max_attempts)
-    try:
-        outcome = channel.deliver(delivery)
-    except Exception as exc:  # noqa: BLE001 - one channel's bug must not block the others
-        text = one_line(str(exc)) or type(exc).__name__
-        marked = _mark_unknown(store, delivery.key, claimed_by, now,
-                               f"channel {delivery.channel!r} raised {type(exc).__name__}: {text}")
-        return UNKNOWN if marked else None
-    except BaseException:  # interrupted mid-call: it may have arrived; record that, then stop
-        _mark_unknown(store, delivery.key, claimed_by, now, "interrupted while sending")
-        raise
-    return finish(store, delivery.key, claimed_by, outcome, now, retry_delays, max_attempts)
+def _update_held_many(store: Store, changes: dict[tuple, list[str]], claimed_by: str) -> dict[str, str]:
+    """Apply each (status, assignments, parameters) to its keys, where ``claimed_by`` still holds
+    them: one statement per change and thousand keys, not one per row. Key -> status written."""
+    done: dict[str, str] = {}
+    for (status, assignments, params), keys in changes.items():
+        for start in range(0, len(keys), KEYS_PER_STATEMENT):
+            part = keys[start:start + KEYS_PER_STATEMENT]
+            for (key,) in store.fetchall(
+                    f"UPDATE outbox SET {assignments} WHERE {HELD} AND key IN ({', '.join('?' * len(part))}) "
+                    "RETURNING key", (*params, claimed_by, *part)):
+                done[key] = status
+    return done
 
 
 # -- reading ---------------------------------------------------------------------------------

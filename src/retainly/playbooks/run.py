@@ -36,8 +36,8 @@ from jinja2.sandbox import SandboxedEnvironment
 from retainly.audiences import membership
 from retainly.audiences.compile import matching
 from retainly.messaging.consent import choose_channel, reachability, refusal
+from retainly.playbooks import delivery, outbox
 from retainly.playbooks import enrol as enrolment
-from retainly.playbooks import outbox
 from retainly.playbooks.definition import Playbook
 from retainly.settings import ActionSettings
 from retainly.store.backends import Store
@@ -153,10 +153,12 @@ def _run(store: Store, playbooks: list[Playbook], as_of: date, settings: ActionS
             say("delivering due actions")
             now_utc = datetime.now(timezone.utc)
             outbox.recover(store, now_utc, lease_seconds=settings.lease_seconds)
-            # Small batches: a kill turns a claimed batch's untried rows "unknown" (never sent twice).
-            report.delivered = outbox.deliver_due(store, channels, now_utc, claimed_by=f"run-{run_id}",
-                                                  gate=planner.gate, batch=20, progress=progress,
-                                                  prepare=planner.prepare_gate)
+            planner.load_sent()
+            # Small batches unless a channel sets its own: a kill turns a claimed batch's untried
+            # rows "unknown" (never sent twice).
+            report.delivered = delivery.deliver_due(store, channels, now_utc, claimed_by=f"run-{run_id}",
+                                                    gate=planner.gate, batch=20, progress=progress,
+                                                    prepare=planner.prepare_gate)
         summary = json.dumps({p.name: {"entered": p.entered, "held_out": p.held_out, "planned": p.planned}
                               for p in report.playbooks}, sort_keys=True)
         store.execute("UPDATE runs SET finished_at = ?, status = 'finished', summary = ? WHERE run_id = ?",
@@ -269,23 +271,23 @@ class _Planner:
                 payload=_payload(playbook, step, number, context.get(customer_id, {}), self.as_of)))
         return entries
 
-    def prepare_gate(self, batch: list) -> None:
-        """Read what the send-time checks need for a claimed batch at once: reachability and each
-        customer's marketing messages sent in the last seven days, per channel."""
-        ids = sorted({d.customer_id for d in batch})
-        self._reach = reachability(self.store, ids)
+    def load_sent(self) -> None:
+        """Each customer's marketing messages sent in the last seven days, per channel, read once
+        before delivering; the gate counts this run's sends on top."""
         self._sent = Counter()
-        if ids:
-            marks = ", ".join("?" * len(ids))
-            for cid, channel, n in self.store.fetchall(
-                    "SELECT customer_id, channel, COUNT(*) FROM outbox WHERE status = 'sent' AND finished_at > ? "
-                    f"AND customer_id IN ({marks}) GROUP BY customer_id, channel",
-                    (utc(datetime.now() - timedelta(days=7)), *ids)):
-                self._sent[(int(cid), channel)] = int(n)
+        for cid, channel, n in self.store.fetchall(
+                "SELECT customer_id, channel, COUNT(*) FROM outbox WHERE status = 'sent' AND finished_at > ? "
+                "GROUP BY customer_id, channel", (utc(datetime.now() - timedelta(days=7)),)):
+            self._sent[(int(cid), channel)] = int(n)
+
+    def prepare_gate(self, batch: list) -> None:
+        """Read the contacts, consents and suppressions of a claimed batch's customers at once
+        (they may have changed since planning: an unsubscribe arrives at any time)."""
+        self._reach = reachability(self.store, sorted({d.customer_id for d in batch}))
 
     def gate(self, delivery) -> tuple[str, object] | None:
-        """Checked again at send time: consent and suppression, and the weekly cap of sent messages
-        (from ``prepare_gate``'s reads for the batch; this batch's own sends count too)."""
+        """Checked again at send time: consent and suppression (``prepare_gate``'s reads for the
+        batch), and the weekly cap of sent messages (``load_sent``, this run's sends included)."""
         if delivery.customer_id not in self._reach:
             self.prepare_gate([delivery])
         playbook = self.by_name.get(delivery.playbook)
