@@ -11,7 +11,7 @@ import dataclasses
 import hashlib
 import json
 
-from retainly.store.migrations import MIGRATIONS, Migration
+from retainly.store.migrations import LATEST_VERSION, MIGRATIONS, Migration
 
 # sha256 of each released migration's statements, derived tables and sequences (see `checksum`).
 RELEASED = {
@@ -26,16 +26,20 @@ RELEASED = {
     9: "1aaea227e1c59bd7440e5edd918b36ba817db9900ba9d2076ed633d21d98c70f",
     10: "e435853b6afdbb79d1c532a568a1ad5e45a1d7648cea6c0cf55e42de48b35f4a",
     11: "25270d10d57834c825d3a2fb4089e36b0a53424ac8e9a32995f1b2778223caf3",
+    12: "896aaf6cdb6d7f626e6ceb08b5e1535ae0f1267365dd936e55e1f0c7ffd91cb5",
 }
 
 
 def checksum(migration: Migration) -> str:
     """What a migration does to a store, as one hash: its name and timestamps aside."""
-    payload = json.dumps({
+    parts = {
         "statements": list(migration.statements),
         "derived": list(migration.derived),
         "sequences": [list(sequence) for sequence in migration.sequences],
-    })
+    }
+    if migration.engines != Migration.engines:  # counted only where set, so older checksums stand
+        parts["engines"] = list(migration.engines)
+    payload = json.dumps(parts)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -64,5 +68,8 @@ def test_an_edit_to_a_released_migration_is_caught():
     assert frozen_problems([edited if m is v6 else m for m in MIGRATIONS]) == ["v6 changed"]
     renamed = dataclasses.replace(v6, name="a better name")  # the name is what `db status` shows, not the schema
     assert frozen_problems([renamed if m is v6 else m for m in MIGRATIONS]) == []
-    unpinned = Migration(12, "next", ("CREATE TABLE next_one (x INTEGER)",))
-    assert frozen_problems([*MIGRATIONS, unpinned])[0].startswith("v12 has no pinned checksum")
+    unpinned = Migration(LATEST_VERSION + 1, "next", ("CREATE TABLE next_one (x INTEGER)",))
+    assert frozen_problems([*MIGRATIONS, unpinned])[0].startswith(f"v{LATEST_VERSION + 1} has no pinned checksum")
+    latest = MIGRATIONS[-1]
+    moved = dataclasses.replace(latest, engines=("duckdb", "postgres"))  # the engines it runs on are part of it
+    assert frozen_problems([*MIGRATIONS[:-1], moved]) == [f"v{LATEST_VERSION} changed"]

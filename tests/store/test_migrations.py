@@ -158,3 +158,19 @@ def test_in_between_v6_store_is_repaired_by_upgrade(store_url, tmp_path, capsys,
     # Upgrading again finds nothing to do.
     with Workspace.open_unchecked(store_url) as ws:
         assert ws.schema.upgrade() == []
+
+
+def test_a_migration_for_one_engine_is_recorded_on_both_and_runs_on_its_own(store_url):
+    """v12 drops the outbox's two indexes on DuckDB only (checked in each engine's catalog)."""
+    ws = Workspace.open(store_url)
+    try:
+        store = ws.store
+        assert store.fetchone("SELECT MAX(version) FROM retainly_schema")[0] == LATEST_VERSION
+        if store.backend_name == "duckdb":
+            names = {n for (n,) in store.fetchall("SELECT index_name FROM duckdb_indexes() WHERE table_name = 'outbox'")}
+        else:
+            names = {n for (n,) in store.fetchall("SELECT indexname FROM pg_indexes WHERE tablename = 'outbox'")}
+        expected = set() if store.backend_name == "duckdb" else {"outbox_by_status", "outbox_by_customer"}
+        assert names & {"outbox_by_status", "outbox_by_customer"} == expected
+    finally:
+        ws.close()

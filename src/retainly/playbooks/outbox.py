@@ -154,12 +154,16 @@ def claim(store: Store, now: datetime, claimed_by: str, limit: int = 200,
         chosen, chosen_params = ", ".join("?" * len(keys)), tuple(keys)
     with store.transaction():
         # The status test is what makes the claim safe without the writer lock: under READ
-        # COMMITTED PostgreSQL re-checks it on a row another transaction just changed.
-        rows = store.fetchall(
+        # COMMITTED PostgreSQL re-checks it on a row another transaction just changed. (No
+        # RETURNING: on DuckDB an UPDATE ... RETURNING is 2-4 times slower than the two statements.)
+        store.execute(
             "UPDATE outbox SET status = 'sending', claimed_by = ?, claimed_at = ?, attempts = attempts + 1 "
-            f"WHERE status = 'queued' AND key IN ({chosen}) "
-            "RETURNING key, playbook, step, customer_id, channel, payload, attempts, priority, due_at",
-            (claimed_by, now, *chosen_params))
+            f"WHERE status = 'queued' AND key IN ({chosen})", (claimed_by, now, *chosen_params))
+        mine = "" if keys is None else f"AND key IN ({chosen}) "
+        rows = store.fetchall(
+            "SELECT key, playbook, step, customer_id, channel, payload, attempts, priority, due_at FROM outbox "
+            f"WHERE claimed_by = ? AND status = 'sending' {mine}",
+            (claimed_by, *(() if keys is None else chosen_params)))
     rows.sort(key=lambda row: (-row[7], row[8], row[0]))
     # Delivery.attempts counts the deliveries tried before this one; the stored count includes it.
     return [Delivery(key, playbook, step, customer_id, channel, json.loads(payload), attempts - 1)
@@ -301,15 +305,17 @@ def _held(store: Store, columns: str, keys: list[str], claimed_by: str) -> list[
 
 def _update_held_many(store: Store, changes: dict[tuple, list[str]], claimed_by: str) -> dict[str, str]:
     """Apply each (status, assignments, parameters) to its keys, where ``claimed_by`` still holds
-    them: one statement per change and thousand keys, not one per row. Key -> status written."""
+    them: one statement per change and thousand keys, not one per row. Key -> status written.
+    Called inside a transaction, which holds the writer lock: the rows read as held stay so
+    until the update (and UPDATE ... RETURNING is much slower on DuckDB)."""
     done: dict[str, str] = {}
     for (status, assignments, params), keys in changes.items():
-        for start in range(0, len(keys), KEYS_PER_STATEMENT):
-            part = keys[start:start + KEYS_PER_STATEMENT]
-            for (key,) in store.fetchall(
-                    f"UPDATE outbox SET {assignments} WHERE {HELD} AND key IN ({', '.join('?' * len(part))}) "
-                    "RETURNING key", (*params, claimed_by, *part)):
-                done[key] = status
+        held = [key for (key,) in _held(store, "key", keys, claimed_by)]
+        for start in range(0, len(held), KEYS_PER_STATEMENT):
+            part = held[start:start + KEYS_PER_STATEMENT]
+            store.execute(f"UPDATE outbox SET {assignments} WHERE {HELD} AND key IN ({', '.join('?' * len(part))})",
+                          (*params, claimed_by, *part))
+        done.update(dict.fromkeys(held, status))
     return done
 
 

@@ -177,6 +177,7 @@ class _Planner:
         self.used: Counter = Counter()  # (customer, channel) -> marketing rows this week, this run included
         self._reach: dict = {}  # the send-time checks' reads for the claimed batch (prepare_gate)
         self._sent: Counter = Counter()
+        self._later = datetime.now(timezone.utc) + timedelta(days=1)
         self._load_used()
 
     def _load_used(self) -> None:
@@ -284,6 +285,8 @@ class _Planner:
         """Read the contacts, consents and suppressions of a claimed batch's customers at once
         (they may have changed since planning: an unsubscribe arrives at any time)."""
         self._reach = reachability(self.store, sorted({d.customer_id for d in batch}))
+        # One time a day later for the batch's capped rows (to the minute): they are deferred together.
+        self._later = (datetime.now(timezone.utc) + timedelta(days=1, minutes=1)).replace(second=0, microsecond=0)
 
     def gate(self, delivery) -> tuple[str, object] | None:
         """Checked again at send time: consent and suppression (``prepare_gate``'s reads for the
@@ -298,7 +301,7 @@ class _Planner:
         limit = self.cap(delivery.channel) if marketing else None
         if limit is not None:
             if self._sent[(delivery.customer_id, delivery.channel)] >= limit:
-                return ("defer", datetime.now(timezone.utc) + timedelta(days=1))
+                return ("defer", self._later)
             self._sent[(delivery.customer_id, delivery.channel)] += 1
         return None
 

@@ -14,3 +14,5 @@ class Migration:
     derived: tuple[str, ...] = ()
     # Sequences to create, each starting after the highest id already stored: (sequence, table, column).
     sequences: tuple[tuple[str, str, str], ...] = ()
+    # The engines whose stores run the statements; on the others the migration is only recorded.
+    engines: tuple[str, ...] = ("duckdb", "postgres")

@@ -54,7 +54,7 @@ def upgrade(store: Store, target: int = LATEST_VERSION) -> list[Migration]:
                 if current_version(store) >= migration.version:
                     continue
                 store.execute(SCHEMA_TABLE_DDL)
-                for statement in migration.statements:
+                for statement in migration.statements if store.backend_name in migration.engines else ():
                     store.execute(statement)
                 for table in migration.derived:
                     DERIVED[table](store)
