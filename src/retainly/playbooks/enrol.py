@@ -168,11 +168,13 @@ def enrol(store: Store, playbook: Playbook, found: list[Candidate], as_of: date,
     with store.transaction():
         store.stage(name, rows)
         try:
-            written = store.fetchall(f"INSERT INTO enrolments ({columns}) SELECT {columns} FROM {name} "
-                                     "ON CONFLICT (playbook, customer_id, occurrence) DO NOTHING "
-                                     "RETURNING customer_id, occurrence")
+            # Another run may have enrolled some since they were found: only this run's count. The
+            # transaction holds the writer lock, so what it reads as taken stays so until the insert.
+            taken = {(int(c), o) for c, o in store.fetchall(
+                f"SELECT s.customer_id, s.occurrence FROM {name} AS s JOIN enrolments AS e ON e.playbook = s.playbook "
+                "AND e.customer_id = s.customer_id AND e.occurrence = s.occurrence")}
+            store.execute(f"INSERT INTO enrolments ({columns}) SELECT {columns} FROM {name} "
+                          "ON CONFLICT (playbook, customer_id, occurrence) DO NOTHING")
         finally:
             store.unstage(name)
-    # Another run at the same moment may have enrolled some first: only this run's count.
-    mine = {(int(c), o) for c, o in written}
-    return [(c, a) for c, a in pairs if (c.customer_id, c.occurrence) in mine]
+    return [(c, a) for c, a in pairs if (c.customer_id, c.occurrence) not in taken]

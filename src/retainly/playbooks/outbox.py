@@ -109,13 +109,13 @@ def write(store: Store, entries: Iterable[OutboxEntry], run_id: int | None) -> i
         store.stage(name, staged)
         try:
             # NOT EXISTS skips known keys in bulk; ON CONFLICT covers a row another writer added.
-            inserted = store.fetchall(
+            inserted = store.changed(
                 f'INSERT INTO outbox ({columns}) SELECT {columns} FROM "{name}" AS s '
                 "WHERE NOT EXISTS (SELECT 1 FROM outbox AS o WHERE o.key = s.key) "
-                "ON CONFLICT (key) DO NOTHING RETURNING key")
+                "ON CONFLICT (key) DO NOTHING")
         finally:
             store.unstage(name)
-    return len(inserted)
+    return inserted
 
 
 def _check_entry(entry: OutboxEntry) -> None:

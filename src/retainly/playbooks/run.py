@@ -240,9 +240,11 @@ class _Planner:
         if playbook.condition is not None:
             holds = set(matching(self.store, playbook.condition, self.as_of).to_pandas()["customer_id"].astype(int))
         entries = []
+        now_due = utc(out_of_quiet_hours(self.moment, self.settings))
+        capped_due = utc(out_of_quiet_hours(datetime.combine(self.moment.date() + timedelta(days=1),
+                                                             time(self.settings.quiet_end_hour)), self.settings))
         for customer_id, occurrence, number, step, enrolled_on in due:
-            status, reason, channel = "queued", None, step.channels[0]
-            due_at = out_of_quiet_hours(self.moment, self.settings)
+            status, reason, channel, due_at = "queued", None, step.channels[0], now_due
             if (self.as_of - (enrolled_on + timedelta(days=step.after_days))).days > self.settings.late_days:
                 status, reason = "skipped", f"more than {self.settings.late_days} days late"
             elif holds is not None and customer_id not in holds:
@@ -255,9 +257,7 @@ class _Planner:
                     channel = chosen
                     limit = self.cap(channel) if playbook.marketing else None
                     if limit is not None and self.used[(customer_id, channel)] >= limit:
-                        due_at = out_of_quiet_hours(datetime.combine(self.moment.date() + timedelta(days=1),
-                                                                     time(self.settings.quiet_end_hour)),
-                                                    self.settings)
+                        due_at = capped_due
                         reason = f"capped: {limit} {channel} a week"
                         result.capped += 1
                     self.used[(customer_id, channel)] += 1
@@ -269,7 +269,7 @@ class _Planner:
                 result.skipped[reason] += 1
             entries.append(outbox.OutboxEntry(
                 playbook=playbook.name, step=number, customer_id=customer_id, occurrence=occurrence, channel=channel,
-                priority=playbook.priority, due_at=utc(due_at), status=status, reason=reason,
+                priority=playbook.priority, due_at=due_at, status=status, reason=reason,
                 payload=_payload(playbook, step, number, context.get(customer_id, {}), self.as_of)))
         return entries
 

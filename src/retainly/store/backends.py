@@ -50,6 +50,12 @@ class Store:
         rows = self.fetchall(sql, params)
         return rows[0] if rows else None
 
+    def changed(self, sql: str, params: Sequence[Any] | None = None) -> int:
+        """Run an INSERT, UPDATE or DELETE; the number of rows it changed. (Cheaper than RETURNING,
+        which on DuckDB makes a statement several times slower.)"""
+        row = self.fetchone(sql, params)  # DuckDB answers such a statement with one row: the count
+        return int(row[0]) if row else 0
+
     def insert_from(self, table: str, expression) -> None:
         """INSERT the rows of an Ibis expression into ``table`` without leaving the engine."""
         columns = ", ".join(f'"{name}"' for name in expression.columns)
@@ -242,6 +248,11 @@ class PostgresStore(Store):
         with self.ibis.con.cursor() as cursor:
             cursor.execute(sql.replace("?", "%s") if params is not None else sql, params)
             return cursor.fetchall()
+
+    def changed(self, sql: str, params: Sequence[Any] | None = None) -> int:
+        with self.ibis.con.cursor() as cursor:
+            cursor.execute(sql.replace("?", "%s") if params is not None else sql, params)
+            return max(cursor.rowcount, 0)
 
     @contextmanager
     def _engine_transaction(self) -> Iterator[None]:
