@@ -289,21 +289,21 @@ class _Planner:
         # One time a day later for the batch's capped rows (to the minute): they are deferred together.
         self._later = (datetime.now(timezone.utc) + timedelta(days=1, minutes=1)).replace(second=0, microsecond=0)
 
-    def gate(self, delivery) -> tuple[str, object] | None:
+    def gate(self, row) -> tuple[str, object] | None:
         """Checked again at send time: consent and suppression (``prepare_gate``'s reads for the
         batch), and the weekly cap of sent messages (``load_sent``, this run's sends included)."""
-        if delivery.customer_id not in self._reach:
-            self.prepare_gate([delivery])
-        playbook = self.by_name.get(delivery.playbook)
+        if row.customer_id not in self._reach:
+            self.prepare_gate([row])
+        playbook = self.by_name.get(row.playbook)
         marketing = playbook.marketing if playbook is not None else True
-        reason = refusal(self._reach.get(delivery.customer_id), delivery.channel, marketing)
+        reason = refusal(self._reach.get(row.customer_id), row.channel, marketing)
         if reason is not None:
             return ("suppressed", reason)
-        limit = self.cap(delivery.channel) if marketing else None
+        limit = self.cap(row.channel) if marketing else None
         if limit is not None:
-            if self._sent[(delivery.customer_id, delivery.channel)] >= limit:
+            if self._sent[(row.customer_id, row.channel)] >= limit:
                 return ("defer", self._later)
-            self._sent[(delivery.customer_id, delivery.channel)] += 1
+            self._sent[(row.customer_id, row.channel)] += 1
         return None
 
 
