@@ -310,12 +310,3 @@ def test_finishing_many_records_each_outcome_as_finish_would(workspace):
     assert outbox.finish_many(store, [(claimed[0].key, Outcome("sent", "again"))], "run", T0) == {claimed[0].key: None}
     assert status_of(store, claimed[3].key)[0] == "sending"  # not in the call: untouched
 
-
-def test_recover_queues_again_the_rows_of_a_channel_that_keeps_each_key_once(workspace):
-    store = workspace.store
-    outbox.write(store, [entry(1), entry(2, channel="file"), entry(3, channel="file")], run_id=1)
-    outbox.claim(store, T0, "killed")
-    assert outbox.recover(store, T0 + timedelta(seconds=901), lease_seconds=900, requeue_channels=["file"]) == 3
-    assert status_of(store, entry(1).key)[0] == "unknown"
-    assert [status_of(store, entry(c, channel="file").key)[0] for c in (2, 3)] == ["queued", "queued"]
-    assert [d.customer_id for d in outbox.claim(store, T0 + timedelta(seconds=902), "rerun")] == [2, 3]

@@ -11,8 +11,6 @@ The outbox hands a channel one ``Delivery`` (one outbox row) at a time and recor
 A channel may also offer ``deliver_many(deliveries) -> outcomes`` (in order) and a
 ``batch_size``: the delivery loop then hands it a claimed batch at once (the file channel
 appends a batch with one fsync). Without them it gets one delivery at a time in small batches.
-A channel that never delivers a key twice by itself says ``keeps_keys_once = True``: the rows
-a killed run left ``sending`` are then queued for it again instead of ending ``unknown``.
 
 A channel never raises for a failure of the receiving end; it raises ``InputError`` only for
 its own settings (an unknown channel, a missing option, a URL that is not http/https).

@@ -51,8 +51,9 @@ CSV_COLUMNS = ("key", "playbook", "step", "customer_id", "channel", "sent_at", "
 class FileChannel:
     """Appends deliveries to ``path`` (``.jsonl`` or ``.csv``), never the same key twice."""
 
-    batch_size = 5000  # rows the delivery loop claims at once for this channel (one append, one fsync)
-    keeps_keys_once = True  # a row left "sending" by a killed run may be handed over again (outbox.recover)
+    # Rows the delivery loop claims at once for this channel (one append, one fsync). A kill
+    # leaves at most this many rows "unknown" (never written twice, maybe not written at all).
+    batch_size = 2000
 
     def __init__(self, path: str | os.PathLike, *, name: str = "file", clock: Clock = utc_now):
         self.path = Path(path)

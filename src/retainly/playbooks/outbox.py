@@ -265,25 +265,15 @@ def mark_unknown_many(store: Store, reasons: list[tuple[str, str]], claimed_by: 
     return {key: key in done for key, _ in reasons}
 
 
-def recover(store: Store, now: datetime, lease_seconds: float = 900, requeue_channels: Iterable[str] = ()) -> int:
+def recover(store: Store, now: datetime, lease_seconds: float = 900) -> int:
     """Mark ``unknown`` the rows left ``sending`` for more than ``lease_seconds`` (a crashed or
-    killed run); they are never sent again. Rows of ``requeue_channels`` (channels that keep each
-    key once themselves, such as the file channel) are queued again instead: handing one to its
-    channel a second time cannot deliver it twice. The number of rows recovered."""
+    killed run); they are never sent again. The number of rows marked."""
     now = _utc(now)
-    stale = now - timedelta(seconds=lease_seconds)
-    requeue = sorted(set(requeue_channels))
     with store.transaction():
-        held = store.fetchone("SELECT COUNT(*) FROM outbox WHERE status = 'sending' AND claimed_at < ?", (stale,))[0]
-        if requeue:
-            store.execute(
-                "UPDATE outbox SET status = 'queued', reason = ? WHERE status = 'sending' AND claimed_at < ? "
-                f"AND channel IN ({', '.join('?' * len(requeue))})",
-                ("claimed by a run that stopped; queued again (its channel keeps each key once)", stale, *requeue))
-        store.execute(
+        return store.changed(
             "UPDATE outbox SET status = 'unknown', reason = ?, finished_at = ? WHERE status = 'sending' AND claimed_at < ?",
-            (f"still sending after {lease_seconds:g} s: the run that claimed it stopped; not sent again", now, stale))
-    return int(held)
+            (f"still sending after {lease_seconds:g} s: the run that claimed it stopped; not sent again",
+             now, now - timedelta(seconds=lease_seconds)))
 
 
 def abandon(store: Store, claimed_by: str, now: datetime | None = None) -> int:

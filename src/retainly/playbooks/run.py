@@ -152,8 +152,7 @@ def _run(store: Store, playbooks: list[Playbook], as_of: date, settings: ActionS
         if channels is not None:
             say("delivering due actions")
             now_utc = datetime.now(timezone.utc)
-            outbox.recover(store, now_utc, lease_seconds=settings.lease_seconds,
-                           requeue_channels=[n for n, c in channels.items() if getattr(c, "keeps_keys_once", False)])
+            outbox.recover(store, now_utc, lease_seconds=settings.lease_seconds)
             planner.load_sent()
             # Small batches unless a channel sets its own: a kill turns a claimed batch's untried
             # rows "unknown" (never sent twice).
