@@ -45,7 +45,7 @@ from retainly.playbooks.outbox import (
 from retainly.store.backends import Store
 
 DEFER = "defer"
-WINDOW = 5000  # due rows read at once: one scan of the queue per window, not per batch
+WINDOW = 20_000  # due rows read at once (one scan of the queue each); split by channel, still whole batches
 # A gate returns None (send), (SUPPRESSED | SKIPPED, reason) or (DEFER, until).
 Gate = Callable[[Delivery], "tuple[str, Any] | None"]
 
