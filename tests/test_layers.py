@@ -24,10 +24,10 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "retainly"
 
 LAYERS = {
-    "cli": "shell", "views": "shell", "__main__": "shell",
+    "cli": "shell", "views": "shell", "web": "shell", "__main__": "shell",
     "workspace": "core", "services": "core", "__init__": "core",
     "ingest": "domain", "features": "domain", "segments": "domain", "scores": "domain", "synth": "domain",
-    "audiences": "domain", "playbooks": "domain", "messaging": "domain",
+    "audiences": "domain", "playbooks": "domain", "messaging": "domain", "access": "domain",
     "store": "store", "models": "models",
     "errors": "leaf", "settings": "leaf", "results": "leaf", "csv_cells": "leaf",
 }

@@ -12,7 +12,7 @@ The CLI, the API, the report and notebooks call the services; none of them holds
 
 Each domain is one attribute, made on first use: ``data``, ``schema``, ``measures``, ``rfm``,
 ``predictions``, ``lifecycle``, ``insights``, ``customers``, ``reports``, ``audiences``,
-``playbooks``; the graph of stored
+``playbooks``, ``keys`` (API keys); the graph of stored
 results is ``derived``. A new domain is one more attribute here and a module in ``services/``.
 """
 
@@ -38,6 +38,7 @@ from retainly.store.backends import Store, connect
 
 
 if TYPE_CHECKING:
+    from retainly.services.access import AccessService
     from retainly.services.audiences import AudienceService
     from retainly.services.playbooks import PlaybookService
 
@@ -153,3 +154,9 @@ class Workspace:
         from retainly.services.playbooks import PlaybookService
 
         return PlaybookService(self)
+
+    @cached_property
+    def keys(self) -> AccessService:
+        from retainly.services.access import AccessService
+
+        return AccessService(self)

@@ -20,16 +20,17 @@ LISTS = {
     "lifecycle": [], "buyer-types": [], "reorders": [], "backtest": ["--calibration-end", "2025-06-30"],
     "customer show": ["CUSTOMER"], "db status": [],
     "audiences fields": [], "audiences preview": ["vip or stage = at_risk"], "audiences list": [],
-    "playbooks list": [], "run": ["--dry-run"], "outbox": [],
+    "playbooks list": [], "run": ["--dry-run"], "outbox": [], "keys list": [],
 }
 # Lists that are empty on a fresh generated shop (no saved audience, no enabled playbook, no
-# message yet): their CSV is the header alone.
-EMPTY_ON_A_FRESH_SHOP = {"db status", "audiences list", "run", "outbox"}
+# message yet, no API key): their CSV is the header alone.
+EMPTY_ON_A_FRESH_SHOP = {"db status", "audiences list", "run", "outbox", "keys list"}
 # Commands that print no list: a change's report, a fit record, a file written, a showcase of
 # several tables (the demo), or a command of another area whose output is a report of what it did.
 NOT_LISTS = {"import", "generate", "demo", "report", "score", "db upgrade", "delete", "customer erase",
              "customer attributes", "customer set", "audiences save", "audiences show", "audiences delete",
              "playbooks show", "playbooks enable", "playbooks disable", "playbooks edit",
+             "keys create", "keys revoke", "serve",  # a key made (its token, once) or revoked; a server
              # a list of a saved audience's members: its --csv is in the golden output (audiences-members-csv)
              "audiences members"}
 # Lists of customers: led by the shop's id of the customer.

@@ -11,14 +11,10 @@ turns any failure to print its report into a warning, so the exit code still say
 from __future__ import annotations
 
 import csv
-import json
-import math
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
-from decimal import Decimal
 
 from rich.console import Console
 from rich.markup import escape
@@ -29,6 +25,7 @@ from retainly.cli import tables
 from retainly.cli.tables import visible
 from retainly.csv_cells import neutralise_cell
 from retainly.results import plain
+from retainly.results.base import cell, json_text
 
 
 class OutputError(Exception):
@@ -74,28 +71,10 @@ if not console.is_terminal:
 errors = Console(stderr=True)
 
 
-def _plain(value):
-    if isinstance(value, Decimal):
-        return float(value) if value != value.to_integral_value() else int(value)
-    if isinstance(value, (datetime, date)):
-        return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
-    return value
-
-
 def print_json(data) -> None:
     """JSON on stdout; results as their fields, exact decimals as numbers, NaN and infinities as
     null (strict JSON)."""
-    _stdout.write(json.dumps(_finite(plain(data)), default=_plain, indent=2, allow_nan=False) + "\n")
-
-
-def _finite(value):
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(item) for item in value]
-    return value
+    _stdout.write(json_text(data, indent=2) + "\n")
 
 
 def print_csv(rows: Sequence, columns: Sequence[str] = ()) -> None:
@@ -109,7 +88,7 @@ def print_csv(rows: Sequence, columns: Sequence[str] = ()) -> None:
     writer = csv.DictWriter(_stdout, fieldnames=[neutralise_cell(key) for key in _keys(rows) or columns])
     writer.writeheader()
     for row in rows:
-        writer.writerow({neutralise_cell(k): neutralise_cell(_plain(v)) for k, v in row.items()})
+        writer.writerow({neutralise_cell(k): neutralise_cell(cell(v)) for k, v in row.items()})
 
 
 def _keys(rows: list[dict]) -> list[str]:

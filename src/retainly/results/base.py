@@ -9,7 +9,11 @@ channel only when rows are per channel); ``key`` renames a field that is a Pytho
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 
@@ -36,6 +40,33 @@ def plain(value: Any) -> Any:
         return [plain(item) for item in value]
     if isinstance(value, dict):
         return {key: plain(item) for key, item in value.items()}
+    return value
+
+
+def cell(value: Any) -> Any:
+    """One plain value as the shells print it: an exact decimal as a number (whole ones as
+    integers), a date as YYYY-MM-DD, a time as YYYY-MM-DD HH:MM:SS."""
+    if isinstance(value, Decimal):
+        return float(value) if value != value.to_integral_value() else int(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
+    return value
+
+
+def json_text(data: Any, indent: int | None = None) -> str:
+    """Results (and lists and dicts of them) as strict JSON, the same in the CLI's ``--json`` and
+    the API: fields by name, values as ``cell`` gives them, NaN and infinities as null."""
+    separators = None if indent else (",", ":")
+    return json.dumps(_finite(plain(data)), default=cell, indent=indent, allow_nan=False, separators=separators)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
     return value
 
 

@@ -9,6 +9,7 @@ The SQL is the subset DuckDB and PostgreSQL share. Money is DECIMAL(18,4), never
 
 from __future__ import annotations
 
+from retainly.store.access_tables import V13_API_KEYS
 from retainly.store.action_tables import V11_ACTIONS
 from retainly.store.migration_type import Migration
 
@@ -392,7 +393,8 @@ _V12_DUCKDB_OUTBOX_INDEXES = Migration(
 
 MIGRATIONS: tuple[Migration, ...] = (_V1_CORE, _V2_SITE_AND_PROMOTIONS, _V3_RFM_SCORES, _V4_PURCHASES,
                                      _V5_PREDICTIONS, _V6_LIFECYCLE, _V7_ERASURES, _V8_REPAIR_V6,
-                                     _V9_ID_SEQUENCES, _V10_ORDER_CHANCE, V11_ACTIONS, _V12_DUCKDB_OUTBOX_INDEXES)
+                                     _V9_ID_SEQUENCES, _V10_ORDER_CHANCE, V11_ACTIONS, _V12_DUCKDB_OUTBOX_INDEXES,
+                                     V13_API_KEYS)
 LATEST_VERSION = MIGRATIONS[-1].version
 
 SCHEMA_TABLE_DDL = """CREATE TABLE IF NOT EXISTS retainly_schema (

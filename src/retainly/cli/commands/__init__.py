@@ -1,4 +1,4 @@
 """Each module adds its commands to the app."""
 
-from retainly.cli.commands import (audiences, customer, data, db, delete, insights, lifecycle, measure,  # noqa: F401
-                                     playbooks, predict, report, segments, shop)
+from retainly.cli.commands import (audiences, customer, data, db, delete, insights, keys, lifecycle,  # noqa: F401
+                                     measure, playbooks, predict, report, segments, serve, shop)

@@ -1,0 +1,58 @@
+"""The FastAPI app: the API's routes under ``/api/v1`` over one store (docs/api.md).
+
+``create_app`` opens the store when it is called, so a wrong URL or an old schema is reported
+before the server starts, and closes it when the server stops. One workspace serves every
+request, one request at a time (``retainly.web.shop`` says why). The OpenAPI document is at
+``/openapi.json`` and the interactive docs at ``/docs``; both are open, every route under
+``/api/v1`` needs an API key.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from retainly import __version__
+from retainly.web import errors, routes_actions, routes_shop
+from retainly.web.shop import Shop
+from retainly.workspace import Workspace
+
+PREFIX = "/api/v1"
+log = logging.getLogger("retainly.web")
+
+
+def create_app(url: str | None = None, settings_path: str | Path | None = None) -> FastAPI:
+    """The API over the store at ``url`` (default: $RETAINLY_DATABASE_URL, else ./retainly.duckdb),
+    with the analysis settings of ``settings_path`` (default: $RETAINLY_SETTINGS or ./retainly.toml).
+
+    The store must exist and be current: serving never creates one nor upgrades its schema."""
+    # Derived results computed on the way to an answer (scores for a new date) are noted in the log.
+    ws = Workspace.open(url, create=False, settings=settings_path, progress=log.info)
+    try:
+        ws.settings  # read now: a broken settings file is reported before the server starts, not per request
+    except BaseException:
+        ws.close()
+        raise
+    shop = Shop(ws)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            shop.close()
+
+    app = FastAPI(
+        title="retainly", version=__version__, lifespan=lifespan,
+        description="The REST API of retainly, a customer-retention engine. Every route under /api/v1 needs an "
+                    "API key (`retainly keys create --role ROLE`), sent as `Authorization: Bearer <token>` or "
+                    "`X-API-Key: <token>`. Errors come as {\"error\": message, \"field\": the field at fault}.")
+    app.state.shop = shop
+    errors.install(app)
+    for router in (*routes_shop.ROUTERS, *routes_actions.ROUTERS):
+        app.include_router(router, prefix=PREFIX)
+    return app

@@ -1,0 +1,139 @@
+"""The shop's figures and its customers: summary, KPIs, cohorts, RFM segments, predictions,
+lifecycle stages, buyer types, reorders due (docs/metrics.md, docs/models.md, docs/lifecycle.md,
+docs/buyer_types.md, docs/replenishment.md), and one customer on one screen (the customer 360).
+
+Each is the service call the CLI's command makes (`retainly summary|kpis|cohorts|segments|score|
+lifecycle|buyer-types|reorders|customer show`); results computed on the way (scores for a new
+date) are stored as the CLI stores them. The figures are for analysts; one customer's page is
+also for managers, who work with customers (their own task lists come with issue 16). Searching
+customers by name, email or phone waits for a service that does it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
+
+from retainly.results import (BuyerTypeMix, CohortRow, Consumable, CustomerView, DueReorder, KpiRow,
+                              PredictionsOverview, SegmentRow, StageCount, StoreSummary)
+from retainly.services.measures import BY_CHOICES, COHORT_METRICS
+from retainly.services.predictions import model_title
+from retainly.web.auth import READ_CUSTOMERS, READ_FIGURES, allow
+from retainly.web.pages import (AsOf, DatedPage, Limit, Offset, Page, json_response, page, page_of_read,
+                                to_read)
+from retainly.web.shop import shop
+
+figures = APIRouter(tags=["figures"], dependencies=[allow(*READ_FIGURES)])
+customers = APIRouter(tags=["customers"], dependencies=[allow(*READ_CUSTOMERS)])
+
+First = Annotated[date | None, Query(description="The first day, YYYY-MM-DD (default: the day of the first order).")]
+Last = Annotated[date | None, Query(description="The last day, inclusive (default: the day of the last order).")]
+
+
+@figures.get("/summary", response_model=StoreSummary)
+def summary(request: Request) -> Response:
+    """What the store holds: customers, purchase orders, revenue, guests, returns, the first and last order."""
+    with shop(request).use() as ws:
+        found = ws.data.summary()
+    return json_response(found)
+
+
+@figures.get("/kpis", response_model=Page[KpiRow])
+def kpis(
+    request: Request, limit: Limit = 100, offset: Offset = 0,
+    first: First = None, last: Last = None,
+    by: Annotated[str | None, Query(description=f"One row per {', '.join(BY_CHOICES)}; one row in all without.")]
+    = None,
+    window_days: Annotated[int | None, Query(ge=1, description="Activity window in days (default: the settings', "
+                                                               "365).")] = None,
+) -> Response:
+    """Retention KPIs for the days ``first`` to ``last`` (default: all history), one row per period or
+    channel with ``by``. Definitions: docs/metrics.md; rates are fractions."""
+    with shop(request).use() as ws:
+        rows = ws.measures.kpis(first, last, by, window_days)
+    return page(rows, limit, offset)
+
+
+@figures.get("/cohorts", response_model=Page[CohortRow])
+def cohorts(
+    request: Request, limit: Limit = 100, offset: Offset = 0,
+    by: Annotated[str, Query(description="Cohorts by first-order month, quarter or year.")] = "month",
+    metric: Annotated[str, Query(description=f"One of {', '.join(COHORT_METRICS)}.")] = "customers",
+) -> Response:
+    """Cohorts by the period of their first order, with the metric for each period after it."""
+    with shop(request).use() as ws:
+        rows = ws.measures.cohorts(by, metric)
+    return page(rows, limit, offset)
+
+
+@figures.get("/rfm/segments", response_model=DatedPage[SegmentRow])
+def rfm_segments(request: Request, as_of: AsOf = None, limit: Limit = 100, offset: Offset = 0) -> Response:
+    """RFM segments: size, shares, mean recency, frequency and spend, and the suggested action."""
+    with shop(request).use() as ws:
+        as_of = ws.rfm.ensure(as_of)
+        rows = ws.rfm.segments(as_of)
+    return page(rows, limit, offset, as_of=as_of)
+
+
+@figures.get("/predictions", response_model=PredictionsOverview)
+def predictions(request: Request, as_of: AsOf = None) -> Response:
+    """The fit behind the stored predictions (model, why it was chosen, its backtest), their totals,
+    and the customers per tenth of the chance to order (fitted first when missing)."""
+    with shop(request).use() as ws:
+        as_of = ws.predictions.ensure(as_of)
+        fit = ws.predictions.latest_fit(as_of)
+        overview = PredictionsOverview(fit=fit, model_title=model_title(fit.model),
+                                       totals=ws.predictions.totals(as_of),
+                                       chance_bins=ws.predictions.chance_histogram(as_of))
+    return json_response(overview)
+
+
+@figures.get("/lifecycle", response_model=DatedPage[StageCount])
+def lifecycle_counts(request: Request, as_of: AsOf = None, limit: Limit = 100, offset: Offset = 0) -> Response:
+    """Customers (and VIPs among them) per lifecycle stage, in the order of the stages, with their share."""
+    with shop(request).use() as ws:
+        as_of = ws.lifecycle.ensure(as_of)
+        rows = ws.lifecycle.counts(as_of)
+    return page(rows, limit, offset, as_of=as_of)
+
+
+@figures.get("/buyer-types", response_model=BuyerTypeMix)
+def buyer_types(request: Request, as_of: AsOf = None) -> Response:
+    """Customers per buyer type and source (a rule, or an early prediction), and what the data say
+    about promotions."""
+    with shop(request).use() as ws:
+        found = ws.insights.buyer_type_mix(as_of)
+    return json_response(found)
+
+
+@figures.get("/reorders", response_model=DatedPage[DueReorder])
+def reorders(request: Request, as_of: AsOf = None, limit: Limit = 100, offset: Offset = 0) -> Response:
+    """Reorders due of customers still likely to buy, most overdue first; ``total`` is null while
+    more follow this page."""
+    with shop(request).use() as ws:
+        found = ws.insights.reorders(as_of, to_read(limit, offset))
+    return page_of_read(found.due, limit, offset, as_of=found.as_of)
+
+
+@figures.get("/reorders/consumables", response_model=DatedPage[Consumable])
+def consumables(request: Request, as_of: AsOf = None, limit: Limit = 100, offset: Offset = 0) -> Response:
+    """Products bought again at a typical interval, with the interval (median and quartiles, days)."""
+    with shop(request).use() as ws:
+        found = ws.insights.reorders(ws.insights.ensure(as_of), 1)
+    return page(found.consumables, limit, offset, as_of=found.as_of)
+
+
+@customers.get("/customers/{customer_id}", response_model=CustomerView)
+def customer(request: Request, customer_id: str = Path(description="The shop's id of the customer."),
+             as_of: AsOf = None) -> Response:
+    """Customer 360: profile and consents, KPIs, RFM scores, predictions, stage and warning signs,
+    buyer type, reorders due, products to offer, orders, returns and contacts."""
+    with shop(request).use() as ws:
+        found = ws.customers.view(customer_id, as_of)
+    return json_response(found)
+
+
+ROUTERS = (figures, customers)
