@@ -1,7 +1,7 @@
 """Time the action layer on a generated shop: audience previews and counts, and `retainly run`.
 
     PYTHONPATH=src python benchmarks/actions.py [--customers 1000000] [--seed 1] [--postgres URL] [--log FILE]
-        [--delivery-budget SECONDS] [--no-run]
+        [--delivery-budget SECONDS] [--no-run] [--out FILE --keep] [--reuse]
 
 A shop of ``--customers`` generated customers goes into a fresh DuckDB file (a temporary folder,
 or ``--out``), or into a new database on the PostgreSQL server of ``--postgres`` (dropped at the
@@ -16,10 +16,11 @@ end unless ``--keep``). Then, as of the last order, each in this process:
    in a temporary RETAINLY_OUTBOX_DIR) and a second real run, which should find nothing new; the
    real run is compared with the aim (60 s at 1 M customers). ``--no-run`` stops after the audiences.
 
-Delivery goes row by row (70-150 rows a second here in December 2026), so at 200,000 customers
-and more a real run's delivery takes most of an hour or more: ``--delivery-budget SECONDS`` stops each real run's delivery
-after that long (an exception from the progress hook, between two batches, so no row is left
-half-handled) and extrapolates from the rate; the rest stays queued for the next run, and
+``--reuse`` measures again on a shop an earlier ``--keep`` run left in ``--out`` (DuckDB): no
+generation, the derived results kept, the action tables emptied. ``--delivery-budget SECONDS``
+stops each real run's delivery after that long (an exception from the progress hook, between
+two batches, so no row is left half-handled; delivery went row by row until December 2026, at
+70-150 rows a second, hours at 1 M) and extrapolates from the rate; the rest stays queued for the next run, and
 that run's row in ``runs`` says it failed. The counts after a real run are read from the
 store (enrolments, outbox rows by status) so that they are there whether or not it was stopped.
 
@@ -224,6 +225,14 @@ def bench_audiences(ws: Workspace, clock: Clock, as_of, repeat: int) -> list[tup
     return found
 
 
+def forget_actions(ws: Workspace) -> None:
+    """Empty what earlier runs of the playbooks wrote, so that the next run is a first one again."""
+    with ws.store.transaction():
+        for table in ("outbox", "enrolments", "runs", "audience_members", "audience_evaluations"):
+            ws.store.execute(f"DELETE FROM {table}")
+    ws.store.execute("CHECKPOINT")
+
+
 def outbox_counts(ws: Workspace) -> dict[str, int]:
     return {status: int(n) for status, n in ws.store.fetchall("SELECT status, COUNT(*) FROM outbox GROUP BY status")}
 
@@ -282,12 +291,16 @@ def main() -> None:
     parser.add_argument("--log", type=Path, help="write every timestamped progress line here")
     parser.add_argument("--delivery-budget", type=float, help="stop each real run's delivery after this many seconds")
     parser.add_argument("--no-run", action="store_true", help="stop after the audiences")
+    parser.add_argument("--reuse", action="store_true",
+                        help="DuckDB: measure again on the shop kept in --out (no generation; the action tables emptied)")
     args = parser.parse_args()
+    if args.reuse and (args.postgres or not args.out or not args.out.exists()):
+        parser.error("--reuse needs --out naming a DuckDB file an earlier --keep run left (and no --postgres)")
     print(f"machine: {machine()}; {load()}; commit {commit()}; {time.strftime('%Y-%m-%d %H:%M')}")
     folder = Path(tempfile.mkdtemp(prefix="retainly-actions-"))
     database = PostgresDatabase(args.postgres, args.customers) if args.postgres else None
     path = args.out or folder / "shop.duckdb"
-    if not database:
+    if not database and not args.reuse:
         for leftover in (path, Path(f"{path}.wal")):
             leftover.unlink(missing_ok=True)
     url = database.create() if database else f"duckdb:///{path}"
@@ -298,13 +311,16 @@ def main() -> None:
         print("  (CPU seconds: this process and the database's server backends)")
     began = time.perf_counter()
     try:
-        with Workspace.open(url, progress=clock.hear) as ws:
-            _, wall, cpu, phases = clock.timed("generate", lambda: ws.data.generate(args.customers, args.seed,
-                                                                                    progress=clock.hear))
+        with Workspace.open(url, progress=clock.hear, upgrade=args.reuse) as ws:
+            if args.reuse:
+                forget_actions(ws)
+            else:
+                _, wall, cpu, phases = clock.timed("generate", lambda: ws.data.generate(args.customers, args.seed,
+                                                                                        progress=clock.hear))
+                show_phases(phases)
             rows = ws.data.table_rows()
-            print(f"  generate: {wall:.1f} s wall, {cpu:.1f} s CPU; "
+            print(("  reused: " if args.reuse else f"  generate: {wall:.1f} s wall, {cpu:.1f} s CPU; ")
                   + ", ".join(f"{t} {rows[t]:,}" for t in ("customers", "orders", "order_lines", "events") if t in rows))
-            show_phases(phases)
             as_of = ws.data.last_order_date()
             print(f"  derived results as of {as_of}, once:")
             derived = 0.0
