@@ -310,3 +310,13 @@ def test_finishing_many_records_each_outcome_as_finish_would(workspace):
     assert outbox.finish_many(store, [(claimed[0].key, Outcome("sent", "again"))], "run", T0) == {claimed[0].key: None}
     assert status_of(store, claimed[3].key)[0] == "sending"  # not in the call: untouched
 
+
+
+def test_abandon_marks_the_run_and_its_batches_rows_unknown_and_no_one_elses(workspace):
+    store = workspace.store
+    outbox.write(store, [entry(c) for c in (1, 2, 3, 4)], run_id=1)
+    for claimer, key in (("run-9", entry(1).key), ("run-9/1", entry(2).key), ("run-90/1", entry(3).key)):
+        outbox.claim(store, T0, claimer, keys=[key])
+    # run-9 itself and its batch run-9/1; not run-90's batch, and not the unclaimed row 4.
+    assert outbox.abandon(store, "run-9", now=T0) == 2
+    assert [status_of(store, entry(c).key)[0] for c in (1, 2, 3, 4)] == ["unknown", "unknown", "sending", "queued"]

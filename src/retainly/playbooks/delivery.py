@@ -65,7 +65,7 @@ def deliver_due(store: Store, channels: Mapping[str, Channel], now: datetime, cl
     now = _utc(now)
     counts = dict.fromkeys((SENT, FAILED, QUEUED, UNKNOWN, SUPPRESSED, SKIPPED), 0)
     window: list[tuple[str, str]] = []
-    said = time.monotonic()
+    said, batches = time.monotonic(), 0
     while True:
         if not window:
             window = due_rows(store, now, max(batch, WINDOW))
@@ -77,10 +77,13 @@ def deliver_due(store: Store, channels: Mapping[str, Channel], now: datetime, cl
         chunk = [key for key, row_channel in window if row_channel == name][:size]
         taken = set(chunk)
         window = [row for row in window if row[0] not in taken]
-        # Rows another run took meanwhile are simply not claimed.
-        pending = claim(store, now, claimed_by, keys=chunk)
+        # Each batch is claimed under a name of its own ("run-7/12"), so its outcomes are recorded
+        # by that name rather than a list of keys. Rows another run took meanwhile are not claimed.
+        batches += 1
+        token = f"{claimed_by}/{batches}"
+        pending = claim(store, now, token, keys=chunk)
         if pending:
-            for status in _deliver_batch(store, channel, name, pending, claimed_by, now, gate, prepare,
+            for status in _deliver_batch(store, channel, name, pending, token, now, gate, prepare,
                                          retry_delays, max_attempts):
                 counts[status] += 1
         if progress is not None and time.monotonic() - said >= 1.0:  # a line a second, not one per batch

@@ -159,11 +159,14 @@ def claim(store: Store, now: datetime, claimed_by: str, limit: int = 200,
         store.execute(
             "UPDATE outbox SET status = 'sending', claimed_by = ?, claimed_at = ?, attempts = attempts + 1 "
             f"WHERE status = 'queued' AND key IN ({chosen})", (claimed_by, now, *chosen_params))
-        mine = "" if keys is None else f"AND key IN ({chosen}) "
+        # Read back by claimer alone (a key list makes DuckDB scan the whole key column again),
+        # then keep the asked keys: the delivery loop claims each batch under a name of its own.
         rows = store.fetchall(
             "SELECT key, playbook, step, customer_id, channel, payload, attempts, priority, due_at FROM outbox "
-            f"WHERE claimed_by = ? AND status = 'sending' {mine}",
-            (claimed_by, *(() if keys is None else chosen_params)))
+            f"WHERE {HELD}", (claimed_by,))
+    if keys is not None:
+        wanted = set(keys)
+        rows = [row for row in rows if row[0] in wanted]
     rows.sort(key=lambda row: (-row[7], row[8], row[0]))
     # Delivery.attempts counts the deliveries tried before this one; the stored count includes it.
     return [Delivery(key, playbook, step, customer_id, channel, json.loads(payload), attempts - 1)
@@ -277,15 +280,16 @@ def recover(store: Store, now: datetime, lease_seconds: float = 900) -> int:
 
 
 def abandon(store: Store, claimed_by: str, now: datetime | None = None) -> int:
-    """Mark ``unknown`` the rows ``claimed_by`` still holds (a run's cleanup after an unexpected
-    error). The number of rows marked."""
+    """Mark ``unknown`` the rows ``claimed_by`` still holds, its batches' (``claimed_by/N``, as
+    the delivery loop names them) included: a run's cleanup after an unexpected error. The
+    number of rows marked."""
+    prefix = f"{claimed_by}/"
     with store.transaction():
-        marked = store.fetchall(
+        return store.changed(
             "UPDATE outbox SET status = 'unknown', reason = ?, finished_at = COALESCE(?, claimed_at) "
-            "WHERE claimed_by = ? AND status = 'sending' RETURNING key",
+            "WHERE (claimed_by = ? OR SUBSTR(claimed_by, 1, ?) = ?) AND status = 'sending'",
             ("the run stopped while sending: outcome unknown; not sent again", _utc(now) if now else None,
-             claimed_by))
-    return len(marked)
+             claimed_by, len(prefix), prefix))
 
 
 HELD = "claimed_by = ? AND status = 'sending'"
@@ -303,17 +307,27 @@ def _held(store: Store, columns: str, keys: list[str], claimed_by: str) -> list[
 
 def _update_held_many(store: Store, changes: dict[tuple, list[str]], claimed_by: str) -> dict[str, str]:
     """Apply each (status, assignments, parameters) to its keys, where ``claimed_by`` still holds
-    them: one statement per change and thousand keys, not one per row. Key -> status written.
-    Called inside a transaction, which holds the writer lock: the rows read as held stay so
-    until the update (and UPDATE ... RETURNING is much slower on DuckDB)."""
+    them: one statement per change, not one per row. Key -> status written.
+
+    Called inside a transaction, which holds the writer lock, so the rows read as held stay so
+    until the update. A change that covers every row the claimer holds (a batch all sent, the
+    delivery loop's usual case) is applied by claimer alone, without a key list: on DuckDB each
+    ``key IN (...)`` scans the outbox's whole key column. (No RETURNING either: much slower there.)"""
+    held = {key for (key,) in store.fetchall(f"SELECT key FROM outbox WHERE {HELD}", (claimed_by,))}
     done: dict[str, str] = {}
     for (status, assignments, params), keys in changes.items():
-        held = [key for (key,) in _held(store, "key", keys, claimed_by)]
-        for start in range(0, len(held), KEYS_PER_STATEMENT):
-            part = held[start:start + KEYS_PER_STATEMENT]
-            store.execute(f"UPDATE outbox SET {assignments} WHERE {HELD} AND key IN ({', '.join('?' * len(part))})",
-                          (*params, claimed_by, *part))
-        done.update(dict.fromkeys(held, status))
+        mine = [key for key in dict.fromkeys(keys) if key in held]
+        if not mine:
+            continue
+        if len(mine) == len(held):
+            store.execute(f"UPDATE outbox SET {assignments} WHERE {HELD}", (*params, claimed_by))
+        else:
+            for start in range(0, len(mine), KEYS_PER_STATEMENT):
+                part = mine[start:start + KEYS_PER_STATEMENT]
+                store.execute(f"UPDATE outbox SET {assignments} WHERE {HELD} AND key IN ({', '.join('?' * len(part))})",
+                              (*params, claimed_by, *part))
+        held.difference_update(mine)
+        done.update(dict.fromkeys(mine, status))
     return done
 
 
