@@ -3,6 +3,7 @@ empty store, and an unexpected error answered without a traceback."""
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import subprocess
@@ -94,3 +95,15 @@ def test_an_unexpected_error_is_one_line_without_a_traceback(empty_server):
     assert response.json() == {"error": "unexpected RuntimeError in the server; its log has the details, please "
                                         "report it", "field": None}
     assert "secret" not in response.text and "Traceback" not in response.text
+
+
+def test_the_interactive_docs_load_nothing_from_elsewhere(empty_server):
+    """/docs names only this server's own files (Swagger UI from the package), and they are served."""
+    client = empty_server
+    page = client.get("/docs")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    sources = re.findall(r"""(?:src|href)=["']([^"']+)["']""", page.text) + re.findall(r"url: *'([^']+)'", page.text)
+    assert sources and all(source.startswith("/") and not source.startswith("//") for source in sources), sources
+    for source in sources:
+        assert client.get(source).status_code == 200, source
+    assert "SwaggerUIBundle" in client.get("/docs-assets/swagger-ui-bundle.js").text

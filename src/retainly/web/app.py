@@ -3,8 +3,8 @@
 ``create_app`` opens the store when it is called, so a wrong URL or an old schema is reported
 before the server starts, and closes it when the server stops. One workspace serves every
 request, one request at a time (``retainly.web.shop`` says why). The OpenAPI document is at
-``/openapi.json`` and the interactive docs at ``/docs``; both are open, every route under
-``/api/v1`` needs an API key.
+``/openapi.json`` and the interactive docs at ``/docs`` (Swagger UI, its files served by the
+app itself); both are open, every route under ``/api/v1`` needs an API key.
 """
 
 from __future__ import annotations
@@ -15,6 +15,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from retainly import __version__
 from retainly.web import errors, routes_actions, routes_shop
@@ -22,6 +26,7 @@ from retainly.web.shop import Shop
 from retainly.workspace import Workspace
 
 PREFIX = "/api/v1"
+DOCS_ASSETS = "/docs-assets"
 log = logging.getLogger("retainly.web")
 
 
@@ -47,12 +52,26 @@ def create_app(url: str | None = None, settings_path: str | Path | None = None) 
             shop.close()
 
     app = FastAPI(
-        title="retainly", version=__version__, lifespan=lifespan,
+        title="retainly", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
         description="The REST API of retainly, a customer-retention engine. Every route under /api/v1 needs an "
                     "API key (`retainly keys create --role ROLE`), sent as `Authorization: Bearer <token>` or "
                     "`X-API-Key: <token>`. Errors come as {\"error\": message, \"field\": the field at fault}.")
     app.state.shop = shop
+    _serve_docs_offline(app)
     errors.install(app)
     for router in (*routes_shop.ROUTERS, *routes_actions.ROUTERS):
         app.include_router(router, prefix=PREFIX)
     return app
+
+
+def _serve_docs_offline(app: FastAPI) -> None:
+    """The interactive docs at /docs with Swagger UI's files served from here, not from a CDN:
+    they work on a shop's network without the internet."""
+    app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title="retainly API",
+                                   swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+                                   swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png")
