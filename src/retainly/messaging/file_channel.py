@@ -15,8 +15,9 @@ writing. So when the process dies between the append and the outbox's update, a 
 the line and does not write a second. Each append holds an exclusive ``flock`` on the file,
 first reads whatever other writers (processes, other channel objects) appended since, then
 writes the whole line (or a batch of lines, ``deliver_many``) and flushes and fsyncs it: two
-writers never interleave, and a key another writer has just appended is seen. A torn last line (a writer killed mid-write) is
-closed with a line end first, so it never glues onto the next line; it holds no usable key.
+writers never interleave, and a key another writer has just appended is seen. A torn last line
+(a writer killed mid-write) is closed with a line end first, so it never glues onto the next
+line; it holds no usable key.
 """
 
 from __future__ import annotations

@@ -103,8 +103,7 @@ def _deliver_batch(store: Store, channel: Channel | None, name: str, pending: li
     except BaseException:
         _put_back(store, pending, claimed_by)
         raise
-    stopped = [(d.key, verdict, reason, until) for d, (verdict, reason, until) in
-               ((d, decision) for d, decision in decisions if decision is not None)]
+    stopped = [(d.key, *decision) for d, decision in decisions if decision is not None]  # (key, status, reason, until)
     released = release_many(store, stopped, claimed_by, now) if stopped else {}
     statuses = [verdict for key, verdict, _, _ in stopped if released[key]]
     outgoing = [d for d, decision in decisions if decision is None]

@@ -190,7 +190,8 @@ def finish(store: Store, key: str, claimed_by: str, outcome: Outcome, now: datet
 
 
 def finish_many(store: Store, outcomes: list[tuple[str, Outcome]], claimed_by: str, now: datetime,
-                retry_delays: tuple[int, ...] = RETRY_DELAYS, max_attempts: int = MAX_ATTEMPTS) -> dict[str, str | None]:
+                retry_delays: tuple[int, ...] = RETRY_DELAYS,
+                max_attempts: int = MAX_ATTEMPTS) -> dict[str, str | None]:
     """``finish`` for many rows in one transaction: key -> the status recorded (or None)."""
     if not retry_delays or any(delay <= 0 for delay in retry_delays):
         raise InputError(f"`retry_delays` must be seconds > 0, not {retry_delays!r}", parameter="retry_delays")
@@ -274,7 +275,8 @@ def recover(store: Store, now: datetime, lease_seconds: float = 900) -> int:
     now = _utc(now)
     with store.transaction():
         return store.changed(
-            "UPDATE outbox SET status = 'unknown', reason = ?, finished_at = ? WHERE status = 'sending' AND claimed_at < ?",
+            "UPDATE outbox SET status = 'unknown', reason = ?, finished_at = ? "
+            "WHERE status = 'sending' AND claimed_at < ?",
             (f"still sending after {lease_seconds:g} s: the run that claimed it stopped; not sent again",
              now, now - timedelta(seconds=lease_seconds)))
 
