@@ -22,7 +22,7 @@ REFUSED = {"error", "field"}
 
 
 def expected_roles(path: str) -> set[str]:
-    if path.startswith(f"{PREFIX}/customers/"):
+    if path == f"{PREFIX}/customers" or path.startswith(f"{PREFIX}/customers/"):
         return {"admin", "analyst", "manager"}
     return {"admin", "analyst"}
 

@@ -186,3 +186,23 @@ def test_figures_of_a_date(api):
     # (retainly.features.replenishment.MIN_REPEAT_BUYERS), so no consumable and no reorder is due.
     for path in ("/reorders", "/reorders/consumables"):
         assert api.get(path).json() == {"as_of": "2024-03-20", "total": 0, "limit": 100, "offset": 0, "items": []}
+
+
+def test_customer_search(api):
+    """The KPI shop's customers (tests/data/kpi_shop/customers.csv): A Ada ada@example.com, B Bo
+    bo@example.com, C Cy, D Di, E Ed; no phones."""
+    def found(**params):
+        body = api.get("/customers", role="manager", params=params).json()
+        return body["total"], [item["customer_id"] for item in body["items"]]
+
+    assert found(q="EXAMPLE.com") == (2, ["A", "B"])  # any case, in the email; by name: Ada, Bo
+    assert found(q="d") == (3, ["D", "A", "E"])  # the id D exactly first, then Ada and Ed by name (Di is D)
+    assert found() == (5, ["A", "B", "C", "D", "E"])  # empty: everyone, by name
+    assert found(limit=2, offset=2) == (5, ["C", "D"])
+    assert found(q="%") == (0, [])  # a wildcard is searched for as a character
+    assert found(q="zz") == (0, [])
+    first = api.get("/customers", role="manager", params={"q": "ada"}).json()["items"][0]
+    assert first == {"customer_id": "A", "name": "Ada", "email": "ada@example.com", "phone": None,
+                     "country": "Slovenia"}
+    assert api.get("/customers", role="ingest").status_code == 403
+    assert api.get("/customers", role="manager", params={"limit": 0}).status_code == 422

@@ -173,3 +173,22 @@ def first_customer(store: Store) -> str | None:
     """The shop's id of the customer retainly numbered first (an example to look at), or None."""
     row = store.fetchone("SELECT external_id FROM customers ORDER BY customer_id LIMIT 1")
     return None if row is None else row[0]
+
+
+SEARCHED = ("external_id", "name", "email", "phone")
+
+
+def search_customers(store: Store, text: str, limit: int, offset: int) -> tuple[int, list[dict]]:
+    """Customers whose shop id, name, email or phone contains ``text`` (any case; all customers
+    for an empty text): the number found, and ``limit`` of them from ``offset``, an exact id
+    match first, then by name and id."""
+    needle = text.strip().lower()
+    pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    where = " OR ".join(f"LOWER({column}) LIKE ? ESCAPE '\\'" for column in SEARCHED)
+    params = (pattern,) * len(SEARCHED)
+    total = int(store.fetchone(f"SELECT COUNT(*) FROM customers WHERE {where}", params)[0])
+    found = store.fetchall(
+        f"SELECT external_id, name, email, phone, country FROM customers WHERE {where} "
+        "ORDER BY CASE WHEN LOWER(external_id) = ? THEN 0 ELSE 1 END, name, external_id LIMIT ? OFFSET ?",
+        (*params, needle, int(limit), int(offset)))
+    return total, [dict(zip(("customer_id", "name", "email", "phone", "country"), row)) for row in found]

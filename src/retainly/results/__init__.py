@@ -3,7 +3,7 @@ report and web pages render them. This package is a leaf: it imports nothing els
 """
 
 from retainly.results.base import Result, plain
-from retainly.results.customers import CustomerView
+from retainly.results.customers import CustomerMatch, CustomerSearch, CustomerView
 from retainly.results.data import ImportRecord, ImportResult, StoreSummary
 from retainly.results.insights import (BuyerTypeCount, BuyerTypeEvaluation, BuyerTypeMix, Consumable, DueReorder,
                                        InsightsRun, Reorders)
@@ -16,7 +16,7 @@ from retainly.results.rfm import CallListEntry, ConcentrationPoint, RfmRun, Segm
 
 __all__ = [
     "AliveBin", "BacktestResult", "BuyerTypeCount", "BuyerTypeEvaluation", "BuyerTypeMix", "CallListEntry",
-    "CohortRow", "ConcentrationPoint", "Consumable", "CustomerStage", "CustomerView", "Deletion", "DueReorder",
+    "CohortRow", "ConcentrationPoint", "Consumable", "CustomerMatch", "CustomerSearch", "CustomerStage", "CustomerView", "Deletion", "DueReorder",
     "Erasure", "FitRecord", "FlowCell", "ImportRecord", "ImportResult", "InsightsRun", "KpiRow", "LeftOutOrders",
     "LifecycleFlow", "OrderDate", "PredictionTotals", "PredictionsOverview", "Reorders", "ReportData", "Result",
     "RfmRun", "SegmentMove", "SegmentRow", "ShopOverview", "StageCount", "StageTally", "StoreSummary", "Transition",

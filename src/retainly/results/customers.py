@@ -164,3 +164,22 @@ class CustomerView(Result):
     returns: list[dict]
     interactions: list[dict]
     last_contact_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CustomerMatch(Result):
+    """A customer found by a search: the shop's id and how to reach them."""
+
+    customer_id: str
+    name: str | None
+    email: str | None
+    phone: str | None
+    country: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CustomerSearch(Result):
+    """A page of a search: how many customers match in all, and this page of them."""
+
+    total: int
+    matches: list[CustomerMatch]

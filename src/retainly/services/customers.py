@@ -6,12 +6,13 @@ from __future__ import annotations
 from datetime import date
 
 from retainly.features import customer_view as view
-from retainly.errors import NotFoundError
+from retainly.errors import InputError, NotFoundError
 from retainly.ingest.attributes import attribute_name, import_attributes, set_attributes
 from retainly.ingest.erasure import erase_customer, find_customers
 from retainly.results.base import rows
-from retainly.results.customers import (BuyerTypeLabel, Consents, CustomerKpis, CustomerReorder, CustomerView, Offer,
-                                        Order, OrderLine, Prediction, Profile, RfmScores, Standing)
+from retainly.results.customers import (BuyerTypeLabel, Consents, CustomerKpis, CustomerMatch, CustomerReorder,
+                                        CustomerSearch, CustomerView, Offer, Order, OrderLine, Prediction, Profile,
+                                        RfmScores, Standing)
 from retainly.results.removal import Erasure
 from retainly.scores.stored import customer_prediction
 from retainly.services.base import Service
@@ -43,6 +44,16 @@ class CustomerService(Service):
             predictions=prediction, lifecycle=None if standing is None else _standing(standing),
             orders=[Order(**{**order, "lines": rows(OrderLine, order["lines"])}) for order in found["orders"]],
             returns=found["returns"], interactions=found["interactions"], last_contact_at=found["last_contact_at"])
+
+    def search(self, text: str = "", limit: int = 20, offset: int = 0) -> CustomerSearch:
+        """Customers whose shop id, name, email or phone contains ``text`` (any case), an exact id
+        first, then by name; ``limit`` from ``offset``, with the number found in all."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise InputError(f"`limit` must be a whole number >= 1, not {limit!r}", parameter="limit")
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise InputError(f"`offset` must be a whole number >= 0, not {offset!r}", parameter="offset")
+        total, found = view.search_customers(self.store, text or "", limit, offset)
+        return CustomerSearch(total=total, matches=rows(CustomerMatch, found))
 
     def erase(self, key: str, *, dry_run: bool = False) -> Erasure:
         """Erase a customer's personal data in one transaction, keeping their anonymous orders (see

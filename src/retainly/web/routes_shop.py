@@ -4,9 +4,9 @@ docs/buyer_types.md, docs/replenishment.md), and one customer on one screen (the
 
 Each is the service call the CLI's command makes (`retainly summary|kpis|cohorts|segments|score|
 lifecycle|buyer-types|reorders|customer show`); results computed on the way (scores for a new
-date) are stored as the CLI stores them. The figures are for analysts; one customer's page is
-also for managers, who work with customers (their own task lists come with issue 16). Searching
-customers by name, email or phone waits for a service that does it.
+date) are stored as the CLI stores them. The figures are for analysts; finding customers (by
+id, name, email or phone) and one customer's page are also for managers, who work with
+customers (their own task lists come with issue 16).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
-from retainly.results import (BuyerTypeMix, CohortRow, Consumable, CustomerView, DueReorder, KpiRow,
+from retainly.results import (BuyerTypeMix, CohortRow, Consumable, CustomerMatch, CustomerView, DueReorder, KpiRow,
                               PredictionsOverview, SegmentRow, StageCount, StoreSummary)
 from retainly.services.measures import BY_CHOICES, COHORT_METRICS
 from retainly.services.predictions import model_title
@@ -124,6 +124,16 @@ def consumables(request: Request, as_of: AsOf = None, limit: Limit = 100, offset
     with shop(request).use() as ws:
         found = ws.insights.reorders(ws.insights.ensure(as_of), 1)
     return page(found.consumables, limit, offset, as_of=found.as_of)
+
+
+@customers.get("/customers", response_model=Page[CustomerMatch])
+def customer_search(request: Request, q: Annotated[str, Query(
+        max_length=200, description="Text in the shop's id, name, email or phone (any case); empty: everyone.")] = "",
+        limit: Limit = 20, offset: Offset = 0) -> Response:
+    """Customers whose shop id, name, email or phone contains ``q``, an exact id first, then by name."""
+    with shop(request).use() as ws:
+        found = ws.customers.search(q, limit, offset)
+    return json_response({"total": found.total, "limit": limit, "offset": offset, "items": found.matches})
 
 
 @customers.get("/customers/{customer_id}", response_model=CustomerView)
