@@ -284,15 +284,16 @@ class _Planner:
     def prepare_gate(self, batch: list) -> None:
         """Read the contacts, consents and suppressions of a claimed batch's customers at once
         (they may have changed since planning: an unsubscribe arrives at any time)."""
-        self._reach = reachability(self.store, sorted({d.customer_id for d in batch}))
+        ids = sorted({d.customer_id for d in batch})
+        self._reach = dict.fromkeys(ids) | reachability(self.store, ids)  # None: no such customer (any more)
         # One time a day later for the batch's capped rows (to the minute): they are deferred together.
         self._later = (datetime.now(timezone.utc) + timedelta(days=1, minutes=1)).replace(second=0, microsecond=0)
 
     def gate(self, row) -> tuple[str, object] | None:
         """Checked again at send time: consent and suppression (``prepare_gate``'s reads for the
         batch), and the weekly cap of sent messages (``load_sent``, this run's sends included)."""
-        if row.customer_id not in self._reach:
-            self.prepare_gate([row])
+        if row.customer_id not in self._reach:  # not in the prepared batch: read it alone, keep the batch's
+            self._reach.update(reachability(self.store, [row.customer_id]) or {row.customer_id: None})
         playbook = self.by_name.get(row.playbook)
         marketing = playbook.marketing if playbook is not None else True
         reason = refusal(self._reach.get(row.customer_id), row.channel, marketing)
