@@ -9,12 +9,20 @@ from __future__ import annotations
 import csv
 import json
 import multiprocessing
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
 from retainly.errors import InputError
-from retainly.messaging.channels import Delivery, make_channel
+from retainly.messaging.channels import (
+    Delivery,
+    StoredPayload,
+    delivery_record,
+    make_channel,
+    record_json,
+    to_json,
+)
 from retainly.messaging.file_channel import FileChannel
 
 FROZEN = datetime(2024, 5, 1, 10, 0, 0, tzinfo=UTC)
@@ -54,6 +62,20 @@ def test_csv_rows_exactly_with_one_header(tmp_path):
     with path.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert json.loads(rows[1]["payload"]) == {"text": 'Say "hi"'}
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_a_stored_payload_is_written_as_the_same_text_as_its_value(tmp_path, suffix):
+    # The outbox hands channels its stored JSON text (StoredPayload), which is spliced into the
+    # line unparsed; the lines must equal those of the parsed values (the two tests above).
+    stored = [replace(d, payload=StoredPayload(to_json(d.payload))) for d in (FIRST, SECOND)]
+    with file_channel(tmp_path / f"values{suffix}") as channel:
+        channel.deliver_many([FIRST, SECOND])
+    with file_channel(tmp_path / f"stored{suffix}") as channel:
+        channel.deliver_many(stored)
+    assert (tmp_path / f"stored{suffix}").read_bytes() == (tmp_path / f"values{suffix}").read_bytes()
+    assert stored[0].payload == FIRST.payload and stored[0].payload["name"] == "Ольга"
+    assert record_json(stored[1], FROZEN) == to_json(delivery_record(SECOND, FROZEN))
 
 
 def test_csv_header_written_into_an_existing_empty_file(tmp_path):

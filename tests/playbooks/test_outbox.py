@@ -315,8 +315,43 @@ def test_finishing_many_records_each_outcome_as_finish_would(workspace):
 def test_abandon_marks_the_run_and_its_batches_rows_unknown_and_no_one_elses(workspace):
     store = workspace.store
     outbox.write(store, [entry(c) for c in (1, 2, 3, 4)], run_id=1)
+    window = {due.delivery.key: due for due in outbox.due_window(store, T0, 10)}
     for claimer, key in (("run-9", entry(1).key), ("run-9/1", entry(2).key), ("run-90/1", entry(3).key)):
-        outbox.claim(store, T0, claimer, keys=[key])
+        outbox.claim_due(store, T0, claimer, "webhook", [window[key]])
     # run-9 itself and its batch run-9/1; not run-90's batch, and not the unclaimed row 4.
     assert outbox.abandon(store, "run-9", now=T0) == 2
     assert [status_of(store, entry(c).key)[0] for c in (1, 2, 3, 4)] == ["unknown", "unknown", "sending", "queued"]
+
+
+def test_claim_due_claims_the_window_rows_asked_for_and_returns_exactly_what_it_holds(workspace):
+    store = workspace.store
+    outbox.write(store, [entry(1, priority=5), entry(2, priority=9), entry(3), entry(4, channel="sms"),
+                         entry(5, due_at=T0 + timedelta(hours=1))], run_id=1)
+    window = outbox.due_window(store, T0, 10)
+    # By hand: due at T0 are 1-4 (5 is an hour later); priority 10 (3, 4 by key), then 9 (2), then 5 (1).
+    assert [due.delivery.customer_id for due in window] == [3, 4, 2, 1]
+    assert window[0].delivery.payload == {"customer": 3, "text": "we miss you", "when": "2024-03-01"}
+    by_customer = {due.delivery.customer_id: due for due in window}
+    outbox.claim(store, T0, "someone-else", limit=1)  # takes customer 3's row meanwhile (first in order)
+    claimed = outbox.claim_due(store, T0, "batch-1", "webhook", [by_customer[c] for c in (2, 3, 1)])
+    # 3 was taken by someone else: left out; 2 and 1 in the order asked, each tried 0 times before.
+    assert [(d.customer_id, d.attempts) for d in claimed] == [(2, 0), (1, 0)]
+    assert [status_of(store, entry(c).key)[0] for c in (1, 2, 3)] == ["sending"] * 3
+    assert status_of(store, entry(1).key)[4] == "batch-1"
+    # An sms row asked for as a webhook row is not claimed (the channel is checked again).
+    assert outbox.claim_due(store, T0, "batch-2", "webhook", [by_customer[4]]) == []
+    assert status_of(store, entry(4).key)[0] == "queued"
+    assert outbox.claim_due(store, T0, "batch-3", "sms", []) == []
+
+
+def test_claim_due_delivers_a_row_it_was_not_asked_for_when_an_address_now_points_there(workspace):
+    # A row's address may in principle move; whatever the claim took is due, queued and of the
+    # channel, and it is returned (read in full), so no claimed row is left without a delivery.
+    store = workspace.store
+    outbox.write(store, [entry(1), entry(2)], run_id=1)
+    one, two = outbox.due_window(store, T0, 10)
+    moved = outbox.Due(two.address, one.delivery)  # row 1's delivery at row 2's address
+    claimed = outbox.claim_due(store, T0, "batch-1", "webhook", [moved])
+    assert [(d.key, d.customer_id, d.attempts) for d in claimed] == [(two.delivery.key, 2, 0)]
+    assert claimed[0].payload == {"customer": 2, "text": "we miss you", "when": "2024-03-01"}
+    assert status_of(store, one.delivery.key)[0] == "queued"

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -45,8 +45,42 @@ class Delivery:
     step: int
     customer_id: int
     channel: str
-    payload: dict  # JSON-ready: customer fields, message text, offer, etc.
+    payload: Mapping  # JSON-ready: customer fields, message text, offer, etc. (a dict or a StoredPayload)
     attempts: int  # deliveries tried before this one
+
+
+class StoredPayload(Mapping):
+    """A payload as the outbox stores it: its JSON text, parsed only when a value is read.
+
+    A channel that passes the payload on whole (``record_json``) splices the text in as it is,
+    so a million file lines cost no parse and no re-encoding; the text was written by
+    ``to_json``, so the line is the same as if the parsed value had been encoded again."""
+
+    __slots__ = ("text", "_parsed")
+
+    def __init__(self, text: str):
+        self.text = text
+        self._parsed: dict | None = None
+
+    def _value(self) -> dict:
+        if self._parsed is None:
+            self._parsed = json.loads(self.text)
+        return self._parsed
+
+    def __getitem__(self, name: str):
+        return self._value()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._value())
+
+    def __len__(self) -> int:
+        return len(self._value())
+
+    def __eq__(self, other) -> bool:
+        return self._value() == (other._value() if isinstance(other, StoredPayload) else other)
+
+    def __repr__(self) -> str:
+        return f"StoredPayload({self.text!r})"
 
 
 @dataclass(frozen=True)
@@ -91,6 +125,21 @@ def delivery_record(delivery: Delivery, sent_at: datetime) -> dict:
         "payload": delivery.payload,
         "sent_at": sent_at_text(sent_at),
     }
+
+
+def record_json(delivery: Delivery, sent_at: datetime) -> str:
+    """``delivery_record`` as compact JSON text (``to_json``), a stored payload's text spliced in."""
+    record = delivery_record(delivery, sent_at)
+    if not isinstance(delivery.payload, StoredPayload):
+        return to_json(record)
+    record["payload"] = None
+    head, tail = to_json(record).split(',"payload":null,', 1)
+    return f'{head},"payload":{delivery.payload.text},{tail}'
+
+
+def payload_json(payload: Mapping) -> str:
+    """A payload's JSON text: a stored payload's own, else ``to_json``."""
+    return payload.text if isinstance(payload, StoredPayload) else to_json(payload)
 
 
 def to_json(value) -> str:

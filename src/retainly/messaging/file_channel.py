@@ -41,7 +41,8 @@ from retainly.messaging.channels import (
     Outcome,
     delivery_record,
     one_line,
-    to_json,
+    payload_json,
+    record_json,
     utc_now,
 )
 
@@ -91,7 +92,7 @@ class FileChannel:
         sent_at = self._clock()
         for index, delivery in enumerate(deliveries):
             try:
-                lines.append((index, self._line(delivery_record(delivery, sent_at))))
+                lines.append((index, self._line(delivery, sent_at)))
             except (TypeError, ValueError) as error:
                 outcomes[index] = Outcome(FAILED, one_line(f"payload is not JSON: {error}"))
         with self._locked():
@@ -117,10 +118,10 @@ class FileChannel:
                 self._read_to = self._file.seek(0, os.SEEK_END)
         return outcomes
 
-    def _line(self, record: dict) -> str:
+    def _line(self, delivery: Delivery, sent_at) -> str:
         if self.format == ".jsonl":
-            return to_json(record) + "\n"
-        cells = {**record, "payload": to_json(record["payload"])}
+            return record_json(delivery, sent_at) + "\n"
+        cells = {**delivery_record(delivery, sent_at), "payload": payload_json(delivery.payload)}
         return _csv_text([[neutralise_cell(cells[column]) for column in CSV_COLUMNS]])
 
     def _catch_up(self) -> None:

@@ -46,9 +46,8 @@ from retainly.messaging.channels import (
     Clock,
     Delivery,
     Outcome,
-    delivery_record,
     one_line,
-    to_json,
+    record_json,
     utc_now,
 )
 
@@ -119,7 +118,7 @@ class WebhookChannel:
 
     def deliver(self, delivery: Delivery) -> Outcome:
         try:
-            body = to_json(delivery_record(delivery, self._clock())).encode("utf-8")
+            body = record_json(delivery, self._clock()).encode("utf-8")
         except (TypeError, ValueError) as error:
             return Outcome(FAILED, one_line(f"payload is not JSON: {error}"))
         attempts = 1 + self.retries

@@ -1,8 +1,9 @@
 """The delivery loop: due outbox rows claimed a batch at a time, gated, handed to their channel.
 
-Per batch (rows of one channel, claimed in one transaction):
+Due rows are read a window at a time (``WINDOW`` rows), then claimed a batch of one channel's
+rows at a time, in one transaction each:
 
-1. ``prepare(batch)`` reads what the gate needs for the whole batch at once;
+1. ``prepare(deliveries)`` reads what the gate needs for the whole window at once;
 2. ``gate(delivery)`` decides each row: None sends; ``("suppressed" | "skipped", reason)`` ends
    it; ``("defer", until)`` queues it again at ``until``. The gated rows are released in one
    transaction, before any channel sees the rest;
@@ -20,6 +21,7 @@ batches, the file channel in large ones.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -35,9 +37,10 @@ from retainly.playbooks.outbox import (
     SKIPPED,
     SUPPRESSED,
     UNKNOWN,
+    Due,
     _utc,
-    claim,
-    due_rows,
+    claim_due,
+    due_window,
     finish_many,
     mark_unknown_many,
     release_many,
@@ -64,26 +67,31 @@ def deliver_due(store: Store, channels: Mapping[str, Channel], now: datetime, cl
     """
     now = _utc(now)
     counts = dict.fromkeys((SENT, FAILED, QUEUED, UNKNOWN, SUPPRESSED, SKIPPED), 0)
-    window: list[tuple[str, str]] = []
+    queues: dict[str, deque[tuple[int, Due]]] = {}  # a window's rows by channel, with their place
     said, batches = time.monotonic(), 0
     while True:
-        if not window:
-            window = due_rows(store, now, max(batch, WINDOW))
+        if not queues:
+            window = due_window(store, now, max(batch, WINDOW))
             if not window:
                 return counts
-        name = window[0][1]
+            if prepare is not None:  # the gate's reads for the whole window, fresh for each window
+                prepare([due.delivery for due in window])
+            for place, due in enumerate(window):
+                queues.setdefault(due.delivery.channel, deque()).append((place, due))
+        name = min(queues, key=lambda each: queues[each][0][0])  # the channel of the window's next row
         channel = channels.get(name)
         size = max(1, int(getattr(channel, "batch_size", None) or batch))
-        chunk = [key for key, row_channel in window if row_channel == name][:size]
-        taken = set(chunk)
-        window = [row for row in window if row[0] not in taken]
+        queue = queues[name]
+        chunk = [queue.popleft()[1] for _ in range(min(size, len(queue)))]
+        if not queue:
+            del queues[name]
         # Each batch is claimed under a name of its own ("run-7/12"), so its outcomes are recorded
         # by that name rather than a list of keys. Rows another run took meanwhile are not claimed.
         batches += 1
         token = f"{claimed_by}/{batches}"
-        pending = claim(store, now, token, keys=chunk)
+        pending = claim_due(store, now, token, name, chunk)
         if pending:
-            for status in _deliver_batch(store, channel, name, pending, token, now, gate, prepare,
+            for status in _deliver_batch(store, channel, name, pending, token, now, gate,
                                          retry_delays, max_attempts):
                 counts[status] += 1
         if progress is not None and time.monotonic() - said >= 1.0:  # a line a second, not one per batch
@@ -93,11 +101,9 @@ def deliver_due(store: Store, channels: Mapping[str, Channel], now: datetime, cl
 
 
 def _deliver_batch(store: Store, channel: Channel | None, name: str, pending: list[Delivery], claimed_by: str,
-                   now: datetime, gate: Gate | None, prepare, retry_delays, max_attempts) -> list[str]:
+                   now: datetime, gate: Gate | None, retry_delays, max_attempts) -> list[str]:
     """One claimed batch through the gate and its channel; the statuses recorded."""
     try:
-        if prepare is not None:
-            prepare(list(pending))
         decisions = [(delivery, _checked(delivery, gate(delivery), now)) for delivery in pending] \
             if gate is not None else [(delivery, None) for delivery in pending]
     except BaseException:

@@ -39,14 +39,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
 import pyarrow as pa
 
 from retainly.errors import InputError
-from retainly.messaging.channels import FAILED, RETRY, SENT, Delivery, Outcome, one_line, to_json
+from retainly.messaging.channels import FAILED, RETRY, SENT, Delivery, Outcome, StoredPayload, one_line, payload_json
 from retainly.store.backends import Store
 
 QUEUED, SENDING, UNKNOWN, SUPPRESSED, SKIPPED = "queued", "sending", "unknown", "suppressed", "skipped"
@@ -67,7 +67,7 @@ class OutboxEntry:
     channel: str
     priority: int
     due_at: datetime
-    payload: dict
+    payload: Mapping  # a dict, or the JSON text already written (StoredPayload)
     status: str = QUEUED
     reason: str | None = None
 
@@ -102,7 +102,9 @@ def write(store: Store, entries: Iterable[OutboxEntry], run_id: int | None) -> i
         "attempts": pa.array([0] * len(rows), pa.int32()),
         "run_id": pa.array([run_id] * len(rows), pa.int64()),
         "created_at": pa.array([now] * len(rows), pa.timestamp("us")),
-    })
+    }).sort_by([("priority", "descending"), ("due_at", "ascending"), ("key", "ascending")])
+    # Stored in the order they will be claimed: a batch's rows then sit together, and claiming and
+    # finishing it touches a few blocks of the table instead of rows all over it.
     columns = ", ".join(staged.column_names)
     name = f"outbox_stage_{uuid.uuid4().hex[:12]}"
     with store.transaction():
@@ -132,52 +134,81 @@ def _check_entry(entry: OutboxEntry) -> None:
 
 def _payload_text(entry: OutboxEntry) -> str:
     try:
-        return to_json(entry.payload)
+        return payload_json(entry.payload)
     except (TypeError, ValueError) as exc:
         raise InputError(f"outbox entry {entry.key}: `payload` is not JSON: {exc}", parameter="payload") from None
 
 
 # -- claiming and finishing ------------------------------------------------------------------
-def claim(store: Store, now: datetime, claimed_by: str, limit: int = 200,
-          keys: list[str] | None = None) -> list[Delivery]:
+def claim(store: Store, now: datetime, claimed_by: str, limit: int = 200) -> list[Delivery]:
     """Claim up to ``limit`` due queued rows (highest priority, then earliest due, then key) for
-    ``claimed_by``, or, with ``keys``, those of them still queued; they become ``sending``. One
-    transaction, committed at once."""
+    ``claimed_by``; they become ``sending``. One transaction, committed at once."""
     now = _utc(now)
-    if keys is not None and not keys:
-        return []
-    if keys is None:
-        chosen = ("SELECT key FROM outbox WHERE status = 'queued' AND due_at <= ? "
-                  "ORDER BY priority DESC, due_at, key LIMIT ?")
-        chosen_params: tuple = (now, int(limit))
-    else:
-        chosen, chosen_params = ", ".join("?" * len(keys)), tuple(keys)
     with store.transaction():
         # The status test is what makes the claim safe without the writer lock: under READ
         # COMMITTED PostgreSQL re-checks it on a row another transaction just changed. (No
         # RETURNING: on DuckDB an UPDATE ... RETURNING is 2-4 times slower than the two statements.)
         store.execute(
             "UPDATE outbox SET status = 'sending', claimed_by = ?, claimed_at = ?, attempts = attempts + 1 "
-            f"WHERE status = 'queued' AND key IN ({chosen})", (claimed_by, now, *chosen_params))
-        # Read back by claimer alone (a key list makes DuckDB scan the whole key column again),
-        # then keep the asked keys: the delivery loop claims each batch under a name of its own.
-        rows = store.fetchall(
-            "SELECT key, playbook, step, customer_id, channel, payload, attempts, priority, due_at FROM outbox "
-            f"WHERE {HELD}", (claimed_by,))
-    if keys is not None:
-        wanted = set(keys)
-        rows = [row for row in rows if row[0] in wanted]
+            "WHERE status = 'queued' AND key IN (SELECT key FROM outbox WHERE status = 'queued' AND due_at <= ? "
+            "ORDER BY priority DESC, due_at, key LIMIT ?)", (claimed_by, now, now, int(limit)))
+        rows = store.fetchall(f"SELECT {_DELIVERY}, priority, due_at FROM outbox WHERE {HELD}", (claimed_by,))
     rows.sort(key=lambda row: (-row[7], row[8], row[0]))
-    # Delivery.attempts counts the deliveries tried before this one; the stored count includes it.
-    return [Delivery(key, playbook, step, customer_id, channel, json.loads(payload), attempts - 1)
-            for key, playbook, step, customer_id, channel, payload, attempts, _, _ in rows]
+    return [_delivery(row, claimed=True) for row in rows]
 
 
-def due_rows(store: Store, now: datetime, limit: int) -> list[tuple[str, str]]:
-    """(key, channel) of up to ``limit`` due queued rows, in claiming order (read, not claimed)."""
-    return [(key, channel) for key, channel in store.fetchall(
-        "SELECT key, channel FROM outbox WHERE status = 'queued' AND due_at <= ? "
+@dataclass(frozen=True)
+class Due:
+    """A due row as ``due_window`` read it: where to find it again, and its delivery."""
+
+    address: object  # the store's row address (Store.row_address), else the key
+    delivery: Delivery
+
+
+def due_window(store: Store, now: datetime, limit: int) -> list[Due]:
+    """Up to ``limit`` due queued rows in claiming order (read, not claimed), for ``claim_due``."""
+    address = store.row_address or "key"
+    return [Due(row[-1], _delivery(row)) for row in store.fetchall(
+        f"SELECT {_DELIVERY}, {address} FROM outbox WHERE status = 'queued' AND due_at <= ? "
         "ORDER BY priority DESC, due_at, key LIMIT ?", (_utc(now), int(limit)))]
+
+
+def claim_due(store: Store, now: datetime, claimed_by: str, channel: str, due: list[Due]) -> list[Delivery]:
+    """Claim the rows of ``due`` (of one ``channel``, read by ``due_window``) that are still queued
+    and due, for ``claimed_by``: the rows it now holds, in the order given.
+
+    Found by address rather than by key (on DuckDB a key list scans the key column; an address is
+    a direct lookup), and every claimed row is one this claimer holds, read back by its name: a
+    row another process took meanwhile is left out; a row read back that was not asked for (an
+    address that moved) is delivered like the others, being due and queued for this channel."""
+    if not due:
+        return []
+    now = _utc(now)
+    kind = pa.int64() if store.row_address else pa.string()
+    addresses = pa.table({"address": pa.array([d.address for d in due], kind)})
+    with store.staged(addresses) as staged:
+        store.execute(
+            "UPDATE outbox SET status = 'sending', claimed_by = ?, claimed_at = ?, attempts = attempts + 1 "
+            "WHERE status = 'queued' AND due_at <= ? AND channel = ? "
+            f'AND {store.row_address or "key"} IN (SELECT address FROM "{staged}")', (claimed_by, now, now, channel))
+        held = dict(store.fetchall(f"SELECT key, attempts FROM outbox WHERE {HELD}", (claimed_by,)))
+    claimed = [replace(d.delivery, attempts=held.pop(d.delivery.key) - 1) for d in due if d.delivery.key in held]
+    if held:  # rows not asked for: read in full
+        claimed += [_delivery(row, claimed=True) for row in store.fetchall(
+            f"SELECT {_DELIVERY} FROM outbox WHERE {HELD} AND key IN ({', '.join('?' * len(held))})",
+            (claimed_by, *held))]
+    return claimed
+
+
+_DELIVERY = "key, playbook, step, customer_id, channel, payload, attempts"
+
+
+def _delivery(row: tuple, claimed: bool = False) -> Delivery:
+    """A Delivery from the columns ``_DELIVERY`` (first in ``row``), its payload parsed when read.
+    ``Delivery.attempts`` counts the deliveries tried before this one; a claimed row's stored
+    count includes this claim."""
+    key, playbook, step, customer_id, channel, payload, attempts = row[:7]
+    return Delivery(key, playbook, step, customer_id, channel, StoredPayload(payload), attempts - claimed)
 
 
 def finish(store: Store, key: str, claimed_by: str, outcome: Outcome, now: datetime,

@@ -27,11 +27,6 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from functools import lru_cache
-
-import pyarrow as pa
-from jinja2 import meta
-from jinja2.sandbox import SandboxedEnvironment
 
 from retainly.audiences import membership
 from retainly.audiences.compile import matching
@@ -39,28 +34,9 @@ from retainly.messaging.consent import choose_channel, reachability, refusal
 from retainly.playbooks import delivery, outbox
 from retainly.playbooks import enrol as enrolment
 from retainly.playbooks.definition import Playbook
+from retainly.playbooks.payloads import StepPayloads, contexts
 from retainly.settings import ActionSettings
 from retainly.store.backends import Store
-
-TEMPLATES = SandboxedEnvironment(autoescape=False)
-
-
-@lru_cache(maxsize=256)
-def _template(text: str):
-    """A step's text compiled once, with the names of the values it reads."""
-    return TEMPLATES.from_string(text), tuple(sorted(meta.find_undeclared_variables(TEMPLATES.parse(text))))
-
-
-@lru_cache(maxsize=65536)
-def _rendered(text: str, values: tuple) -> str:
-    return _template(text)[0].render(dict(values))
-
-
-def render(text: str, values: Mapping[str, object]) -> str:
-    """``text`` rendered with ``values``; a text depends only on the values it names, so the same
-    first name and product render once per run, not once per message."""
-    return _rendered(text, tuple((name, values.get(name)) for name in _template(text)[1]))
-
 
 CAPPED_CHANNELS = ("email", "sms")
 
@@ -175,7 +151,7 @@ class _Planner:
         self.marketing = {p.name for p in playbooks if p.marketing}
         self.by_name = {p.name: p for p in playbooks}
         self.used: Counter = Counter()  # (customer, channel) -> marketing rows this week, this run included
-        self._reach: dict = {}  # the send-time checks' reads for the claimed batch (prepare_gate)
+        self._reach: dict = {}  # the send-time checks' reads for the window being delivered (prepare_gate)
         self._sent: Counter = Counter()
         self._later = datetime.now(timezone.utc) + timedelta(days=1)
         self._load_used()
@@ -234,7 +210,9 @@ class _Planner:
             return []
         ids = sorted({d[0] for d in due})
         reach = reachability(self.store, ids)
-        context = _contexts(self.store, ids, self.as_of)
+        context = contexts(self.store, ids, self.as_of)
+        payloads = {number: StepPayloads(playbook, step, number, self.as_of)
+                    for number, step in enumerate(playbook.steps, start=1)}
         holds = None
         if playbook.condition is not None:
             holds = set(matching(self.store, playbook.condition, self.as_of).to_pandas()["customer_id"].astype(int))
@@ -269,7 +247,7 @@ class _Planner:
             entries.append(outbox.OutboxEntry(
                 playbook=playbook.name, step=number, customer_id=customer_id, occurrence=occurrence, channel=channel,
                 priority=playbook.priority, due_at=due_at, status=status, reason=reason,
-                payload=_payload(playbook, step, number, context.get(customer_id, {}), self.as_of)))
+                payload=payloads[number].payload(context.get(customer_id, {}))))
         return entries
 
     def load_sent(self) -> None:
@@ -281,18 +259,19 @@ class _Planner:
                 "GROUP BY customer_id, channel", (utc(datetime.now() - timedelta(days=7)),)):
             self._sent[(int(cid), channel)] = int(n)
 
-    def prepare_gate(self, batch: list) -> None:
-        """Read the contacts, consents and suppressions of a claimed batch's customers at once
-        (they may have changed since planning: an unsubscribe arrives at any time)."""
-        ids = sorted({d.customer_id for d in batch})
+    def prepare_gate(self, window: list) -> None:
+        """Read the contacts, consents and suppressions of a window of due rows' customers at once,
+        just before their batches are claimed (they may have changed since planning: an
+        unsubscribe arrives at any time)."""
+        ids = sorted({d.customer_id for d in window})
         self._reach = dict.fromkeys(ids) | reachability(self.store, ids)  # None: no such customer (any more)
-        # One time a day later for the batch's capped rows (to the minute): they are deferred together.
+        # One time a day later for the window's capped rows (to the minute): they are deferred together.
         self._later = (datetime.now(timezone.utc) + timedelta(days=1, minutes=1)).replace(second=0, microsecond=0)
 
     def gate(self, row) -> tuple[str, object] | None:
         """Checked again at send time: consent and suppression (``prepare_gate``'s reads for the
         batch), and the weekly cap of sent messages (``load_sent``, this run's sends included)."""
-        if row.customer_id not in self._reach:  # not in the prepared batch: read it alone, keep the batch's
+        if row.customer_id not in self._reach:  # not in the prepared window: read it alone, keep the window's
             self._reach.update(reachability(self.store, [row.customer_id]) or {row.customer_id: None})
         playbook = self.by_name.get(row.playbook)
         marketing = playbook.marketing if playbook is not None else True
@@ -306,40 +285,3 @@ class _Planner:
             self._sent[(row.customer_id, row.channel)] += 1
         return None
 
-
-def _contexts(store: Store, ids: list[int], as_of: date) -> dict[int, dict]:
-    """What messages may say of each customer: names, stage, the next product, a product due."""
-    if not ids:
-        return {}
-    found: dict[int, dict] = {}
-    with store.staged(pa.table({"customer_id": pa.array(ids, pa.int64())})) as staged:
-        for cid, external, name, email, phone, stage, buyer_type, next_product, due_product in store.fetchall(
-                "SELECT c.customer_id, c.external_id, c.name, c.email, c.phone, l.stage, b.buyer_type, "
-                "(SELECT COALESCE(p.name, n.sku) FROM next_products AS n LEFT JOIN products AS p ON p.sku = n.sku "
-                " WHERE n.as_of = ? AND n.rank = 1 AND n.customer_id = c.customer_id LIMIT 1), "
-                "(SELECT MIN(COALESCE(p.name, d.sku)) FROM reorders_due AS d LEFT JOIN products AS p ON p.sku = d.sku "
-                " WHERE d.as_of = ? AND d.customer_id = c.customer_id) "
-                f'FROM customers AS c JOIN "{staged}" AS s ON s.customer_id = c.customer_id '
-                "LEFT JOIN lifecycle_stages AS l ON l.customer_id = c.customer_id AND l.as_of = ? "
-                "LEFT JOIN buyer_types AS b ON b.customer_id = c.customer_id AND b.as_of = ?",
-                (as_of, as_of, as_of, as_of)):
-            found[int(cid)] = {"customer": external, "name": name or "",
-                               "first_name": (name or "").split(" ")[0] or "there", "email": email, "phone": phone,
-                               "stage": stage, "buyer_type": buyer_type, "next_product": next_product,
-                               "due_product": due_product}
-    return found
-
-
-def _payload(playbook: Playbook, step, number: int, context: dict, as_of: date) -> dict:
-    """The message or task as the channel receives it; incentives withheld from hit-and-run buyers."""
-    values = {"name": "", "first_name": "there", "next_product": "our latest picks", "due_product": "supplies",
-              "stage": "", **{k: v for k, v in context.items() if v is not None}}
-    offer, withheld = step.offer, None
-    if offer and context.get("buyer_type") == "hit_and_run":
-        offer, withheld = None, "predicted hit-and-run buyer"
-    return {"playbook": playbook.name, "title": playbook.title, "step": number, "action": step.action,
-            "customer": context.get("customer"), "name": context.get("name"), "email": context.get("email"),
-            "phone": context.get("phone"), "as_of": as_of.isoformat(), "goal_days": playbook.goal_days,
-            "subject": None if step.subject is None else render(step.subject, values),
-            "text": render(step.text, values), "offer": offer,
-            "offer_withheld": withheld, "marketing": playbook.marketing}

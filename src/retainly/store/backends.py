@@ -29,6 +29,9 @@ class Store:
     """
 
     backend_name = "?"
+    # How to find again, in this same process, a row just read: the SQL of its address.
+    # None: by the table's own key (PostgreSQL finds a key by its index; its ctid moves).
+    row_address: str | None = None
 
     def __init__(self, url: StoreURL, ibis_backend: Any, read_only: bool = False):
         self.url = url
@@ -173,6 +176,9 @@ class DuckDBStore(Store):
     """
 
     backend_name = "duckdb"
+    # DuckDB looks rows up by rowid directly, while any `IN` list of keys scans the key column.
+    # A rowid holds while this process writes the store (rows move only when deleted ones are compacted).
+    row_address = "rowid"
 
     def __init__(self, url: StoreURL, ibis_backend: Any, read_only: bool = False, umask: int = 0o077):
         super().__init__(url, ibis_backend, read_only)
