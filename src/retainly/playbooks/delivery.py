@@ -48,7 +48,9 @@ from retainly.playbooks.outbox import (
 from retainly.store.backends import Store
 
 DEFER = "defer"
-WINDOW = 20_000  # due rows read at once (one scan of the queue each); split by channel, still whole batches
+# Due rows read at once: one scan of the queue and one read of the customers' consents per window
+# (a few seconds of sending at most, so an unsubscribe is seen within seconds); split by channel.
+WINDOW = 50_000
 # A gate returns None (send), (SUPPRESSED | SKIPPED, reason) or (DEFER, until).
 Gate = Callable[[Delivery], "tuple[str, Any] | None"]
 

@@ -175,7 +175,7 @@ def due_window(store: Store, now: datetime, limit: int) -> list[Due]:
 
 def claim_due(store: Store, now: datetime, claimed_by: str, channel: str, due: list[Due]) -> list[Delivery]:
     """Claim the rows of ``due`` (of one ``channel``, read by ``due_window``) that are still queued
-    and due, for ``claimed_by``: the rows it now holds, in the order given.
+    and due, for ``claimed_by`` (a name for this claim alone): the rows it now holds, in the order given.
 
     Found by address rather than by key (on DuckDB a key list scans the key column; an address is
     a direct lookup), and every claimed row is one this claimer holds, read back by its name: a
@@ -192,7 +192,11 @@ def claim_due(store: Store, now: datetime, claimed_by: str, channel: str, due: l
             "WHERE status = 'queued' AND due_at <= ? AND channel = ? "
             f'AND {store.row_address or "key"} IN (SELECT address FROM "{staged}")', (claimed_by, now, now, channel))
         held = dict(store.fetchall(f"SELECT key, attempts FROM outbox WHERE {HELD}", (claimed_by,)))
-    claimed = [replace(d.delivery, attempts=held.pop(d.delivery.key) - 1) for d in due if d.delivery.key in held]
+    claimed = []
+    for d in due:
+        tried = held.pop(d.delivery.key, None)
+        if tried is not None:  # the stored count includes this claim; changed meanwhile only by another run
+            claimed.append(d.delivery if tried - 1 == d.delivery.attempts else replace(d.delivery, attempts=tried - 1))
     if held:  # rows not asked for: read in full
         claimed += [_delivery(row, claimed=True) for row in store.fetchall(
             f"SELECT {_DELIVERY} FROM outbox WHERE {HELD} AND key IN ({', '.join('?' * len(held))})",
