@@ -114,7 +114,7 @@ def build_store(path: str | Path, customers: int, orders: int, seed: int = 1, pr
             ['search','search','search','social','social','email','email','referral','referral','offline'][1 + draw(id, 7, 10)],
             TIMESTAMP '{START}' + to_seconds(first_s)
         FROM gen_customers""")
-    step("products", f"""INSERT INTO products (sku, name, category, price)
+    step("products", """INSERT INTO products (sku, name, category, price)
         SELECT 'SKU' || lpad(range::VARCHAR, 4, '0'), 'Product ' || range, ['home','fashion','beauty','garden'][1 + range % 4], price(range)
         FROM range(1000)""")
     # The secondary index is cheaper built once after the load (20-30 s at 100 M) than kept up
@@ -140,7 +140,7 @@ def build_store(path: str | Path, customers: int, orders: int, seed: int = 1, pr
               FROM gen_orders WHERE u(n, 20) < 0.02 / 0.97 AND status = 'completed')
         WHERE returned_at < TIMESTAMP '{END}'""")
     # Paid channels' monthly spend: customers acquired that month x a cost per acquisition x noise.
-    step("marketing_spend", f"""INSERT INTO marketing_spend (spend_date, channel, campaign, amount, currency)
+    step("marketing_spend", """INSERT INTO marketing_spend (spend_date, channel, campaign, amount, currency)
         SELECT month, channel, channel || '-' || strftime(month, '%Y-%m'),
             round(count(*) * any_value(cac) * (0.85 + 0.3 * u(hash(month, channel), 30)), 2), 'EUR'
         FROM (SELECT date_trunc('month', first_seen_at)::DATE AS month, acquisition_channel AS channel,

@@ -12,7 +12,9 @@ The CLI, the API, the report and notebooks call the services; none of them holds
 
 Each domain is one attribute, made on first use: ``data``, ``schema``, ``measures``, ``rfm``,
 ``predictions``, ``lifecycle``, ``insights``, ``customers``, ``reports``, ``audiences``,
-``playbooks``, ``keys`` (API keys); the graph of stored
+``playbooks``, ``keys`` (API keys), ``users`` (the web app's), ``sites`` (the site snippet's keys),
+``events`` (events sent as they happen);
+the graph of stored
 results is ``derived``. A new domain is one more attribute here and a module in ``services/``.
 """
 
@@ -40,7 +42,10 @@ from retainly.store.backends import Store, connect
 if TYPE_CHECKING:
     from retainly.services.access import AccessService
     from retainly.services.audiences import AudienceService
+    from retainly.services.events import EventService
     from retainly.services.playbooks import PlaybookService
+    from retainly.services.sites import SiteService
+    from retainly.services.users import UserService
 
 
 def _quiet(_message: str) -> None:
@@ -160,3 +165,21 @@ class Workspace:
         from retainly.services.access import AccessService
 
         return AccessService(self)
+
+    @cached_property
+    def users(self) -> UserService:
+        from retainly.services.users import UserService
+
+        return UserService(self)
+
+    @cached_property
+    def sites(self) -> SiteService:
+        from retainly.services.sites import SiteService
+
+        return SiteService(self)
+
+    @cached_property
+    def events(self) -> EventService:
+        from retainly.services.events import EventService
+
+        return EventService(self)

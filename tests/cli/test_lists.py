@@ -18,19 +18,22 @@ from tests.cli.running import captured
 LISTS = {
     "summary": [], "imports": [], "kpis": ["--by", "quarter"], "cohorts": [], "rfm": [], "segments": [],
     "lifecycle": [], "buyer-types": [], "reorders": [], "backtest": ["--calibration-end", "2025-06-30"],
-    "customer show": ["CUSTOMER"], "db status": [],
+    "customer show": ["CUSTOMER"], "customer search": ["CUSTOMER"], "db status": [],
     "audiences fields": [], "audiences preview": ["vip or stage = at_risk"], "audiences list": [],
-    "playbooks list": [], "run": ["--dry-run"], "outbox": [], "keys list": [],
+    "playbooks list": [], "run": ["--dry-run"], "outbox": [], "keys list": [], "users list": [],
+    "sites list": [],
 }
 # Lists that are empty on a fresh generated shop (no saved audience, no enabled playbook, no
 # message yet, no API key): their CSV is the header alone.
-EMPTY_ON_A_FRESH_SHOP = {"db status", "audiences list", "run", "outbox", "keys list"}
+EMPTY_ON_A_FRESH_SHOP = {"db status", "audiences list", "run", "outbox", "keys list", "users list", "sites list"}
 # Commands that print no list: a change's report, a fit record, a file written, a showcase of
 # several tables (the demo), or a command of another area whose output is a report of what it did.
 NOT_LISTS = {"import", "generate", "demo", "report", "score", "db upgrade", "delete", "customer erase",
              "customer attributes", "customer set", "audiences save", "audiences show", "audiences delete",
              "playbooks show", "playbooks enable", "playbooks disable", "playbooks edit",
              "keys create", "keys revoke", "serve",  # a key made (its token, once) or revoked; a server
+             "users add", "users password", "users disable", "users unlock",  # a user added or changed
+             "sites add", "sites revoke",  # a site key made (with its snippet) or revoked
              # a list of a saved audience's members: its --csv is in the golden output (audiences-members-csv)
              "audiences members"}
 # Lists of customers: led by the shop's id of the customer.
@@ -137,3 +140,23 @@ def test_products_by_name_and_customers_by_the_shops_id(store_url, tmp_path):
     first = offers[0]
     assert (f"worth offering: {names[first['sku']]} ({first['sku']}), because they bought "
             f"{names[first['because_of']]} ({first['because_of']})") in out
+
+
+def test_customer_search_finds_the_customer_by_id_first_and_pages(generated_shop, customer):
+    # The exact id comes first (docs/api.md, customer search); the total counts every match, and
+    # the next page starts where the first ended. Checked against the store's own rows.
+    code, out, err = captured(["--db", generated_shop, "customer", "search", customer, "--json"])
+    assert code == 0, err
+    found = json.loads(out)
+    assert found["matches"][0]["customer_id"] == customer
+    with Workspace.open(generated_shop) as ws:
+        [(containing,)] = ws.store.fetchall(
+            "SELECT COUNT(*) FROM customers WHERE LOWER(external_id) LIKE ? OR LOWER(name) LIKE ? "
+            "OR LOWER(email) LIKE ? OR LOWER(phone) LIKE ?", [f"%{customer.lower()}%"] * 4)
+    assert found["total"] == containing
+    code, out, err = captured(["--db", generated_shop, "customer", "search", "a", "--limit", "2", "--offset", "2",
+                               "--json"])
+    assert code == 0, err
+    second_page = json.loads(out)
+    code, out, err = captured(["--db", generated_shop, "customer", "search", "a", "--limit", "4", "--json"])
+    assert json.loads(out)["matches"][2:] == second_page["matches"]

@@ -47,6 +47,10 @@ def test_demo_writes_the_report_beside_its_store(tmp_path):
     report = tmp_path / "demo-report.html"
     assert report.exists()
     assert str(report) in result.stdout
+    # It ends by saying how to open the web app on the demo store.
+    last = " ".join(result.stdout.split("the web app:")[-1].split())
+    assert last == (f"retainly --db {tmp_path / 'demo.duckdb'} users add you@example.com --role admin, then "
+                    f"retainly --db {tmp_path / 'demo.duckdb'} serve, and open http://127.0.0.1:8000 to log in")
 
 
 def test_the_report_is_readable_by_its_owner_only(tmp_path):

@@ -50,7 +50,8 @@ def test_retainly_serve(tmp_path):
         server.send_signal(signal.SIGINT)
         out, err = server.communicate(timeout=30)
     assert server.returncode == 0, err
-    assert out.startswith(f"serving the API at http://127.0.0.1:{port}/api/v1")
+    assert out.startswith(f"serving the web app at http://127.0.0.1:{port}/ and the API at "
+                          f"http://127.0.0.1:{port}/api/v1")
 
 
 def test_serve_refuses_a_missing_store(tmp_path):

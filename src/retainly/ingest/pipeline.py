@@ -53,11 +53,16 @@ def import_file(
     progress: Callable[[str], None] | None = None,
     settings: ImportSettings | None = None,
     today: date | None = None,
+    rows_read: Callable[[int], None] | None = None,
+    source: str | None = None,
 ) -> ImportResult:
     """Import one file of ``kind`` rows into ``store``; see the module docstring.
 
     ``settings`` (the [import] section of the settings file) and ``today`` set the range of
-    plausible dates; ``today`` defaults to the day the import runs."""
+    plausible dates; ``today`` defaults to the day the import runs. ``progress`` hears each step
+    (reading, checking, loading) and ``rows_read`` the rows the file holds once it is read.
+    ``source`` names the file in the ledger and the rejects instead of ``path`` (an upload saved
+    to a temporary file keeps the name it was sent with)."""
     step = progress or (lambda _name: None)
     settings = settings or ImportSettings()
     if kind not in IMPORT_KINDS:
@@ -67,6 +72,10 @@ def import_file(
     started = datetime.now().replace(microsecond=0)
     step("reading")
     raw = read_table(path, encoding=encoding or (recipe.encoding if recipe else None))
+    if source is not None:
+        raw = dataclasses.replace(raw, source=source)
+    if rows_read is not None:
+        rows_read(len(raw.frame))
     if is_rejects_file(raw):
         raw = without_reasons(raw)
     if recipe:

@@ -25,9 +25,12 @@ import numpy as np
 import pandas as pd
 
 from retainly.csv_cells import neutralise_cell, restore_cell
+from retainly.errors import NotFoundError
 from retainly.ingest.readers import RawTable, location
 from retainly.ingest.values import Problems
+from retainly.store.backends import Store
 
+RECORDED_COLUMNS = ("source", "sheet", "line", "column_name", "value", "reason")
 REASON_COLUMNS = ("rejected_line", "rejected_sheet", "rejected_column", "rejected_value", "rejected_reason")
 # Longer values are cut where a message shows them (the rejects file has them whole).
 SHOWN_CHARACTERS = 200
@@ -162,3 +165,13 @@ def without_reasons(raw: RawTable) -> RawTable:
         if quoted.any():
             frame[column] = values.mask(quoted, values[quoted].map(restore_cell))
     return dataclasses.replace(raw, frame=frame)
+
+
+def recorded(store: Store, import_id: int) -> list[dict]:
+    """The rejects the store recorded for import ``import_id``, in file order, as dicts of
+    ``RECORDED_COLUMNS``; an import that is not in the ledger is a ``NotFoundError``."""
+    if store.fetchone("SELECT 1 FROM imports WHERE import_id = ?", (int(import_id),)) is None:
+        raise NotFoundError(f"no import with id {import_id}; `retainly imports` lists them", parameter="import_id")
+    found = store.fetchall(f"SELECT {', '.join(RECORDED_COLUMNS)} FROM import_rejects WHERE import_id = ? "
+                           "ORDER BY source, sheet NULLS FIRST, line, column_name NULLS FIRST", (int(import_id),))
+    return [dict(zip(RECORDED_COLUMNS, row)) for row in found]

@@ -16,7 +16,8 @@ What goes with what:
   in every derived table; the ``erasures`` record of an erased customer stays, so an old file
   imported later still cannot bring their personal data back;
 * an **import** (``undo``) takes the rows whose current version it wrote: orders, returns,
-  spend, contacts, events, promotions and its rejects; the customers and products it wrote
+  spend, contacts, events, promotions, its rejects and (sent to the API) its events' idempotency
+  keys; the customers and products it wrote
   when nothing left in the store refers to them. Rows a later import replaced are that later
   import's and stay; rows this import had replaced are gone with it (the store keeps no
   history: import the earlier file again, with ``force``, to bring them back). The import's
@@ -128,7 +129,9 @@ def _undo(store: Store, import_id: int) -> dict:
                             "nothing was deleted", parameter="import_id")
     mine = f"import_id = {import_id}"
     removed = _remove_orders(store, f"SELECT order_id FROM orders WHERE {mine}")
-    for table in ("returns", "marketing_spend", "interactions", "site_events", "promotions", "import_rejects"):
+    # An API import's idempotency keys go with it: the same events sent again are written again.
+    for table in ("returns", "marketing_spend", "interactions", "site_events", "promotions", "import_rejects",
+                  "event_keys"):
         removed[table] = removed.get(table, 0) + _remove(store, table, mine)
     orphan = (f"{mine} AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = customers.customer_id) "
               + "".join(f"AND NOT EXISTS (SELECT 1 FROM {table} x WHERE x.customer_id = customers.customer_id) "

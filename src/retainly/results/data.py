@@ -41,6 +41,18 @@ class ImportRecord(Result):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ImportReject(Result):
+    """One rejected row of an import as the store recorded it: where, which column and value, why."""
+
+    source: str
+    sheet: str | None
+    line: int | None
+    column: str | None
+    value: str | None
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class ImportResult(Result):
     """What one import did: rows read, accepted and rejected, and where the rejects went.
 

@@ -12,8 +12,10 @@ from retainly.features.summary import store_summary
 from retainly.ingest.load import ledger
 from retainly.ingest.pipeline import IMPORT_KINDS, import_file
 from retainly.ingest.removal import KINDS as DELETE_KINDS
+from retainly.ingest.rejects import recorded as recorded_rejects
 from retainly.ingest.removal import delete, undo_import
 from retainly.results import ImportRecord, ImportResult, StoreSummary
+from retainly.results.data import ImportReject
 from retainly.results.base import rows
 from retainly.results.removal import Deletion, LeftOutOrders, OrderDate
 from retainly.services.base import Service
@@ -51,6 +53,12 @@ class DataService(Service):
     def imports(self) -> list[ImportRecord]:
         """The imports ledger, oldest first."""
         return rows(ImportRecord, ledger(self.store))
+
+    def rejects(self, import_id: int) -> list[ImportReject]:
+        """The rows import ``import_id`` rejected, as the store recorded them, in file order."""
+        return [ImportReject(source=row["source"], sheet=row["sheet"], line=row["line"], column=row["column_name"],
+                             value=row["value"], reason=row["reason"])
+                for row in recorded_rejects(self.store, import_id)]
 
     def delete(self, kind: str | None = None, ids: Sequence[str] = (), *, import_id: int | None = None,
                dry_run: bool = False) -> Deletion:

@@ -21,7 +21,8 @@ from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from retainly import __version__
-from retainly.web import errors, routes_actions, routes_shop
+from retainly.services.import_jobs import ImportJobs
+from retainly.web import errors, routes_actions, routes_events, routes_imports, routes_shop, routes_site, webapp
 from retainly.web.shop import Shop
 from retainly.workspace import Workspace
 
@@ -43,12 +44,14 @@ def create_app(url: str | None = None, settings_path: str | Path | None = None) 
         ws.close()
         raise
     shop = Shop(ws)
+    import_jobs = ImportJobs(shop.use)  # uploads imported in the background (retainly.services.import_jobs)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         try:
             yield
         finally:
+            import_jobs.close()
             shop.close()
 
     app = FastAPI(
@@ -57,10 +60,14 @@ def create_app(url: str | None = None, settings_path: str | Path | None = None) 
                     "API key (`retainly keys create --role ROLE`), sent as `Authorization: Bearer <token>` or "
                     "`X-API-Key: <token>`. Errors come as {\"error\": message, \"field\": the field at fault}.")
     app.state.shop = shop
+    app.state.import_jobs = import_jobs
     _serve_docs_offline(app)
     errors.install(app)
-    for router in (*routes_shop.ROUTERS, *routes_actions.ROUTERS):
+    for router in (*routes_shop.ROUTERS, *routes_actions.ROUTERS, *routes_imports.ROUTERS,
+                   *routes_events.ROUTERS, *routes_site.ROUTERS):
         app.include_router(router, prefix=PREFIX)
+    app.include_router(routes_site.snippet)  # /snippet.js, the site snippet's script for the shop's pages
+    webapp.install(app)  # the web app for people: login and pages (docs/web.md)
     return app
 
 

@@ -7,7 +7,7 @@ allow with 403. The roles (docs/api.md):
     admin     everything
     analyst   every figure, customers, audiences and playbooks, and edits audiences and playbooks
     manager   customers (their own tasks come with issue 16)
-    ingest    none of these: only the event endpoints to come
+    ingest    only the event endpoints (POST /events/...), to send what happens as it happens
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from retainly.web.shop import shop
 READ_FIGURES = ("analyst",)
 READ_CUSTOMERS = ("analyst", "manager")
 EDIT_ACTIONS = ("analyst",)
+INGEST = ("ingest",)
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer rk_...`.")
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key: `X-API-Key: rk_...`.")

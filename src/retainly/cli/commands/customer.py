@@ -1,5 +1,6 @@
-"""`retainly customer show`: one customer on one screen; `retainly customer erase`: forget who they are;
-`retainly customer attributes` / `set`: the shop's own facts per customer, for audience rules."""
+"""`retainly customer show`: one customer on one screen; `retainly customer search`: find customers;
+`retainly customer erase`: forget who they are; `retainly customer attributes` / `set`: the shop's own
+facts per customer, for audience rules."""
 
 from __future__ import annotations
 
@@ -76,6 +77,33 @@ def show(
                            for r in view.returns])
     print_rows("contacts", view.interactions)
     console.print("every order line: add --csv; everything: add --json")
+
+
+@customer_app.command("search")
+def search(
+    text: Annotated[str, typer.Argument(help="Part of a shop id, name, email or phone (any case).", metavar="TEXT")],
+    limit: Annotated[int, typer.Option("--limit", help="Customers shown at most.", min=1)] = 20,
+    offset: Annotated[int, typer.Option("--offset", help="Matches skipped first (the next page).", min=0)] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the total and the page as JSON.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print the page as CSV.")] = False,
+) -> None:
+    """Customers whose shop id, name, email or phone contains TEXT: an exact id first, then by name.
+    The same search as the API's GET /api/v1/customers?q=TEXT.
+
+    Example: retainly customer search smith
+    """
+    with open_workspace() as ws:
+        found = ws.customers.search(text, limit=limit, offset=offset)
+    if as_json:
+        print_json(found)
+        return
+    if as_csv:
+        print_csv(found.matches, columns=("customer_id", "name", "email", "phone", "country"))
+        return
+    shown = f"{offset + 1}-{offset + len(found.matches)} of {found.total}" if found.matches else f"0 of {found.total}"
+    print_rows(f"customers matching {text!r} ({shown})", found.matches)
+    if offset + len(found.matches) < found.total:
+        say(f"more: add --offset {offset + len(found.matches)}")
 
 
 def _product(sku: str, name: str | None) -> str:

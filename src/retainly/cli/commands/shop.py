@@ -116,6 +116,8 @@ def demo(
         console.print(f"act on it: retainly --db {url} audiences preview 'stage = at_risk and email_consent', "
                       "or run --dry-run, or playbooks show win-back-60")
         console.print(f"the report, to open in a browser: {report}")
+        console.print(f"the web app: retainly --db {url} users add you@example.com --role admin, then "
+                      f"retainly --db {url} serve, and open http://127.0.0.1:8000 to log in")
 
 
 def _report_path(ws: Workspace) -> Path:
