@@ -7,6 +7,8 @@ counted through the server's own workspace (under its lock), so DuckDB's file is
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -119,11 +121,16 @@ def test_clients_racing_the_same_keys_land_once(events):
     assert events.count("orders") == orders + 20
 
 
-def test_two_servers_racing_the_same_keys_land_once_on_postgresql(events):
+def test_two_servers_racing_the_same_keys_land_once(events, tmp_path):
     """On PostgreSQL a second server process may serve the same store: here a second app, with its
-    own connection, takes the same batch at the same moment as the first."""
+    own connection, takes the same batch at the same moment as the first. On DuckDB no second
+    server can race the first: `retainly serve` in another process is refused, the file busy."""
     if events.url.startswith("duckdb"):
-        pytest.skip("a DuckDB store is served by one process (the file takes one writer)")
+        second = subprocess.run([sys.executable, "-m", "retainly", "--db", events.url, "serve", "--port", "1"],
+                                capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        assert second.returncode == 1 and second.stdout == ""
+        assert second.stderr.startswith("error: the store is busy with another retainly command"), second.stderr
+        return
     orders = events.count("orders")
     batch = [order(f"two-{n}", f"S{n}") for n in range(30)]
     answers: list[dict] = [{}] * 2

@@ -66,7 +66,7 @@ def origin_of(text: str) -> str:
 def _checked_origins(origins: Sequence[str]) -> list[str]:
     found = list(dict.fromkeys(origin_of(origin) for origin in origins))
     if not found:
-        raise InputError("give at least one origin the site's pages are served from, e.g. --origin "
+        raise InputError("give at least one `origin` the site's pages are served from, e.g. "
                          "https://shop.example", parameter="origin")
     if len(found) > MOST_ORIGINS:
         raise InputError(f"{len(found)} origins; a site key takes at most {MOST_ORIGINS}", parameter="origin")
