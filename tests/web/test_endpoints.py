@@ -172,6 +172,19 @@ def test_outbox(api):
     assert response.status_code == 422 and response.json()["field"] == "status"
 
 
+def test_playbook_activity(api):
+    # By hand (conftest): B alone entered win-back-60, in the treatment arm; its one outbox row was
+    # suppressed. No other playbook has run.
+    statuses = ("queued", "sending", "sent", "failed", "unknown", "suppressed", "skipped")
+    (one,) = api.get("/playbooks/win-back-60/activity").json()
+    assert one == {"playbook": "win-back-60", "entered": 1, "held_out": 0,
+                   "outbox": {status: int(status == "suppressed") for status in statuses}}
+    every = api.get("/playbooks/all/activity").json()
+    assert [a["playbook"] for a in every] == [p["name"] for p in api.get("/playbooks").json()["items"]]
+    assert [a for a in every if a["entered"] or any(a["outbox"].values())] == [one]
+    assert api.get("/playbooks/no-such/activity").status_code == 404
+
+
 def test_figures_of_a_date(api):
     stages = api.get("/lifecycle").json()
     assert stages["as_of"] == "2024-03-20" and sum(s["customers"] for s in stages["items"]) == 5  # every buyer

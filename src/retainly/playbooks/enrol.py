@@ -178,3 +178,11 @@ def enrol(store: Store, playbook: Playbook, found: list[Candidate], as_of: date,
         finally:
             store.unstage(name)
     return [(c, a) for c, a in pairs if (c.customer_id, c.occurrence) not in taken]
+
+
+def counts(store: Store) -> dict[str, dict[str, int]]:
+    """Enrolments so far: {playbook: {arm: customers}}."""
+    found: dict[str, dict[str, int]] = {}
+    for playbook, chosen, n in store.fetchall("SELECT playbook, arm, COUNT(*) FROM enrolments GROUP BY playbook, arm"):
+        found.setdefault(playbook, {})[chosen] = int(n)
+    return found

@@ -82,6 +82,16 @@ class PlaybookSummary(Result):
 
 
 @dataclass(frozen=True, kw_only=True)
+class PlaybookActivity(Result):
+    """What a playbook did so far: customers entered (treatment and holdout) and outbox rows by status."""
+
+    playbook: str
+    entered: int
+    held_out: int
+    outbox: dict[str, int]  # status -> rows (every status, 0 included)
+
+
+@dataclass(frozen=True, kw_only=True)
 class PlaybookDetail(Result):
     summary: PlaybookSummary
     definition: dict[str, Any]

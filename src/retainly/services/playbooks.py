@@ -15,8 +15,17 @@ from retainly.messaging.channels import make_channel
 from retainly.messaging.consent import suppress
 from retainly.playbooks import outbox, saved
 from retainly.playbooks.definition import Playbook, from_json, to_json
+from retainly.playbooks.enrol import HOLDOUT
+from retainly.playbooks.enrol import counts as enrolments
 from retainly.playbooks.run import run
-from retainly.results.actions import OutboxItem, PlaybookDetail, PlaybookOutcome, PlaybookSummary, RunSummary
+from retainly.results.actions import (
+    OutboxItem,
+    PlaybookActivity,
+    PlaybookDetail,
+    PlaybookOutcome,
+    PlaybookSummary,
+    RunSummary,
+)
 from retainly.services.audiences import NEEDS, field_names
 from retainly.services.base import Service
 from retainly.settings import OUTBOX_FOLDER
@@ -126,6 +135,19 @@ class PlaybookService(Service):
         keep = {f.name for f in fields(OutboxItem)}
         return [OutboxItem(**{k: v for k, v in row.items() if k in keep}, customer=row["payload"].get("customer"))
                 for row in outbox.rows(self.store, status=status, playbook=playbook, limit=limit)]
+
+    def activity(self, name: str = "all") -> list[PlaybookActivity]:
+        """What each playbook (``all``, highest priority first) or the one named did so far: customers
+        entered and held out (enrolments), and its outbox rows by status, counted in the store."""
+        names = [p.name for p in self.list()] if name == "all" else [self.show(name).summary.name]
+        entered = enrolments(self.store)
+        rows: dict[str, dict[str, int]] = {}
+        for playbook, _channel, status, n in outbox.summary(self.store, None if name == "all" else names[0]):
+            by_status = rows.setdefault(playbook, dict.fromkeys(outbox.STATUSES, 0))
+            by_status[status] = by_status.get(status, 0) + n
+        return [PlaybookActivity(playbook=n, entered=sum(entered.get(n, {}).values()),
+                                 held_out=entered.get(n, {}).get(HOLDOUT, 0),
+                                 outbox=rows.get(n, dict.fromkeys(outbox.STATUSES, 0))) for n in names]
 
     def suppress(self, customer: str, channel: str, reason: str = "manual") -> None:
         """Suppress a customer (the shop's id) on a channel (or ``all``); it wins over imported consent."""

@@ -38,7 +38,8 @@ HEADERS = {
 CHART_HEADERS = {**HEADERS, "Content-Security-Policy": HEADERS["Content-Security-Policy"].replace(
     "style-src 'self'", "style-src 'self' 'unsafe-inline'")}
 # The menu: label, path, the roles that may see it (admin sees all).
-MENU = (("Overview", "/overview", READ_FIGURES), ("Customers", "/customers", READ_CUSTOMERS))
+MENU = (("Overview", "/overview", READ_FIGURES), ("Customers", "/customers", READ_CUSTOMERS),
+        ("Imports", "/imports", READ_FIGURES), ("Playbooks", "/playbooks", READ_FIGURES))
 
 
 def _when(value: Any) -> str:

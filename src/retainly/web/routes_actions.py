@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from retainly.results.actions import (Audience, AudienceEvaluation, AudienceField, AudienceMember, AudiencePreview,
-                                      OutboxItem, PlaybookDetail, PlaybookSummary)
+                                      OutboxItem, PlaybookActivity, PlaybookDetail, PlaybookSummary)
 from retainly.web.auth import EDIT_ACTIONS, READ_FIGURES, allow
 from retainly.web.pages import Limit, Offset, Page, json_response, page, page_of_read, to_read
 from retainly.web.shop import shop
@@ -120,6 +120,14 @@ def playbook(request: Request, name: PlaybookName) -> Response:
     """One playbook: its summary and whole definition (trigger, condition, steps, goal, holdout, re-entry)."""
     with shop(request).use() as ws:
         found = ws.playbooks.show(name)
+    return json_response(found)
+
+
+@playbooks.get("/{name}/activity", response_model=list[PlaybookActivity], dependencies=[allow(*READ_FIGURES)])
+def playbook_activity(request: Request, name: PlaybookName) -> Response:
+    """What a playbook (`all`: every one) did so far: customers entered and held out, outbox rows by status."""
+    with shop(request).use() as ws:
+        found = ws.playbooks.activity(name)
     return json_response(found)
 
 

@@ -25,11 +25,12 @@ from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 
 from retainly.csv_cells import neutralise_cell
 from retainly.errors import InputError
 from retainly.results import ImportRecord
+from retainly.results.data import ImportReject
 from retainly.services.data import IMPORT_KINDS
 from retainly.services.import_jobs import ImportJob, ImportJobs, check_kind
 from retainly.web.auth import READ_FIGURES, allow
@@ -68,20 +69,26 @@ async def upload(request: Request) -> Response:
     `GET /api/v1/imports/jobs/{job_id}` tells."""
     form = await request.form(max_files=1, max_fields=10)
     try:
-        kind, preset, file = form.get("kind"), form.get("preset"), form.get("file")
-        missing = [name for name, value in (("file", file), ("kind", kind)) if value is None]
-        if missing:
-            raise RequestValidationError([{"type": "missing", "loc": ("body", name), "msg": "Field required",
-                                           "input": None} for name in missing])
-        if not isinstance(file, UploadFile):
-            raise InputError("`file` must be a file sent as a multipart form part with a file name", parameter="file")
-        check_kind(str(kind))
-        job = await run_in_threadpool(_queue, jobs(request), file, str(kind), str(preset or "").strip() or None)
+        job = await queue_upload(request, form)
     finally:
         await form.close()
     response = json_response(job, status_code=202)
     response.headers["Location"] = f"{request.url.path}/jobs/{job.job_id}"
     return response
+
+
+async def queue_upload(request: Request, form: FormData) -> ImportJob:
+    """Check an upload's form (``file``, ``kind``, ``preset``) and queue its import: the one way the
+    API and the Imports page (``retainly.web.pages_imports``) start a job."""
+    kind, preset, file = form.get("kind"), form.get("preset"), form.get("file")
+    missing = [name for name, value in (("file", file), ("kind", kind)) if value is None]
+    if missing:
+        raise RequestValidationError([{"type": "missing", "loc": ("body", name), "msg": "Field required",
+                                       "input": None} for name in missing])
+    if not isinstance(file, UploadFile):
+        raise InputError("`file` must be a file sent as a multipart form part with a file name", parameter="file")
+    check_kind(str(kind))
+    return await run_in_threadpool(_queue, jobs(request), file, str(kind), str(preset or "").strip() or None)
 
 
 def _queue(found: ImportJobs, file: UploadFile, kind: str, preset: str | None) -> ImportJob:
@@ -122,6 +129,11 @@ def rejects(request: Request, import_id: Annotated[int, PathParam(description="T
     value and reason; just the header when none was rejected."""
     with shop(request).use() as ws:
         found = ws.data.rejects(import_id)
+    return rejects_csv(found, import_id)
+
+
+def rejects_csv(found: list[ImportReject], import_id: int) -> Response:
+    """Import ``import_id``'s rejected rows as a CSV download (the API's and the Imports page's)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(REJECTS_COLUMNS)
