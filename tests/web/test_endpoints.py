@@ -6,6 +6,8 @@ last order, 2024-03-20; each comment says how.
 
 from __future__ import annotations
 
+import pytest
+
 from retainly.audiences.fields import CATALOG
 from retainly.playbooks.library import builtins
 
@@ -160,6 +162,44 @@ def test_playbooks_enable_and_disable(api):
     assert detail["summary"]["enabled"] is True and detail["definition"]["name"] == "win-back-60"
 
 
+def test_editing_a_playbook(api):
+    # The definition as the API shows it, put back whatever happens: the shop is shared by the package's tests.
+    before = api.get("/playbooks/vip-welcome").json()
+    try:
+        response = api.client.patch("/api/v1/playbooks/vip-welcome", headers=api.key("analyst"),
+                                    json={"holdout_share": 0.25, "goal_days": 40})
+        assert response.status_code == 200, response.text
+        saved = response.json()
+        assert (saved["summary"]["holdout_share"], saved["definition"]["goal_days"]) == (0.25, 40)
+        assert saved["summary"]["enabled"] == before["summary"]["enabled"]
+        assert api.get("/playbooks/vip-welcome").json() == saved
+
+        # A whole definition: the step's text changed, settings laid over it.
+        definition = saved["definition"]
+        definition["steps"][0]["text"] = "Thank you, {{ first_name }}."
+        response = api.client.patch("/api/v1/playbooks/vip-welcome", headers=api.key("admin"),
+                                    json={"definition": definition, "priority": 77})
+        assert response.status_code == 200, response.text
+        again = response.json()
+        assert again["definition"]["steps"][0]["text"] == "Thank you, {{ first_name }}."
+        assert (again["summary"]["priority"], again["definition"]["goal_days"]) == (77, 40)
+
+        # A bad setting or rule is refused with 422 and changes nothing.
+        for body, word in (({"reentry": "sometimes"}, "reentry"), ({"holdout_share": 1.5}, "holdout"),
+                           ({"definition": {**definition, "condition": "days_since_last_order >> 3"}}, "condition")):
+            response = api.client.patch("/api/v1/playbooks/vip-welcome", headers=api.key("analyst"), json=body)
+            assert response.status_code == 422 and word in response.json()["error"], (body, response.text)
+        assert api.get("/playbooks/vip-welcome").json() == again
+        assert api.client.patch("/api/v1/playbooks/no-such", headers=api.key("analyst"),
+                                json={"priority": 1}).status_code == 404
+        assert api.client.patch("/api/v1/playbooks/vip-welcome", headers=api.key("manager"),
+                                json={"priority": 1}).status_code == 403
+    finally:
+        with api.app.state.shop.use() as ws:
+            ws.playbooks.edit("vip-welcome", definition=before["definition"])
+    assert api.get("/playbooks/vip-welcome").json() == before
+
+
 def test_outbox(api):
     # win-back-60 ran once before the server started: B alone entered it, and B has no email consent.
     body = api.get("/outbox").json()
@@ -183,6 +223,19 @@ def test_playbook_activity(api):
     assert [a["playbook"] for a in every] == [p["name"] for p in api.get("/playbooks").json()["items"]]
     assert [a for a in every if a["entered"] or any(a["outbox"].values())] == [one]
     assert api.get("/playbooks/no-such/activity").status_code == 404
+
+
+def test_revenue_concentration_and_stage_flow(api):
+    # By hand (conftest): net spend A 270, B 200, C 200, D 150, E 40, 860 in all; the top 20 % is A.
+    found = api.get("/rfm/concentration").json()
+    assert found["as_of"] == "2024-03-20" and found["top20_share"] == pytest.approx(270 / 860)
+    assert [point["customer_share"] for point in found["points"]] == pytest.approx([0, 0.2, 0.4, 0.6, 0.8, 1])
+    # By default the flow starts six months before the last order, or at the first (2024-01-05) when later.
+    flow = api.get("/lifecycle/flow").json()
+    assert (flow["from"], flow["to"], flow["trend"]) == ("2024-01-05", "2024-03-20", [])
+    assert sum(cell["customers"] for cell in flow["flow"]) == 5
+    assert api.get("/lifecycle/flow", params={"first": "2024-03-20"}).status_code == 422  # not before the last
+    assert api.get("/lifecycle/flow", params={"first": "2024-02-01"}).json()["from"] == "2024-02-01"
 
 
 def test_figures_of_a_date(api):

@@ -59,6 +59,7 @@ class Server:
     client: httpx.Client
     tokens: dict[str, str]
     shop: object
+    jobs: ImportJobs
 
     def key(self, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
@@ -92,7 +93,7 @@ def server(request, tmp_path_factory) -> Iterator[Server]:
             tokens = {role: ws.keys.create(role)[1] for role in ROLES}
         app = create_app(url, settings_path=settings)
         with serving(app) as base, httpx.Client(base_url=base, timeout=60) as client:
-            yield Server(client, tokens, app.state.shop)
+            yield Server(client, tokens, app.state.shop, app.state.import_jobs)
 
 
 def store_facts(server: Server) -> tuple:
@@ -163,6 +164,35 @@ def test_rejected_rows_come_back_as_csv(server, tmp_path):
     first = min(item["import_id"] for item in clean if item["rows_rejected"] == 0)
     empty = server.client.get(f"/api/v1/imports/{first}/rejects.csv", headers=server.key("admin"))
     assert (empty.status_code, empty.text) == (200, "file,sheet,line,column,value,reason\n")
+
+
+def test_a_running_import_is_seen_running(server, monkeypatch):
+    """While an import runs it holds the workspace, yet its job answers: the admin's key, checked
+    moments before by the upload, is trusted meanwhile (retainly.web.shop). The job is held at its
+    first step, inside the workspace, until the test has seen it running."""
+    jobs = server.jobs
+    gate, update = threading.Event(), jobs._update
+
+    def held_at_first_step(job_id, **changes):
+        update(job_id, **changes)
+        if changes.get("step") is not None:
+            gate.wait(30)
+
+    monkeypatch.setattr(jobs, "_update", held_at_first_step)
+    job = server.upload("running.csv", GOOD.replace("O1", "R1").replace("O2", "R2").replace("O3", "R3")).json()
+    try:
+        deadline, body = time.monotonic() + 30, {}
+        while body.get("step") is None and time.monotonic() < deadline:
+            # Without the trust the request would wait for the import; the client's 5 s would then run out.
+            response = server.client.get(f"/api/v1/imports/jobs/{job['job_id']}", headers=server.key("admin"),
+                                         timeout=5)
+            body = response.json()
+            time.sleep(0.02)
+        assert (body["state"], body["step"]) == ("running", "reading"), body
+        assert server.shop._lock.locked()  # the import still holds the workspace
+    finally:
+        gate.set()
+    assert server.finished(job)["state"] == "completed"
 
 
 def test_a_broken_file_fails_and_changes_nothing(server):

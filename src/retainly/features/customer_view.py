@@ -1,11 +1,13 @@
-"""Customer 360: everything the store knows about one customer, as plain data.
+"""Customer 360: everything the store knows about one customer, as plain data, and the search
+for customers (by text, segment, stage, buyer type and audience).
 
-Read by `retainly customer show`, the report and (later) the API. Lookups are point queries
-on one customer, so they stay small on any store size.
+Read by `retainly customer show|search`, the report, the API and the web pages. Lookups are
+point queries on one customer, so they stay small on any store size.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal
 
@@ -142,8 +144,6 @@ def named_offers(store: Store, offers: list[dict]) -> list[dict]:
 def customer_standing(store: Store, customer_id: int, as_of: date, offers: list[dict]) -> dict | None:
     """Lifecycle stage, VIP flag and its reason, churn warning signs with the risk score, buyer
     type, reorders due, and the products to offer given (``stored_offers``, ``named_offers``)."""
-    import json
-
     row = store.fetchone(
         "SELECT s.stage, s.vip, s.reason, w.risk_score, w.signs FROM lifecycle_stages s "
         "LEFT JOIN churn_signals w ON w.customer_id = s.customer_id AND w.as_of = s.as_of "
@@ -176,19 +176,50 @@ def first_customer(store: Store) -> str | None:
 
 
 SEARCHED = ("external_id", "name", "email", "phone")
+# Each filter of the search: the customers it keeps, as a subquery over one stored table. The
+# derived ones read the rows of one date (the caller computes them first); an audience is its
+# members as of its last evaluation (left_on empty), as `retainly audiences members` lists them.
+FILTERS = {
+    "segment": "SELECT customer_id FROM rfm_scores WHERE as_of = ? AND segment = ?",
+    "stage": "SELECT customer_id FROM lifecycle_stages WHERE as_of = ? AND stage = ?",
+    "buyer_type": "SELECT customer_id FROM buyer_types WHERE as_of = ? AND buyer_type = ?",
+    "audience": "SELECT customer_id FROM audience_members WHERE audience = ? AND left_on IS NULL",
+}
 
 
-def search_customers(store: Store, text: str, limit: int, offset: int) -> tuple[int, list[dict]]:
+def search_customers(store: Store, text: str, limit: int, offset: int, filters: dict[str, str] | None = None,
+                     as_of: date | None = None) -> tuple[int, list[dict]]:
     """Customers whose shop id, name, email or phone contains ``text`` (any case; all customers
-    for an empty text): the number found, and ``limit`` of them from ``offset``, an exact id
-    match first, then by name and id."""
+    for an empty text) and who pass every filter of ``filters`` (``FILTERS``: name → value; the
+    segment, stage and buyer type as of ``as_of``): the number found, and ``limit`` of them from
+    ``offset``, an exact id match first, then by name and id."""
     needle = text.strip().lower()
     pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    where = " OR ".join(f"LOWER({column}) LIKE ? ESCAPE '\\'" for column in SEARCHED)
-    params = (pattern,) * len(SEARCHED)
+    where = "(" + " OR ".join(f"LOWER({column}) LIKE ? ESCAPE '\\'" for column in SEARCHED) + ")"
+    params: tuple = (pattern,) * len(SEARCHED)
+    for name, value in (filters or {}).items():
+        where += f" AND customer_id IN ({FILTERS[name]})"
+        params += (value,) if name == "audience" else (as_of, value)
     total = int(store.fetchone(f"SELECT COUNT(*) FROM customers WHERE {where}", params)[0])
     found = store.fetchall(
         f"SELECT external_id, name, email, phone, country FROM customers WHERE {where} "
         "ORDER BY CASE WHEN LOWER(external_id) = ? THEN 0 ELSE 1 END, name, external_id LIMIT ? OFFSET ?",
         (*params, needle, int(limit), int(offset)))
     return total, [dict(zip(("customer_id", "name", "email", "phone", "country"), row)) for row in found]
+
+
+MESSAGE_FIELDS = ("playbook", "step", "channel", "status", "reason", "due_at", "sent_at")
+
+
+def customer_messages(store: Store, customer_id: int) -> list[dict]:
+    """The customer's outbox rows (messages, and manager tasks on channel ``task``), newest first:
+    playbook, step, channel, status, reason, the subject and text they say, when due and when sent."""
+    found = store.fetchall(
+        "SELECT playbook, step, channel, status, reason, due_at, CASE WHEN status = 'sent' THEN finished_at END, "
+        "payload FROM outbox WHERE customer_id = ? ORDER BY due_at DESC, playbook, step DESC, channel",
+        (customer_id,))
+    listed = []
+    for row in found:
+        said = json.loads(row[-1])
+        listed.append({**dict(zip(MESSAGE_FIELDS, row)), "subject": said.get("subject"), "text": said.get("text")})
+    return listed

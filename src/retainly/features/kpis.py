@@ -32,6 +32,8 @@ from retainly.features.periods import Period, date_range, split
 from retainly.store.backends import Store
 
 DEFAULT_ACTIVITY_WINDOW_DAYS = 365
+# Ten years: a longer window would reach back past the earliest day an analysis reads (1900).
+LONGEST_ACTIVITY_WINDOW_DAYS = 3660
 BY_CHOICES = ("month", "quarter", "year", "channel")
 BEFORE = datetime(1900, 1, 1)  # the bucket of everything before the range
 _TRUNCATE = {"month": "M", "quarter": "Q", "year": "Y"}
@@ -77,8 +79,9 @@ def shop_kpis(store: Store, first: date | None = None, last: date | None = None,
 
     if by is not None and by not in BY_CHOICES:
         raise InputError(f"`by` {by!r} is not supported; use one of {', '.join(BY_CHOICES)}", parameter="by")
-    if window_days < 1:
-        raise InputError(f"the activity window must be at least 1 day, not {window_days}")
+    if not 1 <= window_days <= LONGEST_ACTIVITY_WINDOW_DAYS:
+        raise InputError(f"`window_days` {window_days} is not an activity window: give 1 to "
+                         f"{LONGEST_ACTIVITY_WINDOW_DAYS} days", parameter="window_days")
     bought = customer_orders(store)
     acquired_expr = acquisitions(store.table("customers"), bought)
     # Materialised once: every count below reads these two instead of re-joining orders and lines.

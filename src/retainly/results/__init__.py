@@ -12,13 +12,15 @@ from retainly.results.measures import CohortRow, KpiRow
 from retainly.results.predictions import AliveBin, BacktestResult, FitRecord, PredictionTotals
 from retainly.results.removal import Deletion, Erasure, LeftOutOrders, OrderDate
 from retainly.results.report import PredictionsOverview, ReportData, ShopOverview
-from retainly.results.rfm import CallListEntry, ConcentrationPoint, RfmRun, SegmentMove, SegmentRow
+from retainly.results.rfm import (CallListEntry, ConcentrationPoint, RevenueConcentration, RfmRun, SegmentMove,
+                                  SegmentRow)
 
 __all__ = [
     "AliveBin", "BacktestResult", "BuyerTypeCount", "BuyerTypeEvaluation", "BuyerTypeMix", "CallListEntry",
     "CohortRow", "ConcentrationPoint", "Consumable", "CustomerMatch", "CustomerSearch", "CustomerStage", "CustomerView", "Deletion", "DueReorder",
     "Erasure", "FitRecord", "FlowCell", "ImportRecord", "ImportResult", "InsightsRun", "KpiRow", "LeftOutOrders",
     "LifecycleFlow", "OrderDate", "PredictionTotals", "PredictionsOverview", "Reorders", "ReportData", "Result",
+    "RevenueConcentration",
     "RfmRun", "SegmentMove", "SegmentRow", "ShopOverview", "StageCount", "StageTally", "StoreSummary", "Transition",
     "plain",
 ]

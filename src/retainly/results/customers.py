@@ -147,8 +147,27 @@ class Order(Result):
 
 
 @dataclass(frozen=True, kw_only=True)
+class CustomerMessage(Result):
+    """A playbook's message to the customer, or a manager's task about them (channel ``task``): an
+    outbox row (docs/playbooks.md), with the subject and text it says. ``status`` is the outbox's
+    (queued, sending, sent, failed, unknown, suppressed, skipped) and ``reason`` why, where one is
+    given; ``sent_at`` is when it was delivered (status sent), else null."""
+
+    playbook: str
+    step: int
+    channel: str
+    status: str
+    reason: str | None
+    subject: str | None
+    text: str | None
+    due_at: datetime
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
 class CustomerView(Result):
-    """Profile, consents, KPIs, RFM, predictions, standing, orders, returns and contacts.
+    """Profile, consents, KPIs, RFM, predictions, standing, orders, returns, contacts, and the
+    playbooks' messages and tasks (newest first).
 
     Returns and contacts are the stored rows as they are (their columns are documented in
     docs/schema.md), so a new column reaches every shell without a change here.
@@ -163,6 +182,7 @@ class CustomerView(Result):
     orders: list[Order]
     returns: list[dict]
     interactions: list[dict]
+    messages: list[CustomerMessage]
     last_contact_at: datetime | None
 
 
@@ -179,7 +199,20 @@ class CustomerMatch(Result):
 
 @dataclass(frozen=True, kw_only=True)
 class CustomerSearch(Result):
-    """A page of a search: how many customers match in all, and this page of them."""
+    """A page of a search: how many customers match in all, and this page of them; ``as_of`` is the
+    day the segments, stages and buyer types filtered by are of (null without those filters)."""
 
     total: int
     matches: list[CustomerMatch]
+    as_of: date | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CustomerFilters(Result):
+    """The values each filter of the customer search takes: RFM segments, lifecycle stages and buyer
+    types (in their own order), and the saved audiences (by name)."""
+
+    segments: list[str]
+    stages: list[str]
+    buyer_types: list[str]
+    audiences: list[str]

@@ -67,3 +67,12 @@ class ConcentrationPoint(Result):
 
     customer_share: float
     revenue_share: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class RevenueConcentration(Result):
+    """How much of the revenue the biggest spenders bring: the curve, and the share of the top 20 %."""
+
+    as_of: date
+    top20_share: float | None
+    points: list[ConcentrationPoint]

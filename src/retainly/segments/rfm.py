@@ -172,3 +172,11 @@ def revenue_concentration(store: Store, as_of: date, points: int) -> list[tuple[
         return []
     total = float(rows[0]["total"])
     return [(0.0, 0.0)] + [(row["customers"] / row["size"], float(row["running"]) / total) for row in rows]
+
+
+def share_at(points: list[tuple[float, float]], share: float) -> float | None:
+    """The curve's revenue share at ``share`` of customers, interpolated between steps."""
+    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+        if x0 <= share <= x1:
+            return y0 if x1 == x0 else y0 + (y1 - y0) * (share - x0) / (x1 - x0)
+    return None

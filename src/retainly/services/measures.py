@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import date
 
 from retainly.features.cohorts import COHORT_METRICS, cohort_matrix
-from retainly.features.kpis import BY_CHOICES, shop_kpis
+from retainly.features.kpis import BY_CHOICES, LONGEST_ACTIVITY_WINDOW_DAYS, shop_kpis
 from retainly.features.periods import next_unit_start, unit_start
 from retainly.features.summary import shop_currency
 from retainly.results import CohortRow, KpiRow
 from retainly.results.base import rows
 from retainly.services.base import Service
 
-__all__ = ["BY_CHOICES", "COHORT_METRICS", "MeasureService", "next_unit_start", "unit_start"]
+__all__ = ["BY_CHOICES", "COHORT_METRICS", "LONGEST_ACTIVITY_WINDOW_DAYS", "MeasureService", "next_unit_start", "unit_start"]
 
 
 class MeasureService(Service):

@@ -45,20 +45,27 @@ class ReportService(Service):
         store_first = date.fromisoformat(summary.first_order_at[:10])
         first = max(store_first, months_before(as_of, TILE_MONTHS))
         unit = "quarter" if (as_of - store_first).days > 2 * 365 else "month"
-        concentration = ws.rfm.revenue_concentration(as_of)
-        flow_since = max(store_first, months_before(as_of, FLOW_MONTHS))
+        concentration = ws.rfm.concentration(as_of)
+        flow_since = self.flow_since(as_of, store_first)
         ws.progress(f"measuring KPIs, trends, segments and cohorts as of {as_of}")
         return ShopOverview(
             as_of=as_of, first=first, store_first=store_first, unit=unit, currency=ws.measures.currency(),
             window_days=self.settings.activity_window_days, summary=summary,
             kpis=ws.measures.kpis(first, as_of)[0], trend=ws.measures.kpis(store_first, as_of, by=unit),
             segments=ws.rfm.segments(as_of), retention=ws.measures.cohorts(unit, "customers"),
-            ltv=ws.measures.cohorts(unit, "revenue"), concentration=concentration,
-            top20_share=share_at([(p.customer_share, p.revenue_share) for p in concentration], 0.2),
+            ltv=ws.measures.cohorts(unit, "revenue"), concentration=concentration.points,
+            top20_share=concentration.top20_share,
             call_list=ws.lifecycle.call_list(as_of, CALL_LIST_SIZE), predictions=self._predictions(as_of),
             stages=ws.lifecycle.counts(as_of), flow_since=flow_since,
             flow=ws.lifecycle.flow(flow_since, as_of, trend=False).flow if flow_since < as_of else [],
             buyer_types=ws.insights.buyer_type_mix(as_of), reorders=ws.insights.reorders(as_of, REORDERS_SHOWN).due)
+
+    def flow_since(self, as_of: date, store_first: date | None = None) -> date:
+        """Where the report's stage flow to ``as_of`` starts: ``FLOW_MONTHS`` months before, or at the
+        first order (``store_first``, read when not given) when that is later."""
+        if store_first is None:
+            store_first = date.fromisoformat(self.ws.data.summary().first_order_at[:10])
+        return max(store_first, months_before(as_of, FLOW_MONTHS))
 
     def _predictions(self, as_of: date) -> PredictionsOverview | None:
         fit = self.ws.predictions.latest_fit(as_of)
@@ -66,14 +73,6 @@ class ReportService(Service):
             return None
         return PredictionsOverview(fit=fit, model_title=model_title(fit.model), totals=self.ws.predictions.totals(as_of),
                                    chance_bins=self.ws.predictions.chance_histogram(as_of))
-
-
-def share_at(points: list[tuple[float, float]], share: float) -> float | None:
-    """The curve's revenue share at ``share`` of customers, interpolated between steps."""
-    for (x0, y0), (x1, y1) in zip(points, points[1:]):
-        if x0 <= share <= x1:
-            return y0 if x1 == x0 else y0 + (y1 - y0) * (share - x0) / (x1 - x0)
-    return None
 
 
 def months_before(day: date, months: int) -> date:

@@ -8,7 +8,7 @@ import pyarrow as pa
 
 from retainly.errors import InputError
 from retainly.features.orders import check_day
-from retainly.results import ConcentrationPoint, RfmRun, SegmentMove, SegmentRow
+from retainly.results import ConcentrationPoint, RevenueConcentration, RfmRun, SegmentMove, SegmentRow
 from retainly.results.base import rows
 from retainly.segments import rfm
 from retainly.services.base import Service
@@ -58,3 +58,10 @@ class RfmService(Service):
         as_of = self.ensure(as_of)
         return [ConcentrationPoint(customer_share=x, revenue_share=y)
                 for x, y in rfm.revenue_concentration(self.store, as_of, points)]
+
+    def concentration(self, as_of: date | None = None, points: int = CURVE_POINTS) -> RevenueConcentration:
+        """The concentration curve with the share of revenue the top 20 % of customers bring."""
+        as_of = self.ensure(as_of)
+        curve = self.revenue_concentration(as_of, points)
+        return RevenueConcentration(as_of=as_of, points=curve, top20_share=rfm.share_at(
+            [(point.customer_share, point.revenue_share) for point in curve], 0.2))

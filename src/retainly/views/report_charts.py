@@ -1,4 +1,5 @@
-"""The report's Plotly figures, each as an HTML fragment without plotly.js.
+"""The report's Plotly figures, each as an HTML fragment without plotly.js (and, for the web
+pages, as the figure itself: ``*_figure``).
 
 The report embeds plotly.js once (``plotly_js``); every fragment here only calls
 ``Plotly.newPlot``. Figures use one small template (system fonts, the palette below) so the
@@ -37,6 +38,11 @@ def plotly_js() -> str:
     return get_plotlyjs()
 
 
+def _styled(fig: go.Figure, height: int) -> go.Figure:
+    """``fig`` in the report's look, ``height`` pixels tall: the figure the web pages draw as JSON."""
+    return fig.update_layout(template=_TEMPLATE, height=height)
+
+
 def _html(fig: go.Figure, div_id: str, height: int, config: dict = _CONFIG) -> str:
     fig.update_layout(template=_TEMPLATE, height=height)
     return fig.to_html(full_html=False, include_plotlyjs=False, include_mathjax=False, div_id=div_id,
@@ -65,6 +71,11 @@ def sparkline(div_id: str, labels: Sequence[str], values: Sequence[float | None]
 
 
 def segment_bars(div_id: str, segments: Sequence[dict]) -> str:
+    fig = segment_figure(segments)
+    return _html(fig, div_id, fig.layout.height)
+
+
+def segment_figure(segments: Sequence[dict]) -> go.Figure:
     """Share of customers next to share of revenue, one pair of bars per segment (best on top)."""
     names = [row["segment"] for row in segments][::-1]
     fig = go.Figure()
@@ -81,10 +92,15 @@ def segment_bars(div_id: str, segments: Sequence[dict]) -> str:
         xaxis=dict(tickformat=".0%", rangemode="tozero"), yaxis=dict(gridcolor="rgba(0,0,0,0)", ticksuffix="  "),
         legend=dict(orientation="h", x=0, y=-0.06, yanchor="top", traceorder="reversed"),
     )
-    return _html(fig, div_id, max(320, 46 * len(names) + 80))
+    return _styled(fig, max(320, 46 * len(names) + 80))
 
 
 def cohort_heatmap(div_id: str, cohorts: Sequence[dict], unit: str) -> str:
+    fig = cohort_figure(cohorts, unit)
+    return _html(fig, div_id, fig.layout.height)
+
+
+def cohort_figure(cohorts: Sequence[dict], unit: str) -> go.Figure:
     """Share of each cohort buying again k periods after its first order."""
     width = max(len(row["values"]) for row in cohorts)
     z = [row["values"] + [None] * (width - len(row["values"])) for row in cohorts]
@@ -103,10 +119,14 @@ def cohort_heatmap(div_id: str, cohorts: Sequence[dict], unit: str) -> str:
                    dtick=1 if width <= 16 else 3),
         yaxis=dict(title=dict(text=f"cohort (first {unit})"), autorange="reversed", showgrid=False, type="category"),
     )
-    return _html(fig, div_id, max(360, min(26 * len(cohorts) + 90, 900)))
+    return _styled(fig, max(360, min(26 * len(cohorts) + 90, 900)))
 
 
 def ltv_curves(div_id: str, cohorts: Sequence[dict], unit: str, money: Callable[[float], str]) -> str:
+    return _html(ltv_figure(cohorts, unit, money), div_id, 400)
+
+
+def ltv_figure(cohorts: Sequence[dict], unit: str, money: Callable[[float], str]) -> go.Figure:
     """Cumulative net revenue per customer of each cohort, older cohorts darker."""
     colors = sample_colorscale("Blues", [0.35 + 0.6 * (1 - i / max(len(cohorts) - 1, 1)) for i in range(len(cohorts))])
     longest = max(len(row["values"]) for row in cohorts)
@@ -125,10 +145,14 @@ def ltv_curves(div_id: str, cohorts: Sequence[dict], unit: str, money: Callable[
                    range=[-0.3, longest - 0.7], zeroline=False),
         yaxis=dict(title=dict(text="net revenue per customer"), rangemode="tozero", tickformat="~s"),
     )
-    return _html(fig, div_id, 400)
+    return _styled(fig, 400)
 
 
 def concentration_curve(div_id: str, points: Sequence[tuple[float, float]], top_share: float | None) -> str:
+    return _html(concentration_figure(points, top_share), div_id, 400)
+
+
+def concentration_figure(points: Sequence[tuple[float, float]], top_share: float | None) -> go.Figure:
     """Lorenz-style curve: cumulative share of revenue by share of customers, biggest spenders first."""
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     fig = go.Figure([
@@ -150,10 +174,14 @@ def concentration_curve(div_id: str, points: Sequence[tuple[float, float]], top_
         xaxis=dict(title=dict(text="share of customers, biggest spenders first"), tickformat=".0%", range=[0, 1]),
         yaxis=dict(title=dict(text="share of revenue"), tickformat=".0%", rangemode="tozero"),
     )
-    return _html(fig, div_id, 400)
+    return _styled(fig, 400)
 
 
 def chance_histogram(div_id: str, bins: Sequence[dict], window_days: int | None) -> str:
+    return _html(chance_figure(bins, window_days), div_id, 340)
+
+
+def chance_figure(bins: Sequence[dict], window_days: int | None) -> go.Figure:
     """Customers per tenth of their chance to order within the window: how many will come back soon."""
     window = f"{window_days} days" if window_days else "the window"
     fig = go.Figure(go.Bar(
@@ -164,10 +192,14 @@ def chance_histogram(div_id: str, bins: Sequence[dict], window_days: int | None)
     fig.update_layout(margin=dict(l=10, r=10, t=10, b=40), bargap=0.15,
                       xaxis=dict(title=dict(text=f"chance to order within {window}"), type="category"),
                       yaxis=dict(title=dict(text="customers"), tickformat="~s"))
-    return _html(fig, div_id, 340)
+    return _styled(fig, 340)
 
 
 def tracking_chart(div_id: str, results: Sequence[dict], chosen: str) -> str:
+    return _html(tracking_figure(results, chosen), div_id, 380)
+
+
+def tracking_figure(results: Sequence[dict], chosen: str) -> go.Figure:
     """Cumulative purchases in a backtest holdout: what happened against what each model predicted."""
     fitted = [r for r in results if r.get("tracking")]
     dates = [row["date"] for row in fitted[0]["tracking"]]
@@ -184,7 +216,7 @@ def tracking_chart(div_id: str, results: Sequence[dict], chosen: str) -> str:
     fig.update_layout(margin=dict(l=10, r=10, t=10, b=40), hovermode="x unified",
                       legend=dict(x=0.02, y=0.98, bgcolor="rgba(255,255,255,0.85)"),
                       yaxis=dict(title=dict(text="cumulative repeat purchases (days)"), tickformat="~s", rangemode="tozero"))
-    return _html(fig, div_id, 380)
+    return _styled(fig, 380)
 
 
 STAGE_COLORS = {"(not a customer yet)": "#d1d5db", "new": "#8b5cf6", "active": "#10b981", "won_back": "#2563eb",
@@ -192,6 +224,10 @@ STAGE_COLORS = {"(not a customer yet)": "#d1d5db", "new": "#8b5cf6", "active": "
 
 
 def stage_flow(div_id: str, flow: Sequence[dict], first: str, last: str) -> str:
+    return _html(stage_flow_figure(flow, first, last), div_id, 420)
+
+
+def stage_flow_figure(flow: Sequence[dict], first: str, last: str) -> go.Figure:
     """A Sankey diagram: customers by stage at ``first`` (left) flowing to their stage at ``last`` (right)."""
     order = list(STAGE_COLORS)
     sources = [s for s in order if any(f["from_stage"] == s for f in flow)]
@@ -208,4 +244,4 @@ def stage_flow(div_id: str, flow: Sequence[dict], first: str, last: str) -> str:
                   hovertemplate="%{source.label} → %{target.label}: %{value:,} customers<extra></extra>"),
     ))
     fig.update_layout(margin=dict(l=10, r=10, t=10, b=10))
-    return _html(fig, div_id, 420)
+    return _styled(fig, 420)

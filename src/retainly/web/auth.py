@@ -46,8 +46,8 @@ def caller(request: Request, bearer: HTTPAuthorizationCredentials | None = Depen
     token = bearer.credentials if bearer is not None else header
     if not token:
         raise HTTPException(401, f"no API key: {_HOW}", headers={"WWW-Authenticate": "Bearer"})
-    with shop(request).use() as ws:
-        found = ws.keys.verify(token.strip())
+    token = token.strip()
+    found = shop(request).check("key", token, lambda ws: ws.keys.verify(token))
     if found is None:
         raise HTTPException(401, "the API key is not valid: unknown, mistyped or revoked",
                             headers={"WWW-Authenticate": "Bearer"})

@@ -22,9 +22,11 @@ from pydantic import BaseModel
 from retainly.results.base import json_text
 
 MAX_LIMIT = 1000
+# Far past any list a shop has, and within the engines' 64-bit integers (a larger offset is a 422, not a crash).
+MAX_OFFSET = 1_000_000_000
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Items per page, 1 to {MAX_LIMIT}.")]
-Offset = Annotated[int, Query(ge=0, description="Items to skip before this page.")]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip before this page.")]
 AsOf = Annotated[date | None, Query(description="As of this day, YYYY-MM-DD (default: the day of the last order).")]
 
 Item = TypeVar("Item")

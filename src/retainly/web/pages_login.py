@@ -50,6 +50,7 @@ def log_in(request: Request, email: FormText = "", password: FormText = "", next
         login = ws.users.log_in(email, password)
         if login.ok and session_token(request):
             ws.users.log_out(session_token(request))  # the browser's earlier session, replaced by this one
+            shop(request).forget("session", session_token(request))
     if not login.ok:
         return _login_form(request, safe_next(next), email=email, refused=login.refused, status_code=401)
     response = RedirectResponse(safe_next(next), status_code=303)
@@ -65,8 +66,10 @@ def log_out(request: Request, csrf_token: Annotated[str, Form(alias=CSRF_FIELD)]
         response = RedirectResponse("/login", status_code=303)
     else:
         require_csrf(csrf_token, user.csrf_token)
+        token = session_token(request)
+        shop(request).forget("session", token)
         with shop(request).use() as ws:
-            ws.users.log_out(session_token(request))
+            ws.users.log_out(token)
         response = RedirectResponse("/login", status_code=303)
     clear_session_cookie(response, request)
     return response

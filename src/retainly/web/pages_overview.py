@@ -5,11 +5,17 @@ The period (default: the 30 days up to the last order) and the comparison (the p
 before, of the same length, or the same days a year before) are chosen on the page. Each column
 is the service call of its JSON twin, ``GET /api/v1/kpis?first=...&last=...`` (``ws.measures.kpis``),
 and so is the chart's (``...&by=month``); definitions are in docs/metrics.md.
+
+The offline report's other charts are on a page of their own, ``/overview/charts``: they need the
+RFM scores, the lifecycle stages and the predictions of the last order's day, which are made when
+missing (fitting a model can take minutes), so the Overview stays as quick as its KPIs. Each chart
+sits in an element whose ``data-twin`` is the API call it was drawn from.
 """
 
 from __future__ import annotations
 
 from datetime import date, timedelta
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -120,3 +126,53 @@ def overview(request: Request, first: str = "", last: str = "", compare: str = "
                   before_last=before_last, current_twin=twin(first_day, last_day),
                   previous_twin=twin(before_first, before_last), note=current.retention_note,
                   trend=charts.sales_trend(trend), trend_twin=twin(trend_first, last_day) + "&by=month")
+
+
+def cohort_unit(first_order: date, last_order: date) -> str:
+    """The report's rule (``services/reports.py``): cohorts by quarter past two years of history, else by month."""
+    return "quarter" if (last_order - first_order).days > 2 * 365 else "month"
+
+
+def _api(path: str, **query) -> str:
+    return f"/api/v1{path}?{urlencode(query)}"
+
+
+@router.get("/overview/charts")
+def overview_charts(request: Request) -> Response:
+    """The offline report's charts as of the last order, each from the service call of its JSON twin."""
+    user = page_user(request, READ_FIGURES)
+    try:
+        with shop(request).use() as ws:
+            last_order = ws.data.last_order_date()  # an empty store: InputError, its 422 page says to import orders
+            as_of = ws.rfm.ensure(last_order)
+            segments = ws.rfm.segments(as_of)
+            unit = cohort_unit(date.fromisoformat(ws.data.summary().first_order_at[:10]), last_order)
+            returning, value = ws.measures.cohorts(unit, "customers"), ws.measures.cohorts(unit, "revenue")
+            ws.predictions.ensure(as_of)
+            fit, totals = ws.predictions.latest_fit(as_of), ws.predictions.totals(as_of)
+            chances = ws.predictions.chance_histogram(as_of)
+            stages = ws.lifecycle.counts(ws.lifecycle.ensure(as_of))
+            concentration = ws.rfm.concentration(as_of)
+            flow_since = ws.reports.flow_since(as_of)
+            flow = ws.lifecycle.flow(flow_since, as_of, trend=False) if flow_since < as_of else None
+            currency = ws.measures.currency()
+    except RetainlyError as problem:
+        return error_page(request, user, problem.http_status, str(problem))
+    day = as_of.isoformat()
+    sections = {
+        "segments": {"twin": _api("/rfm/segments", as_of=day), "chart": charts.segments(segments), "rows": segments},
+        "returning": {"twin": _api("/cohorts", by=unit, metric="customers"), "chart": charts.returning(returning, unit),
+                      "rows": returning},
+        "value": {"twin": _api("/cohorts", by=unit, metric="revenue"),
+                  "chart": charts.customer_value(value, unit, currency), "rows": value},
+        "chances": {"twin": _api("/predictions", as_of=day), "rows": chances, "totals": totals, "fit": fit,
+                    "chart": charts.order_chances(chances, totals.order_window_days)},
+        "stages": {"twin": _api("/lifecycle", as_of=day), "chart": charts.stages(stages), "rows": stages},
+        "concentration": {"twin": _api("/rfm/concentration", as_of=day), "found": concentration,
+                          "chart": charts.concentration(concentration)},
+        # Only once the history is longer than a day: a flow needs two different days.
+        "flow": flow and {"twin": _api("/lifecycle/flow", first=flow_since.isoformat(), last=day), "found": flow,
+                          "chart": charts.stage_flow(flow)},
+    }
+    return render(request, "overview_charts.j2", user, with_charts=True, as_of=as_of, unit=unit,
+                  currency=currency, sections=sections)

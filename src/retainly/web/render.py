@@ -39,7 +39,9 @@ CHART_HEADERS = {**HEADERS, "Content-Security-Policy": HEADERS["Content-Security
     "style-src 'self'", "style-src 'self' 'unsafe-inline'")}
 # The menu: label, path, the roles that may see it (admin sees all).
 MENU = (("Overview", "/overview", READ_FIGURES), ("Customers", "/customers", READ_CUSTOMERS),
-        ("Imports", "/imports", READ_FIGURES), ("Playbooks", "/playbooks", READ_FIGURES))
+        ("Imports", "/imports", READ_FIGURES), ("Playbooks", "/playbooks", READ_FIGURES),
+        ("Audiences", "/audiences", READ_FIGURES),
+        ("Models", "/models", READ_FIGURES))
 
 
 def _when(value: Any) -> str:

@@ -1,8 +1,8 @@
 """The action layer (docs/audiences.md, docs/playbooks.md): audiences by rule, playbooks, the outbox.
 
 Reading is for analysts; so are the changes this slice offers: saving an audience (and
-evaluating it as of the last order, as `retainly audiences save` does), enabling and disabling
-a playbook. A rule comes in the JSON body, as a one-line expression
+evaluating it as of the last order, as `retainly audiences save` does), enabling, disabling and
+editing a playbook. A rule comes in the JSON body, as a one-line expression
 (``"days_since_last_order > 60 and email_consent"``) or as the JSON tree of docs/audiences.md.
 """
 
@@ -49,6 +49,17 @@ class SavedAudience(BaseModel):
 
 class ChangedPlaybooks(BaseModel):
     changed: list[PlaybookSummary]
+
+
+class PlaybookEdit(BaseModel):
+    """A change to a playbook: a whole definition, and/or single settings laid over it."""
+
+    definition: dict[str, Any] | None = Field(None, description="A whole definition, as `GET /playbooks/{name}` "
+                                                                "shows it (docs/playbooks.md).")
+    holdout_share: float | None = Field(None, description="The share of entrants held out, 0 to below 1.")
+    priority: int | None = Field(None, description="Higher wins when caps bite.")
+    reentry: str | None = Field(None, description="once, each or every:N (N days).")
+    goal_days: int | None = Field(None, description="The goal: an order within this many days of entering.")
 
 
 # -- audiences ---------------------------------------------------------------------------------
@@ -128,6 +139,15 @@ def playbook_activity(request: Request, name: PlaybookName) -> Response:
     """What a playbook (`all`: every one) did so far: customers entered and held out, outbox rows by status."""
     with shop(request).use() as ws:
         found = ws.playbooks.activity(name)
+    return json_response(found)
+
+
+@playbooks.patch("/{name}", response_model=PlaybookDetail, dependencies=[allow(*EDIT_ACTIONS)])
+def edit_playbook(request: Request, name: PlaybookName, body: Annotated[PlaybookEdit, Body()]) -> Response:
+    """Change a playbook (as `retainly playbooks edit` does): its whole definition and/or single settings.
+    The whole is checked before it is saved, enabled or not as it was; the answer is the playbook as saved."""
+    with shop(request).use() as ws:
+        found = ws.playbooks.edit(name, body.definition, **body.model_dump(exclude={"definition"}))
     return json_response(found)
 
 

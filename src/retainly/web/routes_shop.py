@@ -18,8 +18,10 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from retainly.results import (BuyerTypeMix, CohortRow, Consumable, CustomerMatch, CustomerView, DueReorder, KpiRow,
-                              PredictionsOverview, SegmentRow, StageCount, StoreSummary)
-from retainly.services.measures import BY_CHOICES, COHORT_METRICS
+                              LifecycleFlow, PredictionsOverview, RevenueConcentration, SegmentRow, StageCount,
+                              StoreSummary)
+from retainly.services.customers import BUYER_TYPES, STAGES
+from retainly.services.measures import BY_CHOICES, COHORT_METRICS, LONGEST_ACTIVITY_WINDOW_DAYS
 from retainly.services.predictions import model_title
 from retainly.web.auth import READ_CUSTOMERS, READ_FIGURES, allow
 from retainly.web.pages import (AsOf, DatedPage, Limit, Offset, Page, json_response, page, page_of_read,
@@ -47,8 +49,9 @@ def kpis(
     first: First = None, last: Last = None,
     by: Annotated[str | None, Query(description=f"One row per {', '.join(BY_CHOICES)}; one row in all without.")]
     = None,
-    window_days: Annotated[int | None, Query(ge=1, description="Activity window in days (default: the settings', "
-                                                               "365).")] = None,
+    window_days: Annotated[int | None, Query(ge=1, le=LONGEST_ACTIVITY_WINDOW_DAYS,
+                                             description="Activity window in days (default: the settings', 365).")]
+    = None,
 ) -> Response:
     """Retention KPIs for the days ``first`` to ``last`` (default: all history), one row per period or
     channel with ``by``. Definitions: docs/metrics.md; rates are fractions."""
@@ -78,6 +81,15 @@ def rfm_segments(request: Request, as_of: AsOf = None, limit: Limit = 100, offse
     return page(rows, limit, offset, as_of=as_of)
 
 
+@figures.get("/rfm/concentration", response_model=RevenueConcentration)
+def revenue_concentration(request: Request, as_of: AsOf = None) -> Response:
+    """The share of revenue against the share of customers, biggest spenders first, from (0, 0), and
+    the share the top 20 % bring."""
+    with shop(request).use() as ws:
+        found = ws.rfm.concentration(as_of)
+    return json_response(found)
+
+
 @figures.get("/predictions", response_model=PredictionsOverview)
 def predictions(request: Request, as_of: AsOf = None) -> Response:
     """The fit behind the stored predictions (model, why it was chosen, its backtest), their totals,
@@ -98,6 +110,21 @@ def lifecycle_counts(request: Request, as_of: AsOf = None, limit: Limit = 100, o
         as_of = ws.lifecycle.ensure(as_of)
         rows = ws.lifecycle.counts(as_of)
     return page(rows, limit, offset, as_of=as_of)
+
+
+@figures.get("/lifecycle/flow", response_model=LifecycleFlow)
+def lifecycle_flow(
+    request: Request,
+    first: Annotated[date | None, Query(description="From this day (default: six months before `last`, or the "
+                                                    "first order when later), YYYY-MM-DD.")] = None,
+    last: Annotated[date | None, Query(description="To this day (default: the day of the last order).")] = None,
+    trend: Annotated[bool, Query(description="Also the stage changes month by month (slower).")] = False,
+) -> Response:
+    """Customers per stage at ``first`` and at ``last``, and how many moved from each stage to each other."""
+    with shop(request).use() as ws:
+        last = last or ws.data.last_order_date()
+        found = ws.lifecycle.flow(first or ws.reports.flow_since(last), last, trend)
+    return json_response(found)
 
 
 @figures.get("/buyer-types", response_model=BuyerTypeMix)
@@ -126,14 +153,37 @@ def consumables(request: Request, as_of: AsOf = None, limit: Limit = 100, offset
     return page(found.consumables, limit, offset, as_of=found.as_of)
 
 
-@customers.get("/customers", response_model=Page[CustomerMatch])
+class CustomerPage(Page[CustomerMatch]):
+    """A page of customers found; ``as_of``: the day of the segments, stages and buyer types filtered
+    by (null without those filters)."""
+
+    as_of: date | None
+
+
+def _filter(what: str) -> object:
+    return Query(max_length=200, description=f"Only customers {what} (empty: no filter).")
+
+
+@customers.get("/customers", response_model=CustomerPage)
 def customer_search(request: Request, q: Annotated[str, Query(
         max_length=200, description="Text in the shop's id, name, email or phone (any case); empty: everyone.")] = "",
-        limit: Limit = 20, offset: Offset = 0) -> Response:
-    """Customers whose shop id, name, email or phone contains ``q``, an exact id first, then by name."""
+        limit: Limit = 20, offset: Offset = 0,
+        segment: Annotated[str | None, _filter("in this RFM segment (as `/rfm/segments` names them) as of the "
+                                               "last order")] = None,
+        stage: Annotated[str | None, _filter(f"in this lifecycle stage ({', '.join(STAGES)}) as of the last "
+                                             "order")] = None,
+        buyer_type: Annotated[str | None, _filter(f"of this buyer type ({', '.join(BUYER_TYPES)}) as of the last "
+                                                  "order")] = None,
+        audience: Annotated[str | None, _filter("in this saved audience (`/audiences/saved`) as of its last "
+                                                "evaluation")] = None,
+) -> Response:
+    """Customers whose shop id, name, email or phone contains ``q``, an exact id first, then by name;
+    with filters, only those in the segment, stage, buyer type and audience given (empty: no filter)."""
     with shop(request).use() as ws:
-        found = ws.customers.search(q, limit, offset)
-    return json_response({"total": found.total, "limit": limit, "offset": offset, "items": found.matches})
+        found = ws.customers.search(q, limit, offset, segment=segment or None, stage=stage or None,
+                                    buyer_type=buyer_type or None, audience=audience or None)
+    return json_response({"total": found.total, "limit": limit, "offset": offset, "items": found.matches,
+                          "as_of": found.as_of})
 
 
 @customers.get("/customers/{customer_id}", response_model=CustomerView)

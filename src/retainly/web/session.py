@@ -63,8 +63,7 @@ def current_user(request: Request) -> SessionUser | None:
     token = session_token(request)
     if not token:
         return None
-    with shop(request).use() as ws:
-        return ws.users.session(token)
+    return shop(request).check("session", token, lambda ws: ws.users.session(token))
 
 
 def may_see(user: SessionUser, roles: tuple[str, ...]) -> bool:

@@ -1,4 +1,5 @@
-"""`retainly customer show`: one customer on one screen; `retainly customer search`: find customers;
+"""`retainly customer show`: one customer on one screen; `retainly customer search`: find customers
+(by text, segment, stage, buyer type, audience);
 `retainly customer erase`: forget who they are; `retainly customer attributes` / `set`: the shop's own
 facts per customer, for audience rules."""
 
@@ -76,24 +77,35 @@ def show(
     print_rows("returns", [{k: r[k] for k in ("return_id", "returned_at", "sku", "quantity", "amount", "reason")}
                            for r in view.returns])
     print_rows("contacts", view.interactions)
+    if view.messages:
+        print_rows("messages and tasks", [{"due at": m.due_at, "playbook": m.playbook, "step": m.step,
+                                           "channel": m.channel, "status": m.status, "reason": m.reason,
+                                           "subject": m.subject or m.text} for m in view.messages])
     console.print("every order line: add --csv; everything: add --json")
 
 
 @customer_app.command("search")
 def search(
-    text: Annotated[str, typer.Argument(help="Part of a shop id, name, email or phone (any case).", metavar="TEXT")],
+    text: Annotated[str, typer.Argument(help="Part of a shop id, name, email or phone (any case); none: everyone.",
+                                        metavar="TEXT")] = "",
+    segment: Annotated[Optional[str], typer.Option("--segment", help="Only customers in this RFM segment (as `retainly segments` names them).")] = None,
+    stage: Annotated[Optional[str], typer.Option("--stage", help="Only customers in this lifecycle stage (new, active, at_risk, lapsed, lost, won_back).")] = None,
+    buyer_type: Annotated[Optional[str], typer.Option("--buyer-type", help="Only customers of this buyer type (hit_and_run, discount_only, active).")] = None,
+    audience: Annotated[Optional[str], typer.Option("--audience", help="Only the members of this saved audience, as of its last evaluation.")] = None,
     limit: Annotated[int, typer.Option("--limit", help="Customers shown at most.", min=1)] = 20,
     offset: Annotated[int, typer.Option("--offset", help="Matches skipped first (the next page).", min=0)] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the total and the page as JSON.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print the page as CSV.")] = False,
 ) -> None:
     """Customers whose shop id, name, email or phone contains TEXT: an exact id first, then by name.
-    The same search as the API's GET /api/v1/customers?q=TEXT.
+    The same search as the API's GET /api/v1/customers?q=TEXT. Segment, stage and buyer type are
+    as of the last order (computed first when missing).
 
-    Example: retainly customer search smith
+    Example: retainly customer search smith --stage at_risk
     """
     with open_workspace() as ws:
-        found = ws.customers.search(text, limit=limit, offset=offset)
+        found = ws.customers.search(text, limit=limit, offset=offset, segment=segment, stage=stage,
+                                    buyer_type=buyer_type, audience=audience)
     if as_json:
         print_json(found)
         return
@@ -101,7 +113,11 @@ def search(
         print_csv(found.matches, columns=("customer_id", "name", "email", "phone", "country"))
         return
     shown = f"{offset + 1}-{offset + len(found.matches)} of {found.total}" if found.matches else f"0 of {found.total}"
-    print_rows(f"customers matching {text!r} ({shown})", found.matches)
+    chosen = [f"{name} {value!r}" for name, value in (("segment", segment), ("stage", stage),
+                                                      ("buyer type", buyer_type), ("audience", audience)) if value]
+    print_rows(f"customers matching {text!r}{''.join(f', {part}' for part in chosen)} ({shown})", found.matches)
+    if found.as_of:
+        say(f"segment, stage and buyer type as of {found.as_of}")
     if offset + len(found.matches) < found.total:
         say(f"more: add --offset {offset + len(found.matches)}")
 
