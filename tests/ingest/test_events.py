@@ -161,6 +161,17 @@ def test_text_no_store_can_hold_is_refused_by_path(workspace):
     assert count(workspace, "site_events") == 0
 
 
+def test_a_refused_nul_beside_a_valid_item_is_recorded_with_the_import(workspace):
+    # The valid item lands, so the batch is an import with rejects, recorded by path: a field's name
+    # with a NUL in it is written out (PostgreSQL text takes no NUL byte; the schemathesis run found it).
+    answer = ingest(workspace, "customers", [{"idempotency_key": "n1", "customer_id": "N1"},
+                                             {"idempotency_key": "n2", "customer_id": "N2", "ci\x00ty": "Berlin"}])
+    assert [item["status"] for item in answer["items"]] == ["accepted", "invalid"]
+    assert errors(answer, 1)[0][0] == "items[1].ci\x00ty"
+    (recorded,) = workspace.store.fetchall("SELECT column_name, reason FROM import_rejects")
+    assert recorded[0] == "items[1].ci\\x00ty" and recorded[1].startswith("unknown field")
+
+
 def test_a_batch_too_big_or_of_an_unknown_kind_is_refused_whole(workspace):
     with pytest.raises(InputError, match="1,001 items in one batch; send at most 1,000 a batch"):
         workspace.events.ingest("site_events", [{}] * 1001)

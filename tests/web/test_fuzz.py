@@ -26,8 +26,9 @@ from tests.conftest import fresh_store_url
 from tests.features.kpi_shop import load_kpi_shop
 from tests.web.conftest import serving, settings_file
 
-# Examples per operation and mode: some 35 operations, so about 3,500 requests per engine.
-EXAMPLES = 10
+# Examples per operation and mode: some 40 operations, so about 400 requests per engine and mode
+# (about a minute each). Reproducible: the same requests every run.
+EXAMPLES = 5
 
 
 @pytest.fixture(scope="module", params=["duckdb", "postgres"])

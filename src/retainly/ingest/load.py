@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from retainly.ingest.batch import ENTITY_COLUMNS, Batch
 from retainly.ingest.erasure import forget_erased, scrub_import
+from retainly.ingest.rejects import storable
 from retainly.store import purchases
 from retainly.store.backends import Store
 
@@ -94,6 +95,7 @@ def _record(store: Store, import_id: int, ledger: LedgerEntry, rejects: pd.DataF
          datetime.now(), ledger.status, ledger.message),
     )
     if rejects is not None and len(rejects):
+        rejects = storable(rejects)  # any caller's: a file import's or an event batch's
         table = pa.table({
             "source": pa.array(rejects["source"].astype(str).tolist(), pa.string()),
             "sheet": pa.array([None if pd.isna(v) else str(v) for v in rejects["sheet"]], pa.string()),

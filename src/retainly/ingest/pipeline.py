@@ -25,7 +25,7 @@ from retainly.ingest.mapping import Mapping, load_mapping
 from retainly.ingest.presets import Options, Preset, detect_preset, get_preset, refuse_other_kind
 from retainly.ingest.readers import RawTable, read_table
 from retainly.ingest.rejects import (
-    describe, is_rejects_file, rejects_table, storable, without_reasons, write_rejects,
+    describe, is_rejects_file, rejects_table, without_reasons, write_rejects,
 )
 from retainly.ingest.values import DateRange, Problems
 from retainly.results.data import ImportResult
@@ -115,7 +115,7 @@ def import_file(
     rejects_file = write_rejects(raw, rejects, rejects_dir) if len(rejects) else None
     ledger = LedgerEntry(kind, raw.source, chosen.name, raw.content_hash, options_key, len(raw.frame) + _malformed(raw),
                          int(keep.sum()), len(rejects), started)
-    import_id = load_batch(store, batch, ledger, storable(rejects))
+    import_id = load_batch(store, batch, ledger, rejects)
     return ImportResult(source=raw.source, kind=kind, preset=chosen.name, rows_read=ledger.rows_read,
                         rows_accepted=ledger.rows_accepted, rows_rejected=ledger.rows_rejected, import_id=import_id,
                         rejects_file=rejects_file, rejects=rejects, notes=[*raw.notes, *batch.notes],
