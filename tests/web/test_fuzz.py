@@ -26,8 +26,8 @@ from tests.conftest import fresh_store_url
 from tests.features.kpi_shop import load_kpi_shop
 from tests.web.conftest import serving, settings_file
 
-# Examples per operation and mode: some 40 operations, so about 400 requests per engine and mode
-# (about a minute each). Reproducible: the same requests every run.
+# Examples per operation and mode: 38 operations, so about 190 requests per engine and mode (35-45 s
+# each on this machine). Reproducible: the same requests every run.
 EXAMPLES = 5
 
 
