@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import json
 import multiprocessing
-from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -68,7 +67,7 @@ def test_csv_rows_exactly_with_one_header(tmp_path):
 def test_a_stored_payload_is_written_as_the_same_text_as_its_value(tmp_path, suffix):
     # The outbox hands channels its stored JSON text (StoredPayload), which is spliced into the
     # line unparsed; the lines must equal those of the parsed values (the two tests above).
-    stored = [replace(d, payload=StoredPayload(to_json(d.payload))) for d in (FIRST, SECOND)]
+    stored = [d._replace(payload=StoredPayload(to_json(d.payload))) for d in (FIRST, SECOND)]
     with file_channel(tmp_path / f"values{suffix}") as channel:
         channel.deliver_many([FIRST, SECOND])
     with file_channel(tmp_path / f"stored{suffix}") as channel:

@@ -10,8 +10,10 @@ when a step is planned and again when it is delivered.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import datetime
+from types import MappingProxyType
+from typing import NamedTuple
 
 import pyarrow as pa
 
@@ -21,18 +23,19 @@ from retainly.store.backends import Store
 REASONS = ("unsubscribed", "bounced", "complained", "erased", "manual")
 SUPPRESSIBLE = ("email", "sms", "all")
 PREFERRED_ATTRIBUTE = "preferred_channel"  # a customer attribute the shop may set
+NO_SUPPRESSION: Mapping[str, str] = MappingProxyType({})  # shared by every customer without one
 
 
-@dataclass(frozen=True)
-class Reach:
-    """What retainly knows of how to reach one customer."""
+class Reach(NamedTuple):
+    """What retainly knows of how to reach one customer. (A named tuple: a run builds one per
+    customer it plans for and again per customer it delivers to, millions at 1 M customers.)"""
 
     customer_id: int
     email: str | None = None
     phone: str | None = None
     email_consent: bool = False
     sms_consent: bool = False
-    suppressed: dict[str, str] = field(default_factory=dict)  # channel -> reason
+    suppressed: Mapping[str, str] = NO_SUPPRESSION  # channel -> reason
     preferred: str | None = None
 
 
@@ -40,24 +43,21 @@ def reachability(store: Store, customer_ids: list[int]) -> dict[int, Reach]:
     """Contacts, consents, suppressions and preferred channel of ``customer_ids``."""
     if not customer_ids:
         return {}
-    found: dict[int, dict] = {}
     ids = pa.table({"customer_id": pa.array(sorted(set(customer_ids)), pa.int64())})
+    suppressed: dict[int, dict[str, str]] = {}
     with store.staged(ids) as staged:
         joined = f'JOIN "{staged}" AS s ON s.customer_id = t.customer_id'
-        for cid, email, phone, email_ok, sms_ok in store.fetchall(
-                f"SELECT t.customer_id, t.email, t.phone, t.email_consent, t.sms_consent FROM customers AS t {joined}"):
-            found[int(cid)] = {"email": email or None, "phone": phone or None, "email_consent": bool(email_ok),
-                               "sms_consent": bool(sms_ok), "suppressed": {}, "preferred": None}
         for cid, channel, reason in store.fetchall(
                 f"SELECT t.customer_id, t.channel, t.reason FROM suppressions AS t {joined}"):
-            if int(cid) in found:
-                found[int(cid)]["suppressed"][channel] = reason
-        for cid, value in store.fetchall(
-                f"SELECT t.customer_id, t.value FROM customer_attributes AS t {joined} WHERE t.name = ?",
-                (PREFERRED_ATTRIBUTE,)):
-            if int(cid) in found:
-                found[int(cid)]["preferred"] = (value or "").strip().lower() or None
-    return {cid: Reach(cid, **values) for cid, values in found.items()}
+            suppressed.setdefault(int(cid), {})[channel] = reason
+        preferred = {int(cid): (value or "").strip().lower() or None for cid, value in store.fetchall(
+            f"SELECT t.customer_id, t.value FROM customer_attributes AS t {joined} WHERE t.name = ?",
+            (PREFERRED_ATTRIBUTE,))}
+        rows = store.fetchall(
+            f"SELECT t.customer_id, t.email, t.phone, t.email_consent, t.sms_consent FROM customers AS t {joined}")
+    return {cid: Reach(cid, email or None, phone or None, bool(email_ok), bool(sms_ok),
+                       suppressed.get(cid, NO_SUPPRESSION), preferred.get(cid))
+            for cid, email, phone, email_ok, sms_ok in rows}
 
 
 def refusal(reach: Reach | None, channel: str, marketing: bool) -> str | None:

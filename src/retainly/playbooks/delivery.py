@@ -50,7 +50,7 @@ from retainly.store.backends import Store
 DEFER = "defer"
 # Due rows read at once: one scan of the queue and one read of the customers' consents per window
 # (a few seconds of sending at most, so an unsubscribe is seen within seconds); split by channel.
-WINDOW = 50_000
+WINDOW = 100_000
 # A gate returns None (send), (SUPPRESSED | SKIPPED, reason) or (DEFER, until).
 Gate = Callable[[Delivery], "tuple[str, Any] | None"]
 

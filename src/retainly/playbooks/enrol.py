@@ -16,8 +16,8 @@ sets one; changing it reshuffles future enrolments only.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 import pyarrow as pa
 
@@ -31,16 +31,23 @@ HOLDOUT, TREATMENT = "holdout", "treatment"
 SCHEDULE_EPOCH = date(2000, 1, 3)  # a Monday: every_days = 7 runs on Mondays
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
+    """Who may enter, and under which occurrence (a named tuple: a run makes millions)."""
+
     customer_id: int
     occurrence: str
 
 
 def arm(playbook: str, customer_id: int, share: float, salt: str | None = None) -> str:
     """``holdout`` or ``treatment`` by a salted hash of playbook and customer (see the module doc)."""
-    digest = hashlib.sha256(f"{salt or playbook}\x1f{playbook}\x1f{customer_id}".encode()).digest()
-    return HOLDOUT if int.from_bytes(digest[:8], "big") / 2**64 < share else TREATMENT
+    return arms(playbook, [customer_id], share, salt)[0]
+
+
+def arms(playbook: str, customer_ids: list[int], share: float, salt: str | None = None) -> list[str]:
+    """``arm`` of each of ``customer_ids``, in order (the same hash; a run draws a million)."""
+    prefix, sha256, scale = f"{salt or playbook}\x1f{playbook}\x1f", hashlib.sha256, 2**64
+    return [HOLDOUT if int.from_bytes(sha256(f"{prefix}{customer_id}".encode()).digest()[:8], "big") / scale < share
+            else TREATMENT for customer_id in customer_ids]
 
 
 def audience_name(playbook: Playbook) -> str:
@@ -61,7 +68,8 @@ def candidates(store: Store, playbook: Playbook, as_of: date, dry_run: bool = Fa
         else:
             membership.evaluate(store, name, trigger.rule, as_of)
             ids = membership.entered_on(store, name, as_of)
-        return [Candidate(i, _occurrence(playbook, as_of.isoformat())) for i in ids]
+        occurrence = _occurrence(playbook, as_of.isoformat())
+        return [Candidate(i, occurrence) for i in ids]
     if trigger.kind == "first_order":
         delay = trigger.delay_days
         if trigger.delay_from == "second_order_gap":  # measured on the data up to the day, at each run
@@ -85,12 +93,14 @@ def candidates(store: Store, playbook: Playbook, as_of: date, dry_run: bool = Fa
         rows = store.fetchall("SELECT customer_id FROM customers WHERE birthday IS NOT NULL AND "
                               "EXTRACT(month FROM birthday) = ? AND EXTRACT(day FROM birthday) IN "
                               f"({', '.join('?' * len(days))}) ORDER BY customer_id", (target.month, *days))
-        return [Candidate(int(c), _occurrence(playbook, str(target.year))) for (c,) in rows]
+        occurrence = _occurrence(playbook, str(target.year))
+        return [Candidate(int(c), occurrence) for (c,) in rows]
     # A schedule: on its days, everyone its rule matches.
     if (as_of - SCHEDULE_EPOCH).days % trigger.every_days:
         return []
     ids = matching(store, trigger.rule, as_of).order_by("customer_id").to_pandas()["customer_id"]
-    return [Candidate(int(c), _occurrence(playbook, as_of.isoformat())) for c in ids]
+    occurrence = _occurrence(playbook, as_of.isoformat())
+    return [Candidate(c, occurrence) for c in ids.astype("int64").tolist()]
 
 
 def second_order_gap_days(store: Store, as_of: date | None = None, default: int = DEFAULT_SECOND_ORDER_GAP_DAYS) -> int:
@@ -148,7 +158,7 @@ def enrol(store: Store, playbook: Playbook, found: list[Candidate], as_of: date,
           salt: str | None = None) -> list[tuple[Candidate, str]]:
     """Enrol ``found`` with their arms under unique keys (a key already there is left as it is);
     the (candidate, arm) pairs this call wrote."""
-    pairs = [(c, arm(playbook.name, c.customer_id, playbook.holdout_share, salt)) for c in found]
+    pairs = list(zip(found, arms(playbook.name, [c.customer_id for c in found], playbook.holdout_share, salt)))
     if not pairs:
         return []
     now = datetime.now()

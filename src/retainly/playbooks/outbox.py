@@ -40,8 +40,9 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import NamedTuple
 
 import pyarrow as pa
 
@@ -83,36 +84,47 @@ def write(store: Store, entries: Iterable[OutboxEntry], run_id: int | None) -> i
     for entry in entries:
         _check_entry(entry)
         by_key.setdefault(entry.key, entry)  # the first of repeated keys wins, as in the store
-    if not by_key:
-        return 0
-    now = _utc(datetime.now(timezone.utc))
     rows = list(by_key.values())
-    staged = pa.table({
-        "key": pa.array(list(by_key), pa.string()),
-        "playbook": pa.array([e.playbook for e in rows], pa.string()),
-        "step": pa.array([e.step for e in rows], pa.int32()),
-        "customer_id": pa.array([e.customer_id for e in rows], pa.int64()),
-        "occurrence": pa.array([e.occurrence for e in rows], pa.string()),
-        "channel": pa.array([e.channel for e in rows], pa.string()),
-        "priority": pa.array([e.priority for e in rows], pa.int32()),
-        "due_at": pa.array([_utc(e.due_at) for e in rows], pa.timestamp("us")),
-        "status": pa.array([e.status for e in rows], pa.string()),
-        "reason": pa.array([e.reason for e in rows], pa.string()),
-        "payload": pa.array([_payload_text(e) for e in rows], pa.string()),
-        "attempts": pa.array([0] * len(rows), pa.int32()),
-        "run_id": pa.array([run_id] * len(rows), pa.int64()),
-        "created_at": pa.array([now] * len(rows), pa.timestamp("us")),
+    return write_columns(store, {
+        "key": list(by_key), "playbook": [e.playbook for e in rows], "step": [e.step for e in rows],
+        "customer_id": [e.customer_id for e in rows], "occurrence": [e.occurrence for e in rows],
+        "channel": [e.channel for e in rows], "priority": [e.priority for e in rows],
+        "due_at": [_utc(e.due_at) for e in rows], "status": [e.status for e in rows],
+        "reason": [e.reason for e in rows], "payload": [_payload_text(e) for e in rows]}, run_id)
+
+
+WRITTEN = {"key": pa.string(), "playbook": pa.string(), "step": pa.int32(), "customer_id": pa.int64(),
+           "occurrence": pa.string(), "channel": pa.string(), "priority": pa.int32(), "due_at": pa.timestamp("us"),
+           "status": pa.string(), "reason": pa.string(), "payload": pa.string()}
+
+
+def write_columns(store: Store, columns: Mapping[str, list], run_id: int | None) -> int:
+    """``write`` for rows given as columns (the names of ``WRITTEN``; ``due_at`` naive UTC, ``payload``
+    JSON text), as the run's planner makes them: no object per row. The first of repeated keys wins."""
+    keys = columns["key"]
+    if not keys:
+        return 0
+    data = {name: pa.array(columns[name], kind) for name, kind in WRITTEN.items()}
+    if len(set(keys)) < len(keys):
+        first = sorted({key: index for index, key in reversed(list(enumerate(keys)))}.values())
+        data = {name: values.take(pa.array(first)) for name, values in data.items()}
+    count = len(data["key"])
+    now = _utc(datetime.now(timezone.utc))
+    staged = pa.table(data | {
+        "attempts": pa.array([0] * count, pa.int32()),
+        "run_id": pa.array([run_id] * count, pa.int64()),
+        "created_at": pa.array([now] * count, pa.timestamp("us")),
     }).sort_by([("priority", "descending"), ("due_at", "ascending"), ("key", "ascending")])
     # Stored in the order they will be claimed: a batch's rows then sit together, and claiming and
     # finishing it touches a few blocks of the table instead of rows all over it.
-    columns = ", ".join(staged.column_names)
+    column_list = ", ".join(staged.column_names)
     name = f"outbox_stage_{uuid.uuid4().hex[:12]}"
     with store.transaction():
         store.stage(name, staged)
         try:
             # NOT EXISTS skips known keys in bulk; ON CONFLICT covers a row another writer added.
             inserted = store.changed(
-                f'INSERT INTO outbox ({columns}) SELECT {columns} FROM "{name}" AS s '
+                f'INSERT INTO outbox ({column_list}) SELECT {column_list} FROM "{name}" AS s '
                 "WHERE NOT EXISTS (SELECT 1 FROM outbox AS o WHERE o.key = s.key) "
                 "ON CONFLICT (key) DO NOTHING")
         finally:
@@ -157,8 +169,7 @@ def claim(store: Store, now: datetime, claimed_by: str, limit: int = 200) -> lis
     return [_delivery(row, claimed=True) for row in rows]
 
 
-@dataclass(frozen=True)
-class Due:
+class Due(NamedTuple):
     """A due row as ``due_window`` read it: where to find it again, and its delivery."""
 
     address: object  # the store's row address (Store.row_address), else the key
@@ -196,7 +207,7 @@ def claim_due(store: Store, now: datetime, claimed_by: str, channel: str, due: l
     for d in due:
         tried = held.pop(d.delivery.key, None)
         if tried is not None:  # the stored count includes this claim; changed meanwhile only by another run
-            claimed.append(d.delivery if tried - 1 == d.delivery.attempts else replace(d.delivery, attempts=tried - 1))
+            claimed.append(d.delivery if tried - 1 == d.delivery.attempts else d.delivery._replace(attempts=tried - 1))
     if held:  # rows not asked for: read in full
         claimed += [_delivery(row, claimed=True) for row in store.fetchall(
             f"SELECT {_DELIVERY} FROM outbox WHERE {HELD} AND key IN ({', '.join('?' * len(held))})",

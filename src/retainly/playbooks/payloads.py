@@ -89,18 +89,24 @@ class StepPayloads:
         self._offered = f',"offer":{_value(step.offer)},"offer_withheld":null'
         self._withheld = ',"offer":null,"offer_withheld":"predicted hit-and-run buyer"'
         self._tail = f',"marketing":{_value(playbook.marketing)}}}'
+        self._subject_names = () if step.subject is None else _template(step.subject)[1]
+        self._text_names = _template(step.text)[1]
 
     def text(self, context: Mapping[str, object]) -> str:
         """The payload for a customer of ``context`` (``contexts``; empty when unknown)."""
-        values = FALLBACKS | {k: v for k, v in context.items() if v is not None}
-        step = self.step
-        subject = None if step.subject is None else render(step.subject, values)
-        withheld = step.offer and context.get("buyer_type") == "hit_and_run"
-        get = context.get
+        step, get = self.step, context.get
+        subject = None if step.subject is None else _rendered(step.subject, self._values(self._subject_names, get))
+        withheld = step.offer and get("buyer_type") == "hit_and_run"
         return "".join((
             self._head, _value(get("customer")), ',"name":', _value(get("name")), ',"email":', _value(get("email")),
             ',"phone":', _value(get("phone")), self._middle, _value(subject), ',"text":',
-            _value(render(step.text, values)), self._withheld if withheld else self._offered, self._tail))
+            _value(_rendered(step.text, self._values(self._text_names, get))),
+            self._withheld if withheld else self._offered, self._tail))
+
+    @staticmethod
+    def _values(names: tuple[str, ...], get) -> tuple:
+        """What ``render`` would pass a text naming ``names``: the customer's value, else the fallback."""
+        return tuple([(name, FALLBACKS.get(name) if (value := get(name)) is None else value) for name in names])
 
     def payload(self, context: Mapping[str, object]) -> StoredPayload:
         return StoredPayload(self.text(context))

@@ -25,11 +25,13 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
 from retainly.audiences import membership
 from retainly.audiences.compile import matching
+from retainly.errors import InputError
 from retainly.messaging.consent import choose_channel, reachability, refusal
 from retainly.playbooks import delivery, outbox
 from retainly.playbooks import enrol as enrolment
@@ -103,7 +105,8 @@ def run(store: Store, playbooks: list[Playbook], as_of: date, settings: ActionSe
         store.execute("INSERT INTO runs (run_id, as_of, started_at, status) VALUES (?, ?, ?, 'running')",
                       (run_id, as_of, datetime.now()))
     try:
-        report = _run(store, playbooks, as_of, settings, dry_run, channels, moment, run_id, say, progress)
+        with store.checkpoint_after() if not dry_run else nullcontext():
+            report = _run(store, playbooks, as_of, settings, dry_run, channels, moment, run_id, say, progress)
     except BaseException as exc:
         if run_id is not None:  # the run's row says it stopped, and why
             reason = json.dumps({"error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__})
@@ -175,20 +178,22 @@ class _Planner:
         result = PlaybookRun(playbook.name)
         found = enrolment.eligible(store, playbook, enrolment.candidates(store, playbook, as_of, dry_run), as_of)
         if dry_run:
-            pairs = [(c, enrolment.arm(playbook.name, c.customer_id, playbook.holdout_share)) for c in found]
+            pairs = list(zip(found, enrolment.arms(playbook.name, [c.customer_id for c in found],
+                                                   playbook.holdout_share)))
         else:
             pairs = enrolment.enrol(store, playbook, found, as_of, run_id)
         result.entered = len(pairs)
         result.held_out = sum(1 for _, a in pairs if a == enrolment.HOLDOUT)
         due = self._due_steps(playbook, [(c.customer_id, c.occurrence, as_of) for c, a in pairs
                                          if a == enrolment.TREATMENT])
-        entries = self._entries(playbook, due, result)
-        if not dry_run and entries:
-            outbox.write(store, entries, run_id)
+        rows = self._rows(playbook, due, result)
+        if not dry_run and rows:
+            outbox.write_columns(store, rows, run_id)
         return result
 
     def _due_steps(self, playbook: Playbook, fresh: list[tuple[int, str, date]]) -> list[tuple]:
-        """(customer, occurrence, step number, step) due by the as-of date and not planned yet."""
+        """(key, customer, occurrence, step number, step, enrolled on) of the steps due by the as-of
+        date and not planned yet."""
         horizon = max(s.after_days for s in playbook.steps) + self.settings.late_days
         # This run's enrolments (in a dry run, not written) and the earlier ones whose steps may be due.
         enrolled = set(fresh) | {(int(c), o, d) for c, o, d in self.store.fetchall(
@@ -198,17 +203,23 @@ class _Planner:
         planned = {key for (key,) in self.store.fetchall("SELECT key FROM outbox WHERE playbook = ?",
                                                           (playbook.name,))}
         due = []
+        steps = [(number, step, f"{playbook.name}/{number}/", timedelta(days=step.after_days))
+                 for number, step in enumerate(playbook.steps, start=1)]
         for customer_id, occurrence, enrolled_on in sorted(enrolled):
-            for number, step in enumerate(playbook.steps, start=1):
-                key = f"{playbook.name}/{number}/{customer_id}/{occurrence}"
-                if key not in planned and enrolled_on + timedelta(days=step.after_days) <= self.as_of:
-                    due.append((customer_id, occurrence, number, step, enrolled_on))
+            for number, step, prefix, after in steps:
+                key = f"{prefix}{customer_id}/{occurrence}"
+                if key not in planned and enrolled_on + after <= self.as_of:
+                    due.append((key, customer_id, occurrence, number, step, enrolled_on))
         return due
 
-    def _entries(self, playbook: Playbook, due: list[tuple], result: PlaybookRun) -> list[outbox.OutboxEntry]:
+    def _rows(self, playbook: Playbook, due: list[tuple], result: PlaybookRun) -> dict[str, list] | None:
+        """The outbox rows of ``due`` as columns (outbox.write_columns), counted into ``result``."""
         if not due:
-            return []
-        ids = sorted({d[0] for d in due})
+            return None
+        if "/" in playbook.name:
+            raise InputError(f"playbook name {playbook.name!r} contains '/', which separates the parts of an outbox "
+                             "key; rename the playbook", parameter="playbook")
+        ids = sorted({d[1] for d in due})
         reach = reachability(self.store, ids)
         context = contexts(self.store, ids, self.as_of)
         payloads = {number: StepPayloads(playbook, step, number, self.as_of)
@@ -216,39 +227,54 @@ class _Planner:
         holds = None
         if playbook.condition is not None:
             holds = set(matching(self.store, playbook.condition, self.as_of).to_pandas()["customer_id"].astype(int))
-        entries = []
         now_due = utc(out_of_quiet_hours(self.moment, self.settings))
         capped_due = utc(out_of_quiet_hours(datetime.combine(self.moment.date() + timedelta(days=1),
                                                              time(self.settings.quiet_end_hour)), self.settings))
-        for customer_id, occurrence, number, step, enrolled_on in due:
+        late_days, used, marketing = self.settings.late_days, self.used, playbook.marketing
+        limits = {channel: self.cap(channel) if marketing else None for step in playbook.steps
+                  for channel in step.channels}
+        columns = {name: [] for name in outbox.WRITTEN}
+        key_, customer_, occurrence_, step_, channel_, due_at_, status_, reason_, payload_ = (
+            columns[name].append for name in ("key", "customer_id", "occurrence", "step", "channel", "due_at",
+                                              "status", "reason", "payload"))
+        nothing: dict = {}
+        for key, customer_id, occurrence, number, step, enrolled_on in due:
             status, reason, channel, due_at = "queued", None, step.channels[0], now_due
-            if (self.as_of - (enrolled_on + timedelta(days=step.after_days))).days > self.settings.late_days:
-                status, reason = "skipped", f"more than {self.settings.late_days} days late"
+            if (self.as_of - (enrolled_on + timedelta(days=step.after_days))).days > late_days:
+                status, reason = "skipped", f"more than {late_days} days late"
             elif holds is not None and customer_id not in holds:
                 status, reason = "skipped", "the condition no longer holds"
             else:
-                chosen, why = choose_channel(reach.get(customer_id), step.channels, playbook.marketing)
+                chosen, why = choose_channel(reach.get(customer_id), step.channels, marketing)
                 if chosen is None:
                     status, reason = "suppressed", why
                 else:
                     channel = chosen
-                    limit = self.cap(channel) if playbook.marketing else None
-                    if limit is not None and self.used[(customer_id, channel)] >= limit:
+                    limit = limits.get(channel)
+                    if limit is not None and used[(customer_id, channel)] >= limit:
                         due_at = capped_due
                         reason = f"capped: {limit} {channel} a week"
                         result.capped += 1
-                    self.used[(customer_id, channel)] += 1
+                    used[(customer_id, channel)] += 1
             if status == "queued":
                 result.planned += 1
             elif status == "suppressed":
                 result.suppressed[reason] += 1
             else:
                 result.skipped[reason] += 1
-            entries.append(outbox.OutboxEntry(
-                playbook=playbook.name, step=number, customer_id=customer_id, occurrence=occurrence, channel=channel,
-                priority=playbook.priority, due_at=due_at, status=status, reason=reason,
-                payload=payloads[number].payload(context.get(customer_id, {}))))
-        return entries
+            key_(key)
+            customer_(customer_id)
+            occurrence_(occurrence)
+            step_(number)
+            channel_(channel)
+            due_at_(due_at)
+            status_(status)
+            reason_(reason)
+            payload_(payloads[number].text(context.get(customer_id, nothing)))
+        count = len(columns["key"])
+        columns["playbook"] = [playbook.name] * count
+        columns["priority"] = [playbook.priority] * count
+        return columns
 
     def load_sent(self) -> None:
         """Each customer's marketing messages sent in the last seven days, per channel, read once
