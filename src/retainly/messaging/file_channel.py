@@ -97,17 +97,18 @@ class FileChannel:
                 lines.append((index, self._line(delivery, sent_at)))
             except (TypeError, ValueError) as error:
                 outcomes[index] = Outcome(FAILED, one_line(f"payload is not JSON: {error}"))
+        already, appended = Outcome(SENT, f"already in {self.path}"), Outcome(SENT, f"appended to {self.path}")
         with self._locked():
             self._catch_up()
             data = []
             for index, line in lines:
                 key = deliveries[index].key
                 if key in self._keys:
-                    outcomes[index] = Outcome(SENT, f"already in {self.path}")
+                    outcomes[index] = already
                     continue
                 self._keys.add(key)
                 data.append(line)
-                outcomes[index] = Outcome(SENT, f"appended to {self.path}")
+                outcomes[index] = appended
             if data:
                 size = self._file.seek(0, os.SEEK_END)
                 if size == 0 and self.format == ".csv":

@@ -179,9 +179,11 @@ class Due(NamedTuple):
 def due_window(store: Store, now: datetime, limit: int) -> list[Due]:
     """Up to ``limit`` due queued rows in claiming order (read, not claimed), for ``claim_due``."""
     address = store.row_address or "key"
-    return [Due(row[-1], _delivery(row)) for row in store.fetchall(
-        f"SELECT {_DELIVERY}, {address} FROM outbox WHERE status = 'queued' AND due_at <= ? "
-        "ORDER BY priority DESC, due_at, key LIMIT ?", (_utc(now), int(limit)))]
+    rows = store.fetchall(f"SELECT {_DELIVERY}, {address} FROM outbox WHERE status = 'queued' AND due_at <= ? "
+                          "ORDER BY priority DESC, due_at, key LIMIT ?", (_utc(now), int(limit)))
+    # As _delivery, written out: a window is up to 100,000 rows.
+    return [Due(place, Delivery(key, playbook, step, customer_id, channel, StoredPayload(payload), attempts))
+            for key, playbook, step, customer_id, channel, payload, attempts, place in rows]
 
 
 def claim_due(store: Store, now: datetime, claimed_by: str, channel: str, due: list[Due]) -> list[Delivery]:
@@ -243,17 +245,19 @@ def finish_many(store: Store, outcomes: list[tuple[str, Outcome]], claimed_by: s
         raise InputError(f"`retry_delays` must be seconds > 0, not {retry_delays!r}", parameter="retry_delays")
     if max_attempts < 1:
         raise InputError(f"`max_attempts` must be at least 1, not {max_attempts!r}", parameter="max_attempts")
-    for _, outcome in outcomes:
-        if outcome.status not in (SENT, FAILED, RETRY):
-            raise InputError(f"outcome status {outcome.status!r} is not one of sent, failed, retry",
-                             parameter="status")
+    for status in {outcome.status for _, outcome in outcomes}:
+        if status not in (SENT, FAILED, RETRY):
+            raise InputError(f"outcome status {status!r} is not one of sent, failed, retry", parameter="status")
     now = _utc(now)
     changes: dict[tuple, list[str]] = {}  # (status, assignments, parameters) -> keys
+    lines: dict[str, str] = {}  # a batch's outcomes mostly share one detail ("appended to ...")
     with store.transaction():
         retried = [key for key, outcome in outcomes if outcome.status == RETRY]
         attempts = dict(_held(store, "key, attempts", retried, claimed_by)) if retried else {}
         for key, outcome in outcomes:
-            detail = one_line(outcome.detail)
+            detail = lines.get(outcome.detail)
+            if detail is None:
+                detail = lines[outcome.detail] = one_line(outcome.detail)
             if outcome.status == SENT:
                 change = (SENT, "status = 'sent', reason = NULL, response = ?, finished_at = ?", (detail, now))
             elif outcome.status == FAILED:
