@@ -15,14 +15,13 @@ import pytest
 
 from retainly.audiences.expression import parse
 from retainly.errors import InputError, NotFoundError
-from tests.features.kpi_shop import load_kpi_shop
 
 MARCH, APRIL = date(2024, 3, 31), date(2024, 4, 15)
 
 
 @pytest.fixture
-def shop(workspace):
-    return load_kpi_shop(workspace)
+def shop(kpi_shop_store):
+    return kpi_shop_store  # the KPI shop alone, in a fresh store of its own on each engine (tests/conftest.py)
 
 
 def members(ws, name):

@@ -16,17 +16,17 @@ import pytest
 
 from retainly import Workspace
 from retainly.cli.app import main
-from tests.features.kpi_shop import load_kpi_shop
+from tests.conftest import kpi_shop_url
 
 REFUSED = ("error: this cannot be undone: add --yes to go ahead without a question, or --dry-run to see what it "
            "would change\n")
 
 
-@pytest.fixture
-def db(store_url):
-    with Workspace.open(store_url) as ws:
-        load_kpi_shop(ws)
-    return store_url
+@pytest.fixture(params=["duckdb", "postgres"])
+def db(request, tmp_path, store_templates):
+    """On each engine, a fresh store holding the KPI shop alone (loaded once per session, copied for each test)."""
+    with kpi_shop_url(store_templates, request.param, tmp_path) as url:
+        yield url
 
 
 def run(capsys, db: str, *args: str) -> tuple[int, str, str]:

@@ -9,12 +9,18 @@ from tests.cli.running import run
 from tests.features.kpi_shop import KPI_SHOP
 
 
-@pytest.fixture
-def db(tmp_path):
-    path = str(tmp_path / "shop.duckdb")
+def import_kpi_shop(url: str) -> None:
+    path = url.removeprefix("duckdb:///")
     for kind in ("customers", "orders", "returns", "spend"):
         run(["--db", path, "import", kind, str(KPI_SHOP / f"{kind}.csv")])
-    return path
+
+
+@pytest.fixture
+def db(tmp_path, store_templates):
+    """A store of its own holding the KPI shop, imported through the command line into a new store
+    (once per session; each test gets a copy of that store, tests/conftest.py)."""
+    with store_templates.copy("duckdb", "cli-kpi-shop", import_kpi_shop, tmp_path, "shop.duckdb") as (url, _):
+        yield url.removeprefix("duckdb:///")
 
 
 def test_kpis_json_keys_and_rates(db, capsys):

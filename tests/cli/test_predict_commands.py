@@ -25,12 +25,18 @@ CALIBRATED_KEYS = {"calibrated_brier", "calibrated_roc_auc", "calibrated_reliabi
 HORIZON_ERROR = "error: --horizon {!r} is not a horizon; write a number and a unit, e.g. 90d, 26w, 12m or 1y\n"
 
 
-@pytest.fixture
-def db(tmp_path):
-    path = str(tmp_path / "shop.duckdb")
+def import_model_shop(url: str) -> None:
+    path = url.removeprefix("duckdb:///")
     for kind in ("customers", "orders", "returns"):
         assert run(["--db", path, "import", kind, str(MODEL_SHOP / f"{kind}.csv")]) == 0
-    return path
+
+
+@pytest.fixture
+def db(tmp_path, store_templates):
+    """A store of its own holding the model shop, imported through the command line into a new store
+    (once per session; each test gets a copy of that store, tests/conftest.py)."""
+    with store_templates.copy("duckdb", "cli-model-shop", import_model_shop, tmp_path, "shop.duckdb") as (url, _):
+        yield url.removeprefix("duckdb:///")
 
 
 def test_score_json(db, capsys):

@@ -9,14 +9,14 @@ sequence, a 30-day window.
 import pytest
 
 from retainly.features.associations import basket_pairs, next_products, sequence_pairs
-from tests.features.basket_shop import AS_OF, customer_ids, load_basket_shop
+from tests.features.basket_shop import AS_OF, customer_ids
 
 RULES = dict(min_orders=2, within_days=30, min_customers=1)
 
 
 @pytest.fixture
-def shop(workspace):
-    return load_basket_shop(workspace)
+def shop(basket_shop_store):
+    return basket_shop_store  # the basket shop alone, in a fresh store of its own on each engine (tests/conftest.py)
 
 
 def rows(frame, columns):

@@ -12,7 +12,7 @@ import pytest
 from retainly import Workspace
 from retainly.features.associations import basket_pairs, next_products, sequence_pairs
 from retainly.features.replenishment import product_intervals, product_purchases
-from tests.conftest import ONLINE_RETAIL, needs_shared_data
+from tests.conftest import ONLINE_RETAIL, needs_shared_data, online_retail_copy
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow, needs_shared_data(ONLINE_RETAIL)]
 
@@ -22,11 +22,13 @@ MIN_SEQUENCE_CUSTOMERS = 50
 
 
 @pytest.fixture(scope="module")
-def retail(tmp_path_factory):
-    ws = Workspace.open(f"duckdb:///{tmp_path_factory.mktemp('retail')}/store.duckdb")
-    ws.data.import_file("orders", ONLINE_RETAIL, preset="online-retail-ii")
-    yield ws, ws.data.last_order_date()
-    ws.close()
+def retail(tmp_path_factory, store_templates):
+    # A copy of a new DuckDB store into which the file was imported (tests/conftest.py).
+    folder = tmp_path_factory.mktemp("retail")
+    with online_retail_copy(store_templates, "duckdb", folder) as (url, _):
+        ws = Workspace.open(url)
+        yield ws, ws.data.last_order_date()
+        ws.close()
 
 
 def test_product_intervals(retail):

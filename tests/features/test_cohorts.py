@@ -6,12 +6,11 @@ January cohort: A, B; February: C, D; March: E (month of each customer's first p
 import pytest
 
 from retainly.errors import InputError
-from tests.features.kpi_shop import load_kpi_shop
 
 
 @pytest.fixture
-def shop(workspace):
-    return load_kpi_shop(workspace)
+def shop(kpi_shop_store):
+    return kpi_shop_store  # the KPI shop alone, in a fresh store of its own on each engine (tests/conftest.py)
 
 
 def test_customer_retention(shop):

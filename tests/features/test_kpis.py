@@ -9,14 +9,13 @@ from decimal import Decimal
 import pytest
 
 from retainly.errors import InputError
-from tests.features.kpi_shop import load_kpi_shop
 
 WINDOW = 30  # days: a customer at date D bought in [D - 30 days, D)
 
 
 @pytest.fixture
-def shop(workspace):
-    return load_kpi_shop(workspace)
+def shop(kpi_shop_store):
+    return kpi_shop_store  # the KPI shop alone, in a fresh store of its own on each engine (tests/conftest.py)
 
 
 def test_whole_range(shop):

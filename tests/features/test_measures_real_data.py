@@ -14,8 +14,8 @@ pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
 
 @needs_shared_data(ONLINE_RETAIL)
-def test_online_retail_ii_measures(workspace):
-    workspace.data.import_file("orders", ONLINE_RETAIL, preset="online-retail-ii")
+def test_online_retail_ii_measures(online_retail):
+    workspace, _ = online_retail  # the file imported into a new store (tests/conftest.py)
     [kpis] = workspace.measures.kpis()
     assert kpis.revenue == Decimal("17431533.18") and kpis.orders == 36_975
     assert kpis.aov == 471.44

@@ -9,14 +9,14 @@ from datetime import date
 import pytest
 
 from retainly.features.model_summary import holdout_activity, holdout_by_day, model_summary
-from tests.features.model_shop import AS_OF, HOLDOUT_END, customer_ids, load_model_shop
+from tests.features.model_shop import AS_OF, HOLDOUT_END, customer_ids
 
 COLUMNS = ["customer_id", "frequency", "recency", "T", "monetary_value", "first_spend", "bought", "returned"]
 
 
 @pytest.fixture
-def shop(workspace):
-    return load_model_shop(workspace)
+def shop(model_shop_store):
+    return model_shop_store  # the model shop alone, in a fresh store of its own on each engine (tests/conftest.py)
 
 
 def _by_customer(ws, frame) -> dict[str, dict]:

@@ -9,15 +9,13 @@ event on 9999-12-31.
 
 from __future__ import annotations
 
-import uuid
 from datetime import date
 
 import pytest
 
 from retainly import Workspace
 from retainly.cli.app import main
-from tests.conftest import POSTGRES_URL
-from tests.features.kpi_shop import load_kpi_shop
+from tests.conftest import kpi_shop_url
 
 LAST_ORDER = date(2024, 3, 20)  # the KPI shop's last purchase order (D2)
 FAR = (("Z9", "9999-12-31 00:00:00"), ("Z0", "0001-01-01 00:00:00"))
@@ -60,31 +58,20 @@ def analyses(ws: Workspace) -> dict:
     }
 
 
-@pytest.fixture
-def second_url(store_url, tmp_path):
-    """Another empty store on the same engine as ``store_url``."""
-    if store_url.startswith("duckdb"):
-        yield f"duckdb:///{tmp_path}/clean.duckdb"
-        return
-    import psycopg
-
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture
-def shops(store_url, second_url):
-    """The KPI shop with the far dates, and without them."""
-    dirty = load_kpi_shop(Workspace.open(store_url))
-    add_far_dates(dirty)
-    clean = load_kpi_shop(Workspace.open(second_url))
-    yield dirty, clean
-    dirty.close()
-    clean.close()
+@pytest.fixture(params=["duckdb", "postgres"])
+def shops(request, tmp_path, store_templates):
+    """The KPI shop with the far dates, and without them: two fresh stores of their own on the same engine,
+    each holding the KPI shop alone (copies of one loaded once per session, tests/conftest.py)."""
+    (tmp_path / "dirty").mkdir()
+    (tmp_path / "clean").mkdir()
+    with kpi_shop_url(store_templates, request.param, tmp_path / "dirty") as dirty_url, \
+            kpi_shop_url(store_templates, request.param, tmp_path / "clean") as clean_url:
+        dirty = Workspace.open(dirty_url)
+        add_far_dates(dirty)
+        clean = Workspace.open(clean_url)
+        yield dirty, clean
+        dirty.close()
+        clean.close()
 
 
 def test_every_analysis_leaves_the_far_dates_out(shops):
@@ -119,8 +106,9 @@ COMMANDS = (["summary"], ["kpis"], ["kpis", "--by", "month"], ["cohorts"], ["rfm
             ["lifecycle"], ["buyer-types"], ["reorders"], ["customer", "show", "A"], ["customer", "show", "A", "--json"])
 
 
-def test_every_command_runs(store_url, capsys, tmp_path):
-    ws = load_kpi_shop(Workspace.open(store_url))
+def test_every_command_runs(kpi_shop_db, capsys, tmp_path):
+    store_url = kpi_shop_db  # a fresh store holding the KPI shop alone
+    ws = Workspace.open(store_url)
     add_far_dates(ws)
     ws.close()
     for argv in COMMANDS:
@@ -162,7 +150,7 @@ def test_the_model_backtest_ignores_them(store_url):
     (["lifecycle", "--from", "0999-01-01"], "--from", "0999-01-01"),
     (["backtest", "--calibration-end", "9999-01-01"], "--calibration-end", "9999-01-01"),
 ])
-def test_a_day_no_analysis_can_reach_is_refused(capsys, store_url, argv, flag, day):
-    load_kpi_shop(Workspace.open(store_url)).close()
+def test_a_day_no_analysis_can_reach_is_refused(capsys, kpi_shop_db, argv, flag, day):
+    store_url = kpi_shop_db  # a fresh store holding the KPI shop alone
     assert run(capsys, store_url, *argv) == (1, "", f"error: {flag} {day} is outside the days retainly can analyse "
                                              "(1900-01-01 to 2199-12-31); pick a day in between\n")

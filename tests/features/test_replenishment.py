@@ -20,15 +20,15 @@ from retainly.features.replenishment import (
     reorders_due,
     repeat_intervals,
 )
-from tests.features.basket_shop import AS_OF, customer_ids, load_basket_shop
+from tests.features.basket_shop import AS_OF, customer_ids
 
 # Thresholds scaled down to a shop of seven customers (the defaults ask for 10 repeat buyers).
 SMALL = dict(min_repeat_buyers=2, min_intervals=4, min_repeat_share=0.5, max_spread=1.0)
 
 
 @pytest.fixture
-def shop(workspace):
-    return load_basket_shop(workspace)
+def shop(basket_shop_store):
+    return basket_shop_store  # the basket shop alone, in a fresh store of its own on each engine (tests/conftest.py)
 
 
 def test_repeat_intervals(shop):

@@ -37,14 +37,19 @@ def full_import_seconds(url: str) -> float:
     return time.monotonic() - started
 
 
+@pytest.fixture(scope="module")
+def duration(tmp_path_factory) -> float:
+    """Seconds one complete import takes into a scratch DuckDB store; measured once for both engines'
+    runs (it was the same measurement, on the same kind of scratch store, for each)."""
+    return full_import_seconds(f"duckdb:///{tmp_path_factory.mktemp('scratch')}/scratch.duckdb")
+
+
 @needs_shared_data(ONLINE_RETAIL)
-def test_killed_import_leaves_store_unchanged(store_url, tmp_path):
+def test_killed_import_leaves_store_unchanged(store_url, duration):
     with Workspace.open(store_url) as ws:
         ws.data.import_file("orders", DATA / "online_retail_ii_tiny.csv", preset="online-retail-ii")
     before = snapshot(store_url)
-    # Time one complete import into a scratch store, then kill at fractions of that time.
-    scratch = f"duckdb:///{tmp_path}/scratch.duckdb"
-    duration = full_import_seconds(scratch)
+    # One complete import into a scratch store was timed (the `duration` fixture): kill at fractions of that time.
     # Reading takes the first quarter of a run and the loading transaction most of the rest.
     for fraction in (0.15, 0.45, 0.75):
         process = subprocess.Popen(

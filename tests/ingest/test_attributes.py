@@ -6,12 +6,11 @@ from __future__ import annotations
 import pytest
 
 from retainly.errors import InputError, NotFoundError
-from tests.features.kpi_shop import load_kpi_shop
 
 
 @pytest.fixture
-def shop(workspace):
-    return load_kpi_shop(workspace)
+def shop(kpi_shop_store):
+    return kpi_shop_store  # the KPI shop alone, in a fresh store of its own on each engine (tests/conftest.py)
 
 
 def stored(ws):

@@ -15,8 +15,10 @@ pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
 
 @needs_shared_data(ONLINE_RETAIL)
-def test_online_retail_ii_figures(workspace):
-    result = workspace.data.import_file("orders", ONLINE_RETAIL, preset="online-retail-ii")
+def test_online_retail_ii_figures(online_retail):
+    # The store holds one import of the file, made on a new store (tests/conftest.py: made once per
+    # engine and copied for each test); `result` is what that import_file call returned.
+    workspace, result = online_retail
     assert (result.rows_read, result.rows_rejected) == (1_067_370, 0)
     summary = workspace.data.summary()
     assert summary.customers == 5_881
@@ -34,8 +36,8 @@ def test_online_retail_ii_figures(workspace):
 
 
 @needs_shared_data(ONLINE_RETAIL)
-def test_online_retail_ii_line_kinds_and_guests(workspace):
-    workspace.data.import_file("orders", ONLINE_RETAIL, preset="online-retail-ii")
+def test_online_retail_ii_line_kinds_and_guests(online_retail):
+    workspace, _ = online_retail  # the file imported into a new store
     kinds = dict(workspace.store.fetchall(
         "SELECT l.kind, COUNT(*) FROM order_lines l JOIN orders o ON o.order_id = l.order_id "
         "WHERE o.order_id = '489439' GROUP BY l.kind"

@@ -14,20 +14,22 @@ import pytest
 
 from retainly import Workspace
 from retainly.errors import ConflictError, InputError, NotFoundError
-from tests.features.kpi_shop import load_kpi_shop
+from tests.conftest import kpi_shop_url
 
 AS_OF = date(2024, 3, 31)
 TABLES = ("customers", "orders", "order_lines", "purchases", "returns", "marketing_spend", "imports", "rfm_scores")
 
 
-@pytest.fixture
-def shop(store_url):
+@pytest.fixture(params=["duckdb", "postgres"])
+def shop(request, tmp_path, store_templates):
+    """On each engine, the KPI shop alone in a fresh store of its own (loaded once per session and copied,
+    tests/conftest.py), opened to hear its progress (loading the shop says nothing)."""
     heard: list[str] = []
-    ws = Workspace.open(store_url, progress=heard.append)
-    load_kpi_shop(ws)
-    ws.heard = heard
-    yield ws
-    ws.close()
+    with kpi_shop_url(store_templates, request.param, tmp_path) as url:
+        ws = Workspace.open(url, progress=heard.append)
+        ws.heard = heard
+        yield ws
+        ws.close()
 
 
 def counts(ws) -> dict[str, int]:

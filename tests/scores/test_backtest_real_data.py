@@ -28,7 +28,7 @@ from datetime import date
 import pytest
 
 from retainly import Workspace
-from tests.conftest import ONLINE_RETAIL, needs_shared_data
+from tests.conftest import ONLINE_RETAIL, needs_shared_data, online_retail_copy
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow, needs_shared_data(ONLINE_RETAIL)]
 
@@ -43,11 +43,13 @@ BY_CUT = "placed_at < TIMESTAMP '2010-12-10'"
 
 
 @pytest.fixture(scope="module")
-def retail(tmp_path_factory):
-    ws = Workspace.open(f"duckdb:///{tmp_path_factory.mktemp('online_retail')}/store.duckdb")
-    ws.data.import_file("orders", ONLINE_RETAIL, preset="online-retail-ii")
-    yield ws
-    ws.close()
+def retail(tmp_path_factory, store_templates):
+    # A copy of a new DuckDB store into which the file was imported (tests/conftest.py).
+    folder = tmp_path_factory.mktemp("online_retail")
+    with online_retail_copy(store_templates, "duckdb", folder) as (url, _):
+        ws = Workspace.open(url)
+        yield ws
+        ws.close()
 
 
 @pytest.fixture(scope="module")

@@ -31,6 +31,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from retainly import Workspace
+from tests.conftest import generated_copy
 
 pytestmark = pytest.mark.slow
 
@@ -43,11 +44,12 @@ MEAN_ALIVE_TOLERANCE = {"mbgnbd": 0.10, "paretonbd": 0.20}  # see the module doc
 
 
 @pytest.fixture(scope="module")
-def shop(tmp_path_factory):
-    ws = Workspace.open(f"duckdb:///{tmp_path_factory.mktemp('generated')}/shop.duckdb")
-    ws.data.generate(5000, 42)
-    yield ws
-    ws.close()
+def shop(tmp_path_factory, store_templates):
+    # A copy of a new DuckDB store into which ws.data.generate(5000, 42) was made (tests/conftest.py).
+    with generated_copy(store_templates, "duckdb", 5000, 42, tmp_path_factory.mktemp("generated")) as (url, _):
+        ws = Workspace.open(url)
+        yield ws
+        ws.close()
 
 
 @pytest.fixture(scope="module")

@@ -81,8 +81,8 @@ EXPECTED = {
 
 
 @pytest.fixture
-def shop(workspace):
-    return load_model_shop(workspace)
+def shop(model_shop_store):
+    return model_shop_store  # the model shop alone, in a fresh store of its own on each engine (tests/conftest.py)
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ import pytest
 
 from retainly.errors import InputError
 from retainly.segments import buyer_types as bt
-from tests.conftest import DATA
+from tests.conftest import DATA, workspace_on_copy
 
 SHOP = DATA / "buyer_shop"
 AS_OF = date(2024, 12, 31)
@@ -59,9 +59,12 @@ def ids(ws) -> dict[str, int]:
             ws.store.fetchall("SELECT customer_id, external_id FROM customers")}
 
 
-@pytest.fixture
-def shop(workspace):
-    return load(workspace)
+@pytest.fixture(params=["duckdb", "postgres"])
+def shop(request, tmp_path, store_templates):
+    """On each engine, a fresh store holding the buyer shop alone, as ``load`` makes it on a new store
+    (loaded once per session and copied for each test, tests/conftest.py)."""
+    with workspace_on_copy(store_templates, request.param, "buyer-shop", load, tmp_path) as ws:
+        yield ws
 
 
 def test_order_facts_say_which_promotion(shop):

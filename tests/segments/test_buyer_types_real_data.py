@@ -20,8 +20,8 @@ pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
 
 @needs_shared_data(ONLINE_RETAIL)
-def test_online_retail_ii_buyer_types(workspace):
-    workspace.data.import_file("orders", ONLINE_RETAIL, preset="online-retail-ii")
+def test_online_retail_ii_buyer_types(online_retail):
+    workspace, _ = online_retail  # the file imported into a new store (tests/conftest.py)
     store = workspace.store
     assert store.fetchone("SELECT COUNT(*) FROM order_lines WHERE kind = 'discount'")[0] == 5
     assert store.fetchone("SELECT COUNT(*) FROM orders WHERE discount > 0")[0] == 0

@@ -28,17 +28,19 @@ import numpy as np
 import pytest
 
 from retainly import Workspace
+from tests.conftest import generated_copy
 from retainly.segments import buyer_types as bt
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory):
-    ws = Workspace.open(f"duckdb:///{tmp_path_factory.mktemp('buyer_types')}/shop.duckdb")
-    ws.data.generate(5000, 42)
-    yield ws
-    ws.close()
+def generated(tmp_path_factory, store_templates):
+    # A copy of a new DuckDB store into which ws.data.generate(5000, 42) was made (tests/conftest.py).
+    with generated_copy(store_templates, "duckdb", 5000, 42, tmp_path_factory.mktemp("buyer_types")) as (url, _):
+        ws = Workspace.open(url)
+        yield ws
+        ws.close()
 
 
 @pytest.fixture(scope="module")

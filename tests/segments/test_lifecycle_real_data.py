@@ -12,15 +12,16 @@ from datetime import date
 import pytest
 
 from retainly import Workspace
-from tests.conftest import ONLINE_RETAIL, needs_shared_data
+from tests.conftest import ONLINE_RETAIL, needs_shared_data, online_retail_copy
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
 
 @needs_shared_data(ONLINE_RETAIL)
-def test_online_retail_ii_stages_and_signs(tmp_path):
-    with Workspace.open(f"duckdb:///{tmp_path}/orii.duckdb") as ws:
-        ws.data.import_file("orders", ONLINE_RETAIL, preset="online-retail-ii")
+def test_online_retail_ii_stages_and_signs(tmp_path, store_templates):
+    # A copy of a new DuckDB store into which the file was imported (tests/conftest.py).
+    with online_retail_copy(store_templates, "duckdb", tmp_path) as (url, _), \
+            Workspace.open(url) as ws:
         as_of = ws.lifecycle.compute()
         assert as_of == date(2011, 12, 9)
         counts = {row.stage: row.customers for row in ws.lifecycle.counts(as_of)}

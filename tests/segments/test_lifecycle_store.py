@@ -16,14 +16,13 @@ import pytest
 from retainly.features.rhythm import customer_rhythm, shop_rhythm
 from retainly.segments.lifecycle import lifecycle_stages
 from retainly.segments.lifecycle_store import snapshot_dates
-from tests.features.kpi_shop import load_kpi_shop
 
 AS_OF = date(2024, 3, 20)
 
 
 @pytest.fixture
-def shop(workspace):
-    return load_kpi_shop(workspace)
+def shop(kpi_shop_store):
+    return kpi_shop_store  # the KPI shop alone, in a fresh store of its own on each engine (tests/conftest.py)
 
 
 def by_name(ws, rows, key="customer_id"):

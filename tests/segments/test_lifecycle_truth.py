@@ -14,13 +14,14 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from retainly import Workspace
+from tests.conftest import generated_copy
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    path = tmp_path_factory.mktemp("lifecycle-truth") / "shop.duckdb"
-    with Workspace.open(f"duckdb:///{path}") as ws:
-        ws.data.generate(5000, 42)
+def graded(tmp_path_factory, store_templates):
+    # A copy of a new DuckDB store into which ws.data.generate(5000, 42) was made (tests/conftest.py).
+    folder = tmp_path_factory.mktemp("lifecycle-truth")
+    with generated_copy(store_templates, "duckdb", 5000, 42, folder) as (url, _), Workspace.open(url) as ws:
         as_of = ws.lifecycle.ensure()
         rows = pd.DataFrame([row.to_dict() for row in ws.lifecycle.customers(as_of)])
         truth = ws.store.table("generator_truth").to_pandas()

@@ -13,14 +13,13 @@ import pytest
 from retainly import Workspace
 from retainly.errors import InputError
 from retainly.settings import DEFAULT_GRID, SEGMENTS
-from tests.features.kpi_shop import load_kpi_shop
 
 AS_OF = date(2024, 3, 20)
 
 
 @pytest.fixture
-def shop(workspace):
-    return load_kpi_shop(workspace)
+def shop(kpi_shop_store):
+    return kpi_shop_store  # the KPI shop alone, in a fresh store of its own on each engine (tests/conftest.py)
 
 
 def scores_by_customer(ws: Workspace, as_of=AS_OF) -> dict:

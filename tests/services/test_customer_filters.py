@@ -22,7 +22,7 @@ from __future__ import annotations
 import pytest
 
 from retainly.errors import InputError
-from tests.features.kpi_shop import KPI_SHOP, load_kpi_shop
+from tests.features.kpi_shop import KPI_SHOP
 from tests.segments.test_buyer_types import load as load_buyer_shop
 
 
@@ -32,8 +32,8 @@ def found(ws, text: str = "", limit: int = 20, offset: int = 0, **filters) -> tu
 
 
 @pytest.fixture
-def shop(workspace):
-    return load_kpi_shop(workspace)
+def shop(kpi_shop_store):
+    return kpi_shop_store  # the KPI shop alone, in a fresh store of its own on each engine (tests/conftest.py)
 
 
 def test_segment_and_stage_as_of_the_last_order(shop):

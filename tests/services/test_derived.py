@@ -12,7 +12,7 @@ import pytest
 
 from retainly import Workspace
 from retainly.services.derived import DECLARED, Derived, DerivedResults
-from tests.features.kpi_shop import load_kpi_shop
+from tests.conftest import kpi_shop_url
 
 AS_OF = date(2024, 3, 31)
 # What scoring says within "computing predictions" on this small shop (too few repeat buyers for a model).
@@ -20,14 +20,16 @@ SCORING_STEPS = [f"fitting heuristic rules on all the history to {AS_OF}",
                  "checking the chance to order within 90 days against the last year"]
 
 
-@pytest.fixture
-def shop(store_url):
+@pytest.fixture(params=["duckdb", "postgres"])
+def shop(request, tmp_path, store_templates):
+    """On each engine, the KPI shop alone in a fresh store of its own (loaded once per session and copied,
+    tests/conftest.py), opened to hear its progress (loading the shop says nothing)."""
     heard: list[str] = []
-    ws = Workspace.open(store_url, progress=heard.append)
-    load_kpi_shop(ws)
-    ws.heard = heard
-    yield ws
-    ws.close()
+    with kpi_shop_url(store_templates, request.param, tmp_path) as url:
+        ws = Workspace.open(url, progress=heard.append)
+        ws.heard = heard
+        yield ws
+        ws.close()
 
 
 def test_needs_come_first_each_once():

@@ -8,11 +8,13 @@ from html.parser import HTMLParser
 import pytest
 from markupsafe import escape
 
+from retainly import Workspace
 from retainly.services.reports import CALL_LIST_SIZE
 from retainly.segments import call_list
 from retainly.services.rfm import CURVE_POINTS
 from retainly.views import report
 from retainly.views.report_charts import plotly_js
+from tests.conftest import generated_copy
 from tests.features.kpi_shop import load_kpi_shop
 from tests.features.model_shop import load_model_shop
 
@@ -54,10 +56,14 @@ class _References(HTMLParser):
             self.styles.append(data)
 
 
-@pytest.fixture
-def shop(workspace):
-    workspace.data.generate(600, seed=5)
-    return workspace
+@pytest.fixture(params=["duckdb", "postgres"])
+def shop(request, tmp_path, store_templates):
+    """On each engine, a store of its own holding ``generate(600, seed=5)``: a copy of a new store the
+    shop was generated into once per session (tests/conftest.py), so each test starts from the shop alone."""
+    with generated_copy(store_templates, request.param, 600, 5, tmp_path) as (url, _):
+        ws = Workspace.open(url)
+        yield ws
+        ws.close()
 
 
 def test_report_refers_to_nothing_outside_itself(shop, tmp_path):

@@ -112,3 +112,19 @@ def api(request, tmp_path_factory) -> Iterator[Api]:
             app = create_app(url, settings_path=settings)
             with serving(app) as base, httpx.Client(base_url=base, timeout=60) as client:
                 yield Api(app, client, tokens, revoked)
+
+
+@pytest.fixture(scope="package")
+def chromium():
+    """One Chromium (Playwright on the system's browser, tests/web/test_pages_browser.py's) for the
+    package's browser tests. Each test opens a browser context of its own and closes it: its own
+    cookies, storage and cache, as a newly launched browser would have; only the start-up is shared."""
+    from tests.web.test_pages_browser import CHROMIUM, CHROMIUM_ARGS
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright comes with the test extra")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

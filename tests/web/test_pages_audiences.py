@@ -23,7 +23,7 @@ import pytest
 
 from retainly.audiences.fields import CATALOG
 from tests.web.test_login import PASSWORD, add_user
-from tests.web.test_pages_browser import CHROMIUM, CHROMIUM_ARGS, at, check_against_twins
+from tests.web.test_pages_browser import CHROMIUM, at, check_against_twins
 from tests.web.test_pages_playbooks import log_in_as
 
 REPEATERS = "orders_count >= 2"  # A, C and D (see above)
@@ -316,53 +316,50 @@ def test_the_pages_send_a_visitor_without_a_session_to_the_login_page(api):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no {CHROMIUM}: scripts/test installs Debian's chromium")
-def test_build_save_and_open_an_audience_in_chromium(api, cleaned):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright comes with the test extra")
+def test_build_save_and_open_an_audience_in_chromium(api, cleaned, chromium):
     email = f"audiences-browser-{api.tokens['analyst'][-8:].lower()}@example.com"
     add_user(api, email, "analyst")
     base = str(api.client.base_url).rstrip("/")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1280, "height": 900})
-            requests, errors = [], []
-            context.on("request", lambda request: requests.append(request.url))
-            page = context.new_page()
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-            page.goto(f"{base}/login")
-            page.fill("input[name=email]", email)
-            page.fill("input[name=password]", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{base}/overview")
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        requests, errors = [], []
+        context.on("request", lambda request: requests.append(request.url))
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        page.goto(f"{base}/login")
+        page.fill("input[name=email]", email)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/overview")
 
-            page.click("header nav >> text=Audiences")
-            page.wait_for_url(f"{base}/audiences")
-            page.click("text=New audience")
-            page.wait_for_url(f"{base}/audiences/new")
-            # Typed key by key: the count follows without a click (A, C and D, by hand).
-            page.locator("textarea[name=rule]").press_sequentially(REPEATERS)
-            counted = f'section.preview[data-preview-rule="{REPEATERS}"] [data-preview-field="customers"]'
-            page.wait_for_selector(counted)
-            assert page.locator(counted).inner_text() == "3"
-            assert page.url == f"{base}/audiences/new"  # counted in place: no page was loaded
-            # Then narrowed: A alone has email consent.
-            page.locator("textarea[name=rule]").press_sequentially(" and email_consent")
-            counted = counted.replace(REPEATERS, f"{REPEATERS} and email_consent")
-            page.wait_for_selector(counted)
-            assert page.locator(counted).inner_text() == "1"
-            assert page.locator("section.preview table.sample a").inner_text() == "A"
+        page.click("header nav >> text=Audiences")
+        page.wait_for_url(f"{base}/audiences")
+        page.click("text=New audience")
+        page.wait_for_url(f"{base}/audiences/new")
+        # Typed key by key: the count follows without a click (A, C and D, by hand).
+        page.locator("textarea[name=rule]").press_sequentially(REPEATERS)
+        counted = f'section.preview[data-preview-rule="{REPEATERS}"] [data-preview-field="customers"]'
+        page.wait_for_selector(counted)
+        assert page.locator(counted).inner_text() == "3"
+        assert page.url == f"{base}/audiences/new"  # counted in place: no page was loaded
+        # Then narrowed: A alone has email consent.
+        page.locator("textarea[name=rule]").press_sequentially(" and email_consent")
+        counted = counted.replace(REPEATERS, f"{REPEATERS} and email_consent")
+        page.wait_for_selector(counted)
+        assert page.locator(counted).inner_text() == "1"
+        assert page.locator("section.preview table.sample a").inner_text() == "A"
 
-            page.fill("input[name=name]", "browser-repeaters")
-            page.fill("input[name=description]", "repeat buyers who said yes to email")
-            page.click("button.save")
-            page.wait_for_url(f"{base}/audiences/browser-repeaters")
-            assert page.locator('dd span[data-field="members"]').inner_text() == "1"
-            page.click("a.members")
-            page.wait_for_url(f"{base}/audiences/browser-repeaters/members")
-            assert page.locator("table.members tbody tr").count() == 1
-            assert page.locator("table.members tbody td a").inner_text() == "A"
-        finally:
-            browser.close()
+        page.fill("input[name=name]", "browser-repeaters")
+        page.fill("input[name=description]", "repeat buyers who said yes to email")
+        page.click("button.save")
+        page.wait_for_url(f"{base}/audiences/browser-repeaters")
+        assert page.locator('dd span[data-field="members"]').inner_text() == "1"
+        page.click("a.members")
+        page.wait_for_url(f"{base}/audiences/browser-repeaters/members")
+        assert page.locator("table.members tbody tr").count() == 1
+        assert page.locator("table.members tbody td a").inner_text() == "A"
+    finally:
+        context.close()
     assert api.get("/audiences/saved/browser-repeaters").json()["members"] == 1
     assert errors == [] and all(url.startswith(base + "/") for url in requests)

@@ -138,47 +138,44 @@ def test_customer_pages_paginate(api, analyst, monkeypatch):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no {CHROMIUM}: scripts/test installs Debian's chromium")
-def test_log_in_find_a_customer_and_open_their_page_in_chromium(api, tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright comes with the test extra")
+def test_log_in_find_a_customer_and_open_their_page_in_chromium(api, tmp_path, chromium):
     email = f"browser-{api.tokens['manager'][-8:].lower()}@example.com"
     add_user(api, email, "manager")
     base = str(api.client.base_url).rstrip("/")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1280, "height": 900})
-            requests, errors = [], []
-            context.on("request", lambda request: requests.append(request.url))
-            page = context.new_page()
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        requests, errors = [], []
+        context.on("request", lambda request: requests.append(request.url))
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
 
-            page.goto(f"{base}/customers/A")  # not logged in: to the login page, and back after it
-            assert page.url == f"{base}/login?next=/customers/A"
-            page.fill("input[name=email]", email)
-            page.fill("input[name=password]", "wrong guess")
-            page.click("button[type=submit]")
-            assert page.locator("p.problem").inner_text() == "wrong email or password"
-            page.fill("input[name=password]", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{base}/customers/A")
+        page.goto(f"{base}/customers/A")  # not logged in: to the login page, and back after it
+        assert page.url == f"{base}/login?next=/customers/A"
+        page.fill("input[name=email]", email)
+        page.fill("input[name=password]", "wrong guess")
+        page.click("button[type=submit]")
+        assert page.locator("p.problem").inner_text() == "wrong email or password"
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/customers/A")
 
-            page.click("text=← Customers")
-            page.fill("input[name=q]", "bo@example")
-            page.click("form.search button")
-            page.wait_for_url(re.compile(r".*/customers\?q=bo%40example.*"))
-            rows = page.locator("table.list tbody tr")
-            assert rows.count() == 1 and rows.first.locator("td").nth(1).inner_text() == "Bo"
-            rows.first.locator("a").click()
-            page.wait_for_url(f"{base}/customers/B")
-            assert page.locator("h1").inner_text().startswith("Bo")
-            shown = page.content()
-            page.screenshot(path=str(tmp_path / "customer.png"), full_page=True)
+        page.click("text=← Customers")
+        page.fill("input[name=q]", "bo@example")
+        page.click("form.search button")
+        page.wait_for_url(re.compile(r".*/customers\?q=bo%40example.*"))
+        rows = page.locator("table.list tbody tr")
+        assert rows.count() == 1 and rows.first.locator("td").nth(1).inner_text() == "Bo"
+        rows.first.locator("a").click()
+        page.wait_for_url(f"{base}/customers/B")
+        assert page.locator("h1").inner_text().startswith("Bo")
+        shown = page.content()
+        page.screenshot(path=str(tmp_path / "customer.png"), full_page=True)
 
-            page.click("text=Log out")
-            page.wait_for_url(f"{base}/login")
-        finally:
-            browser.close()
+        page.click("text=Log out")
+        page.wait_for_url(f"{base}/login")
+    finally:
+        context.close()
 
     # The one error is the refused login's status: 401, as the page says.
     assert errors == ["Failed to load resource: the server responded with a status of 401 (Unauthorized)"]
@@ -194,28 +191,25 @@ def test_log_in_find_a_customer_and_open_their_page_in_chromium(api, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no {CHROMIUM}: scripts/test installs Debian's chromium")
-def test_the_overview_draws_its_chart_in_chromium(api, analyst):
+def test_the_overview_draws_its_chart_in_chromium(api, analyst, chromium):
     """The chart is drawn by the server's own plotly.js and charts.js under the page's
     Content-Security-Policy (a refused script or style would be a console error)."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright comes with the test extra")
     base = str(api.client.base_url).rstrip("/")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1280, "height": 900})
-            context.add_cookies([{"name": "retainly_session", "value": analyst.client.cookies["retainly_session"],
-                                  "url": base}])
-            requests, errors = [], []
-            context.on("request", lambda request: requests.append(request.url))
-            page = context.new_page()
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-            page.goto(f"{base}/overview?first=2024-03-01&last=2024-03-20")
-            page.wait_for_selector("#chart-trend .main-svg", timeout=30_000)
-            bars = page.evaluate("document.querySelectorAll('#chart-trend .barlayer .point path').length")
-            tiles = page.locator(".tile").count()
-        finally:
-            browser.close()
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        context.add_cookies([{"name": "retainly_session", "value": analyst.client.cookies["retainly_session"],
+                              "url": base}])
+        requests, errors = [], []
+        context.on("request", lambda request: requests.append(request.url))
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        page.goto(f"{base}/overview?first=2024-03-01&last=2024-03-20")
+        page.wait_for_selector("#chart-trend .main-svg", timeout=30_000)
+        bars = page.evaluate("document.querySelectorAll('#chart-trend .barlayer .point path').length")
+        tiles = page.locator(".tile").count()
+    finally:
+        context.close()
     assert errors == []
     assert all(url.startswith(base + "/") for url in requests)
     assert f"{base}/vendor/plotly.min.js" in requests and f"{base}/static/charts.js" in requests

@@ -36,7 +36,7 @@ from retainly.web.app import create_app
 from tests.conftest import fresh_store_url
 from tests.web.conftest import ROLES, serving, settings_file
 from tests.web.test_login import PASSWORD, Visitor
-from tests.web.test_pages_browser import CHROMIUM, CHROMIUM_ARGS, check_against_twins
+from tests.web.test_pages_browser import CHROMIUM, check_against_twins
 
 ONE_BAD = """order_id,customer_id,placed_at,sku,quantity,unit_price
 W1,w1,2024-04-01 10:00:00,SKU-1,2,7.50
@@ -225,51 +225,48 @@ def test_bad_input_gets_a_page_saying_what_to_do(server, admin, path, kind, file
 
 @pytest.mark.slow
 @pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no {CHROMIUM}: scripts/test installs Debian's chromium")
-def test_upload_in_chromium_see_it_complete_and_download_the_rejects(server, tmp_path, monkeypatch):
+def test_upload_in_chromium_see_it_complete_and_download_the_rejects(server, tmp_path, monkeypatch, chromium):
     """In the browser: log in, upload, watch the job page reload itself (static/imports.js) from
     queued to completed, download the rejects. The job is held queued until the page has shown
     it so (the worker waits on a gate before running it), so the reloading is seen for sure."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright comes with the test extra")
     jobs = server.app.state.import_jobs
     gate, run = threading.Event(), jobs._run
     monkeypatch.setattr(jobs, "_run", lambda job_id: (gate.wait(30), run(job_id)))
     file = tmp_path / "browser.csv"
     file.write_text(BROWSER, encoding="utf-8")
     base = str(server.client.base_url).rstrip("/")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-            requests, errors = [], []
-            context.on("request", lambda request: requests.append(request.url))
-            page = context.new_page()
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    try:
+        requests, errors = [], []
+        context.on("request", lambda request: requests.append(request.url))
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
 
-            page.goto(f"{base}/imports")
-            assert page.url == f"{base}/login?next=/imports"
-            page.fill("input[name=email]", "admin@example.com")
-            page.fill("input[name=password]", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{base}/imports")
-            page.screenshot(path=str(tmp_path / "imports.png"), full_page=True)
-            page.select_option("select[name=kind]", "orders")
-            page.set_input_files("input[name=file]", str(file))
-            page.click("form.upload button[type=submit]")
-            page.wait_for_url(re.compile(r".*/imports/jobs/[0-9a-f]{32}$"))
-            assert page.locator("dd.state").inner_text() == "queued"
-            gate.set()
-            page.wait_for_selector("dl.job[data-state=completed]", timeout=30_000)  # reloaded by imports.js
-            assert page.locator("dd.state").inner_text() == "completed"
-            page.screenshot(path=str(tmp_path / "job.png"), full_page=True)
-            twin = server.get("/imports/jobs/" + page.url.rsplit("/", 1)[1]).json()
-            with page.expect_download() as download:
-                page.click("a.rejects")
-            saved = tmp_path / "rejects.csv"
-            download.value.save_as(saved)
-            suggested = download.value.suggested_filename
-        finally:
-            browser.close()
+        page.goto(f"{base}/imports")
+        assert page.url == f"{base}/login?next=/imports"
+        page.fill("input[name=email]", "admin@example.com")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/imports")
+        page.screenshot(path=str(tmp_path / "imports.png"), full_page=True)
+        page.select_option("select[name=kind]", "orders")
+        page.set_input_files("input[name=file]", str(file))
+        page.click("form.upload button[type=submit]")
+        page.wait_for_url(re.compile(r".*/imports/jobs/[0-9a-f]{32}$"))
+        assert page.locator("dd.state").inner_text() == "queued"
+        gate.set()
+        page.wait_for_selector("dl.job[data-state=completed]", timeout=30_000)  # reloaded by imports.js
+        assert page.locator("dd.state").inner_text() == "completed"
+        page.screenshot(path=str(tmp_path / "job.png"), full_page=True)
+        twin = server.get("/imports/jobs/" + page.url.rsplit("/", 1)[1]).json()
+        with page.expect_download() as download:
+            page.click("a.rejects")
+        saved = tmp_path / "rejects.csv"
+        download.value.save_as(saved)
+        suggested = download.value.suggested_filename
+    finally:
+        context.close()
 
     assert errors == []
     assert all(url.startswith(base + "/") for url in requests), "the pages must load nothing from elsewhere"

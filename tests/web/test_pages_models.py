@@ -118,9 +118,9 @@ def test_the_holdout_chart_is_the_twins_tracking(model_shop):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no {CHROMIUM}: scripts/test installs Debian's chromium")
-def test_the_models_page_is_drawn_in_chromium(model_shop):
+def test_the_models_page_is_drawn_in_chromium(model_shop, chromium):
     api, visitor = model_shop
-    seen = draw_in_chromium(api, visitor.client.cookies["retainly_session"], "/models", ("tracking",))
+    seen = draw_in_chromium(chromium, api, visitor.client.cookies["retainly_session"], "/models", ("tracking",))
     assert seen["drawn"]["tracking"] >= 1 and seen["traces"] == {"tracking": 4}  # what happened, and 3 models
     assert seen["errors"] == [] and seen["violations"] == [] and seen["elsewhere"] == []
 

@@ -17,7 +17,7 @@ from html.parser import HTMLParser
 import pytest
 
 from tests.web.test_login import Visitor, add_user
-from tests.web.test_pages_browser import CHROMIUM, CHROMIUM_ARGS, analyst, at  # noqa: F401 (analyst: a fixture)
+from tests.web.test_pages_browser import CHROMIUM, analyst, at  # noqa: F401 (analyst: a fixture)
 
 CHARTS = ("segments", "returning", "value", "chances", "stages", "concentration", "flow")
 # Jargon the owner's pages leave to the analysts' Models page.
@@ -183,41 +183,38 @@ def test_a_manager_may_not_see_the_charts(api):
         visitor.close()
 
 
-def draw_in_chromium(api, session: str, path: str, charts: tuple[str, ...]) -> dict:
-    """``path`` in Chromium with the session's cookie: the svgs drawn per chart, the errors, the
+def draw_in_chromium(chromium, api, session: str, path: str, charts: tuple[str, ...]) -> dict:
+    """``path`` in a fresh context of ``chromium`` with the session's cookie: the svgs drawn per chart, the errors, the
     Content-Security-Policy violations and the requests made."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright comes with the test extra")
     base = str(api.client.base_url).rstrip("/")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1280, "height": 900})
-            context.add_cookies([{"name": "retainly_session", "value": session, "url": base}])
-            # Run by the browser before the page's own scripts, outside its policy: it only listens.
-            context.add_init_script("window.__violations = []; document.addEventListener('securitypolicyviolation',"
-                                    " e => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));")
-            requests, errors = [], []
-            context.on("request", lambda request: requests.append(request.url))
-            page = context.new_page()
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-            page.goto(f"{base}{path}")
-            for chart in charts:
-                page.wait_for_selector(f"#chart-{chart} .main-svg", timeout=30_000)
-            drawn = {chart: page.locator(f"#chart-{chart} svg.main-svg").count() for chart in charts}
-            traces = {chart: page.locator(f"#chart-{chart} g.trace, #chart-{chart} g.hm, "
-                                            f"#chart-{chart} g.sankey").count() for chart in charts}
-            violations = page.evaluate("window.__violations")
-        finally:
-            browser.close()
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        context.add_cookies([{"name": "retainly_session", "value": session, "url": base}])
+        # Run by the browser before the page's own scripts, outside its policy: it only listens.
+        context.add_init_script("window.__violations = []; document.addEventListener('securitypolicyviolation',"
+                                " e => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));")
+        requests, errors = [], []
+        context.on("request", lambda request: requests.append(request.url))
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        page.goto(f"{base}{path}")
+        for chart in charts:
+            page.wait_for_selector(f"#chart-{chart} .main-svg", timeout=30_000)
+        drawn = {chart: page.locator(f"#chart-{chart} svg.main-svg").count() for chart in charts}
+        traces = {chart: page.locator(f"#chart-{chart} g.trace, #chart-{chart} g.hm, "
+                                        f"#chart-{chart} g.sankey").count() for chart in charts}
+        violations = page.evaluate("window.__violations")
+    finally:
+        context.close()
     return {"drawn": drawn, "traces": traces, "errors": errors, "violations": violations,
             "elsewhere": [url for url in requests if not url.startswith(base + "/")]}
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no {CHROMIUM}: scripts/test installs Debian's chromium")
-def test_the_charts_are_drawn_in_chromium(api, analyst):  # noqa: F811
-    seen = draw_in_chromium(api, analyst.client.cookies["retainly_session"], "/overview/charts", CHARTS)
+def test_the_charts_are_drawn_in_chromium(api, analyst, chromium):  # noqa: F811
+    seen = draw_in_chromium(chromium, api, analyst.client.cookies["retainly_session"], "/overview/charts", CHARTS)
     assert all(count >= 1 for count in seen["drawn"].values()), seen["drawn"]
     # Two bars per group (customers, sales), one heatmap, a line per month of first orders, one bar each;
     # the even line, the shop's curve and the top 20 % marker; one Sankey.

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.web.test_login import PASSWORD, Visitor, add_user
-from tests.web.test_pages_browser import CHROMIUM, CHROMIUM_ARGS, check_against_twins
+from tests.web.test_pages_browser import CHROMIUM, check_against_twins
 
 SWITCHED = "birthday"  # a built-in playbook the shop leaves disabled: the one these tests switch on
 
@@ -251,42 +251,39 @@ def test_the_pages_send_a_visitor_without_a_session_to_the_login_page(api):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no {CHROMIUM}: scripts/test installs Debian's chromium")
-def test_switch_a_playbook_on_and_off_in_chromium(api, switched_back):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright comes with the test extra")
+def test_switch_a_playbook_on_and_off_in_chromium(api, switched_back, chromium):
     email = f"playbooks-browser-{api.tokens['analyst'][-8:].lower()}@example.com"
     add_user(api, email, "analyst")
     base = str(api.client.base_url).rstrip("/")
     row = f'tr[data-playbook="{SWITCHED}"]'
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1280, "height": 900})
-            requests, errors = [], []
-            context.on("request", lambda request: requests.append(request.url))
-            page = context.new_page()
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-            page.goto(f"{base}/login")
-            page.fill("input[name=email]", email)
-            page.fill("input[name=password]", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{base}/overview")
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        requests, errors = [], []
+        context.on("request", lambda request: requests.append(request.url))
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        page.goto(f"{base}/login")
+        page.fill("input[name=email]", email)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/overview")
 
-            page.click("header nav >> text=Playbooks")
-            page.wait_for_url(f"{base}/playbooks")
-            assert page.locator(f"{row} .enabled").inner_text() == "no"
-            page.click(f"{row} button:has-text('Enable')")
-            page.wait_for_url(f"{base}/playbooks")
-            assert page.locator(f"{row} .enabled").inner_text() == "yes"
-            assert enabled_in_twin(api, SWITCHED)
+        page.click("header nav >> text=Playbooks")
+        page.wait_for_url(f"{base}/playbooks")
+        assert page.locator(f"{row} .enabled").inner_text() == "no"
+        page.click(f"{row} button:has-text('Enable')")
+        page.wait_for_url(f"{base}/playbooks")
+        assert page.locator(f"{row} .enabled").inner_text() == "yes"
+        assert enabled_in_twin(api, SWITCHED)
 
-            page.click(f"{row} a")
-            page.wait_for_url(f"{base}/playbooks/{SWITCHED}")
-            assert page.locator(".enabled").inner_text() == "yes"
-            page.click("form.switch button:has-text('Disable')")
-            page.wait_for_url(f"{base}/playbooks/{SWITCHED}")
-            assert page.locator(".enabled").inner_text() == "no"
-        finally:
-            browser.close()
+        page.click(f"{row} a")
+        page.wait_for_url(f"{base}/playbooks/{SWITCHED}")
+        assert page.locator(".enabled").inner_text() == "yes"
+        page.click("form.switch button:has-text('Disable')")
+        page.wait_for_url(f"{base}/playbooks/{SWITCHED}")
+        assert page.locator(".enabled").inner_text() == "no"
+    finally:
+        context.close()
     assert not enabled_in_twin(api, SWITCHED)
     assert errors == [] and all(url.startswith(base + "/") for url in requests)

@@ -25,7 +25,7 @@ from retainly.web.app import create_app
 from retainly.web.routes_site import BURST, PER_SECOND
 from tests.cli.running import captured
 from tests.conftest import fresh_store_url
-from tests.views.test_report_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.views.test_report_browser import CHROMIUM
 from tests.web.conftest import serving, settings_file
 
 SHOP = "https://shop.example"
@@ -229,8 +229,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no {CHROMIUM}: scripts/test installs Debian's chromium")
-def test_the_snippet_in_chromium_on_another_origin(server, tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright comes with the test extra")
+def test_the_snippet_in_chromium_on_another_origin(server, tmp_path, chromium):
     pages = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=tmp_path))
     threading.Thread(target=pages.serve_forever, daemon=True).start()
     shop_origin = f"http://127.0.0.1:{pages.server_address[1]}"  # another port: another origin than the API's
@@ -243,20 +242,19 @@ def test_the_snippet_in_chromium_on_another_origin(server, tmp_path):
             "<script>retainly('identify', {customer_id: 'c1'}); retainly('view', {sku: 'MUG-1'});</script>"
             "</head><body><button onclick=\"retainly('cart', {sku: 'MUG-1', quantity: 2})\">Add</button></body></html>",
             encoding="utf-8")
-        with sync_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page()
-                errors = []
-                page.on("pageerror", lambda error: errors.append(str(error)))
-                page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-                page.goto(f"{shop_origin}/product.html", wait_until="load")
-                kinds = _wait_for(server, site_id, 2)
-                page.click("button")
-                kinds = _wait_for(server, site_id, 3)
-                session = page.evaluate("JSON.parse(localStorage.getItem('retainly.session')).id")
-            finally:
-                browser.close()
+        context = chromium.new_context()
+        try:
+            page = context.new_page()
+            errors = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+            page.goto(f"{shop_origin}/product.html", wait_until="load")
+            kinds = _wait_for(server, site_id, 2)
+            page.click("button")
+            kinds = _wait_for(server, site_id, 3)
+            session = page.evaluate("JSON.parse(localStorage.getItem('retainly.session')).id")
+        finally:
+            context.close()
     finally:
         pages.shutdown()
         pages.server_close()
