@@ -223,3 +223,35 @@ def test_a_batch_is_one_append_with_each_key_once_and_a_bad_payload_failed_alone
         ("sent", "appended"), ("failed", "payload"), ("sent", "already"), ("sent", "already")]
     keys = [json.loads(line)["key"] for line in path.read_text(encoding="utf-8").splitlines()]
     assert keys == [SECOND.key, FIRST.key]  # the batch's one new key appended once, after the earlier line
+
+
+def test_keys_read_at_opening_are_those_a_full_parse_finds(tmp_path):
+    """Opening reads the key of each line it wrote without parsing the rest of the line; the keys
+    must be exactly those json.loads finds (the independent reading): escapes in keys, a torn line
+    that starts like one of ours, a line of ours cut just before its end, a foreign line with the
+    key elsewhere, and a foreign line with a key that is not text."""
+    path = tmp_path / "out.jsonl"
+    escaped = Delivery('odd/1/3/"quoted" \\ back\u00e9', "odd", 1, 3, "file", StoredPayload('{"a":"}\\""}'), 0)
+    with file_channel(path) as channel:
+        channel.deliver_many([FIRST, escaped])
+    whole = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join([
+        *whole,
+        whole[0].replace(FIRST.key, "cut/1/1/x")[:-1],  # one of ours without its closing brace: not JSON
+        whole[0].replace(FIRST.key, "torn/1/1/x")[:60],  # torn after its key
+        '{"playbook":"x","key":"foreign/1/1/x"}',
+        '{"key":12,"sent_at":"2024-05-01T10:00:00+00:00"}',
+    ]) + "\n", encoding="utf-8")
+
+    def parsed(line):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            return None
+        return record.get("key") if isinstance(record, dict) and isinstance(record.get("key"), str) else None
+
+    expected = {key for line in path.read_text(encoding="utf-8").splitlines() if (key := parsed(line))}
+    assert expected == {FIRST.key, escaped.key, "foreign/1/1/x"}
+    with file_channel(path) as channel:
+        assert channel._keys == expected
+        assert channel.deliver(escaped).detail == f"already in {path}"

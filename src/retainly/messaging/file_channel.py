@@ -27,7 +27,9 @@ import fcntl
 import io
 import json
 import os
+import re
 from contextlib import contextmanager
+from json.decoder import scanstring
 from pathlib import Path
 from typing import Self
 
@@ -170,10 +172,20 @@ def _csv_text(rows) -> str:
     return out.getvalue()
 
 
+# A whole line as record_json writes it: the key first, the time of sending last.
+_OWN_LINE_END = re.compile(r',"sent_at":"[0-9T:.+\-]+"\}\Z')
+
+
 def _jsonl_keys(text: str) -> list[str]:
+    """The keys of the complete JSON lines of ``text``. A line this channel wrote (the key first,
+    ``sent_at`` closing it) gives its key without parsing the rest: a file holds a line per message
+    ever sent, all read when the channel opens. Any other line is parsed whole."""
     keys = []
     for line in text.splitlines():
         try:
+            if line.startswith('{"key":"') and _OWN_LINE_END.search(line):
+                keys.append(scanstring(line, 8)[0])
+                continue
             record = json.loads(line)
         except ValueError:
             continue  # a torn or foreign line holds no key
