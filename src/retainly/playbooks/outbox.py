@@ -106,8 +106,10 @@ def write_columns(store: Store, columns: Mapping[str, list], run_id: int | None)
         return 0
     data = {name: pa.array(columns[name], kind) for name, kind in WRITTEN.items()}
     if len(set(keys)) < len(keys):
-        first = sorted({key: index for index, key in reversed(list(enumerate(keys)))}.values())
-        data = {name: values.take(pa.array(first)) for name, values in data.items()}
+        first: dict[str, int] = {}  # key -> the row where it first appears
+        for index, key in enumerate(keys):
+            first.setdefault(key, index)
+        data = {name: values.take(pa.array(list(first.values()))) for name, values in data.items()}
     count = len(data["key"])
     now = _utc(datetime.now(timezone.utc))
     staged = pa.table(data | {

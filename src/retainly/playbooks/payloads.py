@@ -18,7 +18,7 @@ import pyarrow as pa
 from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 
-from retainly.messaging.channels import StoredPayload, to_json
+from retainly.messaging.channels import to_json
 from retainly.playbooks.definition import Playbook, Step
 from retainly.store.backends import Store
 
@@ -107,6 +107,3 @@ class StepPayloads:
     def _values(names: tuple[str, ...], get) -> tuple:
         """What ``render`` would pass a text naming ``names``: the customer's value, else the fallback."""
         return tuple([(name, FALLBACKS.get(name) if (value := get(name)) is None else value) for name in names])
-
-    def payload(self, context: Mapping[str, object]) -> StoredPayload:
-        return StoredPayload(self.text(context))

@@ -217,7 +217,7 @@ class DuckDBStore(Store):
         blocks (and indexes) into the file again; a run's hundreds of commits (its inserts, a
         claim and a finish per batch) made dozens of checkpoints. The log may grow during the
         block (a crash replays it); one checkpoint at its end. At 1 M customers this cut a first
-        run's delivery by about a third (benchmarks/RESULTS.md)."""
+        run from 140 s to 96 s (benchmarks/RESULTS.md)."""
         con = self.ibis.con
         threshold = con.execute("SELECT current_setting('checkpoint_threshold')").fetchone()[0]
         con.execute("SET checkpoint_threshold = '64GB'")
