@@ -128,3 +128,20 @@ def chromium():
             yield browser
         finally:
             browser.close()
+
+
+@contextlib.contextmanager
+def watched_page(chromium, **options) -> Iterator[tuple]:
+    """A page in a browser context of its own (1280 x 900 unless ``options`` say otherwise; closed
+    afterwards) with two lists that fill as it goes: the URLs it requested, and its errors (uncaught
+    exceptions and console errors, a refused script or style under the page's policy included)."""
+    context = chromium.new_context(**({"viewport": {"width": 1280, "height": 900}} | options))
+    try:
+        requests, errors = [], []
+        context.on("request", lambda request: requests.append(request.url))
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        yield page, requests, errors
+    finally:
+        context.close()

@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from retainly.audiences.fields import CATALOG
+from tests.web.conftest import watched_page
 from tests.web.test_login import PASSWORD, add_user
 from tests.web.test_pages_browser import CHROMIUM, at, check_against_twins
 from tests.web.test_pages_playbooks import log_in_as
@@ -320,13 +321,7 @@ def test_build_save_and_open_an_audience_in_chromium(api, cleaned, chromium):
     email = f"audiences-browser-{api.tokens['analyst'][-8:].lower()}@example.com"
     add_user(api, email, "analyst")
     base = str(api.client.base_url).rstrip("/")
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    try:
-        requests, errors = [], []
-        context.on("request", lambda request: requests.append(request.url))
-        page = context.new_page()
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    with watched_page(chromium) as (page, requests, errors):
         page.goto(f"{base}/login")
         page.fill("input[name=email]", email)
         page.fill("input[name=password]", PASSWORD)
@@ -359,7 +354,5 @@ def test_build_save_and_open_an_audience_in_chromium(api, cleaned, chromium):
         page.wait_for_url(f"{base}/audiences/browser-repeaters/members")
         assert page.locator("table.members tbody tr").count() == 1
         assert page.locator("table.members tbody td a").inner_text() == "A"
-    finally:
-        context.close()
     assert api.get("/audiences/saved/browser-repeaters").json()["members"] == 1
     assert errors == [] and all(url.startswith(base + "/") for url in requests)

@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.web.conftest import watched_page
 from tests.web.test_login import PASSWORD, Visitor, add_user
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -142,14 +143,7 @@ def test_log_in_find_a_customer_and_open_their_page_in_chromium(api, tmp_path, c
     email = f"browser-{api.tokens['manager'][-8:].lower()}@example.com"
     add_user(api, email, "manager")
     base = str(api.client.base_url).rstrip("/")
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    try:
-        requests, errors = [], []
-        context.on("request", lambda request: requests.append(request.url))
-        page = context.new_page()
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-
+    with watched_page(chromium) as (page, requests, errors):
         page.goto(f"{base}/customers/A")  # not logged in: to the login page, and back after it
         assert page.url == f"{base}/login?next=/customers/A"
         page.fill("input[name=email]", email)
@@ -174,8 +168,6 @@ def test_log_in_find_a_customer_and_open_their_page_in_chromium(api, tmp_path, c
 
         page.click("text=Log out")
         page.wait_for_url(f"{base}/login")
-    finally:
-        context.close()
 
     # The one error is the refused login's status: 401, as the page says.
     assert errors == ["Failed to load resource: the server responded with a status of 401 (Unauthorized)"]
@@ -195,21 +187,13 @@ def test_the_overview_draws_its_chart_in_chromium(api, analyst, chromium):
     """The chart is drawn by the server's own plotly.js and charts.js under the page's
     Content-Security-Policy (a refused script or style would be a console error)."""
     base = str(api.client.base_url).rstrip("/")
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    try:
-        context.add_cookies([{"name": "retainly_session", "value": analyst.client.cookies["retainly_session"],
-                              "url": base}])
-        requests, errors = [], []
-        context.on("request", lambda request: requests.append(request.url))
-        page = context.new_page()
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    with watched_page(chromium) as (page, requests, errors):
+        page.context.add_cookies([{"name": "retainly_session", "value": analyst.client.cookies["retainly_session"],
+                                   "url": base}])
         page.goto(f"{base}/overview?first=2024-03-01&last=2024-03-20")
         page.wait_for_selector("#chart-trend .main-svg", timeout=30_000)
         bars = page.evaluate("document.querySelectorAll('#chart-trend .barlayer .point path').length")
         tiles = page.locator(".tile").count()
-    finally:
-        context.close()
     assert errors == []
     assert all(url.startswith(base + "/") for url in requests)
     assert f"{base}/vendor/plotly.min.js" in requests and f"{base}/static/charts.js" in requests

@@ -34,7 +34,7 @@ from fastapi import FastAPI
 from retainly import Workspace
 from retainly.web.app import create_app
 from tests.conftest import fresh_store_url
-from tests.web.conftest import ROLES, serving, settings_file
+from tests.web.conftest import ROLES, serving, settings_file, watched_page
 from tests.web.test_login import PASSWORD, Visitor
 from tests.web.test_pages_browser import CHROMIUM, check_against_twins
 
@@ -235,14 +235,7 @@ def test_upload_in_chromium_see_it_complete_and_download_the_rejects(server, tmp
     file = tmp_path / "browser.csv"
     file.write_text(BROWSER, encoding="utf-8")
     base = str(server.client.base_url).rstrip("/")
-    context = chromium.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-    try:
-        requests, errors = [], []
-        context.on("request", lambda request: requests.append(request.url))
-        page = context.new_page()
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-
+    with watched_page(chromium, accept_downloads=True) as (page, requests, errors):
         page.goto(f"{base}/imports")
         assert page.url == f"{base}/login?next=/imports"
         page.fill("input[name=email]", "admin@example.com")
@@ -265,8 +258,6 @@ def test_upload_in_chromium_see_it_complete_and_download_the_rejects(server, tmp
         saved = tmp_path / "rejects.csv"
         download.value.save_as(saved)
         suggested = download.value.suggested_filename
-    finally:
-        context.close()
 
     assert errors == []
     assert all(url.startswith(base + "/") for url in requests), "the pages must load nothing from elsewhere"

@@ -16,6 +16,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+from tests.web.conftest import watched_page
 from tests.web.test_login import Visitor, add_user
 from tests.web.test_pages_browser import CHROMIUM, analyst, at  # noqa: F401 (analyst: a fixture)
 
@@ -187,17 +188,11 @@ def draw_in_chromium(chromium, api, session: str, path: str, charts: tuple[str, 
     """``path`` in a fresh context of ``chromium`` with the session's cookie: the svgs drawn per chart, the errors, the
     Content-Security-Policy violations and the requests made."""
     base = str(api.client.base_url).rstrip("/")
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    try:
-        context.add_cookies([{"name": "retainly_session", "value": session, "url": base}])
+    with watched_page(chromium) as (page, requests, errors):
+        page.context.add_cookies([{"name": "retainly_session", "value": session, "url": base}])
         # Run by the browser before the page's own scripts, outside its policy: it only listens.
-        context.add_init_script("window.__violations = []; document.addEventListener('securitypolicyviolation',"
-                                " e => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));")
-        requests, errors = [], []
-        context.on("request", lambda request: requests.append(request.url))
-        page = context.new_page()
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        page.context.add_init_script("window.__violations = []; document.addEventListener('securitypolicyviolation',"
+                                     " e => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));")
         page.goto(f"{base}{path}")
         for chart in charts:
             page.wait_for_selector(f"#chart-{chart} .main-svg", timeout=30_000)
@@ -205,8 +200,6 @@ def draw_in_chromium(chromium, api, session: str, path: str, charts: tuple[str, 
         traces = {chart: page.locator(f"#chart-{chart} g.trace, #chart-{chart} g.hm, "
                                         f"#chart-{chart} g.sankey").count() for chart in charts}
         violations = page.evaluate("window.__violations")
-    finally:
-        context.close()
     return {"drawn": drawn, "traces": traces, "errors": errors, "violations": violations,
             "elsewhere": [url for url in requests if not url.startswith(base + "/")]}
 

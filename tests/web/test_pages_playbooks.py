@@ -17,6 +17,7 @@ from html.parser import HTMLParser
 import httpx
 import pytest
 
+from tests.web.conftest import watched_page
 from tests.web.test_login import PASSWORD, Visitor, add_user
 from tests.web.test_pages_browser import CHROMIUM, check_against_twins
 
@@ -256,13 +257,7 @@ def test_switch_a_playbook_on_and_off_in_chromium(api, switched_back, chromium):
     add_user(api, email, "analyst")
     base = str(api.client.base_url).rstrip("/")
     row = f'tr[data-playbook="{SWITCHED}"]'
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    try:
-        requests, errors = [], []
-        context.on("request", lambda request: requests.append(request.url))
-        page = context.new_page()
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    with watched_page(chromium) as (page, requests, errors):
         page.goto(f"{base}/login")
         page.fill("input[name=email]", email)
         page.fill("input[name=password]", PASSWORD)
@@ -283,7 +278,5 @@ def test_switch_a_playbook_on_and_off_in_chromium(api, switched_back, chromium):
         page.click("form.switch button:has-text('Disable')")
         page.wait_for_url(f"{base}/playbooks/{SWITCHED}")
         assert page.locator(".enabled").inner_text() == "no"
-    finally:
-        context.close()
     assert not enabled_in_twin(api, SWITCHED)
     assert errors == [] and all(url.startswith(base + "/") for url in requests)
