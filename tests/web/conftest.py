@@ -145,3 +145,12 @@ def watched_page(chromium, **options) -> Iterator[tuple]:
         yield page, requests, errors
     finally:
         context.close()
+
+
+def log_in_on_the_page(page, base: str, email: str, password: str) -> None:
+    """Log in through the login form, as a person would, and land on the Overview."""
+    page.goto(f"{base}/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/overview")

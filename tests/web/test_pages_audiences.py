@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from retainly.audiences.fields import CATALOG
-from tests.web.conftest import watched_page
+from tests.web.conftest import log_in_on_the_page, watched_page
 from tests.web.test_login import PASSWORD, add_user
 from tests.web.test_pages_browser import CHROMIUM, at, check_against_twins
 from tests.web.test_pages_playbooks import log_in_as
@@ -322,11 +322,7 @@ def test_build_save_and_open_an_audience_in_chromium(api, cleaned, chromium):
     add_user(api, email, "analyst")
     base = str(api.client.base_url).rstrip("/")
     with watched_page(chromium) as (page, requests, errors):
-        page.goto(f"{base}/login")
-        page.fill("input[name=email]", email)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{base}/overview")
+        log_in_on_the_page(page, base, email, PASSWORD)
 
         page.click("header nav >> text=Audiences")
         page.wait_for_url(f"{base}/audiences")

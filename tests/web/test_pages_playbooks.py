@@ -17,7 +17,7 @@ from html.parser import HTMLParser
 import httpx
 import pytest
 
-from tests.web.conftest import watched_page
+from tests.web.conftest import log_in_on_the_page, watched_page
 from tests.web.test_login import PASSWORD, Visitor, add_user
 from tests.web.test_pages_browser import CHROMIUM, check_against_twins
 
@@ -258,11 +258,7 @@ def test_switch_a_playbook_on_and_off_in_chromium(api, switched_back, chromium):
     base = str(api.client.base_url).rstrip("/")
     row = f'tr[data-playbook="{SWITCHED}"]'
     with watched_page(chromium) as (page, requests, errors):
-        page.goto(f"{base}/login")
-        page.fill("input[name=email]", email)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{base}/overview")
+        log_in_on_the_page(page, base, email, PASSWORD)
 
         page.click("header nav >> text=Playbooks")
         page.wait_for_url(f"{base}/playbooks")
