@@ -312,6 +312,24 @@ def test_finishing_many_records_each_outcome_as_finish_would(workspace):
 
 
 
+def test_finishing_a_whole_claim_records_only_the_rows_still_held(workspace):
+    # The delivery loop's fast path (whole_claim): one update by claimer, its count checked. Two
+    # of three claimed rows were marked unknown meanwhile: only the third is recorded sent.
+    store = workspace.store
+    outbox.write(store, [entry(c) for c in (1, 2, 3)], run_id=1)
+    claimed = outbox.claim(store, T0, "run-1/1")
+    store.execute("UPDATE outbox SET status = 'unknown' WHERE key IN (?, ?)", (claimed[0].key, claimed[1].key))
+    done = outbox.finish_many(store, [(d.key, Outcome("sent", "ok")) for d in claimed], "run-1/1", T0, whole_claim=True)
+    assert done == {claimed[0].key: None, claimed[1].key: None, claimed[2].key: "sent"}
+    assert [status_of(store, d.key)[0] for d in claimed] == ["unknown", "unknown", "sent"]
+    # All still held: all recorded, as without the fast path.
+    outbox.write(store, [entry(c) for c in (4, 5)], run_id=2)
+    again = outbox.claim(store, T0, "run-2/1")
+    assert outbox.finish_many(store, [(d.key, Outcome("retry", "HTTP 503")) for d in again], "run-2/1", T0,
+                              whole_claim=True) == dict.fromkeys([d.key for d in again], "queued")
+    assert [status_of(store, d.key)[:3] for d in again] == [("queued", 1, T0 + timedelta(seconds=300))] * 2
+
+
 def test_abandon_marks_the_run_and_its_batches_rows_unknown_and_no_one_elses(workspace):
     store = workspace.store
     outbox.write(store, [entry(c) for c in (1, 2, 3, 4)], run_id=1)
@@ -330,12 +348,13 @@ def test_claim_due_claims_the_window_rows_asked_for_and_returns_exactly_what_it_
     window = outbox.due_window(store, T0, 10)
     # By hand: due at T0 are 1-4 (5 is an hour later); priority 10 (3, 4 by key), then 9 (2), then 5 (1).
     assert [due.delivery.customer_id for due in window] == [3, 4, 2, 1]
-    assert window[0].delivery.payload == {"customer": 3, "text": "we miss you", "when": "2024-03-01"}
+    assert {due.delivery.payload for due in window} == {None}  # read by the claim
     by_customer = {due.delivery.customer_id: due for due in window}
     outbox.claim(store, T0, "someone-else", limit=1)  # takes customer 3's row meanwhile (first in order)
     claimed = outbox.claim_due(store, T0, "batch-1", "webhook", [by_customer[c] for c in (2, 3, 1)])
     # 3 was taken by someone else: left out; 2 and 1 in the order asked, each tried 0 times before.
     assert [(d.customer_id, d.attempts) for d in claimed] == [(2, 0), (1, 0)]
+    assert [d.payload for d in claimed] == [{"customer": c, "text": "we miss you", "when": "2024-03-01"} for c in (2, 1)]
     assert [status_of(store, entry(c).key)[0] for c in (1, 2, 3)] == ["sending"] * 3
     assert status_of(store, entry(1).key)[4] == "batch-1"
     # An sms row asked for as a webhook row is not claimed (the channel is checked again).

@@ -120,10 +120,14 @@ def _deliver_batch(store: Store, channel: Channel | None, name: str, pending: li
     if channel is None:
         outcome = Outcome(FAILED, f"no channel {name!r} is configured: add a [channels.{name}] section to the "
                                   "settings file (retainly.toml)")
-        done = finish_many(store, [(d.key, outcome) for d in outgoing], claimed_by, now, retry_delays, max_attempts)
+        done = finish_many(store, [(d.key, outcome) for d in outgoing], claimed_by, now, retry_delays, max_attempts,
+                           whole_claim=True)
         return statuses + [s for s in done.values() if s is not None]
     outcomes, unknown = _send(store, channel, outgoing, claimed_by, now, retry_delays, max_attempts)
-    done = finish_many(store, outcomes, claimed_by, now, retry_delays, max_attempts) if outcomes else {}
+    # The rows the gate stopped were released: the outcomes cover all the batch holds, unless some
+    # are left to mark unknown.
+    done = finish_many(store, outcomes, claimed_by, now, retry_delays, max_attempts,
+                       whole_claim=not unknown) if outcomes else {}
     marked = mark_unknown_many(store, unknown, claimed_by, now) if unknown else {}
     return statuses + [s for s in done.values() if s is not None] + [UNKNOWN for ok in marked.values() if ok]
 

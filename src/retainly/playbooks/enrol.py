@@ -16,6 +16,7 @@ sets one; changing it reshuffles future enrolments only.
 from __future__ import annotations
 
 import hashlib
+import uuid
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
@@ -154,40 +155,43 @@ def eligible(store: Store, playbook: Playbook, found: list[Candidate], as_of: da
     return [c for c in found if (c.customer_id, c.occurrence) not in taken]
 
 
-def enrol(store: Store, playbook: Playbook, found: list[Candidate], as_of: date, run_id: int | None,
-          salt: str | None = None) -> list[tuple[Candidate, str]]:
-    """Enrol ``found`` with their arms under unique keys (a key already there is left as it is);
-    the (candidate, arm) pairs this call wrote."""
-    pairs = list(zip(found, arms(playbook.name, [c.customer_id for c in found], playbook.holdout_share, salt)))
-    if not pairs:
-        return []
-    now = datetime.now()
-    rows = pa.table({
-        "playbook": pa.array([playbook.name] * len(pairs), pa.string()),
+def enrolment_rows(playbook: Playbook, pairs: list[tuple[Candidate, str]], as_of: date,
+                   run_id: int | None) -> pa.Table:
+    """The enrolments of (candidate, arm) ``pairs`` (``arms`` drew them) as the table ``write_enrolments`` writes."""
+    count = len(pairs)
+    return pa.table({
+        "playbook": pa.array([playbook.name] * count, pa.string()),
         "customer_id": pa.array([c.customer_id for c, _ in pairs], pa.int64()),
         "occurrence": pa.array([c.occurrence for c, _ in pairs], pa.string()),
-        "enrolled_on": pa.array([as_of] * len(pairs), pa.date32()),
+        "enrolled_on": pa.array([as_of] * count, pa.date32()),
         "arm": pa.array([a for _, a in pairs], pa.string()),
-        "holdout_share": pa.array([playbook.holdout_share] * len(pairs), pa.float64()),
-        "goal_days": pa.array([playbook.goal_days] * len(pairs), pa.int64()),
-        "run_id": pa.array([run_id] * len(pairs), pa.int64()),
-        "created_at": pa.array([now] * len(pairs), pa.timestamp("us")),
+        "holdout_share": pa.array([playbook.holdout_share] * count, pa.float64()),
+        "goal_days": pa.array([playbook.goal_days] * count, pa.int64()),
+        "run_id": pa.array([run_id] * count, pa.int64()),
+        "created_at": pa.array([datetime.now()] * count, pa.timestamp("us")),
     })
+
+
+def write_enrolments(store: Store, rows: pa.Table) -> set[tuple[str, int, str]]:
+    """Insert ``rows`` (``enrolment_rows``, of one playbook or many) in one transaction, leaving a key
+    already there as it is: the (playbook, customer, occurrence) of those already there."""
+    if not rows.num_rows:
+        return set()
     columns = ", ".join(rows.column_names)
-    name = "stage_enrolments"
+    name = f"stage_enrolments_{uuid.uuid4().hex[:12]}"
     with store.transaction():
         store.stage(name, rows)
         try:
             # Another run may have enrolled some since they were found: only this run's count. The
             # transaction holds the writer lock, so what it reads as taken stays so until the insert.
-            taken = {(int(c), o) for c, o in store.fetchall(
-                f"SELECT s.customer_id, s.occurrence FROM {name} AS s JOIN enrolments AS e ON e.playbook = s.playbook "
-                "AND e.customer_id = s.customer_id AND e.occurrence = s.occurrence")}
+            taken = {(p, int(c), o) for p, c, o in store.fetchall(
+                f"SELECT s.playbook, s.customer_id, s.occurrence FROM {name} AS s JOIN enrolments AS e "
+                "ON e.playbook = s.playbook AND e.customer_id = s.customer_id AND e.occurrence = s.occurrence")}
             store.execute(f"INSERT INTO enrolments ({columns}) SELECT {columns} FROM {name} "
                           "ON CONFLICT (playbook, customer_id, occurrence) DO NOTHING")
         finally:
             store.unstage(name)
-    return [(c, a) for c, a in pairs if (c.customer_id, c.occurrence) not in taken]
+    return taken
 
 
 def counts(store: Store) -> dict[str, dict[str, int]]:

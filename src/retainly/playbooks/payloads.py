@@ -50,15 +50,22 @@ def contexts(store: Store, ids: list[int], as_of: date) -> dict[int, dict]:
         return {}
     found: dict[int, dict] = {}
     with store.staged(pa.table({"customer_id": pa.array(ids, pa.int64())})) as staged:
+        # Each customer's first product to offer and first (by name) product due, gathered once for
+        # the staged customers and joined, rather than looked up per customer.
         for cid, external, name, email, phone, stage, buyer_type, next_product, due_product in store.fetchall(
+                "WITH offered AS (SELECT n.customer_id, MIN(COALESCE(p.name, n.sku)) AS product "
+                f'FROM next_products AS n JOIN "{staged}" AS s ON s.customer_id = n.customer_id '
+                "LEFT JOIN products AS p ON p.sku = n.sku WHERE n.as_of = ? AND n.rank = 1 GROUP BY n.customer_id), "
+                "due AS (SELECT d.customer_id, MIN(COALESCE(p.name, d.sku)) AS product "
+                f'FROM reorders_due AS d JOIN "{staged}" AS s ON s.customer_id = d.customer_id '
+                "LEFT JOIN products AS p ON p.sku = d.sku WHERE d.as_of = ? GROUP BY d.customer_id) "
                 "SELECT c.customer_id, c.external_id, c.name, c.email, c.phone, l.stage, b.buyer_type, "
-                "(SELECT COALESCE(p.name, n.sku) FROM next_products AS n LEFT JOIN products AS p ON p.sku = n.sku "
-                " WHERE n.as_of = ? AND n.rank = 1 AND n.customer_id = c.customer_id LIMIT 1), "
-                "(SELECT MIN(COALESCE(p.name, d.sku)) FROM reorders_due AS d LEFT JOIN products AS p ON p.sku = d.sku "
-                " WHERE d.as_of = ? AND d.customer_id = c.customer_id) "
+                "offered.product, due.product "
                 f'FROM customers AS c JOIN "{staged}" AS s ON s.customer_id = c.customer_id '
                 "LEFT JOIN lifecycle_stages AS l ON l.customer_id = c.customer_id AND l.as_of = ? "
-                "LEFT JOIN buyer_types AS b ON b.customer_id = c.customer_id AND b.as_of = ?",
+                "LEFT JOIN buyer_types AS b ON b.customer_id = c.customer_id AND b.as_of = ? "
+                "LEFT JOIN offered ON offered.customer_id = c.customer_id "
+                "LEFT JOIN due ON due.customer_id = c.customer_id",
                 (as_of, as_of, as_of, as_of)):
             found[int(cid)] = {"customer": external, "name": name or "",
                                "first_name": (name or "").split(" ")[0] or "there", "email": email, "phone": phone,
