@@ -101,7 +101,9 @@ def test_two_runs_at_once_on_postgresql_deliver_each_key_once(tmp_path):
 
 
 def test_a_second_run_on_a_busy_duckdb_store_fails_cleanly(tmp_path):
-    with fresh_store_url("duckdb", tmp_path) as url, Receiver(delay=0.02) as receiver:
+    # Each answer waits 0.15 s, so the first run delivers (and holds the store) for well over 20 s: far
+    # longer than the second process takes to start, even on a machine busy with other tests.
+    with fresh_store_url("duckdb", tmp_path) as url, Receiver(delay=0.15) as receiver:
         env = prepare(url, tmp_path, receiver)
         first = start_run(url, env, tmp_path)
         deadline = time.monotonic() + 120
