@@ -8,12 +8,14 @@ failed after the 4th), and the lease of ``recover`` ("more than lease_seconds ag
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from retainly.errors import InputError
 from retainly.messaging.channels import Delivery, Outcome
+from retainly.messaging.file_channel import FileChannel
 from retainly.playbooks import delivery, outbox
 from retainly.playbooks.outbox import OutboxEntry
 
@@ -124,6 +126,34 @@ def test_retries_back_off_and_fail_after_max_attempts(workspace):
     assert outbox.finish(store, key, "run", Outcome("retry", "HTTP 503"), now) == "failed"
     assert status_of(store, key)[:2] == ("failed", 4)
     assert status_of(store, key)[3] == "gave up after 4 attempts"
+
+
+def test_recover_settles_a_file_channels_stale_rows_from_its_file(workspace, tmp_path):
+    """A killed run left three file rows and a webhook row claimed; the file received one of
+    them before the kill. The next run's recover marks that one sent, queues the other two again
+    (their claim's attempt taken back) and leaves the webhook row unknown; delivering then writes
+    the two, so the file holds each key once."""
+    store = workspace.store
+    rows = [entry(1, channel="file"), entry(2, channel="file"), entry(3, channel="file"), entry(4)]
+    outbox.write(store, rows, run_id=1)
+    claimed = outbox.claim(store, T0, "killed", limit=4)
+    assert len(claimed) == 4
+    path = tmp_path / "actions.jsonl"
+    with FileChannel(path) as before_the_kill:
+        before_the_kill.deliver(next(d for d in claimed if d.customer_id == 2))
+    with FileChannel(path) as file:
+        assert file.holds([r.key for r in rows]) == {rows[1].key}
+        assert outbox.recover(store, T0 + timedelta(seconds=901), lease_seconds=900,
+                              channels={"file": file, "webhook": Recorder()}) == 1  # the webhook row
+        assert [status_of(store, r.key)[:2] for r in rows] == [("queued", 0), ("sent", 1), ("queued", 0),
+                                                               ("unknown", 1)]
+        assert "found in channel 'file'" in store.fetchone("SELECT response FROM outbox WHERE key = ?",
+                                                             (rows[1].key,))[0]
+        counts = delivery.deliver_due(store, {"file": file}, T0 + timedelta(seconds=902), "rerun")
+    assert counts["sent"] == 2
+    keys = [json.loads(line)["key"] for line in path.read_text().splitlines()]
+    assert sorted(keys) == sorted(r.key for r in rows[:3])
+    assert [status_of(store, r.key)[0] for r in rows] == ["sent", "sent", "sent", "unknown"]
 
 
 def test_recover_marks_stale_sending_rows_unknown_and_they_are_never_claimed_again(workspace):

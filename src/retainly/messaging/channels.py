@@ -11,6 +11,9 @@ The outbox hands a channel one ``Delivery`` (one outbox row) at a time and recor
 A channel may also offer ``deliver_many(deliveries) -> outcomes`` (in order) and a
 ``batch_size``: the delivery loop then hands it a claimed batch at once (the file channel
 appends a batch with one fsync). Without them it gets one delivery at a time in small batches.
+A channel that keeps its own record of the keys it delivered offers ``holds(keys) -> set``:
+rows a killed run left claimed for it are then settled from that record (sent if held, queued
+again if not; retainly.playbooks.outbox.recover) rather than left ``unknown``.
 
 A channel never raises for a failure of the receiving end; it raises ``InputError`` only for
 its own settings (an unknown channel, a missing option, a URL that is not http/https).

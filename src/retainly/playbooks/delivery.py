@@ -15,7 +15,8 @@ rows at a time, in one transaction each:
 back once a channel may have seen it, so a kill anywhere leaves at worst ``sending`` rows that
 ``recover`` marks ``unknown``, never a second delivery. A channel's ``batch_size`` (or the
 loop's ``batch``) bounds how many rows a kill can leave so: a webhook channel works in small
-batches, the file channel in large ones.
+batches. The file channel takes a window at once: it keeps its own record of what it delivered,
+from which ``recover`` settles the rows a kill left claimed.
 """
 
 from __future__ import annotations

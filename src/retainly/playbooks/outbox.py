@@ -31,7 +31,8 @@ second gets ``StoreBusyError``.
 
 **A kill** leaves the rows of its last claim ``sending``; ``recover`` turns those older than the
 lease into ``unknown``. Those include the batch's rows not yet handed to a channel, so a smaller
-``batch`` loses fewer rows to ``unknown`` at a kill. The delivery loop is
+``batch`` loses fewer rows to ``unknown`` at a kill. A channel with its own record of what it
+delivered (the file channel's file) settles its rows instead: sent if there, queued again if not. The delivery loop is
 retainly.playbooks.delivery.
 """
 
@@ -337,16 +338,41 @@ def mark_unknown_many(store: Store, reasons: list[tuple[str, str]], claimed_by: 
     return {key: key in done for key, _ in reasons}
 
 
-def recover(store: Store, now: datetime, lease_seconds: float = 900) -> int:
-    """Mark ``unknown`` the rows left ``sending`` for more than ``lease_seconds`` (a crashed or
-    killed run); they are never sent again. The number of rows marked."""
+def recover(store: Store, now: datetime, lease_seconds: float = 900,
+            channels: Mapping[str, object] | None = None) -> int:
+    """Settle the rows left ``sending`` for more than ``lease_seconds`` (a crashed or killed run):
+    they are marked ``unknown`` and never sent again, except those of a channel in ``channels``
+    that keeps its own record of what it delivered (``holds(keys)``, the file channel): a key it
+    holds is ``sent``, one it does not is queued again (the rerun delivers it). The number of
+    rows marked ``unknown``."""
     now = _utc(now)
+    cutoff = now - timedelta(seconds=lease_seconds)
     with store.transaction():
+        for name, channel in (channels or {}).items():
+            if getattr(channel, "holds", None) is not None:
+                _settle(store, name, channel, now, cutoff)
         return store.changed(
             "UPDATE outbox SET status = 'unknown', reason = ?, finished_at = ? "
             "WHERE status = 'sending' AND claimed_at < ?",
             (f"still sending after {lease_seconds:g} s: the run that claimed it stopped; not sent again",
-             now, now - timedelta(seconds=lease_seconds)))
+             now, cutoff))
+
+
+def _settle(store: Store, name: str, channel, now: datetime, cutoff: datetime) -> None:
+    """Rows of the channel ``name`` left ``sending`` before ``cutoff``: ``sent`` where the channel
+    holds the key, else queued again (the claim's attempt taken back: nothing was delivered)."""
+    stale = [key for (key,) in store.fetchall(
+        "SELECT key FROM outbox WHERE status = 'sending' AND claimed_at < ? AND channel = ?", (cutoff, name))]
+    if not stale:
+        return
+    held = set(channel.holds(stale))
+    where = "status = 'sending' AND claimed_at < ? AND channel = ?"
+    with store.staged(pa.table({"key": pa.array(sorted(held), pa.string())})) as found:
+        store.execute(f'UPDATE outbox SET status = \'sent\', reason = NULL, response = ?, finished_at = ? '
+                      f'WHERE {where} AND key IN (SELECT key FROM "{found}")',
+                      (f"found in channel {name!r} after the run that claimed it stopped", now, cutoff, name))
+    store.execute(f"UPDATE outbox SET status = 'queued', attempts = attempts - 1, reason = ? WHERE {where}",
+                  (f"queued again: the run that claimed it stopped before channel {name!r} had it", cutoff, name))
 
 
 def abandon(store: Store, claimed_by: str, now: datetime | None = None) -> int:

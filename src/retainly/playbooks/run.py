@@ -33,6 +33,7 @@ from datetime import date, datetime, time, timedelta, timezone
 import pyarrow as pa
 
 from retainly.audiences import membership
+from retainly.collector import collector_paused
 from retainly.audiences.compile import matching
 from retainly.errors import InputError
 from retainly.messaging.consent import choose_channel, reachability, refusal
@@ -108,7 +109,7 @@ def run(store: Store, playbooks: list[Playbook], as_of: date, settings: ActionSe
         store.execute("INSERT INTO runs (run_id, as_of, started_at, status) VALUES (?, ?, ?, 'running')",
                       (run_id, as_of, datetime.now()))
     try:
-        with store.checkpoint_after() if not dry_run else nullcontext():
+        with collector_paused(), store.checkpoint_after() if not dry_run else nullcontext():
             report = _run(store, playbooks, as_of, settings, dry_run, channels, moment, run_id, say, progress)
     except BaseException as exc:
         if run_id is not None:  # the run's row says it stopped, and why
@@ -136,7 +137,7 @@ def _run(store: Store, playbooks: list[Playbook], as_of: date, settings: ActionS
         if channels is not None:
             say("delivering due actions")
             now_utc = datetime.now(timezone.utc)
-            outbox.recover(store, now_utc, lease_seconds=settings.lease_seconds)
+            outbox.recover(store, now_utc, lease_seconds=settings.lease_seconds, channels=channels)
             planner.load_sent()
             # Small batches unless a channel sets its own: a kill turns a claimed batch's untried
             # rows "unknown" (never sent twice).
