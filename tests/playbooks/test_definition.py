@@ -60,6 +60,11 @@ def minimal(**changes) -> dict:
      "playbook 'p': holdout_share = 1.0; give a share from 0 up to (not including) 1"),
     ({"reentry": "twice"}, "playbook 'p': reentry = 'twice'; use once, each or every:N (N days)"),
     ({"goal_days": 0}, "playbook 'p': goal_days = 0; give a whole number of at least 1"),
+    ({"steps": [{"action": "message", "text": "Hi {{ first_name"}]},
+     "playbook 'p' step 1: text: line 1: unexpected end of template, expected 'end of print statement'; write "
+     "values as {{ first_name }}, see docs/playbooks.md"),
+    ({"steps": [{"action": "message", "subject": 7}]},
+     "playbook 'p' step 1: subject = 7; give the message as text"),
     ({"colour": "red"}, "playbook 'p': unknown keys colour; known: active_from, active_to, advice, condition, "
                         "description, enabled, goal_days, holdout_share, marketing, name, priority, reentry, steps, "
                         "title, trigger"),

@@ -22,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date
 
+from jinja2 import Environment, TemplateSyntaxError
+
 from retainly.audiences.tree import Rule, from_json as rule_from_json, to_json as rule_to_json
 from retainly.errors import InputError
 
@@ -129,8 +131,23 @@ def _step(step, at: str) -> Step:
     bad = [c for c in channels if c not in CHANNELS]
     if bad:
         raise InputError(f"{at}: unknown channel {bad[0]!r}; use one of {', '.join(CHANNELS)}")
-    return Step(_int(step, "after_days", 0, at), action, channels, step.get("subject"),
-                str(step.get("text") or ""), step.get("offer"))
+    subject, text = step.get("subject"), step.get("text") or ""
+    for key, value in (("subject", subject), ("text", text)):
+        if value is not None:
+            _check_template(value, f"{at}: {key}")
+    return Step(_int(step, "after_days", 0, at), action, channels, subject, text, step.get("offer"))
+
+
+def _check_template(text, where: str) -> None:
+    """A step's subject or text must be a Jinja2 template that parses (it is rendered per customer)."""
+    if not isinstance(text, str):
+        raise InputError(f"{where} = {text!r}; give the message as text")
+    try:
+        Environment().parse(text)
+    except TemplateSyntaxError as error:
+        problem = (error.message or "not a template").rstrip(".")
+        raise InputError(f"{where}: line {error.lineno}: {problem}; write values as {{{{ first_name }}}}, "
+                         "see docs/playbooks.md") from None
 
 
 def from_json(data: dict, where: str | None = None) -> Playbook:

@@ -192,7 +192,7 @@ class _Planner:
         result.held_out = sum(1 for _, a in pairs if a == enrolment.HOLDOUT)
         due = self._due_steps(playbook, [(c.customer_id, c.occurrence, as_of) for c, a in pairs
                                          if a == enrolment.TREATMENT])
-        rows = self._rows(playbook, due, result)
+        rows = self._rows(playbook, due, result, with_payloads=not dry_run)
         if not dry_run and rows:
             self._outbox.append(outbox.rows_table(rows, run_id))
         return result
@@ -239,8 +239,10 @@ class _Planner:
                     due.append((key, customer_id, occurrence, number, step, enrolled_on))
         return due
 
-    def _rows(self, playbook: Playbook, due: list[tuple], result: PlaybookRun) -> dict[str, list] | None:
-        """The outbox rows of ``due`` as columns (outbox.rows_table), counted into ``result``."""
+    def _rows(self, playbook: Playbook, due: list[tuple], result: PlaybookRun,
+              with_payloads: bool = True) -> dict[str, list] | None:
+        """The outbox rows of ``due`` as columns (outbox.rows_table), counted into ``result``. A dry
+        run, which only counts, asks for them ``with_payloads=False``: no message is rendered."""
         if not due:
             return None
         if "/" in playbook.name:
@@ -248,9 +250,9 @@ class _Planner:
                              "key; rename the playbook", parameter="playbook")
         ids = sorted({d[1] for d in due})
         reach = reachability(self.store, ids)
-        context = contexts(self.store, ids, self.as_of)
+        context = contexts(self.store, ids, self.as_of) if with_payloads else {}
         payloads = {number: StepPayloads(playbook, step, number, self.as_of)
-                    for number, step in enumerate(playbook.steps, start=1)}
+                    for number, step in enumerate(playbook.steps, start=1)} if with_payloads else {}
         holds = None
         if playbook.condition is not None:
             holds = set(matching(self.store, playbook.condition, self.as_of).to_pandas()["customer_id"].astype(int))
@@ -297,7 +299,7 @@ class _Planner:
             due_at_(due_at)
             status_(status)
             reason_(reason)
-            payload_(payloads[number].text(context.get(customer_id, nothing)))
+            payload_(payloads[number].text(context.get(customer_id, nothing)) if with_payloads else None)
         count = len(columns["key"])
         columns["playbook"] = [playbook.name] * count
         columns["priority"] = [playbook.priority] * count
