@@ -13,10 +13,11 @@ For a shop that sends through its own tool: it reads the file (or tails it) and 
 kept in a set; a delivery whose key is there is answered ``sent`` ("already in ...") without
 writing. So when the process dies between the append and the outbox's update, a rerun finds
 the line and does not write a second; and the outbox asks the file (``holds``) which of the
-rows a killed run left claimed it received, so none is lost either. Each append holds an exclusive ``flock`` on the file,
-first reads whatever other writers (processes, other channel objects) appended since, then
-writes the whole line (or a batch of lines, ``deliver_many``) and flushes and fsyncs it: two
-writers never interleave, and a key another writer has just appended is seen. A torn last line
+rows a killed run left claimed it received, so none is lost either. Each append holds an
+exclusive ``flock`` on the file, first reads whatever other writers (processes, other channel
+objects) appended since, then writes the whole line (or a batch of lines, ``deliver_many``) and
+flushes and fsyncs it: two writers never interleave, and a key another writer has just
+appended is seen. A torn last line
 (a writer killed mid-write) is closed with a line end first, so it never glues onto the next
 line; it holds no usable key.
 """

@@ -32,8 +32,8 @@ second gets ``StoreBusyError``.
 **A kill** leaves the rows of its last claim ``sending``; ``recover`` turns those older than the
 lease into ``unknown``. Those include the batch's rows not yet handed to a channel, so a smaller
 ``batch`` loses fewer rows to ``unknown`` at a kill. A channel with its own record of what it
-delivered (the file channel's file) settles its rows instead: sent if there, queued again if not. The delivery loop is
-retainly.playbooks.delivery.
+delivered (the file channel's file) settles its rows instead: sent if there, queued again if
+not. The delivery loop is retainly.playbooks.delivery.
 """
 
 from __future__ import annotations

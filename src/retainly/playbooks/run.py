@@ -33,8 +33,8 @@ from datetime import date, datetime, time, timedelta, timezone
 import pyarrow as pa
 
 from retainly.audiences import membership
-from retainly.collector import collector_paused
 from retainly.audiences.compile import matching
+from retainly.collector import collector_paused
 from retainly.errors import InputError
 from retainly.messaging.consent import choose_channel, reachability, refusal
 from retainly.playbooks import delivery, outbox
