@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import tempfile
 import time
@@ -57,7 +58,8 @@ def main() -> None:
     planning = (delivering[-1] if delivering else finished) - started
     total = finished - started
     print(f"{args.label or 'run'}: {total:.1f} s ({total / RUN_AIM:.2f}x the {RUN_AIM:.0f} s aim): planning "
-          f"{planning:.1f} s, delivery {total - planning:.1f} s (the final checkpoint included); {summary.delivered}")
+          f"{planning:.1f} s, delivery {total - planning:.1f} s (the final checkpoint included); {summary.delivered}; "
+          f"peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 
 if __name__ == "__main__":
