@@ -429,11 +429,13 @@ def _update_held_many(store: Store, changes: dict[tuple, list[str]], claimed_by:
             continue
         if len(mine) == len(held):
             store.execute(f"UPDATE outbox SET {assignments} WHERE {HELD}", (*params, claimed_by))
-        else:
-            for start in range(0, len(mine), KEYS_PER_STATEMENT):
-                part = mine[start:start + KEYS_PER_STATEMENT]
-                store.execute(f"UPDATE outbox SET {assignments} WHERE {HELD} AND key IN ({', '.join('?' * len(part))})",
-                              (*params, claimed_by, *part))
+        elif len(mine) <= KEYS_PER_STATEMENT:
+            store.execute(f"UPDATE outbox SET {assignments} WHERE {HELD} AND key IN ({', '.join('?' * len(mine))})",
+                          (*params, claimed_by, *mine))
+        else:  # many (a window's capped rows): one statement over the staged keys, not one per thousand
+            with store.staged(pa.table({"key": pa.array(mine, pa.string())})) as staged:
+                store.execute(f'UPDATE outbox SET {assignments} WHERE {HELD} AND key IN (SELECT key FROM "{staged}")',
+                              (*params, claimed_by))
         held.difference_update(mine)
         done.update(dict.fromkeys(mine, status))
     return done
