@@ -29,7 +29,7 @@ LAYERS = {
     "ingest": "domain", "features": "domain", "segments": "domain", "scores": "domain", "synth": "domain",
     "audiences": "domain", "playbooks": "domain", "messaging": "domain", "access": "domain",
     "store": "store", "models": "models",
-    "errors": "leaf", "settings": "leaf", "results": "leaf", "csv_cells": "leaf",
+    "errors": "leaf", "settings": "leaf", "results": "leaf", "csv_cells": "leaf", "collector": "leaf",
 }
 MAY_IMPORT = {
     "shell": {"shell", "core", "leaf"},
