@@ -129,26 +129,32 @@ def test_retries_back_off_and_fail_after_max_attempts(workspace):
 
 
 def test_releasing_and_finishing_thousands_of_a_claims_rows_changes_exactly_those(workspace):
-    """More keys than one statement lists (1,000) take the staged path: of 2,500 claimed rows,
-    1,200 deferred, 700 suppressed and 600 sent; a row of another claimer is left alone."""
+    """More keys than one statement lists (1,000) take the staged path: of 3,700 claimed rows,
+    1,200 deferred, 700 suppressed, 1,100 retried (their attempts read by key) and 700 sent;
+    a row of another claimer is left alone. Retry delay after attempt 1: 300 s (by hand)."""
     store = workspace.store
-    outbox.write(store, [entry(c) for c in range(2501)], run_id=1)
-    claimed = outbox.claim(store, T0, "run", limit=2500)
-    assert len(claimed) == 2500
+    outbox.write(store, [entry(c) for c in range(3701)], run_id=1)
+    claimed = outbox.claim(store, T0, "run", limit=3700)
+    assert len(claimed) == 3700
     other = outbox.claim(store, T0, "other", limit=10)
     keys = [d.key for d in claimed]
     later = T0 + timedelta(days=1)
     deferred = outbox.release_many(store, [(k, "queued", "capped", later) for k in keys[:1200]], "run")
     suppressed = outbox.release_many(store, [(k, "suppressed", "no consent", None) for k in keys[1200:1900]], "run",
                                      now=T0)
-    sent = outbox.finish_many(store, [(k, Outcome("sent", "ok")) for k in keys[1900:]], "run", T0)
-    assert all(deferred.values()) and all(suppressed.values()) and set(sent.values()) == {"sent"}
+    retried = outbox.finish_many(store, [(k, Outcome("retry", "HTTP 503")) for k in keys[1900:3000]], "run", T0)
+    sent = outbox.finish_many(store, [(k, Outcome("sent", "ok")) for k in keys[3000:]], "run", T0)
+    assert all(deferred.values()) and all(suppressed.values())
+    assert set(retried.values()) == {"queued"} and set(sent.values()) == {"sent"}
     statuses = dict(store.fetchall("SELECT key, status FROM outbox"))
-    assert [statuses[k] for k in keys].count("queued") == 1200
+    assert [statuses[k] for k in keys[:1200]] == ["queued"] * 1200
     assert [statuses[k] for k in keys[1200:1900]] == ["suppressed"] * 700
-    assert [statuses[k] for k in keys[1900:]] == ["sent"] * 600
+    assert [statuses[k] for k in keys[1900:3000]] == ["queued"] * 1100
+    assert [statuses[k] for k in keys[3000:]] == ["sent"] * 700
     assert statuses[other[0].key] == "sending"
     assert store.fetchone("SELECT COUNT(*) FROM outbox WHERE due_at = ? AND reason = 'capped'", (later,))[0] == 1200
+    assert store.fetchone("SELECT COUNT(*) FROM outbox WHERE due_at = ? AND attempts = 1",
+                          (T0 + timedelta(seconds=300),))[0] == 1100
 
 
 def test_recover_settles_a_file_channels_stale_rows_from_its_file(workspace, tmp_path):

@@ -40,7 +40,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import NamedTuple
@@ -227,9 +228,9 @@ def claim_due(store: Store, now: datetime, claimed_by: str, channel: str, due: l
         if found is not None:  # the stored count includes this claim; changed meanwhile only by another run
             claimed.append(d.delivery._replace(payload=StoredPayload(found[1]), attempts=found[0] - 1))
     if held:  # rows not asked for: read in full
-        claimed += [_delivery(row, claimed=True) for row in store.fetchall(
-            f"SELECT {_DELIVERY} FROM outbox WHERE {HELD} AND key IN ({', '.join('?' * len(held))})",
-            (claimed_by, *held))]
+        with _among(store, list(held)) as (among, listed):
+            claimed += [_delivery(row, claimed=True) for row in store.fetchall(
+                f"SELECT {_DELIVERY} FROM outbox WHERE {HELD} AND {among}", (claimed_by, *listed))]
     return claimed
 
 
@@ -365,12 +366,13 @@ def _settle(store: Store, name: str, channel, now: datetime, cutoff: datetime) -
         "SELECT key FROM outbox WHERE status = 'sending' AND claimed_at < ? AND channel = ?", (cutoff, name))]
     if not stale:
         return
-    held = set(channel.holds(stale))
+    held = sorted(set(channel.holds(stale)))
     where = "status = 'sending' AND claimed_at < ? AND channel = ?"
-    with store.staged(pa.table({"key": pa.array(sorted(held), pa.string())})) as found:
-        store.execute(f'UPDATE outbox SET status = \'sent\', reason = NULL, response = ?, finished_at = ? '
-                      f'WHERE {where} AND key IN (SELECT key FROM "{found}")',
-                      (f"found in channel {name!r} after the run that claimed it stopped", now, cutoff, name))
+    if held:
+        with _among(store, held) as (among, keys):
+            store.execute(f"UPDATE outbox SET status = 'sent', reason = NULL, response = ?, finished_at = ? "
+                          f"WHERE {where} AND {among}",
+                          (f"found in channel {name!r} after the run that claimed it stopped", now, cutoff, name, *keys))
     store.execute(f"UPDATE outbox SET status = 'queued', attempts = attempts - 1, reason = ? WHERE {where}",
                   (f"queued again: the run that claimed it stopped before channel {name!r} had it", cutoff, name))
 
@@ -392,13 +394,21 @@ HELD = "claimed_by = ? AND status = 'sending'"
 KEYS_PER_STATEMENT = 1000
 
 
+@contextmanager
+def _among(store: Store, keys: list[str]) -> Iterator[tuple[str, tuple]]:
+    """``key IN`` ``keys`` (at least one) as (SQL condition, its parameters): a list of parameters up
+    to ``KEYS_PER_STATEMENT`` keys, else a join on the keys staged. On DuckDB each ``key IN`` list
+    scans the outbox's whole key column, so one statement over many keys beats one per thousand."""
+    if len(keys) <= KEYS_PER_STATEMENT:
+        yield f"key IN ({', '.join('?' * len(keys))})", tuple(keys)
+        return
+    with store.staged(pa.table({"key": pa.array(keys, pa.string())})) as staged:
+        yield f'key IN (SELECT key FROM "{staged}")', ()
+
+
 def _held(store: Store, columns: str, keys: list[str], claimed_by: str) -> list[tuple]:
-    found = []
-    for start in range(0, len(keys), KEYS_PER_STATEMENT):
-        part = keys[start:start + KEYS_PER_STATEMENT]
-        found += store.fetchall(f"SELECT {columns} FROM outbox WHERE {HELD} AND key IN ({', '.join('?' * len(part))})",
-                                (claimed_by, *part))
-    return found
+    with _among(store, keys) as (among, listed):
+        return store.fetchall(f"SELECT {columns} FROM outbox WHERE {HELD} AND {among}", (claimed_by, *listed))
 
 
 def _update_held_many(store: Store, changes: dict[tuple, list[str]], claimed_by: str,
@@ -429,13 +439,9 @@ def _update_held_many(store: Store, changes: dict[tuple, list[str]], claimed_by:
             continue
         if len(mine) == len(held):
             store.execute(f"UPDATE outbox SET {assignments} WHERE {HELD}", (*params, claimed_by))
-        elif len(mine) <= KEYS_PER_STATEMENT:
-            store.execute(f"UPDATE outbox SET {assignments} WHERE {HELD} AND key IN ({', '.join('?' * len(mine))})",
-                          (*params, claimed_by, *mine))
-        else:  # many (a window's capped rows): one statement over the staged keys, not one per thousand
-            with store.staged(pa.table({"key": pa.array(mine, pa.string())})) as staged:
-                store.execute(f'UPDATE outbox SET {assignments} WHERE {HELD} AND key IN (SELECT key FROM "{staged}")',
-                              (*params, claimed_by))
+        else:
+            with _among(store, mine) as (among, listed):
+                store.execute(f"UPDATE outbox SET {assignments} WHERE {HELD} AND {among}", (*params, claimed_by, *listed))
         held.difference_update(mine)
         done.update(dict.fromkeys(mine, status))
     return done

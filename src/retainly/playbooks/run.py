@@ -213,10 +213,11 @@ class _Planner:
         if taken:
             arms = {(p, c, o): a for p, c, o, a in zip(*(enrolments[name].to_pylist() for name in (
                 "playbook", "customer_id", "occurrence", "arm")))}
-            for result in results:
-                mine = [arms[key] for key in taken if key[0] == result.name]
-                result.entered -= len(mine)
-                result.held_out -= mine.count(enrolment.HOLDOUT)
+            by_name = {result.name: result for result in results}
+            for key in taken:
+                result = by_name[key[0]]
+                result.entered -= 1
+                result.held_out -= int(arms[key] == enrolment.HOLDOUT)
 
     def _due_steps(self, playbook: Playbook, fresh: list[tuple[int, str, date]]) -> list[tuple]:
         """(key, customer, occurrence, step number, step, enrolled on) of the steps due by the as-of
