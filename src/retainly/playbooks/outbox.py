@@ -47,6 +47,7 @@ from datetime import datetime, timedelta, timezone
 from typing import NamedTuple
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from retainly.errors import InputError
 from retainly.messaging.channels import FAILED, RETRY, SENT, Delivery, Outcome, StoredPayload, one_line, payload_json
@@ -99,16 +100,16 @@ WRITTEN = {"key": pa.string(), "playbook": pa.string(), "step": pa.int32(), "cus
 
 
 def rows_table(columns: Mapping[str, list], run_id: int | None) -> pa.Table:
-    """Outbox rows given as columns (the names of ``WRITTEN``; ``due_at`` naive UTC, ``payload`` JSON
+    """Outbox rows given as columns (lists or Arrow arrays named as ``WRITTEN``; ``due_at`` naive UTC, ``payload`` JSON
     text), as the run's planner makes them (no object per row), as the table ``insert_rows``
     writes. The first of repeated keys wins."""
-    keys = columns["key"]
-    data = {name: pa.array(columns[name], kind) for name, kind in WRITTEN.items()}
-    if len(set(keys)) < len(keys):
-        first: dict[str, int] = {}  # key -> the row where it first appears
-        for index, key in enumerate(keys):
-            first.setdefault(key, index)
-        data = {name: values.take(pa.array(list(first.values()))) for name, values in data.items()}
+    data = {name: _array(columns[name], kind) for name, kind in WRITTEN.items()}
+    keys = data["key"]
+    if pc.count_distinct(keys).as_py() < len(keys):
+        first = pa.table({"key": keys, "row": pa.array(range(len(keys)), pa.int64())}).group_by(
+            "key", use_threads=False).aggregate([("row", "min")])["row_min"]  # where each key first appears
+        rows = pc.take(first, pc.sort_indices(first))
+        data = {name: values.take(rows) for name, values in data.items()}
     count = len(data["key"])
     now = _utc(datetime.now(timezone.utc))
     return pa.table(data | {
@@ -116,6 +117,12 @@ def rows_table(columns: Mapping[str, list], run_id: int | None) -> pa.Table:
         "run_id": pa.array([run_id] * count, pa.int64()),
         "created_at": pa.array([now] * count, pa.timestamp("us")),
     })
+
+
+def _array(values, kind: pa.DataType) -> pa.Array:
+    if isinstance(values, pa.ChunkedArray):
+        return values.combine_chunks().cast(kind)
+    return pa.array(values, kind)
 
 
 def insert_rows(store: Store, rows: pa.Table) -> int:

@@ -1,10 +1,11 @@
 """What a planned step hands its channel: the message or task, as the JSON text the outbox keeps.
 
 A step's texts are Jinja2 templates (sandboxed) over what messages may say of a customer
-(``contexts``: names, stage, buyer type, the next product, a product due). A run plans up to
-millions of rows, so the work per row is kept small: a text is rendered once per distinct set
-of the values it names, and a payload's JSON is written from fragments, the fields every row of
-the step shares encoded once (``StepPayloads``), never built as a dict and encoded whole.
+(retainly.playbooks.facts: names, stage, buyer type, the next product, a product due). A run
+plans up to millions of rows, so payloads are written a step's rows at a time, as Arrow columns
+(``StepPayloads.texts``): a text is rendered once per distinct set of the values it names, the
+fields every row shares are encoded once, and only the rare value that needs escaping is
+encoded one by one.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from datetime import date
 from functools import lru_cache
 from json.encoder import encode_basestring
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from retainly.messaging.channels import to_json
 from retainly.playbooks.definition import Playbook, Step
-from retainly.store.backends import Store
 
 TEMPLATES = SandboxedEnvironment(autoescape=False)
 FALLBACKS = {"name": "", "first_name": "there", "next_product": "our latest picks", "due_product": "supplies",
@@ -44,36 +46,6 @@ def render(text: str, values: Mapping[str, object]) -> str:
     return _rendered(text, tuple((name, values.get(name)) for name in _template(text)[1]))
 
 
-def contexts(store: Store, ids: list[int], as_of: date) -> dict[int, dict]:
-    """What messages may say of each customer: names, stage, the next product, a product due."""
-    if not ids:
-        return {}
-    found: dict[int, dict] = {}
-    with store.staged(pa.table({"customer_id": pa.array(ids, pa.int64())})) as staged:
-        # Each customer's first product to offer and first (by name) product due, gathered once for
-        # the staged customers and joined, rather than looked up per customer.
-        for cid, external, name, email, phone, stage, buyer_type, next_product, due_product in store.fetchall(
-                "WITH offered AS (SELECT n.customer_id, MIN(COALESCE(p.name, n.sku)) AS product "
-                f'FROM next_products AS n JOIN "{staged}" AS s ON s.customer_id = n.customer_id '
-                "LEFT JOIN products AS p ON p.sku = n.sku WHERE n.as_of = ? AND n.rank = 1 GROUP BY n.customer_id), "
-                "due AS (SELECT d.customer_id, MIN(COALESCE(p.name, d.sku)) AS product "
-                f'FROM reorders_due AS d JOIN "{staged}" AS s ON s.customer_id = d.customer_id '
-                "LEFT JOIN products AS p ON p.sku = d.sku WHERE d.as_of = ? GROUP BY d.customer_id) "
-                "SELECT c.customer_id, c.external_id, c.name, c.email, c.phone, l.stage, b.buyer_type, "
-                "offered.product, due.product "
-                f'FROM customers AS c JOIN "{staged}" AS s ON s.customer_id = c.customer_id '
-                "LEFT JOIN lifecycle_stages AS l ON l.customer_id = c.customer_id AND l.as_of = ? "
-                "LEFT JOIN buyer_types AS b ON b.customer_id = c.customer_id AND b.as_of = ? "
-                "LEFT JOIN offered ON offered.customer_id = c.customer_id "
-                "LEFT JOIN due ON due.customer_id = c.customer_id",
-                (as_of, as_of, as_of, as_of)):
-            found[int(cid)] = {"customer": external, "name": name or "",
-                               "first_name": (name or "").split(" ")[0] or "there", "email": email, "phone": phone,
-                               "stage": stage, "buyer_type": buyer_type, "next_product": next_product,
-                               "due_product": due_product}
-    return found
-
-
 def _value(value) -> str:
     """One JSON value as ``to_json`` writes it (strings by the same encoder, without its call)."""
     if value is None:
@@ -82,7 +54,7 @@ def _value(value) -> str:
 
 
 class StepPayloads:
-    """The payloads of one step of a playbook, as JSON text.
+    """The payloads of one step of a playbook, as JSON text, written for many rows at once.
 
     The payload (in this field order) is: playbook, title, step, action, customer, name, email,
     phone, as_of, goal_days, subject, text, offer, offer_withheld, marketing. An incentive is
@@ -96,21 +68,61 @@ class StepPayloads:
         self._offered = f',"offer":{_value(step.offer)},"offer_withheld":null'
         self._withheld = ',"offer":null,"offer_withheld":"predicted hit-and-run buyer"'
         self._tail = f',"marketing":{_value(playbook.marketing)}}}'
-        self._subject_names = () if step.subject is None else _template(step.subject)[1]
-        self._text_names = _template(step.text)[1]
 
-    def text(self, context: Mapping[str, object]) -> str:
-        """The payload for a customer of ``context`` (``contexts``; empty when unknown)."""
-        step, get = self.step, context.get
-        subject = None if step.subject is None else _rendered(step.subject, self._values(self._subject_names, get))
-        withheld = step.offer and get("buyer_type") == "hit_and_run"
-        return "".join((
-            self._head, _value(get("customer")), ',"name":', _value(get("name")), ',"email":', _value(get("email")),
-            ',"phone":', _value(get("phone")), self._middle, _value(subject), ',"text":',
-            _value(_rendered(step.text, self._values(self._text_names, get))),
-            self._withheld if withheld else self._offered, self._tail))
+    def texts(self, context: pa.Table) -> pa.Array:
+        """The payload of each row of ``context``: what messages may say of the row's customer
+        (the columns of ``CONTEXT``, null where unknown, every column null for a customer not found)."""
+        step = self.step
+        subject = "null" if step.subject is None else _rendered_json(step.subject, context)
+        offer = self._offered
+        if step.offer:
+            hit_and_run = pc.fill_null(pc.equal(context["buyer_type"], "hit_and_run"), False)
+            offer = pc.if_else(hit_and_run, self._withheld, self._offered)
+        return pc.binary_join_element_wise(
+            self._head, _json_strings(context["customer"]), ',"name":', _json_strings(context["name"]),
+            ',"email":', _json_strings(context["email"]), ',"phone":', _json_strings(context["phone"]), self._middle,
+            subject, ',"text":', _rendered_json(step.text, context), offer, self._tail, "")
 
-    @staticmethod
-    def _values(names: tuple[str, ...], get) -> tuple:
-        """What ``render`` would pass a text naming ``names``: the customer's value, else the fallback."""
-        return tuple([(name, FALLBACKS.get(name) if (value := get(name)) is None else value) for name in names])
+
+def _rendered_json(text: str, context: pa.Table):
+    """``text`` rendered for each row of ``context`` as a JSON string: once per distinct set of the
+    values it names (each the customer's, else its fallback), then spread to the rows."""
+    names = _template(text)[1]
+    count = context.num_rows
+    if not names:
+        return _value(_rendered(text, ()))
+    columns = []
+    for name in names:
+        column = context[name].combine_chunks() if name in context.column_names else pa.nulls(count, pa.string())
+        if FALLBACKS.get(name) is not None:
+            column = pc.fill_null(column, FALLBACKS[name])
+        columns.append(column)
+    # One integer per row naming its combination of values (nulls included), then the distinct ones.
+    combined, distinct = np.zeros(count, np.int64), 1
+    for column in columns:
+        encoded = pc.dictionary_encode(column, null_encoding="encode")
+        if distinct * len(encoded.dictionary) >= 2**62:  # renumber the combinations so far densely first
+            combined = np.unique(combined, return_inverse=True)[1].reshape(-1)
+            distinct = int(combined.max()) + 1
+        combined = combined * len(encoded.dictionary) + encoded.indices.to_numpy(zero_copy_only=False)
+        distinct *= len(encoded.dictionary)
+    _, first, codes = np.unique(combined, return_index=True, return_inverse=True)
+    values = zip(*(column.take(pa.array(first)).to_pylist() for column in columns))
+    rendered = pa.array([_value(_rendered(text, tuple(zip(names, row)))) for row in values], pa.string())
+    return rendered.take(pa.array(codes.reshape(-1)))
+
+
+_NEEDS_ESCAPE = r'[\x00-\x1f"\\]'  # what JSON escapes in a string; anything else is written as it is
+
+
+def _json_strings(values: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """Each value as JSON: null, or the string quoted (escaped as ``to_json`` does where needed)."""
+    values = pc.cast(values, pa.string())
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    quoted = pc.binary_join_element_wise('"', values, '"', "")
+    needs = pc.fill_null(pc.match_substring_regex(values, _NEEDS_ESCAPE), False)
+    if pc.any(needs).as_py():  # rare: quotes, backslashes, control characters
+        escaped = [encode_basestring(value) for value in pc.filter(values, needs).to_pylist()]
+        quoted = pc.replace_with_mask(quoted, needs, pa.array(escaped, pa.string()))
+    return pc.fill_null(quoted, "null")

@@ -30,17 +30,18 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
+import numpy as np
 import pyarrow as pa
 
 from retainly.audiences import membership
 from retainly.audiences.compile import matching
 from retainly.collector import collector_paused
 from retainly.errors import InputError
-from retainly.messaging.consent import choose_channel, reachability, refusal
-from retainly.playbooks import delivery, outbox
+from retainly.messaging.consent import reachability, refusal
+from retainly.playbooks import delivery, outbox, planning
 from retainly.playbooks import enrol as enrolment
 from retainly.playbooks.definition import Playbook
-from retainly.playbooks.payloads import StepPayloads, contexts
+from retainly.playbooks.facts import Facts
 from retainly.settings import ActionSettings
 from retainly.store.backends import Store
 
@@ -131,6 +132,8 @@ def _run(store: Store, playbooks: list[Playbook], as_of: date, settings: ActionS
     for playbook in sorted(playbooks, key=lambda p: (-p.priority, p.name)):
         say(f"playbook {playbook.name}: who enters as of {as_of}")
         report.playbooks.append(planner.plan(playbook, dry_run, run_id))
+    say("planning the due steps")
+    planner.plan_rows(dry_run, run_id)
     if not dry_run:
         say("writing enrolments and the outbox")
         planner.write(report.playbooks)
@@ -159,29 +162,21 @@ class _Planner:
         self.store, self.as_of, self.moment, self.settings = store, as_of, moment, settings
         self.marketing = {p.name for p in playbooks if p.marketing}
         self.by_name = {p.name: p for p in playbooks}
-        self.used: Counter = Counter()  # (customer, channel) -> marketing rows this week, this run included
+        self._due: list[tuple[Playbook, PlaybookRun, pa.Table]] = []  # by priority, for ``plan_rows``
         self._reach: dict = {}  # the send-time checks' reads for the window being delivered (prepare_gate)
         self._sent: Counter = Counter()
         self._later = datetime.now(timezone.utc) + timedelta(days=1)
         self._enrolments: list[pa.Table] = []  # planned, written together by ``write``
         self._outbox: list[pa.Table] = []
-        self._load_used()
-
-    def _load_used(self) -> None:
-        if not self.marketing:
-            return
-        since = utc(self.moment - timedelta(days=7))
-        marks = ", ".join("?" * len(self.marketing))
-        for cid, channel, n in self.store.fetchall(
-                "SELECT customer_id, channel, COUNT(*) FROM outbox WHERE status IN ('sent', 'sending', 'queued') "
-                f"AND due_at > ? AND playbook IN ({marks}) GROUP BY customer_id, channel",
-                (since, *sorted(self.marketing))):
-            self.used[(int(cid), channel)] = int(n)
 
     def cap(self, channel: str) -> int | None:
         return {"email": self.settings.email_per_week, "sms": self.settings.sms_per_week}.get(channel)
 
     def plan(self, playbook: Playbook, dry_run: bool, run_id: int | None) -> PlaybookRun:
+        """Enrol ``playbook``'s candidates and find its due steps (``plan_rows`` turns them into rows)."""
+        if "/" in playbook.name:
+            raise InputError(f"playbook name {playbook.name!r} contains '/', which separates the parts of an outbox "
+                             "key; rename the playbook", parameter="playbook")
         store, as_of = self.store, self.as_of
         result = PlaybookRun(playbook.name)
         found = enrolment.eligible(store, playbook, enrolment.candidates(store, playbook, as_of, dry_run), as_of)
@@ -190,12 +185,38 @@ class _Planner:
             self._enrolments.append(enrolment.enrolment_rows(playbook, pairs, as_of, run_id))
         result.entered = len(pairs)
         result.held_out = sum(1 for _, a in pairs if a == enrolment.HOLDOUT)
-        due = self._due_steps(playbook, [(c.customer_id, c.occurrence, as_of) for c, a in pairs
-                                         if a == enrolment.TREATMENT])
-        rows = self._rows(playbook, due, result, with_payloads=not dry_run)
-        if not dry_run and rows:
-            self._outbox.append(outbox.rows_table(rows, run_id))
+        treated = [c for c, a in pairs if a == enrolment.TREATMENT]
+        fresh = pa.table({"customer_id": pa.array([c.customer_id for c in treated], pa.int64()),
+                          "occurrence": pa.array([c.occurrence for c in treated], pa.string())})
+        self._due.append((playbook, result, planning.due_steps(store, playbook, fresh, as_of, self.settings.late_days)))
         return result
+
+    def plan_rows(self, dry_run: bool, run_id: int | None) -> None:
+        """The outbox rows of every planned playbook's due steps, counted into its report, in the order
+        the playbooks were planned (by priority, for the caps); the customers' facts read once for all."""
+        due, self._due = self._due, []
+        if not any(found.num_rows for _, _, found in due):
+            return
+        facts = Facts.load(self.store, np.concatenate([found["customer_id"].to_numpy() for _, _, found in due]),
+                           self.as_of)
+        caps = planning.WeeklyCaps(facts, {channel: self.cap(channel) for channel in CAPPED_CHANNELS}).load(
+            self.store, utc(self.moment - timedelta(days=7)), self.marketing)
+        now_due = utc(out_of_quiet_hours(self.moment, self.settings))
+        capped_due = utc(out_of_quiet_hours(datetime.combine(self.moment.date() + timedelta(days=1),
+                                                             time(self.settings.quiet_end_hour)), self.settings))
+        for playbook, result, found in due:
+            if not found.num_rows:
+                continue
+            holds = None
+            if playbook.condition is not None:
+                holds = matching(self.store, playbook.condition, self.as_of).to_pyarrow()["customer_id"].to_numpy()
+            rows, outcome = planning.outbox_rows(playbook, found, facts, holds, caps, self.as_of,
+                                                 self.settings.late_days, now_due, capped_due, not dry_run)
+            result.planned, result.capped = outcome.planned, outcome.capped
+            result.suppressed.update(outcome.suppressed)
+            result.skipped.update(outcome.skipped)
+            if not dry_run:
+                self._outbox.append(outbox.rows_table({name: rows[name] for name in outbox.WRITTEN}, run_id))
 
     def write(self, results: list[PlaybookRun]) -> None:
         """Write the planned enrolments and outbox rows of every playbook in one transaction.
@@ -218,93 +239,6 @@ class _Planner:
                 result = by_name[key[0]]
                 result.entered -= 1
                 result.held_out -= int(arms[key] == enrolment.HOLDOUT)
-
-    def _due_steps(self, playbook: Playbook, fresh: list[tuple[int, str, date]]) -> list[tuple]:
-        """(key, customer, occurrence, step number, step, enrolled on) of the steps due by the as-of
-        date and not planned yet."""
-        horizon = max(s.after_days for s in playbook.steps) + self.settings.late_days
-        # This run's enrolments (in a dry run, not written) and the earlier ones whose steps may be due.
-        enrolled = set(fresh) | {(int(c), o, d) for c, o, d in self.store.fetchall(
-            "SELECT customer_id, occurrence, enrolled_on FROM enrolments WHERE playbook = ? AND arm = ? "
-            "AND enrolled_on >= ? AND enrolled_on <= ?",
-            (playbook.name, enrolment.TREATMENT, self.as_of - timedelta(days=horizon), self.as_of))}
-        planned = {key for (key,) in self.store.fetchall("SELECT key FROM outbox WHERE playbook = ?",
-                                                          (playbook.name,))}
-        due = []
-        steps = [(number, step, f"{playbook.name}/{number}/", timedelta(days=step.after_days))
-                 for number, step in enumerate(playbook.steps, start=1)]
-        for customer_id, occurrence, enrolled_on in sorted(enrolled):
-            for number, step, prefix, after in steps:
-                key = f"{prefix}{customer_id}/{occurrence}"
-                if key not in planned and enrolled_on + after <= self.as_of:
-                    due.append((key, customer_id, occurrence, number, step, enrolled_on))
-        return due
-
-    def _rows(self, playbook: Playbook, due: list[tuple], result: PlaybookRun,
-              with_payloads: bool = True) -> dict[str, list] | None:
-        """The outbox rows of ``due`` as columns (outbox.rows_table), counted into ``result``. A dry
-        run, which only counts, asks for them ``with_payloads=False``: no message is rendered."""
-        if not due:
-            return None
-        if "/" in playbook.name:
-            raise InputError(f"playbook name {playbook.name!r} contains '/', which separates the parts of an outbox "
-                             "key; rename the playbook", parameter="playbook")
-        ids = sorted({d[1] for d in due})
-        reach = reachability(self.store, ids)
-        context = contexts(self.store, ids, self.as_of) if with_payloads else {}
-        payloads = {number: StepPayloads(playbook, step, number, self.as_of)
-                    for number, step in enumerate(playbook.steps, start=1)} if with_payloads else {}
-        holds = None
-        if playbook.condition is not None:
-            holds = set(matching(self.store, playbook.condition, self.as_of).to_pandas()["customer_id"].astype(int))
-        now_due = utc(out_of_quiet_hours(self.moment, self.settings))
-        capped_due = utc(out_of_quiet_hours(datetime.combine(self.moment.date() + timedelta(days=1),
-                                                             time(self.settings.quiet_end_hour)), self.settings))
-        late_days, used, marketing = self.settings.late_days, self.used, playbook.marketing
-        limits = {channel: self.cap(channel) if marketing else None for step in playbook.steps
-                  for channel in step.channels}
-        columns = {name: [] for name in outbox.WRITTEN}
-        key_, customer_, occurrence_, step_, channel_, due_at_, status_, reason_, payload_ = (
-            columns[name].append for name in ("key", "customer_id", "occurrence", "step", "channel", "due_at",
-                                              "status", "reason", "payload"))
-        nothing: dict = {}
-        for key, customer_id, occurrence, number, step, enrolled_on in due:
-            status, reason, channel, due_at = "queued", None, step.channels[0], now_due
-            if (self.as_of - (enrolled_on + timedelta(days=step.after_days))).days > late_days:
-                status, reason = "skipped", f"more than {late_days} days late"
-            elif holds is not None and customer_id not in holds:
-                status, reason = "skipped", "the condition no longer holds"
-            else:
-                chosen, why = choose_channel(reach.get(customer_id), step.channels, marketing)
-                if chosen is None:
-                    status, reason = "suppressed", why
-                else:
-                    channel = chosen
-                    limit = limits.get(channel)
-                    if limit is not None and used[(customer_id, channel)] >= limit:
-                        due_at = capped_due
-                        reason = f"capped: {limit} {channel} a week"
-                        result.capped += 1
-                    used[(customer_id, channel)] += 1
-            if status == "queued":
-                result.planned += 1
-            elif status == "suppressed":
-                result.suppressed[reason] += 1
-            else:
-                result.skipped[reason] += 1
-            key_(key)
-            customer_(customer_id)
-            occurrence_(occurrence)
-            step_(number)
-            channel_(channel)
-            due_at_(due_at)
-            status_(status)
-            reason_(reason)
-            payload_(payloads[number].text(context.get(customer_id, nothing)) if with_payloads else None)
-        count = len(columns["key"])
-        columns["playbook"] = [playbook.name] * count
-        columns["priority"] = [playbook.priority] * count
-        return columns
 
     def load_sent(self) -> None:
         """Each customer's marketing messages sent in the last seven days, per channel, read once

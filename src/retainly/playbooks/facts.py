@@ -1,0 +1,146 @@
+"""What a run knows of the customers it plans for, as columns, read in one query.
+
+Two kinds of fact, for every customer with a step due:
+
+* how to reach them: contacts, consents, suppressions and the preferred channel, which choose
+  each row's channel by the same rules as the send-time check (retainly.messaging.consent);
+* what a message may say of them (``CONTEXT``): the shop's id, names, stage, buyer type, the
+  first product to offer and the first product due (retainly.playbooks.payloads).
+
+A run plans up to millions of rows, so nothing here makes an object per customer. A channel is
+chosen once per *reach profile* (which contacts, consents and suppressions a customer has, and
+the preferred channel): a run has a few dozen profiles, not a million customers.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from retainly.messaging.consent import PREFERRED_ATTRIBUTE, Reach, choose_channel
+from retainly.store.backends import Store
+
+CONTEXT = ("customer", "name", "first_name", "email", "phone", "stage", "buyer_type", "next_product", "due_product")
+_PROFILE = ("has_email", "email_consent", "has_phone", "sms_consent", "suppressed_all", "suppressed_email",
+            "suppressed_sms", "preferred")
+_SCHEMA = pa.schema([("customer_id", pa.int64()), ("customer", pa.string()), ("name", pa.string()),
+                     ("email", pa.string()), ("phone", pa.string()), ("email_consent", pa.bool_()),
+                     ("sms_consent", pa.bool_()), ("stage", pa.string()), ("buyer_type", pa.string()),
+                     ("next_product", pa.string()), ("due_product", pa.string()), ("suppressed_all", pa.string()),
+                     ("suppressed_email", pa.string()), ("suppressed_sms", pa.string()), ("preferred", pa.string())])
+
+
+def _query(staged: str) -> str:
+    """The facts of the staged customers; the first product to offer and the first due (by name)."""
+    joined = f'JOIN "{staged}" AS s ON s.customer_id = {{}}.customer_id'
+    return (
+        "WITH offered AS (SELECT n.customer_id, MIN(COALESCE(p.name, n.sku)) AS product FROM next_products AS n "
+        f"{joined.format('n')} LEFT JOIN products AS p ON p.sku = n.sku WHERE n.as_of = ? AND n.rank = 1 "
+        "GROUP BY n.customer_id), "
+        "due AS (SELECT d.customer_id, MIN(COALESCE(p.name, d.sku)) AS product FROM reorders_due AS d "
+        f"{joined.format('d')} LEFT JOIN products AS p ON p.sku = d.sku WHERE d.as_of = ? GROUP BY d.customer_id), "
+        "suppressed AS (SELECT t.customer_id, MIN(CASE WHEN t.channel = 'all' THEN t.reason END) AS on_all, "
+        "MIN(CASE WHEN t.channel = 'email' THEN t.reason END) AS on_email, "
+        "MIN(CASE WHEN t.channel = 'sms' THEN t.reason END) AS on_sms "
+        f"FROM suppressions AS t {joined.format('t')} GROUP BY t.customer_id), "
+        f"preferred AS (SELECT a.customer_id, a.value FROM customer_attributes AS a {joined.format('a')} "
+        "WHERE a.name = ?) "
+        "SELECT c.customer_id, c.external_id AS customer, c.name, c.email, c.phone, c.email_consent, "
+        "c.sms_consent, l.stage, b.buyer_type, offered.product AS next_product, due.product AS due_product, "
+        "suppressed.on_all AS suppressed_all, suppressed.on_email AS suppressed_email, "
+        "suppressed.on_sms AS suppressed_sms, preferred.value AS preferred "
+        f"FROM customers AS c {joined.format('c')} "
+        "LEFT JOIN lifecycle_stages AS l ON l.customer_id = c.customer_id AND l.as_of = ? "
+        "LEFT JOIN buyer_types AS b ON b.customer_id = c.customer_id AND b.as_of = ? "
+        "LEFT JOIN offered ON offered.customer_id = c.customer_id "
+        "LEFT JOIN due ON due.customer_id = c.customer_id "
+        "LEFT JOIN suppressed ON suppressed.customer_id = c.customer_id "
+        "LEFT JOIN preferred ON preferred.customer_id = c.customer_id "
+        "ORDER BY c.customer_id")
+
+
+class Facts:
+    """The facts of a set of customers, looked up by customer id for whole columns of rows."""
+
+    def __init__(self, table: pa.Table):
+        self.table = table.cast(_SCHEMA)  # sorted by customer_id
+        self._ids = self.table["customer_id"].to_numpy()
+        self._profile_of, self._profiles = _profiles(self.table)
+        self._chosen: dict = {}
+
+    @classmethod
+    def load(cls, store: Store, customer_ids, as_of: date) -> Facts:
+        """The facts of ``customer_ids`` (any iterable of ids; repeats are fine) as of ``as_of``."""
+        ids = pa.array(np.unique(np.asarray(customer_ids, np.int64)), pa.int64())
+        if not len(ids):
+            return cls(_SCHEMA.empty_table())
+        with store.staged(pa.table({"customer_id": ids})) as staged:
+            found = store.fetch_arrow(_query(staged), (as_of, as_of, PREFERRED_ATTRIBUTE, as_of, as_of))
+        return cls(found.select(_SCHEMA.names))
+
+    def positions(self, customer_ids: np.ndarray) -> pa.Array:
+        """Where each of ``customer_ids`` is in ``table`` (null: not found, e.g. erased since)."""
+        at = np.searchsorted(self._ids, customer_ids)
+        inside = at < len(self._ids)
+        found = np.zeros(len(customer_ids), bool)
+        found[inside] = self._ids[at[inside]] == customer_ids[inside]
+        return pa.array(at, pa.int64(), mask=~found)
+
+    def context(self, positions: pa.Array) -> pa.Table:
+        """What messages may say of the customers at ``positions`` (``CONTEXT``; all null where not found)."""
+        rows = self.table.take(positions)
+        name = rows["name"]
+        found = pc.is_valid(positions)
+        name = pc.if_else(found, pc.fill_null(name, ""), name)  # a known customer without a name: ""
+        first = pc.list_element(pc.split_pattern(name, " ", max_splits=1), 0)
+        first = pc.if_else(pc.equal(first, ""), "there", first)  # as retainly greets someone without a name
+        derived = {"name": name, "first_name": first}
+        return pa.table({column: derived[column] if column in derived else rows[column] for column in CONTEXT})
+
+    def choose(self, positions: pa.Array, channels: tuple[str, ...], marketing: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's channel (None: none may be used) and, where none, the reason: ``choose_channel``
+        of its customer, worked out once per reach profile."""
+        found = pc.is_valid(positions).to_numpy(zero_copy_only=False)
+        at = pc.fill_null(positions, 0).to_numpy()
+        profile = np.where(found, self._profile_of[at] if len(self._profile_of) else 0, -1)
+        distinct, inverse = np.unique(profile, return_inverse=True)
+        picked = [self._choose(int(p), channels, marketing) for p in distinct]
+        chosen = np.array([c for c, _ in picked], object)[inverse.reshape(-1)]
+        reasons = np.array([r for _, r in picked], object)[inverse.reshape(-1)]
+        return chosen, reasons
+
+    def _choose(self, profile: int, channels: tuple[str, ...], marketing: bool) -> tuple[str | None, str | None]:
+        key = (profile, channels, marketing)
+        if key not in self._chosen:
+            self._chosen[key] = choose_channel(None if profile < 0 else self._profiles[profile], channels, marketing)
+        return self._chosen[key]
+
+
+def _profiles(table: pa.Table) -> tuple[np.ndarray, list[Reach]]:
+    """Each customer's reach profile (an index into the list), and one Reach standing for each."""
+    if not table.num_rows:
+        return np.zeros(0, np.int64), []
+    email, phone = table["email"], table["phone"]
+    columns = {
+        "has_email": pc.fill_null(pc.not_equal(email, ""), False),
+        "email_consent": pc.fill_null(table["email_consent"], False),
+        "has_phone": pc.fill_null(pc.not_equal(phone, ""), False),
+        "sms_consent": pc.fill_null(table["sms_consent"], False),
+        "suppressed_all": table["suppressed_all"], "suppressed_email": table["suppressed_email"],
+        "suppressed_sms": table["suppressed_sms"], "preferred": table["preferred"]}
+    combined = np.zeros(table.num_rows, np.int64)
+    for name in _PROFILE:  # every column has a handful of values: the product of their counts is small
+        encoded = pc.dictionary_encode(columns[name], null_encoding="encode").combine_chunks()
+        combined = combined * len(encoded.dictionary) + encoded.indices.to_numpy(zero_copy_only=False)
+    _, first, codes = np.unique(combined, return_index=True, return_inverse=True)
+    values = [pc.take(columns[name], pa.array(first)).to_pylist() for name in _PROFILE]
+    profiles = []
+    for has_email, email_ok, has_phone, sms_ok, on_all, on_email, on_sms, preferred in zip(*values):
+        suppressed = {channel: reason for channel, reason in (("all", on_all), ("email", on_email), ("sms", on_sms))
+                      if reason is not None}
+        profiles.append(Reach(0, "address" if has_email else None, "number" if has_phone else None, email_ok, sms_ok,
+                              suppressed, (preferred or "").strip().lower() or None))
+    return codes.reshape(-1), profiles
