@@ -244,9 +244,12 @@ class _Planner:
         """Each customer's marketing messages sent in the last seven days, per channel, read once
         before delivering; the gate counts this run's sends on top."""
         self._sent = Counter()
+        if not self.marketing:
+            return
         for cid, channel, n in self.store.fetchall(
                 "SELECT customer_id, channel, COUNT(*) FROM outbox WHERE status = 'sent' AND finished_at > ? "
-                "GROUP BY customer_id, channel", (utc(datetime.now() - timedelta(days=7)),)):
+                f"AND playbook IN ({', '.join('?' * len(self.marketing))}) GROUP BY customer_id, channel",
+                (utc(datetime.now() - timedelta(days=7)), *sorted(self.marketing))):
             self._sent[(int(cid), channel)] = int(n)
 
     def prepare_gate(self, window: list) -> None:
