@@ -4,9 +4,10 @@ Due rows are read a window at a time (``WINDOW`` rows), then claimed a batch of 
 rows at a time, in one transaction each:
 
 1. ``prepare(deliveries)`` reads what the gate needs for the whole window at once;
-2. ``gate(delivery)`` decides each row: None sends; ``("suppressed" | "skipped", reason)`` ends
-   it; ``("defer", until)`` queues it again at ``until``. The gated rows are released in one
-   transaction, before any channel sees the rest;
+2. the gate decides each row (``gate(delivery)`` one at a time, or ``gate_many(batch)`` for the
+   batch at once): None sends; ``("suppressed" | "skipped", reason)`` ends it; ``("defer",
+   until)`` queues it again at ``until``. The gated rows are released in one transaction,
+   before any channel sees the rest;
 3. the rest go to the channel: all at once when it has ``deliver_many`` (the file channel
    appends a batch with one fsync), else one by one;
 4. the outcomes are recorded in one transaction (retainly.playbooks.outbox.finish_many).
@@ -54,14 +55,17 @@ DEFER = "defer"
 WINDOW = 100_000
 # A gate returns None (send), (SUPPRESSED | SKIPPED, reason) or (DEFER, until).
 Gate = Callable[[Delivery], "tuple[str, Any] | None"]
+GateMany = Callable[[list[Delivery]], "list[tuple[str, Any] | None]"]
 
 
 def deliver_due(store: Store, channels: Mapping[str, Channel], now: datetime, claimed_by: str,
                 gate: Gate | None = None, batch: int = 200, progress: Callable[[str], None] | None = None,
                 retry_delays: tuple[int, ...] = RETRY_DELAYS, max_attempts: int = MAX_ATTEMPTS,
-                prepare: Callable[[list[Delivery]], None] | None = None) -> dict[str, int]:
+                prepare: Callable[[list[Delivery]], None] | None = None,
+                gate_many: GateMany | None = None) -> dict[str, int]:
     """Deliver every row due at ``now`` (see the module doc); counts of the statuses the rows
-    handled were left in (``queued`` = retried or deferred).
+    handled were left in (``queued`` = retried or deferred). ``gate_many``, instead of ``gate``,
+    answers for a whole claimed batch at once, in its order.
 
     ``batch`` rows are claimed at a time, or the channel's own ``batch_size``. A row whose
     channel is not configured fails naming the settings to add; a channel that raises leaves
@@ -69,6 +73,8 @@ def deliver_due(store: Store, channels: Mapping[str, Channel], now: datetime, cl
     loop itself stops on an error, the claimed rows no channel saw are queued again.
     """
     now = _utc(now)
+    if gate is not None and gate_many is None:
+        gate_many = lambda pending: [gate(delivery) for delivery in pending]  # noqa: E731
     counts = dict.fromkeys((SENT, FAILED, QUEUED, UNKNOWN, SUPPRESSED, SKIPPED), 0)
     queues: dict[str, deque[tuple[int, Due]]] = {}  # a window's rows by channel, with their place
     said, batches = time.monotonic(), 0
@@ -94,7 +100,7 @@ def deliver_due(store: Store, channels: Mapping[str, Channel], now: datetime, cl
         token = f"{claimed_by}/{batches}"
         pending = claim_due(store, now, token, name, chunk)
         if pending:
-            for status in _deliver_batch(store, channel, name, pending, token, now, gate,
+            for status in _deliver_batch(store, channel, name, pending, token, now, gate_many,
                                          retry_delays, max_attempts):
                 counts[status] += 1
         if progress is not None and time.monotonic() - said >= 1.0:  # a line a second, not one per batch
@@ -104,10 +110,11 @@ def deliver_due(store: Store, channels: Mapping[str, Channel], now: datetime, cl
 
 
 def _deliver_batch(store: Store, channel: Channel | None, name: str, pending: list[Delivery], claimed_by: str,
-                   now: datetime, gate: Gate | None, retry_delays, max_attempts) -> list[str]:
+                   now: datetime, gate: GateMany | None, retry_delays, max_attempts) -> list[str]:
     """One claimed batch through the gate and its channel; the statuses recorded."""
     try:
-        decisions = [(delivery, _checked(delivery, gate(delivery), now)) for delivery in pending] \
+        decisions = [(delivery, _checked(delivery, answer, now))
+                     for delivery, answer in zip(pending, gate(pending), strict=True)] \
             if gate is not None else [(delivery, None) for delivery in pending]
     except BaseException:
         _put_back(store, pending, claimed_by)

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from retainly.messaging.consent import PREFERRED_ATTRIBUTE, Reach, choose_channel
+from retainly.messaging.consent import PREFERRED_ATTRIBUTE, Reach, choose_channel, refusal
 from retainly.store.backends import Store
 
 CONTEXT = ("customer", "name", "first_name", "email", "phone", "stage", "buyer_type", "next_product", "due_product")
@@ -33,15 +33,25 @@ _SCHEMA = pa.schema([("customer_id", pa.int64()), ("customer", pa.string()), ("n
                      ("suppressed_email", pa.string()), ("suppressed_sms", pa.string()), ("preferred", pa.string())])
 
 
-def _query(staged: str) -> str:
-    """The facts of the staged customers; the first product to offer and the first due (by name)."""
+def _query(staged: str, context: bool) -> str:
+    """The facts of the staged customers; the first product to offer and the first due (by name).
+    Without ``context`` only how to reach them (the message values null): what a send-time check reads."""
     joined = f'JOIN "{staged}" AS s ON s.customer_id = {{}}.customer_id'
-    return (
-        "WITH offered AS (SELECT n.customer_id, MIN(COALESCE(p.name, n.sku)) AS product FROM next_products AS n "
+    products = (
+        "offered AS (SELECT n.customer_id, MIN(COALESCE(p.name, n.sku)) AS product FROM next_products AS n "
         f"{joined.format('n')} LEFT JOIN products AS p ON p.sku = n.sku WHERE n.as_of = ? AND n.rank = 1 "
         "GROUP BY n.customer_id), "
         "due AS (SELECT d.customer_id, MIN(COALESCE(p.name, d.sku)) AS product FROM reorders_due AS d "
-        f"{joined.format('d')} LEFT JOIN products AS p ON p.sku = d.sku WHERE d.as_of = ? GROUP BY d.customer_id), "
+        f"{joined.format('d')} LEFT JOIN products AS p ON p.sku = d.sku WHERE d.as_of = ? GROUP BY d.customer_id), ")
+    values = ("l.stage, b.buyer_type, offered.product AS next_product, due.product AS due_product" if context else
+              "CAST(NULL AS VARCHAR) AS stage, CAST(NULL AS VARCHAR) AS buyer_type, CAST(NULL AS VARCHAR) AS "
+              "next_product, CAST(NULL AS VARCHAR) AS due_product")
+    joins = ("LEFT JOIN lifecycle_stages AS l ON l.customer_id = c.customer_id AND l.as_of = ? "
+             "LEFT JOIN buyer_types AS b ON b.customer_id = c.customer_id AND b.as_of = ? "
+             "LEFT JOIN offered ON offered.customer_id = c.customer_id "
+             "LEFT JOIN due ON due.customer_id = c.customer_id ") if context else ""
+    return (
+        f"WITH {products if context else ''}"
         "suppressed AS (SELECT t.customer_id, MIN(CASE WHEN t.channel = 'all' THEN t.reason END) AS on_all, "
         "MIN(CASE WHEN t.channel = 'email' THEN t.reason END) AS on_email, "
         "MIN(CASE WHEN t.channel = 'sms' THEN t.reason END) AS on_sms "
@@ -49,14 +59,9 @@ def _query(staged: str) -> str:
         f"preferred AS (SELECT a.customer_id, a.value FROM customer_attributes AS a {joined.format('a')} "
         "WHERE a.name = ?) "
         "SELECT c.customer_id, c.external_id AS customer, c.name, c.email, c.phone, c.email_consent, "
-        "c.sms_consent, l.stage, b.buyer_type, offered.product AS next_product, due.product AS due_product, "
-        "suppressed.on_all AS suppressed_all, suppressed.on_email AS suppressed_email, "
+        f"c.sms_consent, {values}, suppressed.on_all AS suppressed_all, suppressed.on_email AS suppressed_email, "
         "suppressed.on_sms AS suppressed_sms, preferred.value AS preferred "
-        f"FROM customers AS c {joined.format('c')} "
-        "LEFT JOIN lifecycle_stages AS l ON l.customer_id = c.customer_id AND l.as_of = ? "
-        "LEFT JOIN buyer_types AS b ON b.customer_id = c.customer_id AND b.as_of = ? "
-        "LEFT JOIN offered ON offered.customer_id = c.customer_id "
-        "LEFT JOIN due ON due.customer_id = c.customer_id "
+        f"FROM customers AS c {joined.format('c')} {joins}"
         "LEFT JOIN suppressed ON suppressed.customer_id = c.customer_id "
         "LEFT JOIN preferred ON preferred.customer_id = c.customer_id "
         "ORDER BY c.customer_id")
@@ -72,13 +77,16 @@ class Facts:
         self._chosen: dict = {}
 
     @classmethod
-    def load(cls, store: Store, customer_ids, as_of: date) -> Facts:
-        """The facts of ``customer_ids`` (any iterable of ids; repeats are fine) as of ``as_of``."""
+    def load(cls, store: Store, customer_ids, as_of: date | None = None) -> Facts:
+        """The facts of ``customer_ids`` (any iterable of ids; repeats are fine): with ``as_of``, what
+        messages may say of them as of that day too; without, only how to reach them."""
         ids = pa.array(np.unique(np.asarray(customer_ids, np.int64)), pa.int64())
         if not len(ids):
             return cls(_SCHEMA.empty_table())
+        context = as_of is not None
+        params = (as_of, as_of, PREFERRED_ATTRIBUTE, as_of, as_of) if context else (PREFERRED_ATTRIBUTE,)
         with store.staged(pa.table({"customer_id": ids})) as staged:
-            found = store.fetch_arrow(_query(staged), (as_of, as_of, PREFERRED_ATTRIBUTE, as_of, as_of))
+            found = store.fetch_arrow(_query(staged, context), params)
         return cls(found.select(_SCHEMA.names))
 
     def positions(self, customer_ids: np.ndarray) -> pa.Array:
@@ -103,14 +111,25 @@ class Facts:
     def choose(self, positions: pa.Array, channels: tuple[str, ...], marketing: bool) -> tuple[np.ndarray, np.ndarray]:
         """Each row's channel (None: none may be used) and, where none, the reason: ``choose_channel``
         of its customer, worked out once per reach profile."""
-        found = pc.is_valid(positions).to_numpy(zero_copy_only=False)
-        at = pc.fill_null(positions, 0).to_numpy()
-        profile = np.where(found, self._profile_of[at] if len(self._profile_of) else 0, -1)
-        distinct, inverse = np.unique(profile, return_inverse=True)
+        distinct, inverse = np.unique(self._profile(positions), return_inverse=True)
         picked = [self._choose(int(p), channels, marketing) for p in distinct]
         chosen = np.array([c for c, _ in picked], object)[inverse.reshape(-1)]
         reasons = np.array([r for _, r in picked], object)[inverse.reshape(-1)]
         return chosen, reasons
+
+    def refusals(self, positions: pa.Array, channel: str, marketing: bool) -> np.ndarray:
+        """Why ``channel`` may not be used for each row's customer (None: it may), by ``refusal``
+        worked out once per reach profile; "customer not found" where there is none."""
+        profile = self._profile(positions)
+        distinct, inverse = np.unique(profile, return_inverse=True)
+        reasons = [refusal(None if p < 0 else self._profiles[p], channel, marketing) for p in distinct.tolist()]
+        return np.array(reasons, object)[inverse.reshape(-1)]
+
+    def _profile(self, positions: pa.Array) -> np.ndarray:
+        """Each row's reach profile (-1: no such customer)."""
+        found = pc.is_valid(positions).to_numpy(zero_copy_only=False)
+        at = pc.fill_null(positions, 0).to_numpy()
+        return np.where(found, self._profile_of[at] if len(self._profile_of) else 0, -1)
 
     def _choose(self, profile: int, channels: tuple[str, ...], marketing: bool) -> tuple[str | None, str | None]:
         key = (profile, channels, marketing)

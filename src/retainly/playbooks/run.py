@@ -32,12 +32,12 @@ from datetime import date, datetime, time, timedelta, timezone
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from retainly.audiences import membership
 from retainly.audiences.compile import matching
 from retainly.collector import collector_paused
 from retainly.errors import InputError
-from retainly.messaging.consent import reachability, refusal
 from retainly.playbooks import delivery, outbox, planning
 from retainly.playbooks import enrol as enrolment
 from retainly.playbooks.definition import Playbook
@@ -145,7 +145,7 @@ def _run(store: Store, playbooks: list[Playbook], as_of: date, settings: ActionS
             # Small batches unless a channel sets its own: a kill turns a claimed batch's untried
             # rows "unknown" (never sent twice).
             report.delivered = delivery.deliver_due(store, channels, now_utc, claimed_by=f"run-{run_id}",
-                                                    gate=planner.gate, batch=20, progress=progress,
+                                                    gate_many=planner.gate, batch=20, progress=progress,
                                                     prepare=planner.prepare_gate)
         summary = json.dumps({p.name: {"entered": p.entered, "held_out": p.held_out, "planned": p.planned}
                               for p in report.playbooks}, sort_keys=True)
@@ -163,7 +163,7 @@ class _Planner:
         self.marketing = {p.name for p in playbooks if p.marketing}
         self.by_name = {p.name: p for p in playbooks}
         self._due: list[tuple[Playbook, PlaybookRun, pa.Table]] = []  # by priority, for ``plan_rows``
-        self._reach: dict = {}  # the send-time checks' reads for the window being delivered (prepare_gate)
+        self._reach: Facts | None = None  # the send-time checks' reads for the window being delivered
         self._sent: Counter = Counter()
         self._later = datetime.now(timezone.utc) + timedelta(days=1)
         self._enrolments: list[pa.Table] = []  # planned, written together by ``write``
@@ -256,25 +256,37 @@ class _Planner:
         """Read the contacts, consents and suppressions of a window of due rows' customers at once,
         just before their batches are claimed (they may have changed since planning: an
         unsubscribe arrives at any time)."""
-        ids = sorted({d.customer_id for d in window})
-        self._reach = dict.fromkeys(ids) | reachability(self.store, ids)  # None: no such customer (any more)
+        self._reach = Facts.load(self.store, np.fromiter((d.customer_id for d in window), np.int64, len(window)))
         # One time a day later for the window's capped rows (to the minute): they are deferred together.
         self._later = (datetime.now(timezone.utc) + timedelta(days=1, minutes=1)).replace(second=0, microsecond=0)
 
-    def gate(self, row) -> tuple[str, object] | None:
-        """Checked again at send time: consent and suppression (``prepare_gate``'s reads for the
-        batch), and the weekly cap of sent messages (``load_sent``, this run's sends included)."""
-        if row.customer_id not in self._reach:  # not in the prepared window: read it alone, keep the window's
-            self._reach.update(reachability(self.store, [row.customer_id]) or {row.customer_id: None})
-        playbook = self.by_name.get(row.playbook)
-        marketing = playbook.marketing if playbook is not None else True
-        reason = refusal(self._reach.get(row.customer_id), row.channel, marketing)
-        if reason is not None:
-            return ("suppressed", reason)
-        limit = self.cap(row.channel) if marketing else None
-        if limit is not None:
-            if self._sent[(row.customer_id, row.channel)] >= limit:
-                return ("defer", self._later)
-            self._sent[(row.customer_id, row.channel)] += 1
-        return None
-
+    def gate(self, rows: list) -> list[tuple[str, object] | None]:
+        """Checked again at send time, for a claimed batch: consent and suppression (``prepare_gate``'s
+        reads for the window), and the weekly cap of sent marketing messages (``load_sent``, this
+        run's sends included, in the batch's order). None sends a row."""
+        ids = np.fromiter((row.customer_id for row in rows), np.int64, len(rows))
+        reach = self._reach
+        positions = None if reach is None else reach.positions(ids)
+        if positions is None or pc.any(pc.is_null(positions)).as_py():  # not all in the window: read theirs
+            reach = Facts.load(self.store, ids)
+            positions = reach.positions(ids)
+        decisions: list[tuple[str, object] | None] = [None] * len(rows)
+        marketing = [self.by_name[row.playbook].marketing if row.playbook in self.by_name else True for row in rows]
+        groups: dict[tuple[str, bool], list[int]] = {}
+        for index, row in enumerate(rows):
+            groups.setdefault((row.channel, marketing[index]), []).append(index)
+        for (channel, is_marketing), indexes in groups.items():
+            at = np.array(indexes, np.int64)
+            reasons = reach.refusals(positions.take(pa.array(at)), channel, is_marketing)
+            limit = self.cap(channel) if is_marketing else None
+            sent = self._sent
+            for index, reason in zip(indexes, reasons.tolist()):
+                if reason is not None:
+                    decisions[index] = ("suppressed", reason)
+                elif limit is not None:
+                    key = (rows[index].customer_id, channel)
+                    if sent[key] >= limit:
+                        decisions[index] = ("defer", self._later)
+                    else:
+                        sent[key] += 1
+        return decisions
