@@ -18,6 +18,10 @@ import json
 from dataclasses import dataclass
 from datetime import date, datetime
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from retainly.audiences.compile import matching
 from retainly.audiences.tree import Rule, from_json, to_json
 from retainly.errors import InputError, NotFoundError
@@ -126,21 +130,21 @@ def last_evaluation(store: Store, name: str) -> tuple[date, int] | None:
     return None if row is None else (row[0], int(row[1]))
 
 
-def would_enter(store: Store, name: str, rule: Rule, as_of: date) -> list[int]:
-    """Customers ``rule`` matches as of ``as_of`` who are not in ``name`` now: who an evaluation
-    would let enter (for dry runs: nothing is written)."""
+def would_enter(store: Store, name: str, rule: Rule, as_of: date) -> np.ndarray:
+    """Customers ``rule`` matches as of ``as_of`` who are not in ``name`` now, in id order: who an
+    evaluation would let enter (for dry runs: nothing is written)."""
     found = matching(store, rule, as_of)
     inside = store.table("audience_members")
     inside = inside.filter((inside.audience == name) & inside.left_on.isnull()).select("customer_id")
-    fresh = found.anti_join(inside, "customer_id").order_by("customer_id").to_pandas()
-    return [int(c) for c in fresh["customer_id"]]
+    fresh = found.anti_join(inside, "customer_id").order_by("customer_id").to_pyarrow()
+    return pc.cast(fresh["customer_id"], pa.int64()).to_numpy()
 
 
-def entered_on(store: Store, name: str, as_of: date) -> list[int]:
-    """Customers (retainly ids) who entered ``name`` on ``as_of`` and are still in it."""
-    rows = store.fetchall("SELECT customer_id FROM audience_members WHERE audience = ? AND entered_on = ? "
-                          "AND left_on IS NULL ORDER BY customer_id", (name, as_of))
-    return [int(customer_id) for (customer_id,) in rows]
+def entered_on(store: Store, name: str, as_of: date) -> np.ndarray:
+    """Customers (retainly ids) who entered ``name`` on ``as_of`` and are still in it, in id order."""
+    found = store.fetch_arrow("SELECT customer_id FROM audience_members WHERE audience = ? AND entered_on = ? "
+                              "AND left_on IS NULL ORDER BY customer_id", (name, as_of))
+    return pc.cast(found["customer_id"], pa.int64()).to_numpy()
 
 
 def members(store: Store, name: str, limit: int | None = 100, history: bool = False) -> list[dict]:

@@ -18,9 +18,10 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import date, datetime, timedelta
-from typing import NamedTuple
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from retainly.audiences import membership
 from retainly.audiences.compile import matching
@@ -32,23 +33,47 @@ HOLDOUT, TREATMENT = "holdout", "treatment"
 SCHEDULE_EPOCH = date(2000, 1, 3)  # a Monday: every_days = 7 runs on Mondays
 
 
-class Candidate(NamedTuple):
-    """Who may enter, and under which occurrence (a named tuple: a run makes millions)."""
-
-    customer_id: int
-    occurrence: str
+CANDIDATES = pa.schema([("customer_id", pa.int64()), ("occurrence", pa.string())])
 
 
 def arm(playbook: str, customer_id: int, share: float, salt: str | None = None) -> str:
     """``holdout`` or ``treatment`` by a salted hash of playbook and customer (see the module doc)."""
-    return arms(playbook, [customer_id], share, salt)[0]
+    prefix = f"{salt or playbook}\x1f{playbook}\x1f"
+    number = int.from_bytes(hashlib.sha256(f"{prefix}{customer_id}".encode()).digest()[:8], "big")
+    return HOLDOUT if number / 2**64 < share else TREATMENT
 
 
-def arms(playbook: str, customer_ids: list[int], share: float, salt: str | None = None) -> list[str]:
-    """``arm`` of each of ``customer_ids``, in order (the same hash; a run draws a million)."""
-    prefix, sha256, scale = f"{salt or playbook}\x1f{playbook}\x1f", hashlib.sha256, 2**64
-    return [HOLDOUT if int.from_bytes(sha256(f"{prefix}{customer_id}".encode()).digest()[:8], "big") / scale < share
-            else TREATMENT for customer_id in customer_ids]
+def holdout_below(share: float) -> int:
+    """The least 64-bit number ``arm`` reads as treatment at ``share`` (2**64: none): the hash's first
+    eight bytes below it mean holdout. Found by bisection on ``arm``'s own float comparison, so a
+    comparison in the engine draws exactly the same arms."""
+    low, high = 0, 2**64
+    while low < high:
+        middle = (low + high) // 2
+        if middle / 2**64 < share:
+            low = middle + 1
+        else:
+            high = middle
+    return low
+
+
+def holdouts(store: Store, playbook: str, customer_ids: np.ndarray, share: float,
+             salt: str | None = None) -> np.ndarray:
+    """Whether each of ``customer_ids`` is in the holdout arm: ``arm``, hashed in the engine (a run
+    draws a million)."""
+    below = holdout_below(share)
+    if below == 0 or not len(customer_ids):
+        return np.zeros(len(customer_ids), bool)
+    if below >= 2**64:
+        return np.ones(len(customer_ids), bool)
+    prefix = f"{salt or playbook}\x1f{playbook}\x1f"
+    rows = pa.table({"place": pa.array(np.arange(len(customer_ids)), pa.int64()),
+                     "customer_id": pa.array(customer_ids, pa.int64())})
+    head = store.sha256_head("CAST(? AS VARCHAR) || CAST(s.customer_id AS VARCHAR)")
+    with store.staged(rows) as staged:
+        found = store.fetch_arrow(f'SELECT s.place, {head} < ? AS holdout FROM "{staged}" AS s ORDER BY s.place',
+                                  (prefix, f"{below:016x}"))
+    return pc.cast(found["holdout"], pa.bool_()).to_numpy(zero_copy_only=False)
 
 
 def audience_name(playbook: Playbook) -> str:
@@ -56,8 +81,9 @@ def audience_name(playbook: Playbook) -> str:
     return f"{membership.RESERVED_PREFIX}{playbook.name}"
 
 
-def candidates(store: Store, playbook: Playbook, as_of: date, dry_run: bool = False) -> list[Candidate]:
-    """The trigger's candidates as of ``as_of`` (before the condition and re-entry policy).
+def candidates(store: Store, playbook: Playbook, as_of: date, dry_run: bool = False) -> pa.Table:
+    """The trigger's candidates as of ``as_of`` (before the condition and re-entry policy), as
+    ``CANDIDATES`` (customer_id, occurrence) in customer order.
 
     An audience trigger brings the playbook's audience up to date (entering is the edge it fires
     on); with ``dry_run`` it only works out who would enter and writes nothing."""
@@ -69,39 +95,45 @@ def candidates(store: Store, playbook: Playbook, as_of: date, dry_run: bool = Fa
         else:
             membership.evaluate(store, name, trigger.rule, as_of)
             ids = membership.entered_on(store, name, as_of)
-        occurrence = _occurrence(playbook, as_of.isoformat())
-        return [Candidate(i, occurrence) for i in ids]
+        return _candidates(ids, _occurrence(playbook, as_of.isoformat()))
     if trigger.kind == "first_order":
         delay = trigger.delay_days
         if trigger.delay_from == "second_order_gap":  # measured on the data up to the day, at each run
             delay = second_order_gap_days(store, as_of, default=trigger.delay_days)
         day = as_of - timedelta(days=delay)
-        rows = store.fetchall("SELECT customer_id FROM purchases WHERE customer_id IS NOT NULL GROUP BY customer_id "
-                              "HAVING MIN(placed_at) >= ? AND MIN(placed_at) < ? ORDER BY customer_id",
-                              (_start(day), _start(day + timedelta(days=1))))
-        return [Candidate(int(c), "first-order") for (c,) in rows]
+        rows = store.fetch_arrow("SELECT customer_id FROM purchases WHERE customer_id IS NOT NULL GROUP BY customer_id "
+                                 "HAVING MIN(placed_at) >= ? AND MIN(placed_at) < ? ORDER BY customer_id",
+                                 (_start(day), _start(day + timedelta(days=1))))
+        return _candidates(rows["customer_id"], "first-order")
     if trigger.kind == "order":
         day = as_of - timedelta(days=trigger.delay_days)
-        rows = store.fetchall("SELECT DISTINCT customer_id, order_id FROM purchases WHERE customer_id IS NOT NULL "
-                              "AND placed_at >= ? AND placed_at < ? ORDER BY customer_id, order_id",
-                              (_start(day), _start(day + timedelta(days=1))))
-        return [Candidate(int(c), _occurrence(playbook, str(o))) for c, o in rows]
+        rows = store.fetch_arrow("SELECT DISTINCT customer_id, order_id FROM purchases WHERE customer_id IS NOT NULL "
+                                 "AND placed_at >= ? AND placed_at < ? ORDER BY customer_id, order_id",
+                                 (_start(day), _start(day + timedelta(days=1))))
+        orders = [_occurrence(playbook, str(o)) for o in rows["order_id"].to_pylist()]
+        return pa.table({"customer_id": pc.cast(rows["customer_id"], pa.int64()),
+                         "occurrence": pa.array(orders, pa.string())}, schema=CANDIDATES)
     if trigger.kind == "birthday":
         target = as_of + timedelta(days=trigger.days_before)
         days = [target.day]
         if target.month == 2 and target.day == 28 and not _leap(target.year):
             days.append(29)  # born on 29 February: celebrated on the 28th in other years
-        rows = store.fetchall("SELECT customer_id FROM customers WHERE birthday IS NOT NULL AND "
-                              "EXTRACT(month FROM birthday) = ? AND EXTRACT(day FROM birthday) IN "
-                              f"({', '.join('?' * len(days))}) ORDER BY customer_id", (target.month, *days))
-        occurrence = _occurrence(playbook, str(target.year))
-        return [Candidate(int(c), occurrence) for (c,) in rows]
+        rows = store.fetch_arrow("SELECT customer_id FROM customers WHERE birthday IS NOT NULL AND "
+                                 "EXTRACT(month FROM birthday) = ? AND EXTRACT(day FROM birthday) IN "
+                                 f"({', '.join('?' * len(days))}) ORDER BY customer_id", (target.month, *days))
+        return _candidates(rows["customer_id"], _occurrence(playbook, str(target.year)))
     # A schedule: on its days, everyone its rule matches.
     if (as_of - SCHEDULE_EPOCH).days % trigger.every_days:
-        return []
-    ids = matching(store, trigger.rule, as_of).order_by("customer_id").to_pandas()["customer_id"]
-    occurrence = _occurrence(playbook, as_of.isoformat())
-    return [Candidate(c, occurrence) for c in ids.astype("int64").tolist()]
+        return CANDIDATES.empty_table()
+    ids = matching(store, trigger.rule, as_of).order_by("customer_id").to_pyarrow()["customer_id"]
+    return _candidates(ids, _occurrence(playbook, as_of.isoformat()))
+
+
+def _candidates(ids, occurrence: str) -> pa.Table:
+    """``ids`` (an array or column of customer ids) under one occurrence."""
+    ids = pc.cast(ids if isinstance(ids, (pa.Array, pa.ChunkedArray)) else pa.array(ids), pa.int64())
+    return pa.table({"customer_id": ids, "occurrence": pa.array([occurrence] * len(ids), pa.string())},
+                    schema=CANDIDATES)
 
 
 def second_order_gap_days(store: Store, as_of: date | None = None, default: int = DEFAULT_SECOND_ORDER_GAP_DAYS) -> int:
@@ -137,34 +169,42 @@ def _leap(year: int) -> bool:
     return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
-def eligible(store: Store, playbook: Playbook, found: list[Candidate], as_of: date) -> list[Candidate]:
-    """``found`` less those the condition excludes, outside the active window, or barred by re-entry."""
-    if not found or not playbook.active_on(as_of):
-        return []
+def eligible(store: Store, playbook: Playbook, found: pa.Table, as_of: date) -> pa.Table:
+    """``found`` (``candidates``) less those the condition excludes, outside the active window, or
+    barred by re-entry, in the same order."""
+    if not found.num_rows or not playbook.active_on(as_of):
+        return CANDIDATES.empty_table()
     if playbook.condition is not None:
-        keep = set(matching(store, playbook.condition, as_of).to_pandas()["customer_id"].astype("int64"))
-        found = [c for c in found if c.customer_id in keep]
+        keep = matching(store, playbook.condition, as_of).to_pyarrow()["customer_id"]
+        found = found.filter(pc.is_in(found["customer_id"], value_set=pc.cast(keep, pa.int64()).combine_chunks()))
     days = playbook.reentry_days()
     if days is not None:
-        recent = {int(c) for (c,) in store.fetchall(
+        recent = store.fetch_arrow(
             "SELECT DISTINCT customer_id FROM enrolments WHERE playbook = ? AND enrolled_on > ? AND enrolled_on <= ?",
-            (playbook.name, as_of - timedelta(days=days), as_of))}
-        found = [c for c in found if c.customer_id not in recent]
-    taken = {(int(c), o) for c, o in store.fetchall(
-        "SELECT customer_id, occurrence FROM enrolments WHERE playbook = ?", (playbook.name,))}
-    return [c for c in found if (c.customer_id, c.occurrence) not in taken]
+            (playbook.name, as_of - timedelta(days=days), as_of))["customer_id"]
+        found = found.filter(pc.invert(pc.is_in(found["customer_id"],
+                                                value_set=pc.cast(recent, pa.int64()).combine_chunks())))
+    taken = store.fetch_arrow("SELECT customer_id, occurrence FROM enrolments WHERE playbook = ?", (playbook.name,))
+    if not taken.num_rows or not found.num_rows:
+        return found
+    # (customer, occurrence) pairs as one text each, to test membership column-wise.
+    def pairs(table: pa.Table) -> pa.Array:
+        return pc.binary_join_element_wise(pc.cast(table["customer_id"], pa.string()),
+                                           pc.cast(table["occurrence"], pa.string()), "\x1f")
+    return found.filter(pc.invert(pc.is_in(pairs(found), value_set=pairs(taken).combine_chunks())))
 
 
-def enrolment_rows(playbook: Playbook, pairs: list[tuple[Candidate, str]], as_of: date,
+def enrolment_rows(playbook: Playbook, found: pa.Table, holdout: np.ndarray, as_of: date,
                    run_id: int | None) -> pa.Table:
-    """The enrolments of (candidate, arm) ``pairs`` (``arms`` drew them) as the table ``write_enrolments`` writes."""
-    count = len(pairs)
+    """The enrolments of ``found`` (``eligible``) with their arms (``holdouts``) as the table
+    ``write_enrolments`` writes."""
+    count = found.num_rows
     return pa.table({
         "playbook": pa.array([playbook.name] * count, pa.string()),
-        "customer_id": pa.array([c.customer_id for c, _ in pairs], pa.int64()),
-        "occurrence": pa.array([c.occurrence for c, _ in pairs], pa.string()),
+        "customer_id": found["customer_id"],
+        "occurrence": found["occurrence"],
         "enrolled_on": pa.array([as_of] * count, pa.date32()),
-        "arm": pa.array([a for _, a in pairs], pa.string()),
+        "arm": pc.if_else(pa.array(holdout, pa.bool_()), HOLDOUT, TREATMENT),
         "holdout_share": pa.array([playbook.holdout_share] * count, pa.float64()),
         "goal_days": pa.array([playbook.goal_days] * count, pa.int64()),
         "run_id": pa.array([run_id] * count, pa.int64()),

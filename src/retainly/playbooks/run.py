@@ -180,14 +180,12 @@ class _Planner:
         store, as_of = self.store, self.as_of
         result = PlaybookRun(playbook.name)
         found = enrolment.eligible(store, playbook, enrolment.candidates(store, playbook, as_of, dry_run), as_of)
-        pairs = list(zip(found, enrolment.arms(playbook.name, [c.customer_id for c in found], playbook.holdout_share)))
-        if not dry_run and pairs:
-            self._enrolments.append(enrolment.enrolment_rows(playbook, pairs, as_of, run_id))
-        result.entered = len(pairs)
-        result.held_out = sum(1 for _, a in pairs if a == enrolment.HOLDOUT)
-        treated = [c for c, a in pairs if a == enrolment.TREATMENT]
-        fresh = pa.table({"customer_id": pa.array([c.customer_id for c in treated], pa.int64()),
-                          "occurrence": pa.array([c.occurrence for c in treated], pa.string())})
+        holdout = enrolment.holdouts(store, playbook.name, found["customer_id"].to_numpy(), playbook.holdout_share)
+        if not dry_run and found.num_rows:
+            self._enrolments.append(enrolment.enrolment_rows(playbook, found, holdout, as_of, run_id))
+        result.entered = found.num_rows
+        result.held_out = int(holdout.sum())
+        fresh = found.filter(pa.array(~holdout, pa.bool_()))
         self._due.append((playbook, result, planning.due_steps(store, playbook, fresh, as_of, self.settings.late_days)))
         return result
 

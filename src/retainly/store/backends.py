@@ -58,6 +58,11 @@ class Store:
         """A query's rows as an Arrow table, for callers that work on whole columns (no tuple per row)."""
         raise NotImplementedError
 
+    def sha256_head(self, text: str) -> str:
+        """SQL for the first 16 hex digits (8 bytes) of the SHA-256 of ``text``, an SQL text expression
+        (its UTF-8 bytes), lowercase, comparing bytewise with other hex text."""
+        raise NotImplementedError
+
     def changed(self, sql: str, params: Sequence[Any] | None = None) -> int:
         """Run an INSERT, UPDATE or DELETE; the number of rows it changed. (Cheaper than RETURNING,
         which on DuckDB makes a statement several times slower.)"""
@@ -234,6 +239,9 @@ class DuckDBStore(Store):
         except duckdb.Error:  # another transaction of this process is open: DuckDB checkpoints later
             pass
 
+    def sha256_head(self, text: str) -> str:
+        return f"SUBSTR(sha256({text}), 1, 16)"
+
     def fetch_arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         con = self.ibis.con
         return (con.execute(sql, params) if params is not None else con.execute(sql)).to_arrow_table()
@@ -295,6 +303,9 @@ class PostgresStore(Store):
             names = [column.name for column in cursor.description]
             rows = cursor.fetchall()
         return pa.table({name: pa.array([row[index] for row in rows]) for index, name in enumerate(names)})
+
+    def sha256_head(self, text: str) -> str:
+        return f"SUBSTR(encode(sha256(convert_to({text}, 'UTF8')), 'hex'), 1, 16) COLLATE \"C\""
 
     def changed(self, sql: str, params: Sequence[Any] | None = None) -> int:
         with self.ibis.con.cursor() as cursor:
