@@ -231,9 +231,11 @@ def claim_due(store: Store, now: datetime, claimed_by: str, channel: str, due: l
             f"SELECT key, attempts, payload FROM outbox WHERE {HELD}", (claimed_by,))}
     claimed = []
     for d in due:
-        found = held.pop(d.delivery.key, None)
+        key, playbook, step, customer_id, channel = d.delivery[:5]
+        found = held.pop(key, None)
         if found is not None:  # the stored count includes this claim; changed meanwhile only by another run
-            claimed.append(d.delivery._replace(payload=StoredPayload(found[1]), attempts=found[0] - 1))
+            # Built anew rather than by _replace, which costs three times as much (a window is 100,000 rows).
+            claimed.append(Delivery(key, playbook, step, customer_id, channel, StoredPayload(found[1]), found[0] - 1))
     if held:  # rows not asked for: read in full
         with _among(store, list(held)) as (among, listed):
             claimed += [_delivery(row, claimed=True) for row in store.fetchall(
