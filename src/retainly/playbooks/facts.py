@@ -99,7 +99,7 @@ class Facts:
 
     def context(self, positions: pa.Array) -> pa.Table:
         """What messages may say of the customers at ``positions`` (``CONTEXT``; all null where not found)."""
-        rows = self.table.take(positions)
+        rows = self.table.select([column for column in CONTEXT if column != "first_name"]).take(positions)
         name = rows["name"]
         found = pc.is_valid(positions)
         name = pc.if_else(found, pc.fill_null(name, ""), name)  # a known customer without a name: ""

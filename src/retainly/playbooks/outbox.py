@@ -134,9 +134,10 @@ def insert_rows(store: Store, rows: pa.Table) -> int:
     and was written again at the checkpoint (1.2 M rows: 7 s against 13 s)."""
     if not rows.num_rows:
         return 0
-    # In the order they will be claimed, so that a batch's rows may sit together. (DuckDB does not
-    # keep that order for one large insert: a claim batch's rows were found spread over the table.)
-    staged = rows.sort_by([("priority", "descending"), ("due_at", "ascending"), ("key", "ascending")])
+    # In key order: the key index is built fastest from sorted keys (900,000 rows: 4.7 s against
+    # 5.8 s shuffled), and a key starts with its playbook, so a claim batch (one playbook's rows in
+    # key order, mostly) sits together all the same.
+    staged = rows.sort_by([("key", "ascending")])
     column_list = ", ".join(staged.column_names)
     name = f"outbox_stage_{uuid.uuid4().hex[:12]}"
     with store.transaction():

@@ -98,14 +98,19 @@ class WeeklyCaps:
         if channel not in self.limits:
             return np.zeros(len(positions), bool)
         used = self._used[channel]
-        order = np.argsort(positions, kind="stable")
-        ranked = positions[order]
-        starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]]) if len(ranked) else np.zeros(0, np.int64)
-        rank = np.empty(len(positions), np.int64)
-        rank[order] = np.arange(len(ranked)) - np.repeat(starts, np.diff(np.r_[starts, len(ranked)]))
-        over = used[positions] + rank >= self.limits[channel]
+        over = used[positions] + earlier_alike(positions) >= self.limits[channel]
         used += np.bincount(positions, minlength=len(used))
         return over
+
+
+def earlier_alike(values: np.ndarray) -> np.ndarray:
+    """For each element, how many equal elements come before it (0, 1, 2, ... per value, in order)."""
+    order = np.argsort(values, kind="stable")
+    ranked = values[order]
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]]) if len(ranked) else np.zeros(0, np.int64)
+    earlier = np.empty(len(values), np.int64)
+    earlier[order] = np.arange(len(ranked)) - np.repeat(starts, np.diff(np.r_[starts, len(ranked)]))
+    return earlier
 
 
 class Outcome:

@@ -164,7 +164,7 @@ class _Planner:
         self.by_name = {p.name: p for p in playbooks}
         self._due: list[tuple[Playbook, PlaybookRun, pa.Table]] = []  # by priority, for ``plan_rows``
         self._reach: Facts | None = None  # the send-time checks' reads for the window being delivered
-        self._sent: Counter = Counter()
+        self._sent: dict[str, Counter] = {}  # channel -> customer -> marketing messages sent this week
         self._later = datetime.now(timezone.utc) + timedelta(days=1)
         self._enrolments: list[pa.Table] = []  # planned, written together by ``write``
         self._outbox: list[pa.Table] = []
@@ -241,14 +241,14 @@ class _Planner:
     def load_sent(self) -> None:
         """Each customer's marketing messages sent in the last seven days, per channel, read once
         before delivering; the gate counts this run's sends on top."""
-        self._sent = Counter()
+        self._sent = {}
         if not self.marketing:
             return
         for cid, channel, n in self.store.fetchall(
                 "SELECT customer_id, channel, COUNT(*) FROM outbox WHERE status = 'sent' AND finished_at > ? "
                 f"AND playbook IN ({', '.join('?' * len(self.marketing))}) GROUP BY customer_id, channel",
                 (utc(datetime.now() - timedelta(days=7)), *sorted(self.marketing))):
-            self._sent[(int(cid), channel)] = int(n)
+            self._sent.setdefault(channel, Counter())[int(cid)] = int(n)
 
     def prepare_gate(self, window: list) -> None:
         """Read the contacts, consents and suppressions of a window of due rows' customers at once,
@@ -262,29 +262,35 @@ class _Planner:
         """Checked again at send time, for a claimed batch: consent and suppression (``prepare_gate``'s
         reads for the window), and the weekly cap of sent marketing messages (``load_sent``, this
         run's sends included, in the batch's order). None sends a row."""
-        ids = np.fromiter((row.customer_id for row in rows), np.int64, len(rows))
+        if not rows:
+            return []
+        _, playbooks, _, customer_ids, channels, _, _ = zip(*rows)
+        ids = np.array(customer_ids, np.int64)
         reach = self._reach
         positions = None if reach is None else reach.positions(ids)
         if positions is None or pc.any(pc.is_null(positions)).as_py():  # not all in the window: read theirs
             reach = Facts.load(self.store, ids)
             positions = reach.positions(ids)
         decisions: list[tuple[str, object] | None] = [None] * len(rows)
-        marketing = [self.by_name[row.playbook].marketing if row.playbook in self.by_name else True for row in rows]
-        groups: dict[tuple[str, bool], list[int]] = {}
-        for index, row in enumerate(rows):
-            groups.setdefault((row.channel, marketing[index]), []).append(index)
-        for (channel, is_marketing), indexes in groups.items():
-            at = np.array(indexes, np.int64)
+        marketing = {name: self.by_name[name].marketing if name in self.by_name else True for name in set(playbooks)}
+        flags = np.fromiter(map(marketing.__getitem__, playbooks), bool, len(rows))
+        by_channel = np.array(channels, object)
+        for channel, is_marketing in sorted(set(zip(channels, map(marketing.__getitem__, playbooks)))):
+            at = np.flatnonzero((by_channel == channel) & (flags == is_marketing))  # in the batch's order
             reasons = reach.refusals(positions.take(pa.array(at)), channel, is_marketing)
+            refused = reasons != None  # noqa: E711 - element-wise over an object array
+            for index, reason in zip(at[refused].tolist(), reasons[refused].tolist()):
+                decisions[index] = ("suppressed", reason)
             limit = self.cap(channel) if is_marketing else None
-            sent = self._sent
-            for index, reason in zip(indexes, reasons.tolist()):
-                if reason is not None:
-                    decisions[index] = ("suppressed", reason)
-                elif limit is not None:
-                    key = (rows[index].customer_id, channel)
-                    if sent[key] >= limit:
-                        decisions[index] = ("defer", self._later)
-                    else:
-                        sent[key] += 1
+            if limit is None:
+                continue
+            # Sent in order while under the cap; a row deferred does not count.
+            open_ = at[~refused]
+            counter = self._sent.setdefault(channel, Counter())
+            whose = ids[open_]
+            before = np.fromiter((counter[c] for c in whose.tolist()), np.int64, len(whose))
+            sends = before + planning.earlier_alike(whose) < limit
+            counter.update(whose[sends].tolist())
+            for index in open_[~sends].tolist():
+                decisions[index] = ("defer", self._later)
         return decisions
