@@ -435,38 +435,27 @@ def test_consent_is_checked_again_at_send_time(shop, outbox_folder):
 
 
 # -- caps from the settings file -------------------------------------------------------------------
-def test_a_lower_email_cap_from_the_settings_file(store_url, tmp_path):
-    """With email_per_week = 1 Q gets only the abandoned cart (priority 90) now; the first-order
-    thank-you and the birthday wait."""
+@pytest.mark.parametrize("service, statuses, capped", [
+    # Q gets only the abandoned cart (priority 90) now; the first-order thank-you and the birthday wait.
+    (None, ("sent", "queued", "queued"), (0, 1, 1)),
+    # The cap is on marketing messages: with the cart a service message, Q gets it and the thank-you
+    # (60) now; the birthday (50) waits. (Before planning went columnar the service row took the
+    # cap's slot within a run.)
+    ("abandoned-cart", ("sent", "sent", "queued"), (0, 0, 1)),
+])
+def test_a_lower_email_cap_from_the_settings_file(store_url, tmp_path, service, statuses, capped):
+    """With email_per_week = 1, Q enters three playbooks by priority in one run."""
+    playbooks = ("abandoned-cart", "first-order-thanks", "birthday")
     ws = Workspace.open(store_url, settings=settings_file(tmp_path, "[actions]\nemail_per_week = 1\n"))
     try:
         names = load_shop(ws, write_shop(tmp_path / "shop"))
-        enable(ws, ["abandoned-cart", "first-order-thanks", "birthday"])
+        enable(ws, playbooks)
+        if service is not None:
+            ws.playbooks.edit(service, marketing=False)
         report = ws.playbooks.run(as_of=AS_OF)
         rows = outbox_rows(ws, names)
-        assert {p: rows[(p, "Q")]["status"] for p in ("abandoned-cart", "first-order-thanks", "birthday")} == \
-            {"abandoned-cart": "sent", "first-order-thanks": "queued", "birthday": "queued"}
-        assert {p.playbook: p.capped for p in report.playbooks} == \
-            {"abandoned-cart": 0, "first-order-thanks": 1, "birthday": 1}
-    finally:
-        ws.close()
-
-
-def test_service_messages_do_not_count_against_the_marketing_cap(store_url, tmp_path):
-    """The cap is on marketing messages. With email_per_week = 1 and the abandoned cart (priority 90)
-    made a service message, Q gets it and the first-order thank-you (60) now; the birthday (50) waits.
-    (Before planning went columnar the service row took the cap's slot within a run.)"""
-    ws = Workspace.open(store_url, settings=settings_file(tmp_path, "[actions]\nemail_per_week = 1\n"))
-    try:
-        names = load_shop(ws, write_shop(tmp_path / "shop"))
-        enable(ws, ["abandoned-cart", "first-order-thanks", "birthday"])
-        ws.playbooks.edit("abandoned-cart", marketing=False)
-        report = ws.playbooks.run(as_of=AS_OF)
-        rows = outbox_rows(ws, names)
-        assert {p: rows[(p, "Q")]["status"] for p in ("abandoned-cart", "first-order-thanks", "birthday")} == \
-            {"abandoned-cart": "sent", "first-order-thanks": "sent", "birthday": "queued"}
-        assert {p.playbook: p.capped for p in report.playbooks} == \
-            {"abandoned-cart": 0, "first-order-thanks": 0, "birthday": 1}
+        assert {p: rows[(p, "Q")]["status"] for p in playbooks} == dict(zip(playbooks, statuses))
+        assert {p.playbook: p.capped for p in report.playbooks} == dict(zip(playbooks, capped))
     finally:
         ws.close()
 
