@@ -7,7 +7,8 @@
 2. Each playbook's candidates (retainly.playbooks.enrol) are enrolled with their arm: the
    arm is drawn before consent and caps (intention to treat).
 3. Every step of a treatment enrolment that is due by the as-of date and not yet planned
-   becomes one outbox row under the key ``playbook/step/customer/occurrence``: queued for
+   becomes one outbox row (retainly.playbooks.planning, a column at a time, once every playbook
+   has enrolled) under the key ``playbook/step/customer/occurrence``: queued for
    the first channel the customer may be reached by, or recorded as suppressed (by reason)
    or skipped (the condition no longer holds, or the step is more than ``late_days`` late).
    A marketing row over the customer's weekly cap for its channel is deferred to the next
