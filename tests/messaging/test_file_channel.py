@@ -20,8 +20,6 @@ from retainly.messaging.channels import (
     delivery_record,
     make_channel,
     record_json,
-    record_lines,
-    sent_at_text,
     to_json,
 )
 from retainly.messaging.file_channel import FileChannel
@@ -77,19 +75,6 @@ def test_a_stored_payload_is_written_as_the_same_text_as_its_value(tmp_path, suf
     assert (tmp_path / f"stored{suffix}").read_bytes() == (tmp_path / f"values{suffix}").read_bytes()
     assert stored[0].payload == FIRST.payload and stored[0].payload["name"] == "Ольга"
     assert record_json(stored[1], FROZEN) == to_json(delivery_record(SECOND, FROZEN))
-
-
-def test_a_batch_of_stored_payloads_is_written_as_to_json_writes_each_record():
-    """``record_lines`` writes a batch's lines at once (Arrow strings): each the compact JSON of the
-    record as ``to_json`` writes it, for keys and names JSON must escape and ids of every size."""
-    odd = [Delivery('a"b\\c/1/9/x', "p\u0001q", 1, 2**62, "e\nmail", StoredPayload('{"t":"Ж"}'), 0),
-           Delivery("Ёлка/3/0/2024", "Ёлка", 3, 0, "file", StoredPayload("null"), 2),
-           *(d._replace(payload=StoredPayload(to_json(d.payload))) for d in (FIRST, SECOND))]
-    stamp = sent_at_text(FROZEN)
-    assert record_lines(odd, stamp) == [to_json(delivery_record(d, FROZEN) | {"payload": json.loads(d.payload.text)})
-                                        + "\n" for d in odd]
-    assert record_lines([FIRST], stamp) is None  # a payload given as a value: written one by one
-    assert record_lines([], stamp) == []
 
 
 def test_csv_header_written_into_an_existing_empty_file(tmp_path):

@@ -33,9 +33,6 @@ from decimal import Decimal
 from json.encoder import encode_basestring
 from typing import NamedTuple, Protocol
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
 from retainly.errors import InputError
 
 SENT, FAILED, RETRY = "sent", "failed", "retry"
@@ -152,44 +149,6 @@ def record_json(delivery: Delivery, sent_at: datetime | str) -> str:
     record["payload"] = None
     head, tail = to_json(record).split(',"payload":null,', 1)
     return f'{head},"payload":{delivery.payload.text},{tail}'
-
-
-_NEEDS_ESCAPE = r'[\x00-\x1f"\\]'  # what JSON escapes in a string; anything else is written as it is
-
-
-def json_strings(values: pa.ChunkedArray | pa.Array) -> pa.Array:
-    """Each value as JSON: null, or the string quoted (escaped as ``to_json`` does where needed)."""
-    values = pc.cast(values, pa.string())
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    quoted = pc.binary_join_element_wise('"', values, '"', "")
-    needs = pc.fill_null(pc.match_substring_regex(values, _NEEDS_ESCAPE), False)
-    if pc.any(needs).as_py():  # rare: quotes, backslashes, control characters
-        escaped = [encode_basestring(value) for value in pc.filter(values, needs).to_pylist()]
-        quoted = pc.replace_with_mask(quoted, needs, pa.array(escaped, pa.string()))
-    return pc.fill_null(quoted, "null")
-
-
-def record_lines(deliveries: list[Delivery], sent_at: str) -> list[str] | None:
-    """``record_json`` of each of ``deliveries`` and a line end, written for the batch at once as
-    Arrow strings (a file channel appends a million in a big run); None unless every payload is
-    stored text and every step and customer id an int, as the outbox's rows are (then write them
-    one by one)."""
-    if not deliveries:
-        return []
-    keys, playbooks, steps, customer_ids, channels, payloads, _ = zip(*deliveries)
-    if not (all(type(p) is StoredPayload for p in payloads) and all(type(s) is int for s in steps)
-            and all(type(c) is int for c in customer_ids)):
-        return None
-    lines = pc.binary_join_element_wise(
-        '{"key":', json_strings(pa.array(keys, pa.string())),
-        ',"playbook":', json_strings(pa.array(playbooks, pa.string())),
-        ',"step":', pc.cast(pa.array(steps, pa.int64()), pa.string()),
-        ',"customer_id":', pc.cast(pa.array(customer_ids, pa.int64()), pa.string()),
-        ',"channel":', json_strings(pa.array(channels, pa.string())),
-        ',"payload":', pa.array([p.text for p in payloads], pa.string()),
-        f',"sent_at":{encode_basestring(sent_at)}}}\n', "")
-    return lines.to_pylist()
 
 
 def payload_json(payload: Mapping) -> str:

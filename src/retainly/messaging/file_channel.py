@@ -47,7 +47,6 @@ from retainly.messaging.channels import (
     one_line,
     payload_json,
     record_json,
-    record_lines,
     sent_at_text,
     utc_now,
 )
@@ -99,15 +98,11 @@ class FileChannel:
         outcomes: list[Outcome | None] = [None] * len(deliveries)
         lines: list[tuple[int, str]] = []
         sent_at = sent_at_text(self._clock())  # one time for the batch, written once
-        whole = record_lines(deliveries, sent_at) if self.format == ".jsonl" else None
-        if whole is not None:  # the outbox's rows: every line written at once
-            lines = list(enumerate(whole))
-        else:
-            for index, delivery in enumerate(deliveries):
-                try:
-                    lines.append((index, self._line(delivery, sent_at)))
-                except (TypeError, ValueError) as error:
-                    outcomes[index] = Outcome(FAILED, one_line(f"payload is not JSON: {error}"))
+        for index, delivery in enumerate(deliveries):
+            try:
+                lines.append((index, self._line(delivery, sent_at)))
+            except (TypeError, ValueError) as error:
+                outcomes[index] = Outcome(FAILED, one_line(f"payload is not JSON: {error}"))
         already, appended = Outcome(SENT, f"already in {self.path}"), Outcome(SENT, f"appended to {self.path}")
         with self._locked():
             self._catch_up()

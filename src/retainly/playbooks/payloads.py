@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 
-from retainly.messaging.channels import json_strings, to_json
+from retainly.messaging.channels import to_json
 from retainly.playbooks.definition import Playbook, Step
 
 TEMPLATES = SandboxedEnvironment(autoescape=False)
@@ -79,8 +79,8 @@ class StepPayloads:
             hit_and_run = pc.fill_null(pc.equal(context["buyer_type"], "hit_and_run"), False)
             offer = pc.if_else(hit_and_run, self._withheld, self._offered)
         return pc.binary_join_element_wise(
-            self._head, json_strings(context["customer"]), ',"name":', json_strings(context["name"]),
-            ',"email":', json_strings(context["email"]), ',"phone":', json_strings(context["phone"]), self._middle,
+            self._head, _json_strings(context["customer"]), ',"name":', _json_strings(context["name"]),
+            ',"email":', _json_strings(context["email"]), ',"phone":', _json_strings(context["phone"]), self._middle,
             subject, ',"text":', _rendered_json(step.text, context), offer, self._tail, "")
 
 
@@ -110,3 +110,19 @@ def _rendered_json(text: str, context: pa.Table):
     values = zip(*(column.take(pa.array(first)).to_pylist() for column in columns))
     rendered = pa.array([_value(_rendered(text, tuple(zip(names, row)))) for row in values], pa.string())
     return rendered.take(pa.array(codes.reshape(-1)))
+
+
+_NEEDS_ESCAPE = r'[\x00-\x1f"\\]'  # what JSON escapes in a string; anything else is written as it is
+
+
+def _json_strings(values: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """Each value as JSON: null, or the string quoted (escaped as ``to_json`` does where needed)."""
+    values = pc.cast(values, pa.string())
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    quoted = pc.binary_join_element_wise('"', values, '"', "")
+    needs = pc.fill_null(pc.match_substring_regex(values, _NEEDS_ESCAPE), False)
+    if pc.any(needs).as_py():  # rare: quotes, backslashes, control characters
+        escaped = [encode_basestring(value) for value in pc.filter(values, needs).to_pylist()]
+        quoted = pc.replace_with_mask(quoted, needs, pa.array(escaped, pa.string()))
+    return pc.fill_null(quoted, "null")
