@@ -187,7 +187,8 @@ def eligible(store: Store, playbook: Playbook, found: pa.Table, as_of: date) -> 
     taken = store.fetch_arrow("SELECT customer_id, occurrence FROM enrolments WHERE playbook = ?", (playbook.name,))
     if not taken.num_rows or not found.num_rows:
         return found
-    # (customer, occurrence) pairs as one text each, to test membership column-wise.
+    # (customer, occurrence) pairs as one text each, to test membership column-wise; a customer id is
+    # digits only, so the first separator always splits a pair where it was joined.
     def pairs(table: pa.Table) -> pa.Array:
         return pc.binary_join_element_wise(pc.cast(table["customer_id"], pa.string()),
                                            pc.cast(table["occurrence"], pa.string()), "\x1f")
