@@ -169,14 +169,22 @@ def _leap(year: int) -> bool:
     return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
-def eligible(store: Store, playbook: Playbook, found: pa.Table, as_of: date) -> pa.Table:
-    """``found`` (``candidates``) less those the condition excludes, outside the active window, or
-    barred by re-entry, in the same order."""
+def condition_holds(store: Store, playbook: Playbook, as_of: date) -> np.ndarray | None:
+    """The customers ``playbook``'s condition matches as of ``as_of`` (None: it has no condition)."""
+    if playbook.condition is None:
+        return None
+    found = matching(store, playbook.condition, as_of).to_pyarrow()["customer_id"]
+    return pc.cast(found, pa.int64()).to_numpy()
+
+
+def eligible(store: Store, playbook: Playbook, found: pa.Table, as_of: date,
+             holds: np.ndarray | None = None) -> pa.Table:
+    """``found`` (``candidates``) less those the condition excludes (``holds``, ``condition_holds``),
+    outside the active window, or barred by re-entry, in the same order."""
     if not found.num_rows or not playbook.active_on(as_of):
         return CANDIDATES.empty_table()
-    if playbook.condition is not None:
-        keep = matching(store, playbook.condition, as_of).to_pyarrow()["customer_id"]
-        found = found.filter(pc.is_in(found["customer_id"], value_set=pc.cast(keep, pa.int64()).combine_chunks()))
+    if holds is not None:
+        found = found.filter(pc.is_in(found["customer_id"], value_set=pa.array(holds, pa.int64())))
     days = playbook.reentry_days()
     if days is not None:
         recent = store.fetch_arrow(

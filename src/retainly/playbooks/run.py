@@ -36,7 +36,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from retainly.audiences import membership
-from retainly.audiences.compile import matching
 from retainly.collector import collector_paused
 from retainly.errors import InputError
 from retainly.playbooks import delivery, outbox, planning
@@ -163,7 +162,7 @@ class _Planner:
         self.store, self.as_of, self.moment, self.settings = store, as_of, moment, settings
         self.marketing = {p.name for p in playbooks if p.marketing}
         self.by_name = {p.name: p for p in playbooks}
-        self._due: list[tuple[Playbook, PlaybookRun, pa.Table]] = []  # by priority, for ``plan_rows``
+        self._due: list[tuple] = []  # (playbook, report, condition's customers, due steps) by priority
         self._reach: Facts | None = None  # the send-time checks' reads for the window being delivered
         self._sent: dict[str, Counter] = {}  # channel -> customer -> marketing messages sent this week
         self._later = datetime.now(timezone.utc) + timedelta(days=1)
@@ -180,35 +179,35 @@ class _Planner:
                              "key; rename the playbook", parameter="playbook")
         store, as_of = self.store, self.as_of
         result = PlaybookRun(playbook.name)
-        found = enrolment.eligible(store, playbook, enrolment.candidates(store, playbook, as_of, dry_run), as_of)
+        holds = enrolment.condition_holds(store, playbook, as_of)  # read once: enrolment and steps alike
+        found = enrolment.eligible(store, playbook, enrolment.candidates(store, playbook, as_of, dry_run), as_of,
+                                   holds)
         holdout = enrolment.holdouts(store, playbook.name, found["customer_id"].to_numpy(), playbook.holdout_share)
         if not dry_run and found.num_rows:
             self._enrolments.append(enrolment.enrolment_rows(playbook, found, holdout, as_of, run_id))
         result.entered = found.num_rows
         result.held_out = int(holdout.sum())
         fresh = found.filter(pa.array(~holdout, pa.bool_()))
-        self._due.append((playbook, result, planning.due_steps(store, playbook, fresh, as_of, self.settings.late_days)))
+        self._due.append((playbook, result, holds,
+                          planning.due_steps(store, playbook, fresh, as_of, self.settings.late_days)))
         return result
 
     def plan_rows(self, dry_run: bool, run_id: int | None) -> None:
         """The outbox rows of every planned playbook's due steps, counted into its report, in the order
         the playbooks were planned (by priority, for the caps); the customers' facts read once for all."""
         due, self._due = self._due, []
-        if not any(found.num_rows for _, _, found in due):
+        if not any(found.num_rows for *_, found in due):
             return
-        facts = Facts.load(self.store, np.concatenate([found["customer_id"].to_numpy() for _, _, found in due]),
+        facts = Facts.load(self.store, np.concatenate([found["customer_id"].to_numpy() for *_, found in due]),
                            self.as_of)
         caps = planning.WeeklyCaps(facts, {channel: self.cap(channel) for channel in CAPPED_CHANNELS}).load(
             self.store, utc(self.moment - timedelta(days=7)), self.marketing)
         now_due = utc(out_of_quiet_hours(self.moment, self.settings))
         capped_due = utc(out_of_quiet_hours(datetime.combine(self.moment.date() + timedelta(days=1),
                                                              time(self.settings.quiet_end_hour)), self.settings))
-        for playbook, result, found in due:
+        for playbook, result, holds, found in due:
             if not found.num_rows:
                 continue
-            holds = None
-            if playbook.condition is not None:
-                holds = matching(self.store, playbook.condition, self.as_of).to_pyarrow()["customer_id"].to_numpy()
             rows, outcome = planning.outbox_rows(playbook, found, facts, holds, caps, self.as_of,
                                                  self.settings.late_days, now_due, capped_due, not dry_run)
             result.planned, result.capped = outcome.planned, outcome.capped
