@@ -122,10 +122,13 @@ class ImportJobs:
             try:
                 self._run(job_id)
             finally:
-                with self._lock:
-                    folder = self._folders.pop(job_id, None)
-                if folder is not None:
-                    shutil.rmtree(folder, ignore_errors=True)
+                self._drop_upload(job_id)
+
+    def _drop_upload(self, job_id: str) -> None:
+        with self._lock:
+            folder = self._folders.pop(job_id, None)
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def _update(self, job_id: str, **changes) -> None:
         with self._lock:
@@ -156,6 +159,8 @@ class ImportJobs:
                          reject_examples=list(result.reject_examples))
 
     def _finish(self, job_id: str, **changes) -> None:
+        # The upload goes before the job reads as finished: a client that sees it done sees it tidied.
+        self._drop_upload(job_id)
         with self._lock:
             self._jobs[job_id] = replace(self._jobs[job_id], finished_at=_now(), **changes)
             finished = [key for key, job in self._jobs.items() if job.finished_at is not None]
