@@ -12,7 +12,7 @@ The CLI, the API, the report and notebooks call the services; none of them holds
 
 Each domain is one attribute, made on first use: ``data``, ``schema``, ``measures``, ``rfm``,
 ``predictions``, ``lifecycle``, ``insights``, ``customers``, ``reports``, ``audiences``,
-``playbooks``, ``keys`` (API keys), ``users`` (the web app's), ``sites`` (the site snippet's keys),
+``playbooks``, ``keys`` (API keys), ``users`` (the web app's), ``sites`` (the site snippet's keys), ``email`` (the links in messages),
 ``events`` (events sent as they happen);
 the graph of stored
 results is ``derived``. A new domain is one more attribute here and a module in ``services/``.
@@ -42,6 +42,7 @@ from retainly.store.backends import Store, connect
 if TYPE_CHECKING:
     from retainly.services.access import AccessService
     from retainly.services.audiences import AudienceService
+    from retainly.services.email import EmailService
     from retainly.services.events import EventService
     from retainly.services.playbooks import PlaybookService
     from retainly.services.sites import SiteService
@@ -177,6 +178,12 @@ class Workspace:
         from retainly.services.sites import SiteService
 
         return SiteService(self)
+
+    @cached_property
+    def email(self) -> EmailService:
+        from retainly.services.email import EmailService
+
+        return EmailService(self)
 
     @cached_property
     def events(self) -> EventService:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from json.encoder import encode_basestring
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from retainly.errors import InputError
 
@@ -180,16 +180,17 @@ def one_line(text: str, limit: int = 200) -> str:
 
 
 # -- building channels from settings -----------------------------------------------------------
-KINDS = ("webhook", "file")
+KINDS = ("webhook", "file", "smtp")
 _WEBHOOK_NUMBERS = {"timeout": float, "retries": int, "backoff": float, "max_backoff": float}
 
 
-def make_channel(name: str, options: dict) -> Channel:
+def make_channel(name: str, options: dict, links: Callable[[], Any] | None = None) -> Channel:
     """The channel ``name`` built from its settings ``options`` (a settings-file section).
 
     ``webhook``: ``url`` and ``secret`` required; ``timeout``, ``retries``, ``backoff``,
-    ``max_backoff`` optional. ``file``: ``path`` required. Another channel name (such as
-    ``sms``) may be a webhook or a file by naming its ``kind``: ``{"kind": "webhook", ...}``.
+    ``max_backoff`` optional. ``file``: ``path`` required. ``smtp``: see
+    retainly.messaging.smtp_channel.from_settings; ``links`` gives it the store's link signer.
+    Another channel name (such as ``sms``) may be any kind by naming it: ``{"kind": "webhook", ...}``.
     """
     options = dict(options or {})
     kind = options.pop("kind", name)
@@ -200,6 +201,14 @@ def make_channel(name: str, options: dict) -> Channel:
             else f"channel {name!r}: unknown `kind` {kind!r}; use {' or '.join(KINDS)}",
             parameter="kind",
         )
+    if kind == "smtp":
+        from retainly.messaging.smtp_channel import NUMBER_OPTIONS, TEXT_OPTIONS, from_settings
+
+        if links is None:
+            raise InputError(f"channel {name!r}: an smtp channel signs its unsubscribe links with the store's "
+                             "secret; build it through the workspace (ws.playbooks)", parameter="kind")
+        _known_options(name, options, {*TEXT_OPTIONS, *NUMBER_OPTIONS})
+        return from_settings(name, options, links(), _number)
     if kind == "webhook":
         from retainly.messaging.webhook import WebhookChannel
 
@@ -235,5 +244,5 @@ def _number(name: str, key: str, value, kind: type):
     if kind is int and not (whole and value >= 0):
         raise InputError(f"channel {name!r}: `{key}` must be a whole number >= 0, not {value!r}", parameter=key)
     if kind is float and not ((whole or isinstance(value, float)) and math.isfinite(value) and value > 0):
-        raise InputError(f"channel {name!r}: `{key}` must be a number of seconds > 0, not {value!r}", parameter=key)
+        raise InputError(f"channel {name!r}: `{key}` must be a number > 0, not {value!r}", parameter=key)
     return kind(value)

@@ -108,3 +108,21 @@ def suppress(store: Store, customer_id: int, channel: str, reason: str, source: 
         store.execute("DELETE FROM suppressions WHERE customer_id = ? AND channel = ?", (customer_id, channel))
         store.execute("INSERT INTO suppressions (customer_id, channel, reason, source, created_at) "
                       "VALUES (?, ?, ?, ?, ?)", (customer_id, channel, reason, source, at or datetime.now()))
+
+
+def unsubscribe(store: Store, customer_id: int, source: str, at: datetime | None = None) -> bool:
+    """Suppress a customer's email for good as ``unsubscribed``, unless a suppression already
+    covers it (an earlier unsubscribe, a bounce, an erasure: the first reason stands); whether
+    this added one. Idempotent: a repeated click or a mail client's retry changes nothing."""
+    with store.transaction():
+        if email_suppressed(store, customer_id):
+            return False
+        return store.changed("INSERT INTO suppressions (customer_id, channel, reason, source, created_at) "
+                             "VALUES (?, 'email', 'unsubscribed', ?, ?) ON CONFLICT DO NOTHING",
+                             (customer_id, source, at or datetime.now())) > 0
+
+
+def email_suppressed(store: Store, customer_id: int) -> bool:
+    """Whether a suppression covers the customer's email (on ``email`` or ``all``)."""
+    return bool(store.fetchall("SELECT 1 FROM suppressions WHERE customer_id = ? AND channel IN ('email', 'all')",
+                               (customer_id,)))

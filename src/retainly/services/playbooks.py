@@ -11,8 +11,9 @@ from pathlib import Path
 
 from retainly.audiences.fields import CATALOG
 from retainly.errors import InputError
-from retainly.messaging.channels import make_channel
+from retainly.messaging.channels import KINDS, make_channel
 from retainly.messaging.consent import suppress
+from retainly.messaging.links import LinkSigner
 from retainly.playbooks import outbox, saved
 from retainly.playbooks.definition import Playbook, from_json, to_json
 from retainly.playbooks.enrol import HOLDOUT
@@ -126,9 +127,9 @@ class PlaybookService(Service):
             folder = Path(OUTBOX_FOLDER.value())
             folder.mkdir(parents=True, exist_ok=True)
             options = {"kind": "file", "path": str(folder / f"{name}.jsonl")}
-        elif "kind" not in options and name not in ("webhook", "file"):
-            options = {**options, "kind": "webhook" if "url" in options else "file"}
-        return make_channel(name, options)
+        elif "kind" not in options and name not in KINDS:
+            options = {**options, "kind": "smtp" if "host" in options else "webhook" if "url" in options else "file"}
+        return make_channel(name, options, links=lambda: LinkSigner.of(self.store))
 
     def outbox(self, status: str | None = None, playbook: str | None = None, limit: int = 100) -> list[OutboxItem]:
         """Outbox rows, newest first."""
