@@ -238,6 +238,7 @@ class ActionSettings:
     quiet_end_hour: int = 9  # ... to this one (the shop's local time); equal hours: no quiet hours
     late_days: int = 7  # a step more than this many days overdue (runs stopped a while) is skipped
     lease_seconds: int = 900  # a delivery claimed longer ago than this by a crashed run is "unknown"
+    soft_bounce_limit: int = 3  # soft bounces of a customer's email that suppress it (docs/email.md)
 
 
 def _action_settings(section: dict, where: str) -> ActionSettings:

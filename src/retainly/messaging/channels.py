@@ -184,12 +184,14 @@ KINDS = ("webhook", "file", "smtp")
 _WEBHOOK_NUMBERS = {"timeout": float, "retries": int, "backoff": float, "max_backoff": float}
 
 
-def make_channel(name: str, options: dict, links: Callable[[], Any] | None = None) -> Channel:
+def make_channel(name: str, options: dict, links: Callable[[], Any] | None = None,
+                 refused: Callable[[Delivery, str, str], None] | None = None) -> Channel:
     """The channel ``name`` built from its settings ``options`` (a settings-file section).
 
     ``webhook``: ``url`` and ``secret`` required; ``timeout``, ``retries``, ``backoff``,
     ``max_backoff`` optional. ``file``: ``path`` required. ``smtp``: see
-    retainly.messaging.smtp_channel.from_settings; ``links`` gives it the store's link signer.
+    retainly.messaging.smtp_channel.from_settings; ``links`` gives it the store's link signer,
+    ``refused`` hears of each address its server refuses (retainly.messaging.bounces.at_send).
     Another channel name (such as ``sms``) may be any kind by naming it: ``{"kind": "webhook", ...}``.
     """
     options = dict(options or {})
@@ -208,7 +210,7 @@ def make_channel(name: str, options: dict, links: Callable[[], Any] | None = Non
             raise InputError(f"channel {name!r}: an smtp channel signs its unsubscribe links with the store's "
                              "secret; build it through the workspace (ws.playbooks)", parameter="kind")
         _known_options(name, options, {*TEXT_OPTIONS, *NUMBER_OPTIONS})
-        return from_settings(name, options, links(), _number)
+        return from_settings(name, options, links(), _number, refused)
     if kind == "webhook":
         from retainly.messaging.webhook import WebhookChannel
 

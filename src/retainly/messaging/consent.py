@@ -110,16 +110,19 @@ def suppress(store: Store, customer_id: int, channel: str, reason: str, source: 
                       "VALUES (?, ?, ?, ?, ?)", (customer_id, channel, reason, source, at or datetime.now()))
 
 
-def unsubscribe(store: Store, customer_id: int, source: str, at: datetime | None = None) -> bool:
-    """Suppress a customer's email for good as ``unsubscribed``, unless a suppression already
-    covers it (an earlier unsubscribe, a bounce, an erasure: the first reason stands); whether
-    this added one. Idempotent: a repeated click or a mail client's retry changes nothing."""
+def suppress_email(store: Store, customer_id: int, reason: str, source: str, at: datetime | None = None) -> bool:
+    """Suppress a customer's email for good (``reason``: unsubscribed, bounced, complained), unless
+    a suppression already covers it (an earlier unsubscribe, a bounce, an erasure: the first
+    reason stands); whether this added one. Idempotent: a repeated click, a mail client's retry
+    or a bounce report read twice changes nothing."""
+    if reason not in REASONS:
+        raise InputError(f"suppression reason {reason!r} is unknown; use one of {', '.join(REASONS)}")
     with store.transaction():
         if email_suppressed(store, customer_id):
             return False
         return store.changed("INSERT INTO suppressions (customer_id, channel, reason, source, created_at) "
-                             "VALUES (?, 'email', 'unsubscribed', ?, ?) ON CONFLICT DO NOTHING",
-                             (customer_id, source, at or datetime.now())) > 0
+                             "VALUES (?, 'email', ?, ?, ?) ON CONFLICT DO NOTHING",
+                             (customer_id, reason, source, at or datetime.now())) > 0
 
 
 def email_suppressed(store: Store, customer_id: int) -> bool:

@@ -4,7 +4,8 @@
 
 * the server accepted the message (250 after DATA): ``sent``, with the server's answer;
 * it refused for good (a 5xx to MAIL, RCPT or DATA): ``failed``, with its answer; a row whose
-  message cannot be built (no address, a malformed one, bigger than ``max_bytes``) too;
+  message cannot be built (no address, a malformed one, bigger than ``max_bytes``) too. A 5xx
+  to RCPT TO is the address refused: ``refused`` hears of it, to treat it as a bounce;
 * it could not take it now (a 4xx, no connection, a connection dropped *before* the message
   went out): tried again up to ``retries`` times within the call, ``backoff * 2**i`` seconds
   apart, then ``retry`` for a later run;
@@ -52,7 +53,11 @@ class _Transient(Exception):
 
 
 class _Refused(Exception):
-    """Refused for good: a 5xx."""
+    """Refused for good: a 5xx (``recipient``: to RCPT TO, the address itself refused)."""
+
+    def __init__(self, said: str, recipient: bool = False):
+        super().__init__(said)
+        self.recipient = recipient
 
 
 class SmtpChannel:
@@ -64,7 +69,8 @@ class SmtpChannel:
                  security: str = "starttls", username: str | None = None, password: str | None = None,
                  timeout: float = 30.0, retries: int = 2, backoff: float = 1.0, per_second: float | None = None,
                  max_bytes: int = MAX_BYTES, envelope_from: str | None = None, clock: Clock = utc_now,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep,
+                 refused: Callable[[Delivery, str, str], None] | None = None):
         self.name, self.host, self.security = name, host, security
         self.port = port or DEFAULT_PORTS[security]
         self.sender, self.links = sender, links
@@ -73,6 +79,7 @@ class SmtpChannel:
         self.per_second, self.max_bytes = per_second, max_bytes
         self.envelope_from = envelope_from or _address_of(sender.from_address)
         self._clock, self._sleep = clock, sleep
+        self._refused = refused  # told (delivery, address, the server's answer) when RCPT TO gets a 5xx
         self._smtp: smtplib.SMTP | None = None
         self._last_sent = 0.0
 
@@ -91,6 +98,8 @@ class SmtpChannel:
             try:
                 return Outcome(SENT, self._send(address, raw))
             except _Refused as exc:
+                if exc.recipient and self._refused is not None:
+                    self._refused(delivery, address, one_line(str(exc)))
                 return Outcome(FAILED, one_line(str(exc)))
             except _Transient as exc:
                 last = one_line(str(exc))
@@ -116,7 +125,7 @@ class SmtpChannel:
         try:
             smtp = self._connection()
             self._expect(smtp, smtp.mail(self.envelope_from), "MAIL FROM")
-            self._expect(smtp, smtp.rcpt(address), "RCPT TO", accepted=(250, 251))
+            self._expect(smtp, smtp.rcpt(address), "RCPT TO", accepted=(250, 251), recipient=True)
             code, answer = smtp.docmd("DATA")
             if code != 354:
                 self._expect(smtp, (code, answer), "DATA")
@@ -139,7 +148,8 @@ class SmtpChannel:
         self._last_sent = time.monotonic()
         return f"{code} {_text(answer)}"
 
-    def _expect(self, smtp: smtplib.SMTP, reply: tuple[int, bytes], what: str, accepted=(250,)) -> None:
+    def _expect(self, smtp: smtplib.SMTP, reply: tuple[int, bytes], what: str, accepted=(250,),
+                recipient: bool = False) -> None:
         code, answer = reply
         if code in accepted:
             return
@@ -148,7 +158,9 @@ class SmtpChannel:
         except (*_CONNECTION_ERRORS, smtplib.SMTPException):
             self._drop()
         said = f"{what}: {code} {_text(answer)}"
-        raise (_Refused if 500 <= code < 600 else _Transient)(said)
+        if 500 <= code < 600:
+            raise _Refused(said, recipient)
+        raise _Transient(said)
 
     def _connection(self) -> smtplib.SMTP:
         if self._smtp is None:
@@ -205,7 +217,8 @@ NUMBER_OPTIONS = {"port": int, "timeout": float, "retries": int, "backoff": floa
                   "max_bytes": int}
 
 
-def from_settings(name: str, options: dict, links: LinkSigner, number: Callable) -> SmtpChannel:
+def from_settings(name: str, options: dict, links: LinkSigner, number: Callable,
+                  refused: Callable[[Delivery, str, str], None] | None = None) -> SmtpChannel:
     """The channel of a ``[channels.<name>]`` section of ``kind = "smtp"`` (docs/email.md)."""
     for key in TEXT_OPTIONS:
         if key in options and not (isinstance(options[key], str) and options[key].strip()):
@@ -235,7 +248,7 @@ def from_settings(name: str, options: dict, links: LinkSigner, number: Callable)
                       (("username_env", "RETAINLY_SMTP_USER"), ("password_env", "RETAINLY_SMTP_PASSWORD")))
     envelope = options.get("envelope_from") and _checked_address(name, "envelope_from", options["envelope_from"])
     return SmtpChannel(options["host"].strip(), sender, links, name=name, security=security, username=user,
-                       password=password, envelope_from=envelope, **numbers)
+                       password=password, envelope_from=envelope, refused=refused, **numbers)
 
 
 def _checked_address(name: str, key: str, text: str, display: bool = False) -> str:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from retainly.results.base import Result
 
-@dataclass(frozen=True)
-class UnsubscribeLink:
+
+@dataclass(frozen=True, kw_only=True)
+class UnsubscribeLink(Result):
     """A valid unsubscribe link: whose it is (never shown: the page names no one) and its state."""
 
     customer_id: int
@@ -14,3 +16,18 @@ class UnsubscribeLink:
     playbook: str
     already_unsubscribed: bool
     shop_name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class BouncesRead(Result):
+    """A bounce mailbox read: its emails, the reports in them, and what was done."""
+
+    emails: int  # emails read from the export
+    other_emails: int  # not a bounce or complaint report (an auto-reply, a customer's answer)
+    reports: int  # failed recipients and complaints found
+    already_read: int  # reports kept before (the same export read again)
+    not_matched: int  # reports naming no message or customer of this store
+    bounces: int  # hard bounces: the address does not exist (5.1.x) or is disabled (5.2.1)
+    soft_bounces: int
+    complaints: int
+    suppressed: int  # customers whose email was suppressed by this reading

@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 from contextlib import ExitStack
 from dataclasses import fields
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from retainly.audiences.fields import CATALOG
 from retainly.errors import InputError
+from retainly.messaging.bounces import at_send
 from retainly.messaging.channels import KINDS, make_channel
 from retainly.messaging.consent import suppress
 from retainly.messaging.links import LinkSigner
@@ -129,7 +130,10 @@ class PlaybookService(Service):
             options = {"kind": "file", "path": str(folder / f"{name}.jsonl")}
         elif "kind" not in options and name not in KINDS:
             options = {**options, "kind": "smtp" if "host" in options else "webhook" if "url" in options else "file"}
-        return make_channel(name, options, links=lambda: LinkSigner.of(self.store))
+        # A recipient the mail server refuses while sending is a bounce at once (docs/email.md).
+        refused = at_send(self.store, self.settings.actions.soft_bounce_limit,
+                          lambda: datetime.now(UTC).replace(tzinfo=None, microsecond=0))
+        return make_channel(name, options, links=lambda: LinkSigner.of(self.store), refused=refused)
 
     def outbox(self, status: str | None = None, playbook: str | None = None, limit: int = 100) -> list[OutboxItem]:
         """Outbox rows, newest first."""

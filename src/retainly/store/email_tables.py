@@ -1,24 +1,39 @@
-"""Migration 17: the secrets that sign the links in messages (unsubscribe, and later tracking).
+"""Migration 17: email's own tables: the secrets that sign the links in messages, and what
+became of messages after they left (bounces, complaints, unsubscribes, later opens and clicks).
 
 Kept apart from retainly.store.migrations only for size; it is one of MIGRATIONS and frozen
 the same way once released. The sender (`retainly run`) and the server that answers the links
 (`retainly serve`) read the same store, so keeping the secret there needs no setting shared by
 hand. A token names the version of the secret that signed it: a new version can be added to
 rotate, and links already in mailboxes keep working (an unsubscribe link must work forever).
+
+A message event is written once: its id is made from what it is (a bounce report read twice,
+from the same mailbox export, is one event).
 """
 
 from __future__ import annotations
 
 from retainly.store.migration_type import Migration
 
-V17_LINK_SECRETS = Migration(
+V17_EMAIL = Migration(
     17,
-    "the secrets that sign the links in messages (one-click unsubscribe), by version",
+    "email: the secrets that sign the links in messages, by version; events of messages sent (bounces, "
+    "complaints, unsubscribes)",
     (
         """CREATE TABLE link_secrets (
             version INTEGER PRIMARY KEY,
             secret TEXT NOT NULL,
             created_at TIMESTAMP NOT NULL
         )""",
+        """CREATE TABLE message_events (
+            event_id TEXT PRIMARY KEY,
+            message_key TEXT,
+            customer_id BIGINT,
+            kind TEXT NOT NULL,
+            detail TEXT,
+            occurred_at TIMESTAMP NOT NULL,
+            recorded_at TIMESTAMP NOT NULL
+        )""",
+        "CREATE INDEX message_events_by_customer ON message_events (customer_id, kind)",
     ),
 )

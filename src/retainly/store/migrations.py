@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from retainly.store.access_tables import V13_API_KEYS
 from retainly.store.action_tables import V11_ACTIONS
-from retainly.store.email_tables import V17_LINK_SECRETS
+from retainly.store.email_tables import V17_EMAIL
 from retainly.store.event_tables import V14_EVENT_KEYS
 from retainly.store.migration_type import Migration
 from retainly.store.site_tables import V16_SITE_KEYS
@@ -398,7 +398,7 @@ _V12_DUCKDB_OUTBOX_INDEXES = Migration(
 MIGRATIONS: tuple[Migration, ...] = (_V1_CORE, _V2_SITE_AND_PROMOTIONS, _V3_RFM_SCORES, _V4_PURCHASES,
                                      _V5_PREDICTIONS, _V6_LIFECYCLE, _V7_ERASURES, _V8_REPAIR_V6,
                                      _V9_ID_SEQUENCES, _V10_ORDER_CHANCE, V11_ACTIONS, _V12_DUCKDB_OUTBOX_INDEXES,
-                                     V13_API_KEYS, V14_EVENT_KEYS, V15_USERS, V16_SITE_KEYS, V17_LINK_SECRETS)
+                                     V13_API_KEYS, V14_EVENT_KEYS, V15_USERS, V16_SITE_KEYS, V17_EMAIL)
 LATEST_VERSION = MIGRATIONS[-1].version
 
 SCHEMA_TABLE_DDL = """CREATE TABLE IF NOT EXISTS retainly_schema (
