@@ -31,8 +31,12 @@ from email.utils import format_datetime, formataddr, getaddresses
 from functools import lru_cache
 from pathlib import Path
 
+import css_inline
 import dkim
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+import html2text
+from jinja2 import Environment, FileSystemLoader, TemplateError, meta, select_autoescape
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
 
 from retainly.messaging.channels import Delivery
 from retainly.messaging.links import UNSUBSCRIBE, LinkSigner
@@ -49,6 +53,9 @@ SIGNED_HEADERS = (b"from", b"to", b"subject", b"date", b"message-id", b"reply-to
 _LAYOUT = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                       autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
                       keep_trailing_newline=True)
+# A shop's own layout is a template it edits: sandboxed, its values escaped.
+SHOP_LAYOUTS = SandboxedEnvironment(autoescape=True)
+LAYOUT_VALUES = ("content", "offer", "unsubscribe", "shop", "postal_address", "logo_url", "colour")
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,9 @@ class Sender:
     unsubscribe_mailto: str | None = None  # an address that unsubscribes whoever writes to it
     postal_address: str | None = None  # the shop's postal address, in every footer
     dkim: DkimKey | None = None
+    layout: str | None = None  # the shop's own HTML layout (a template naming LAYOUT_VALUES), else the built-in
+    logo_url: str | None = None
+    colour: str = "#059669"
 
     @property
     def domain(self) -> str:
@@ -126,10 +136,9 @@ def compose(delivery: Delivery, sender: Sender, links: LinkSigner, now: datetime
             targets.append(f"<mailto:{sender.unsubscribe_mailto}?subject=unsubscribe>")
         message["List-Unsubscribe"] = ", ".join(targets)
         message["List-Unsubscribe-Post"] = ONE_CLICK
-    values = {"text": payload.get("text") or "", "offer": payload.get("offer"), "unsubscribe": link,
-              "shop": sender.shop_name, "postal_address": sender.postal_address}
-    message.set_content(_layout("email.txt.j2").render(values), cte="quoted-printable")
-    message.add_alternative(_layout("email.html.j2").render(values), subtype="html", cte="quoted-printable")
+    text, html = bodies(payload, sender, link)
+    message.set_content(text, cte="quoted-printable")
+    message.add_alternative(html, subtype="html", cte="quoted-printable")
     raw = message.as_bytes(policy=POLICY)
     if sender.dkim is not None:
         key = sender.dkim
@@ -139,6 +148,53 @@ def compose(delivery: Delivery, sender: Sender, links: LinkSigner, now: datetime
     return address, raw
 
 
+def bodies(payload, sender: Sender, unsubscribe: str | None) -> tuple[str, str]:
+    """(plain text, HTML) of a message: the step's html (already rendered, values escaped) or its
+    text as paragraphs, in the layout with the offer and the footer, CSS inlined; the text part is
+    the step's text, or made from its html."""
+    html_content = payload.get("html")
+    text = payload.get("text") or ""
+    if html_content:
+        content = Markup(html_content)
+        if not text.strip():
+            text = html_to_text(html_content)
+    else:
+        content = Markup("\n").join(Markup('<p style="margin:0 0 16px 0;">{}</p>').format(paragraph)
+                                    for paragraph in text.split("\n\n") if paragraph.strip())
+    values = {"content": content, "text": text, "offer": payload.get("offer"), "unsubscribe": unsubscribe,
+              "shop": sender.shop_name, "postal_address": sender.postal_address, "logo_url": sender.logo_url,
+              "colour": sender.colour}
+    layout = _shop_layout(sender.layout) if sender.layout else _layout("email.html.j2")
+    return _layout("email.txt.j2").render(values), css_inline.inline(layout.render(values))
+
+
+def html_to_text(html: str) -> str:
+    """Readable plain text of an HTML part: links as their addresses, no line wrapping."""
+    converter = html2text.HTML2Text(bodywidth=0)
+    converter.ignore_images = True
+    converter.ignore_emphasis = True
+    return converter.handle(html).strip()
+
+
+def check_layout(source: str, where: str) -> None:
+    """Refuse a shop's layout that does not compile or names values it will not get (line and name)."""
+    try:
+        parsed = SHOP_LAYOUTS.parse(source)
+    except TemplateError as error:
+        raise MessageRefused(f"{where}: line {getattr(error, 'lineno', '?')}: {error.message}") from None
+    unknown = sorted(meta.find_undeclared_variables(parsed) - set(LAYOUT_VALUES))
+    if unknown:
+        raise MessageRefused(f"{where}: unknown value `{unknown[0]}`; a layout may name {', '.join(LAYOUT_VALUES)}")
+    if "unsubscribe" not in source:
+        raise MessageRefused(f"{where}: the layout must show the unsubscribe link ({{{{ unsubscribe }}}}) in "
+                             "marketing messages")
+
+
 @lru_cache(maxsize=4)
 def _layout(name: str):
     return _LAYOUT.get_template(name)
+
+
+@lru_cache(maxsize=4)
+def _shop_layout(source: str):
+    return SHOP_LAYOUTS.from_string(source)

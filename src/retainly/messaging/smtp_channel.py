@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 
 from retainly.errors import InputError
 from retainly.messaging.channels import FAILED, RETRY, SENT, Clock, Delivery, Outcome, one_line, utc_now
-from retainly.messaging.email_message import DkimKey, MessageRefused, Sender, compose
+from retainly.messaging.email_message import DkimKey, MessageRefused, Sender, check_layout, compose
 from retainly.messaging.links import LinkSigner
 
 SECURITY = ("starttls", "tls", "none")
@@ -212,7 +212,7 @@ def _address_of(text: str) -> str:
 # -- built from settings --------------------------------------------------------------------------
 TEXT_OPTIONS = ("host", "security", "from", "public_url", "shop_name", "reply_to", "unsubscribe_mailto",
                 "postal_address", "envelope_from", "dkim_domain", "dkim_selector", "dkim_key_file",
-                "username_env", "password_env")
+                "username_env", "password_env", "layout_file", "logo_url", "colour")
 NUMBER_OPTIONS = {"port": int, "timeout": float, "retries": int, "backoff": float, "per_second": float,
                   "max_bytes": int}
 
@@ -242,7 +242,9 @@ def from_settings(name: str, options: dict, links: LinkSigner, number: Callable,
                     reply_to=options.get("reply_to") and _checked_address(name, "reply_to", options["reply_to"], True),
                     unsubscribe_mailto=options.get("unsubscribe_mailto")
                     and _checked_address(name, "unsubscribe_mailto", options["unsubscribe_mailto"]),
-                    postal_address=options.get("postal_address"), dkim=_dkim(name, options))
+                    postal_address=options.get("postal_address"), dkim=_dkim(name, options),
+                    layout=_layout(name, options), logo_url=options.get("logo_url"),
+                    colour=_colour(name, options.get("colour", "#059669")))
     numbers = {key: number(name, key, options[key], kind) for key, kind in NUMBER_OPTIONS.items() if key in options}
     user, password = (os.environ.get(options.get(key, default)) or None for key, default in
                       (("username_env", "RETAINLY_SMTP_USER"), ("password_env", "RETAINLY_SMTP_PASSWORD")))
@@ -257,6 +259,29 @@ def _checked_address(name: str, key: str, text: str, display: bool = False) -> s
         raise InputError(f"channel {name!r}: `{key}` = {text!r} is not an email address"
                          + (' (such as "Shop <news@shop.example>")' if display else ""), parameter=key)
     return text.strip()
+
+
+def _layout(name: str, options: dict) -> str | None:
+    if "layout_file" not in options:
+        return None
+    path = Path(options["layout_file"]).expanduser()
+    try:
+        source = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"channel {name!r}: cannot read the layout file {path} ({exc})",
+                         parameter="layout_file") from None
+    try:
+        check_layout(source, str(path))
+    except MessageRefused as exc:
+        raise InputError(f"channel {name!r}: {exc}", parameter="layout_file") from None
+    return source
+
+
+def _colour(name: str, value: str) -> str:
+    if not re.fullmatch(r"#[0-9A-Fa-f]{6}", value.strip()):
+        raise InputError(f"channel {name!r}: `colour` = {value!r}; give it as #RRGGBB, e.g. #059669",
+                         parameter="colour")
+    return value.strip()
 
 
 def _dkim(name: str, options: dict) -> DkimKey | None:

@@ -19,15 +19,20 @@ names the playbook and key at fault.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from datetime import date
 
-from jinja2 import Environment, TemplateSyntaxError
+from jinja2 import Environment, TemplateSyntaxError, meta
 
 from retainly.audiences.tree import Rule, from_json as rule_from_json, to_json as rule_to_json
 from retainly.errors import InputError
 
 TRIGGERS = ("audience", "first_order", "order", "birthday", "schedule")
+# What a step's subject, text and html may name of a customer (retainly.playbooks.facts reads them).
+MESSAGE_VALUES = ("customer", "name", "first_name", "email", "phone", "stage", "buyer_type", "next_product",
+                  "due_product")
+STEP_KEYS = ("after_days", "action", "channels", "subject", "text", "html", "offer")
 ACTIONS = ("message", "task", "export")
 CHANNELS = ("email", "sms", "webhook", "file", "task")
 
@@ -52,6 +57,10 @@ class Step:
     subject: str | None = None
     text: str = ""
     offer: str | None = None
+    html: str | None = None  # the email's content as HTML (values escaped); its text part is made from it
+
+    def templates(self) -> tuple[str, ...]:
+        return tuple(t for t in (self.subject, self.text, self.html) if t)
 
 
 @dataclass(frozen=True)
@@ -93,7 +102,7 @@ def to_json(playbook: Playbook) -> dict:
                     "every_days": trigger.every_days, "delay_from": trigger.delay_from},
         "condition": None if playbook.condition is None else rule_to_json(playbook.condition),
         "steps": [{"after_days": s.after_days, "action": s.action, "channels": list(s.channels),
-                   "subject": s.subject, "text": s.text, "offer": s.offer} for s in playbook.steps],
+                   "subject": s.subject, "text": s.text, "html": s.html, "offer": s.offer} for s in playbook.steps],
         "goal_days": playbook.goal_days, "holdout_share": playbook.holdout_share, "reentry": playbook.reentry,
         "priority": playbook.priority, "marketing": playbook.marketing,
         "active_from": None if playbook.active_from is None else playbook.active_from.isoformat(),
@@ -120,10 +129,10 @@ def _date(value, where: str) -> date | None:
 def _step(step, at: str) -> Step:
     if not isinstance(step, dict):
         raise InputError(f"{at}: a step is an object with after_days, action and channels")
-    unknown = sorted(set(step) - {"after_days", "action", "channels", "subject", "text", "offer"})
+    unknown = sorted(set(step) - set(STEP_KEYS))
     if unknown:
-        raise InputError(f"{at}: unknown keys {', '.join(unknown)}; a step has after_days, action, channels, "
-                         "subject, text and offer")
+        raise InputError(f"{at}: unknown keys {', '.join(unknown)}; a step has {', '.join(STEP_KEYS[:-1])} and "
+                         f"{STEP_KEYS[-1]}")
     action = step.get("action")
     if action not in ACTIONS:
         raise InputError(f"{at}: action {action!r} is unknown; use one of {', '.join(ACTIONS)}")
@@ -131,23 +140,31 @@ def _step(step, at: str) -> Step:
     bad = [c for c in channels if c not in CHANNELS]
     if bad:
         raise InputError(f"{at}: unknown channel {bad[0]!r}; use one of {', '.join(CHANNELS)}")
-    subject, text = step.get("subject"), step.get("text") or ""
-    for key, value in (("subject", subject), ("text", text)):
+    subject, text, html = step.get("subject"), step.get("text") or "", step.get("html") or None
+    for key, value in (("subject", subject), ("text", text), ("html", html)):
         if value is not None:
             _check_template(value, f"{at}: {key}")
-    return Step(_int(step, "after_days", 0, at), action, channels, subject, text, step.get("offer"))
+    return Step(_int(step, "after_days", 0, at), action, channels, subject, text, step.get("offer"), html)
 
 
 def _check_template(text, where: str) -> None:
-    """A step's subject or text must be a Jinja2 template that parses (it is rendered per customer)."""
+    """A step's subject, text or html must be a Jinja2 template that parses and names only the
+    values a message may say (``MESSAGE_VALUES``): it is rendered per customer."""
     if not isinstance(text, str):
         raise InputError(f"{where} = {text!r}; give the message as text")
+    environment = Environment()
     try:
-        Environment().parse(text)
+        parsed = environment.parse(text)
     except TemplateSyntaxError as error:
         problem = (error.message or "not a template").rstrip(".")
         raise InputError(f"{where}: line {error.lineno}: {problem}; write values as {{{{ first_name }}}}, "
                          "see docs/playbooks.md") from None
+    unknown = sorted(meta.find_undeclared_variables(parsed) - set(MESSAGE_VALUES))
+    if unknown:
+        line = next((number for number, words in enumerate(text.splitlines(), start=1)
+                     if re.search(rf"\b{re.escape(unknown[0])}\b", words)), 1)
+        raise InputError(f"{where}: line {line}: unknown value `{unknown[0]}`; a message may name "
+                         f"{', '.join(MESSAGE_VALUES)}") from None
 
 
 def from_json(data: dict, where: str | None = None) -> Playbook:

@@ -21,9 +21,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from retainly.messaging.consent import PREFERRED_ATTRIBUTE, Reach, choose_channel, refusal
+from retainly.playbooks.definition import MESSAGE_VALUES
 from retainly.store.backends import Store
 
-CONTEXT = ("customer", "name", "first_name", "email", "phone", "stage", "buyer_type", "next_product", "due_product")
+CONTEXT = MESSAGE_VALUES
 _PROFILE = ("has_email", "email_consent", "has_phone", "sms_consent", "suppressed_all", "suppressed_email",
             "suppressed_sms", "preferred")
 _SCHEMA = pa.schema([("customer_id", pa.int64()), ("customer", pa.string()), ("name", pa.string()),

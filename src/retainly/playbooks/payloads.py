@@ -25,25 +25,29 @@ from retainly.messaging.channels import to_json
 from retainly.playbooks.definition import Playbook, Step
 
 TEMPLATES = SandboxedEnvironment(autoescape=False)
+HTML_TEMPLATES = SandboxedEnvironment(autoescape=True)  # a step's html: the customer's values escaped
 FALLBACKS = {"name": "", "first_name": "there", "next_product": "our latest picks", "due_product": "supplies",
              "stage": ""}  # what a text says where the customer's value is unknown
 
 
 @lru_cache(maxsize=256)
-def _template(text: str):
-    """A step's text compiled once, with the names of the values it reads."""
-    return TEMPLATES.from_string(text), tuple(sorted(meta.find_undeclared_variables(TEMPLATES.parse(text))))
+def _template(text: str, html: bool = False):
+    """A step's text (or html) compiled once, with the names of the values it reads."""
+    environment = HTML_TEMPLATES if html else TEMPLATES
+    return environment.from_string(text), tuple(sorted(meta.find_undeclared_variables(environment.parse(text))))
 
 
 @lru_cache(maxsize=65536)
-def _rendered(text: str, values: tuple) -> str:
-    return _template(text)[0].render(dict(values))
+def _rendered(text: str, values: tuple, html: bool = False) -> str:
+    return _template(text, html)[0].render(dict(values))
 
 
-def render(text: str, values: Mapping[str, object]) -> str:
-    """``text`` rendered with ``values``; a text depends only on the values it names, so the same
-    first name and product render once per run, not once per message."""
-    return _rendered(text, tuple((name, values.get(name)) for name in _template(text)[1]))
+def render(text: str, values: Mapping[str, object], html: bool = False) -> str:
+    """``text`` rendered with ``values`` (``html``: escaped as HTML); a text depends only on the
+    values it names, so the same first name and product render once per run, not once per message.
+    Unknown values say their fallback (``FALLBACKS``), never a placeholder."""
+    return _rendered(text, tuple((name, values.get(name) if values.get(name) is not None else FALLBACKS.get(name))
+                                 for name in _template(text, html)[1]), html)
 
 
 def _value(value) -> str:
@@ -57,8 +61,8 @@ class StepPayloads:
     """The payloads of one step of a playbook, as JSON text, written for many rows at once.
 
     The payload (in this field order) is: playbook, title, step, action, customer, name, email,
-    phone, as_of, goal_days, subject, text, offer, offer_withheld, marketing. An incentive is
-    withheld from customers predicted to be hit-and-run buyers."""
+    phone, as_of, goal_days, subject, text (html, when the step has one), offer, offer_withheld,
+    marketing. An incentive is withheld from customers predicted to be hit-and-run buyers."""
 
     def __init__(self, playbook: Playbook, step: Step, number: int, as_of: date):
         self.step = step
@@ -78,19 +82,22 @@ class StepPayloads:
         if step.offer:
             hit_and_run = pc.fill_null(pc.equal(context["buyer_type"], "hit_and_run"), False)
             offer = pc.if_else(hit_and_run, self._withheld, self._offered)
+        text = _rendered_json(step.text, context)
+        if step.html:  # only then: a payload without html stays as it always was
+            text = pc.binary_join_element_wise(text, ',"html":', _rendered_json(step.html, context, html=True), "")
         return pc.binary_join_element_wise(
             self._head, _json_strings(context["customer"]), ',"name":', _json_strings(context["name"]),
             ',"email":', _json_strings(context["email"]), ',"phone":', _json_strings(context["phone"]), self._middle,
-            subject, ',"text":', _rendered_json(step.text, context), offer, self._tail, "")
+            subject, ',"text":', text, offer, self._tail, "")
 
 
-def _rendered_json(text: str, context: pa.Table):
+def _rendered_json(text: str, context: pa.Table, html: bool = False):
     """``text`` rendered for each row of ``context`` as a JSON string: once per distinct set of the
     values it names (each the customer's, else its fallback), then spread to the rows."""
-    names = _template(text)[1]
+    names = _template(text, html)[1]
     count = context.num_rows
     if not names:
-        return _value(_rendered(text, ()))
+        return _value(_rendered(text, (), html))
     columns = []
     for name in names:
         column = context[name].combine_chunks() if name in context.column_names else pa.nulls(count, pa.string())
@@ -108,7 +115,7 @@ def _rendered_json(text: str, context: pa.Table):
         distinct *= len(encoded.dictionary)
     _, first, codes = np.unique(combined, return_index=True, return_inverse=True)
     values = zip(*(column.take(pa.array(first)).to_pylist() for column in columns))
-    rendered = pa.array([_value(_rendered(text, tuple(zip(names, row)))) for row in values], pa.string())
+    rendered = pa.array([_value(_rendered(text, tuple(zip(names, row)), html)) for row in values], pa.string())
     return rendered.take(pa.array(codes.reshape(-1)))
 
 

@@ -116,7 +116,7 @@ class PlaybookService(Service):
                 if rule is not None:
                     needed |= {NEEDS[CATALOG[f].group] for f in field_names(rule)
                                if f in CATALOG and CATALOG[f].group in NEEDS}
-            if any("next_product" in (step.text or "") for step in playbook.steps):
+            if any("next_product" in template for step in playbook.steps for template in step.templates()):
                 needed.add("offers")
         for name in ("rfm", "predictions", "lifecycle", "insights", "offers"):
             if name in needed:
