@@ -89,3 +89,43 @@ def test_a_broken_layout_stops_the_run_before_anything_is_sent(tmp_path, layout,
         finally:
             ws.close()
     assert box.received == []
+
+
+def test_a_preview_shows_what_a_run_would_send_and_a_test_goes_only_to_the_given_address(
+        store_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("RETAINLY_OUTBOX_DIR", str(tmp_path / "outbox"))
+    with Mailbox() as box:
+        ws = Workspace.open(store_url, settings=settings_file(tmp_path, settings(tmp_path, box.port, layout=None)))
+        try:
+            load_shop(ws, write_shop(tmp_path / "shop"))
+            shown = ws.email.preview("first-order-thanks", "Q", as_of=AS_OF)
+            assert (shown.to, shown.channel, shown.refused, shown.subject) == (
+                "q@example.com", "email", None, "How was your order?")
+            assert "Thank you for your first order, Q! How did it go?" in shown.text
+            assert "Thank you for your first order, Q! How did it go?" in shown.html
+            assert "Unsubscribe: https://shop.example/u/preview" in shown.text  # inert: unsubscribes nobody
+            nobody = ws.email.preview("first-order-thanks", "T3n", as_of=AS_OF)
+            assert (nobody.channel, nobody.refused) == (None, "no email consent")
+            with pytest.raises(InputError, match="has 1 step"):
+                ws.email.preview("first-order-thanks", "Q", step=2)
+
+            sent = ws.email.send_test("first-order-thanks", "Q", "me@shop.example", as_of=AS_OF)
+            assert (sent.to, sent.status) == ("me@shop.example", "sent")
+            assert ws.store.fetchall("SELECT COUNT(*) FROM outbox") == [(0,)]
+        finally:
+            ws.close()
+    [test] = box.received
+    assert test["to"] == ["me@shop.example"] and test["message"]["Subject"] == "[test] How was your order?"
+    assert "/u/preview" in str(test["message"]["List-Unsubscribe"])
+
+
+def test_a_test_send_needs_smtp_settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("RETAINLY_OUTBOX_DIR", str(tmp_path / "outbox"))
+    ws = Workspace.open(f"duckdb:///{tmp_path}/store.duckdb", settings=settings_file(tmp_path))
+    try:
+        load_shop(ws, write_shop(tmp_path / "shop"))
+        with pytest.raises(InputError, match=r"add a \[channels.email\] section with a host"):
+            ws.email.send_test("first-order-thanks", "Q", "me@shop.example", as_of=AS_OF)
+        assert ws.email.preview("first-order-thanks", "Q", as_of=AS_OF).subject == "How was your order?"
+    finally:
+        ws.close()

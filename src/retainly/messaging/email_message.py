@@ -52,7 +52,7 @@ SIGNED_HEADERS = (b"from", b"to", b"subject", b"date", b"message-id", b"reply-to
                   b"content-type", b"list-unsubscribe", b"list-unsubscribe-post", b"x-retainly-key")
 _LAYOUT = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                       autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
-                      keep_trailing_newline=True)
+                      keep_trailing_newline=True, trim_blocks=True)
 # A shop's own layout is a template it edits: sandboxed, its values escaped.
 SHOP_LAYOUTS = SandboxedEnvironment(autoescape=True)
 LAYOUT_VALUES = ("content", "offer", "unsubscribe", "shop", "postal_address", "logo_url", "colour")
@@ -114,8 +114,14 @@ def unsubscribe_url(sender: Sender, links: LinkSigner, delivery: Delivery) -> st
     return sender.public_url.rstrip("/") + UNSUBSCRIBE_PATH + token
 
 
-def compose(delivery: Delivery, sender: Sender, links: LinkSigner, now: datetime) -> tuple[str, bytes]:
-    """(recipient address, message bytes) for one outbox row, DKIM-signed when the sender has a key."""
+def preview_url(sender: Sender) -> str:
+    """The unsubscribe link of a preview or a test send: a page saying the link is not valid."""
+    return sender.public_url.rstrip("/") + UNSUBSCRIBE_PATH + "preview"
+
+
+def compose(delivery: Delivery, sender: Sender, links: LinkSigner | None, now: datetime) -> tuple[str, bytes]:
+    """(recipient address, message bytes) for one outbox row, DKIM-signed when the sender has a key.
+    Without ``links`` (a preview, a test send) the unsubscribe link is ``preview_url``: it unsubscribes nobody."""
     payload = delivery.payload
     name, address = recipient(delivery)
     marketing = bool(payload.get("marketing", True))
@@ -129,7 +135,7 @@ def compose(delivery: Delivery, sender: Sender, links: LinkSigner, now: datetime
     message["Message-ID"] = message_id(delivery.key, sender.domain)
     message["X-Retainly-Key"] = delivery.key
     message["X-Retainly-Stream"] = "marketing" if marketing else "transactional"
-    link = unsubscribe_url(sender, links, delivery) if marketing else None
+    link = None if not marketing else unsubscribe_url(sender, links, delivery) if links else preview_url(sender)
     if link is not None:
         targets = [f"<{link}>"]
         if sender.unsubscribe_mailto:

@@ -84,9 +84,10 @@ class SmtpChannel:
         self._last_sent = 0.0
 
     # -- the channel's contract ----------------------------------------------------------------
-    def deliver(self, delivery: Delivery) -> Outcome:
+    def deliver(self, delivery: Delivery, test: bool = False) -> Outcome:
+        """Send one row (``test``: a test send, whose unsubscribe link unsubscribes nobody)."""
         try:
-            address, raw = compose(delivery, self.sender, self.links, self._clock())
+            address, raw = compose(delivery, self.sender, None if test else self.links, self._clock())
         except MessageRefused as exc:
             return Outcome(FAILED, str(exc))
         if len(raw) > self.max_bytes:
@@ -98,7 +99,7 @@ class SmtpChannel:
             try:
                 return Outcome(SENT, self._send(address, raw))
             except _Refused as exc:
-                if exc.recipient and self._refused is not None:
+                if exc.recipient and self._refused is not None and not test:
                     self._refused(delivery, address, one_line(str(exc)))
                 return Outcome(FAILED, one_line(str(exc)))
             except _Transient as exc:

@@ -16,6 +16,7 @@ once (retainly.playbooks.payloads) and choosing a channel once per reach profile
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import date, datetime, timedelta
 
@@ -172,6 +173,19 @@ def outbox_rows(playbook: Playbook, due: pa.Table, facts: Facts, holds: np.ndarr
                              pa.scalar(now_due, pa.timestamp("us"))),
         "status": pa.array(status, pa.string()), "reason": pa.array(reason, pa.string()), "payload": payload})
     return table, outcome
+
+
+def one_payload(store: Store, playbook: Playbook, number: int, customer_id: int,
+                as_of: date) -> tuple[dict, str | None, str | None]:
+    """What step ``number`` of ``playbook`` would carry for one customer as of ``as_of`` (the payload
+    a run writes), the channel a run would choose, and why none may be used (None when one may):
+    what a preview shows."""
+    facts = Facts.load(store, [customer_id], as_of)
+    positions = facts.positions(np.array([customer_id], np.int64))
+    step = playbook.steps[number - 1]
+    chosen, why = facts.choose(positions, step.channels, playbook.marketing)
+    text = StepPayloads(playbook, step, number, as_of).texts(facts.context(positions))[0].as_py()
+    return json.loads(text), chosen[0], why[0]
 
 
 def _payloads(playbook: Playbook, numbers: np.ndarray, context: pa.Table, as_of: date) -> pa.Array:

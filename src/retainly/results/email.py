@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from retainly.results.base import Result
 
@@ -31,3 +32,28 @@ class BouncesRead(Result):
     soft_bounces: int
     complaints: int
     suppressed: int  # customers whose email was suppressed by this reading
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmailPreview(Result):
+    """A step's email for one customer, as a run would send it today (its unsubscribe link inert)."""
+
+    playbook: str
+    step: int
+    customer: str  # the shop's id
+    as_of: date
+    to: str | None  # the customer's address
+    channel: str | None  # the channel a run would choose for them (None: none may be used)
+    refused: str | None  # why none may be used
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TestSent(Result):
+    """A test send: the step's email for a customer, to another address, outside the outbox."""
+
+    to: str
+    status: str  # sent, failed or retry
+    detail: str  # the server's answer

@@ -4,26 +4,34 @@
 a forged, altered or unknown one); ``ws.email.unsubscribe(token, how)`` records the customer's
 email suppression at once. The web app's ``/u/<token>`` calls these; nothing else is needed
 to honour RFC 8058's one-click POST. ``ws.email.read_bounces(path)`` reads a bounce mailbox's
-export (`retainly email bounces`).
+export (`retainly email bounces`); ``preview`` and ``send_test`` show a step's email for a customer.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from email import message_from_bytes, policy
 from pathlib import Path
 
+from retainly.errors import InputError
+from retainly.features.customer_view import find_customer_id
 from retainly.messaging.bounces import COMPLAINT, HARD, SOFT, read_mailbox, record, reports_in
+from retainly.messaging.channels import Delivery
+from retainly.messaging.email_message import Sender, compose
+from retainly.messaging.smtp_channel import SmtpChannel
 from retainly.messaging.consent import email_suppressed
 from retainly.messaging.links import UNSUBSCRIBE, LinkSigner, Signed
 from retainly.messaging.message_events import unsubscribe
-from retainly.results.email import BouncesRead, UnsubscribeLink
+from retainly.playbooks import saved
+from retainly.playbooks.planning import one_payload
+from retainly.results.email import BouncesRead, EmailPreview, TestSent, UnsubscribeLink
 from retainly.services.base import Service
 
 HOW = ("one-click", "page")  # the mail client's POST, or the button of the link's page
 
 
 class EmailService(Service):
-    """Unsubscribe links checked and acted on; bounce reports read."""
+    """Unsubscribe links checked and acted on; bounce reports read; a step's email previewed and test-sent."""
 
     def unsubscribe_link(self, token: str) -> UnsubscribeLink | None:
         signed = self._signed(token)
@@ -59,6 +67,63 @@ class EmailService(Service):
                            already_read=done["already_read"], not_matched=done["not_matched"], bounces=done[HARD],
                            soft_bounces=done[SOFT], complaints=done[COMPLAINT], suppressed=done["suppressed"])
 
+    def preview(self, playbook: str, customer: str, step: int = 1, as_of: date | None = None) -> EmailPreview:
+        """Step ``step`` (from 1) of ``playbook`` as the email a run would send ``customer`` (the
+        shop's id) as of ``as_of`` (default: the last order's day); its unsubscribe link is inert."""
+        found, number, customer_id, day = self._step_of(playbook, customer, step, as_of)
+        payload, channel, refused = one_payload(self.store, found, number, customer_id, day)
+        sender = self._sender()
+        _, raw = compose(self._delivery(found, number, customer_id, payload), sender, None, datetime.now(UTC))
+        message = message_from_bytes(raw, policy=policy.default)
+        return EmailPreview(playbook=found.name, step=number, customer=customer, as_of=day,
+                            to=payload.get("email"), channel=channel, refused=refused, subject=str(message["Subject"]),
+                            text=_lines(message.get_body(("plain",)).get_content()),
+                            html=_lines(message.get_body(("html",)).get_content()))
+
+    def send_test(self, playbook: str, customer: str, to: str, step: int = 1,
+                  as_of: date | None = None) -> TestSent:
+        """The preview's email sent to ``to`` through the shop's SMTP settings (subject marked
+        [test]); nothing is written to the outbox, and its unsubscribe link unsubscribes nobody."""
+        found, number, customer_id, day = self._step_of(playbook, customer, step, as_of)
+        payload, _, _ = one_payload(self.store, found, number, customer_id, day)
+        channel = self.ws.playbooks.channel("email")
+        try:
+            if not isinstance(channel, SmtpChannel):
+                raise InputError("email is not sent through SMTP here: add a [channels.email] section with a host "
+                                 "(docs/email.md) to send a test", parameter="to")
+            payload = {**payload, "email": to, "subject": f"[test] {payload.get('subject') or found.title}"}
+            key = f"test/{found.name}/{number}/{customer_id}/{_utc_now():%Y%m%dT%H%M%S}"
+            outcome = channel.deliver(self._delivery(found, number, customer_id, payload, key), test=True)
+        finally:
+            channel.close()
+        return TestSent(to=to, status=outcome.status, detail=outcome.detail)
+
+    def _step_of(self, playbook: str, customer: str, step: int, as_of: date | None):
+        found = saved.get(self.store, playbook)
+        if not 1 <= step <= len(found.steps):
+            raise InputError(f"playbook {found.name!r} has {len(found.steps)} step(s); give --step from 1 to "
+                             f"{len(found.steps)}", parameter="step")
+        if found.steps[step - 1].action != "message":
+            raise InputError(f"step {step} of {found.name!r} is a {found.steps[step - 1].action}, not a message",
+                             parameter="step")
+        day = self.as_of(as_of)
+        self.ws.playbooks.prepare([found], day)
+        return found, step, find_customer_id(self.store, customer), day
+
+    def _delivery(self, playbook, number: int, customer_id: int, payload: dict, key: str | None = None) -> Delivery:
+        key = key or f"{playbook.name}/{number}/{customer_id}/preview"
+        return Delivery(key, playbook.name, number, customer_id, "email", payload, 0)
+
+    def _sender(self) -> Sender:
+        channel = self.ws.playbooks.channel("email")
+        try:
+            if isinstance(channel, SmtpChannel):
+                return channel.sender
+        finally:
+            channel.close()
+        return Sender(from_address="shop@example.invalid", public_url="https://example.invalid",
+                      shop_name=self._shop_name())
+
     def _signed(self, token: str) -> Signed | None:
         return LinkSigner.of(self.store).check(token, UNSUBSCRIBE)
 
@@ -72,3 +137,8 @@ class EmailService(Service):
 def _utc_now() -> datetime:
     """Now in UTC, naive, to the second: how message events keep time."""
     return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
+def _lines(text: str) -> str:
+    """A part's text with the wire's CRLF line ends made plain newlines."""
+    return text.replace("\r\n", "\n")

@@ -91,11 +91,11 @@ class PlaybookService(Service):
         playbooks = saved.enabled(self.store)
         for playbook in playbooks:
             self._check_rules(playbook)
-        self._prepare(playbooks, as_of)
+        self.prepare(playbooks, as_of)
         with ExitStack() as stack:
             channels = None
             if not dry_run:
-                channels = {name: self._channel(name) for name in
+                channels = {name: self.channel(name) for name in
                             sorted({c for p in playbooks for s in p.steps for c in s.channels})}
                 for channel in channels.values():
                     stack.callback(channel.close)
@@ -108,7 +108,7 @@ class PlaybookService(Service):
                               suppressed_by_reason=dict(p.suppressed), skipped=sum(p.skipped.values()),
                               skipped_by_reason=dict(p.skipped)) for p in report.playbooks])
 
-    def _prepare(self, playbooks: list[Playbook], as_of: date) -> None:
+    def prepare(self, playbooks: list[Playbook], as_of: date) -> None:
         """The derived results the playbooks' rules and messages read, for ``as_of``."""
         needed = {"rfm", "lifecycle", "insights"}  # stages and buyer types go into every message
         for playbook in playbooks:
@@ -122,7 +122,8 @@ class PlaybookService(Service):
             if name in needed:
                 self.ensure_derived(name, as_of)
 
-    def _channel(self, name: str):
+    def channel(self, name: str):
+        """The channel ``name`` as the settings make it (a file in the outbox folder when not set)."""
         options = self.settings.channels.get(name)
         if options is None:
             folder = Path(OUTBOX_FOLDER.value())

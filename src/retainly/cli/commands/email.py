@@ -1,16 +1,21 @@
-"""`retainly email bounces`: bounce and complaint reports read from the bounce mailbox (docs/email.md)."""
+"""`retainly email preview|test|bounces`: a step's email shown or test-sent, and the bounce mailbox read
+(docs/email.md)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
 from retainly.cli.app import app, open_workspace
-from retainly.cli.output import after_commit, print_json, print_rows
+from retainly.cli.commands.audiences import AsOf
+from retainly.cli.commands.measure import day
+from retainly.cli.output import after_commit, console, print_json, print_rows
+from retainly.errors import InputError
 
-email_app = typer.Typer(help="Email: bounce and complaint reports (docs/email.md).", no_args_is_help=True)
+email_app = typer.Typer(help="Email: preview and test a step's message; read bounce reports (docs/email.md).",
+                        no_args_is_help=True)
 app.add_typer(email_app, name="email")
 
 
@@ -33,3 +38,58 @@ def bounces(
             print_json(read)
         else:
             print_rows(f"bounce reports in {path}", [read])
+
+
+Playbook = Annotated[str, typer.Argument(help="The playbook (see `retainly playbooks list`).", metavar="PLAYBOOK")]
+Customer = Annotated[str, typer.Argument(help="The customer, by the shop's id.", metavar="CUSTOMER")]
+Step = Annotated[int, typer.Option("--step", help="Which step of the playbook, from 1.")]
+
+
+@email_app.command("preview")
+def preview(
+    playbook: Playbook,
+    customer: Customer,
+    step: Step = 1,
+    as_of: AsOf = None,
+    html: Annotated[Optional[Path], typer.Option("--html", help="Also write the HTML part to this file, to "
+                                                 "open in a browser.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (the HTML included).")] = False,
+) -> None:
+    """Show a step's email as a run would send it to one customer: address, subject and text.
+
+    Its unsubscribe link is inert. Example: retainly email preview win-back-60 C1042 --html preview.html
+    """
+    with open_workspace() as ws:
+        shown = ws.email.preview(playbook, customer, step, day(as_of, "--as-of"))
+    if html is not None:
+        html.write_text(shown.html, encoding="utf-8")
+    if as_json:
+        print_json(shown)
+        return
+    reach = shown.channel if shown.channel else f"nobody: {shown.refused}"
+    lines = [f"To: {shown.to or '(no address)'}   (a run would use: {reach})", f"Subject: {shown.subject}", "",
+             *shown.text.rstrip().split("\n")]
+    if html is not None:
+        lines += ["", f"The HTML part is in {html}"]
+    for line in lines:  # one at a time: the console shows a line's control characters, not a newline's effect
+        console.print(line, markup=False, highlight=False)
+
+
+@email_app.command("test")
+def send_test(
+    playbook: Playbook,
+    customer: Customer,
+    to: Annotated[str, typer.Option("--to", help="The address to send the test to (yours).")],
+    step: Step = 1,
+    as_of: AsOf = None,
+) -> None:
+    """Send a step's email for one customer to your own address, through the SMTP settings.
+
+    Nothing goes to the outbox; the subject says [test].
+    Example: retainly email test win-back-60 C1042 --to me@shop.example
+    """
+    with open_workspace() as ws:
+        sent = ws.email.send_test(playbook, customer, to, step, day(as_of, "--as-of"))
+    if sent.status != "sent":
+        raise InputError(f"the test to {to} was not sent: {sent.detail}", parameter="to")
+    console.print(f"sent to {to}: {sent.detail}", markup=False, highlight=False)
