@@ -39,7 +39,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from retainly.messaging.channels import Delivery
-from retainly.messaging.links import UNSUBSCRIBE, LinkSigner
+from retainly.messaging.links import FEEDBACK, UNSUBSCRIBE, LinkSigner
 
 POLICY = policy.SMTP.clone(max_line_length=998)  # max_line_length=None crashes set_content on 3.11
 # The parts' bodies are encoded when they are set, under the message's own policy: quoted-printable
@@ -48,6 +48,7 @@ POLICY = policy.SMTP.clone(max_line_length=998)  # max_line_length=None crashes 
 _BODY_POLICY = policy.SMTP.clone(max_line_length=76)
 ONE_CLICK = "List-Unsubscribe=One-Click"
 UNSUBSCRIBE_PATH = "/u/"  # where `retainly serve` answers unsubscribe links
+FEEDBACK_PATH = "/f/"  # ... and the feedback question's
 SIGNED_HEADERS = (b"from", b"to", b"subject", b"date", b"message-id", b"reply-to", b"mime-version",
                   b"content-type", b"list-unsubscribe", b"list-unsubscribe-post", b"x-retainly-key")
 _LAYOUT = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -55,7 +56,7 @@ _LAYOUT = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates
                       keep_trailing_newline=True, trim_blocks=True)
 # A shop's own layout is a template it edits: sandboxed, its values escaped.
 SHOP_LAYOUTS = SandboxedEnvironment(autoescape=True)
-LAYOUT_VALUES = ("content", "offer", "unsubscribe", "shop", "postal_address", "logo_url", "colour")
+LAYOUT_VALUES = ("content", "offer", "unsubscribe", "shop", "postal_address", "logo_url", "colour", "feedback")
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,11 @@ def compose(delivery: Delivery, sender: Sender, links: LinkSigner | None, now: d
             targets.append(f"<mailto:{sender.unsubscribe_mailto}?subject=unsubscribe>")
         message["List-Unsubscribe"] = ", ".join(targets)
         message["List-Unsubscribe-Post"] = ONE_CLICK
-    text, html = bodies(payload, sender, link)
+    feedback = None
+    if payload.get("feedback"):
+        feedback = sender.public_url.rstrip("/") + FEEDBACK_PATH + (
+            links.sign(FEEDBACK, delivery.customer_id, delivery.key) if links else "preview")
+    text, html = bodies(payload, sender, link, feedback)
     message.set_content(text, cte="quoted-printable")
     message.add_alternative(html, subtype="html", cte="quoted-printable")
     raw = message.as_bytes(policy=POLICY)
@@ -154,10 +159,11 @@ def compose(delivery: Delivery, sender: Sender, links: LinkSigner | None, now: d
     return address, raw
 
 
-def bodies(payload, sender: Sender, unsubscribe: str | None) -> tuple[str, str]:
+def bodies(payload, sender: Sender, unsubscribe: str | None, feedback: str | None = None) -> tuple[str, str]:
     """(plain text, HTML) of a message: the step's html (already rendered, values escaped) or its
-    text as paragraphs, in the layout with the offer and the footer, CSS inlined; the text part is
-    the step's text, or made from its html."""
+    text as paragraphs, in the layout with the offer, the feedback question (``feedback``: its
+    link, a score 0-10 appended to it) and the footer, CSS inlined; the text part is the step's
+    text, or made from its html."""
     html_content = payload.get("html")
     text = payload.get("text") or ""
     if html_content:
@@ -169,7 +175,9 @@ def bodies(payload, sender: Sender, unsubscribe: str | None) -> tuple[str, str]:
                                     for paragraph in text.split("\n\n") if paragraph.strip())
     values = {"content": content, "text": text, "offer": payload.get("offer"), "unsubscribe": unsubscribe,
               "shop": sender.shop_name, "postal_address": sender.postal_address, "logo_url": sender.logo_url,
-              "colour": sender.colour}
+              "colour": sender.colour, "feedback": feedback}
+    if feedback:
+        values["content"] = content + Markup(_layout("feedback.html.j2").render(values))
     layout = _shop_layout(sender.layout) if sender.layout else _layout("email.html.j2")
     return _layout("email.txt.j2").render(values), css_inline.inline(layout.render(values))
 

@@ -22,8 +22,8 @@ from typing import NamedTuple
 
 from retainly.store.backends import Store
 
-UNSUBSCRIBE = "u"
-PURPOSES = (UNSUBSCRIBE,)
+UNSUBSCRIBE, FEEDBACK = "u", "f"
+PURPOSES = (UNSUBSCRIBE, FEEDBACK)
 _SEPARATOR = "\x1f"  # a control character: never part of a key or a number
 _MAC_BYTES = 16
 _TOKEN = re.compile(r"^([1-9][0-9]{0,5})\.([A-Za-z0-9_-]{4,2000})\.([A-Za-z0-9_-]{22})$")

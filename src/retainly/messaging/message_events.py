@@ -1,7 +1,8 @@
 """What became of a message after it left: one row per event in ``message_events``.
 
-Kinds: ``bounce`` (hard), ``soft_bounce``, ``complaint`` (retainly.messaging.bounces) and
-``unsubscribe`` (the message's unsubscribe link). An event is written once: its id is made
+Kinds: ``bounce`` (hard), ``soft_bounce``, ``complaint`` (retainly.messaging.bounces),
+``unsubscribe`` (the message's unsubscribe link) and ``feedback`` (its question answered; the
+first answer's score). An event is written once: its id is made
 from what it is, so reading the same report or following the same link again adds nothing.
 """
 

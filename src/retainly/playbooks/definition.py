@@ -32,7 +32,7 @@ TRIGGERS = ("audience", "first_order", "order", "birthday", "schedule")
 # What a step's subject, text and html may name of a customer (retainly.playbooks.facts reads them).
 MESSAGE_VALUES = ("customer", "name", "first_name", "email", "phone", "stage", "buyer_type", "next_product",
                   "due_product")
-STEP_KEYS = ("after_days", "action", "channels", "subject", "text", "html", "offer")
+STEP_KEYS = ("after_days", "action", "channels", "subject", "text", "html", "feedback", "offer")
 ACTIONS = ("message", "task", "export")
 CHANNELS = ("email", "sms", "webhook", "file", "task")
 
@@ -58,6 +58,7 @@ class Step:
     text: str = ""
     offer: str | None = None
     html: str | None = None  # the email's content as HTML (values escaped); its text part is made from it
+    feedback: bool = False  # the email asks for a 0-10 score (docs/email.md, "Feedback")
 
     def templates(self) -> tuple[str, ...]:
         return tuple(t for t in (self.subject, self.text, self.html) if t)
@@ -102,7 +103,8 @@ def to_json(playbook: Playbook) -> dict:
                     "every_days": trigger.every_days, "delay_from": trigger.delay_from},
         "condition": None if playbook.condition is None else rule_to_json(playbook.condition),
         "steps": [{"after_days": s.after_days, "action": s.action, "channels": list(s.channels),
-                   "subject": s.subject, "text": s.text, "html": s.html, "offer": s.offer} for s in playbook.steps],
+                   "subject": s.subject, "text": s.text, "html": s.html, "feedback": s.feedback, "offer": s.offer}
+                  for s in playbook.steps],
         "goal_days": playbook.goal_days, "holdout_share": playbook.holdout_share, "reentry": playbook.reentry,
         "priority": playbook.priority, "marketing": playbook.marketing,
         "active_from": None if playbook.active_from is None else playbook.active_from.isoformat(),
@@ -144,7 +146,10 @@ def _step(step, at: str) -> Step:
     for key, value in (("subject", subject), ("text", text), ("html", html)):
         if value is not None:
             _check_template(value, f"{at}: {key}")
-    return Step(_int(step, "after_days", 0, at), action, channels, subject, text, step.get("offer"), html)
+    feedback = step.get("feedback", False)
+    if not isinstance(feedback, bool):
+        raise InputError(f"{at}: feedback = {feedback!r}; give true (ask for a 0-10 score) or false")
+    return Step(_int(step, "after_days", 0, at), action, channels, subject, text, step.get("offer"), html, feedback)
 
 
 def _check_template(text, where: str) -> None:

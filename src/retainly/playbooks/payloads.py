@@ -61,8 +61,8 @@ class StepPayloads:
     """The payloads of one step of a playbook, as JSON text, written for many rows at once.
 
     The payload (in this field order) is: playbook, title, step, action, customer, name, email,
-    phone, as_of, goal_days, subject, text (html, when the step has one), offer, offer_withheld,
-    marketing. An incentive is withheld from customers predicted to be hit-and-run buyers."""
+    phone, as_of, goal_days, subject, text (html and feedback, when the step has them), offer,
+    offer_withheld, marketing. An incentive is withheld from customers predicted to be hit-and-run buyers."""
 
     def __init__(self, playbook: Playbook, step: Step, number: int, as_of: date):
         self.step = step
@@ -85,6 +85,8 @@ class StepPayloads:
         text = _rendered_json(step.text, context)
         if step.html:  # only then: a payload without html stays as it always was
             text = pc.binary_join_element_wise(text, ',"html":', _rendered_json(step.html, context, html=True), "")
+        if step.feedback:
+            text = pc.binary_join_element_wise(text, ',"feedback":true', "")
         return pc.binary_join_element_wise(
             self._head, _json_strings(context["customer"]), ',"name":', _json_strings(context["name"]),
             ',"email":', _json_strings(context["email"]), ',"phone":', _json_strings(context["phone"]), self._middle,

@@ -57,3 +57,15 @@ class TestSent(Result):
     to: str
     status: str  # sent, failed or retry
     detail: str  # the server's answer
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeedbackQuestion(Result):
+    """A valid feedback link: the score chosen (in the link, or answered before) and the comment."""
+
+    customer_id: int
+    message_key: str
+    score: int | None
+    comment: str | None
+    answered: bool
+    shop_name: str

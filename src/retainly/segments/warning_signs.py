@@ -9,7 +9,8 @@ The signs, as of a date D (windows and thresholds in ``WarningSettings``):
 * ``spending_less``: with 4+ purchase days, the last two average under ``spending_factor``
   of the ones before;
 * ``recent_returns``: returned something within ``returns_days``;
-* ``complaints``: a complaint, or negative or unresolved contact, within ``contacts_days``;
+* ``complaints``: a complaint, or negative or unresolved contact (a feedback score of 0-6
+  included), within ``contacts_days``;
 * ``no_visits``: visited the site before, but not within ``visits_days``;
 * ``fading``: P(alive) fell by ``fading_drop`` or more over the last ``fading_days``.
 
@@ -22,10 +23,12 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 
+import ibis
 import numpy as np
 import pandas as pd
 
 from retainly.features.model_summary import end_of
+from retainly.messaging.feedback import DETRACTOR_MAX
 from retainly.settings import WarningSettings
 from retainly.store.backends import Store
 
@@ -111,9 +114,14 @@ def _recent_returns(store: Store, as_of: date, days: int) -> pd.DataFrame:
 
 def _bad_contacts(store: Store, as_of: date, days: int) -> pd.DataFrame:
     contacts = store.table("interactions")
+    # A feedback score of 0-6 (an NPS detractor, retainly.messaging.feedback) is a negative contact too.
+    score = contacts.outcome.re_search(r"^\s*[0-9]{1,2}\s*$").ifelse(contacts.outcome.strip().cast("int64"),
+                                                                       ibis.null("int64"))
+    low_score = (contacts.kind.lower() == "feedback") & (score <= DETRACTOR_MAX).fill_null(False)
     bad = contacts.filter((contacts.occurred_at < end_of(as_of))
                           & (contacts.occurred_at >= end_of(as_of - timedelta(days=days)))
-                          & ((contacts.kind.lower() == "complaint") | contacts.outcome.lower().isin(NEGATIVE_OUTCOMES)))
+                          & ((contacts.kind.lower() == "complaint") | contacts.outcome.lower().isin(NEGATIVE_OUTCOMES)
+                             | low_score))
     frame = bad.group_by("customer_id").aggregate(bad_contacts=bad.count(),
                                                   last_bad_contact=bad.occurred_at.max()).to_pandas()
     return frame.astype({"bad_contacts": float})

@@ -1,4 +1,5 @@
-"""Email: the links in messages answered (one-click unsubscribe), and bounce reports read (docs/email.md).
+"""Email: the links in messages answered (one-click unsubscribe, the feedback question), and bounce
+reports read (docs/email.md).
 
 ``ws.email.unsubscribe_link(token)`` says whether a token is a valid unsubscribe link (None for
 a forged, altered or unknown one); ``ws.email.unsubscribe(token, how)`` records the customer's
@@ -20,11 +21,12 @@ from retainly.messaging.channels import Delivery
 from retainly.messaging.email_message import Sender, compose
 from retainly.messaging.smtp_channel import SmtpChannel
 from retainly.messaging.consent import email_suppressed
-from retainly.messaging.links import UNSUBSCRIBE, LinkSigner, Signed
+from retainly.messaging.feedback import answer_of, checked_score, record_feedback
+from retainly.messaging.links import FEEDBACK, UNSUBSCRIBE, LinkSigner, Signed
 from retainly.messaging.message_events import unsubscribe
 from retainly.playbooks import saved
 from retainly.playbooks.planning import one_payload
-from retainly.results.email import BouncesRead, EmailPreview, TestSent, UnsubscribeLink
+from retainly.results.email import BouncesRead, EmailPreview, FeedbackQuestion, TestSent, UnsubscribeLink
 from retainly.services.base import Service
 
 HOW = ("one-click", "page")  # the mail client's POST, or the button of the link's page
@@ -50,6 +52,28 @@ class EmailService(Service):
             return None
         unsubscribe(self.store, signed.customer_id, signed.key, how if how in HOW else "page", _utc_now())
         return self.unsubscribe_link(token)
+
+    def feedback_question(self, token: str, score: str | int | None = None) -> FeedbackQuestion | None:
+        """The feedback link ``token`` (None if it is not ours), with ``score`` chosen (a score in
+        the link; else the earlier answer's). Looking at it records nothing."""
+        signed = LinkSigner.of(self.store).check(token, FEEDBACK)
+        if signed is None:
+            return None
+        earlier = answer_of(self.store, signed.key)
+        chosen = checked_score(score) if score is not None else earlier[0] if earlier else None
+        return FeedbackQuestion(customer_id=signed.customer_id, message_key=signed.key, score=chosen,
+                                comment=earlier[1] if earlier else None, answered=earlier is not None,
+                                shop_name=self._shop_name())
+
+    def give_feedback(self, token: str, score: str | int, comment: str | None = None) -> FeedbackQuestion | None:
+        """Keep the customer's answer to the feedback link ``token`` (replacing an earlier one);
+        None if the token is not ours; InputError for a score that is not 0-10."""
+        signed = LinkSigner.of(self.store).check(token, FEEDBACK)
+        if signed is None:
+            return None
+        record_feedback(self.store, signed.customer_id, signed.key, checked_score(score), comment,
+                        datetime.now().replace(microsecond=0))
+        return self.feedback_question(token)
 
     def read_bounces(self, path: str | Path) -> BouncesRead:
         """Read a bounce mailbox's export (mbox, .eml, or a folder of .eml): keep each bounce and
