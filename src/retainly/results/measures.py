@@ -57,3 +57,23 @@ class CohortRow(Result):
     cohort: str
     customers: int
     values: list[float | None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class NpsRow(Result):
+    """Net Promoter Score of one group (or one month): each customer's latest answer counted once."""
+
+    group: str
+    answers: int
+    promoters: int  # 9-10
+    passives: int  # 7-8
+    detractors: int  # 0-6
+    nps: float  # 100 * (promoters - detractors) / answers
+
+
+@dataclass(frozen=True, kw_only=True)
+class NpsTable(Result):
+    as_of: date
+    by: str  # all, segment, stage, buyer_type, channel, or month (the trend)
+    days: int  # the window of answers (the trend: months back)
+    rows: list[NpsRow]

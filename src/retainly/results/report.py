@@ -9,7 +9,7 @@ from retainly.results.base import Result
 from retainly.results.data import StoreSummary
 from retainly.results.insights import BuyerTypeMix, DueReorder
 from retainly.results.lifecycle import FlowCell, StageCount
-from retainly.results.measures import CohortRow, KpiRow
+from retainly.results.measures import CohortRow, KpiRow, NpsTable
 from retainly.results.predictions import AliveBin, FitRecord, PredictionTotals
 from retainly.results.rfm import CallListEntry, ConcentrationPoint, SegmentRow
 
@@ -54,6 +54,8 @@ class ShopOverview(Result):
     flow: list[FlowCell]
     buyer_types: BuyerTypeMix
     reorders: list[DueReorder]
+    nps: NpsTable | None = None  # by RFM segment; None without feedback answers
+    nps_trend: NpsTable | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

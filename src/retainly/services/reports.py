@@ -58,7 +58,15 @@ class ReportService(Service):
             call_list=ws.lifecycle.call_list(as_of, CALL_LIST_SIZE), predictions=self._predictions(as_of),
             stages=ws.lifecycle.counts(as_of), flow_since=flow_since,
             flow=ws.lifecycle.flow(flow_since, as_of, trend=False).flow if flow_since < as_of else [],
-            buyer_types=ws.insights.buyer_type_mix(as_of), reorders=ws.insights.reorders(as_of, REORDERS_SHOWN).due)
+            buyer_types=ws.insights.buyer_type_mix(as_of), reorders=ws.insights.reorders(as_of, REORDERS_SHOWN).due,
+            **self._nps(as_of))
+
+    def _nps(self, as_of: date) -> dict:
+        """NPS by segment and its trend, when customers have answered the feedback question."""
+        by_segment = self.ws.measures.nps("segment", as_of)
+        if not by_segment.rows:
+            return {}
+        return {"nps": by_segment, "nps_trend": self.ws.measures.nps_trend(as_of)}
 
     def flow_since(self, as_of: date, store_first: date | None = None) -> date:
         """Where the report's stage flow to ``as_of`` starts: ``FLOW_MONTHS`` months before, or at the

@@ -144,6 +144,7 @@ def report_context(data: ReportData) -> dict:
         "lifecycle": lifecycle(shop),
         "buyer_types": shop.buyer_types,
         "reorders": shop.reorders,
+        "nps": shop.nps, "nps_trend": shop.nps_trend,
     }
 
 

@@ -41,7 +41,7 @@ CHART_HEADERS = {**HEADERS, "Content-Security-Policy": HEADERS["Content-Security
 MENU = (("Overview", "/overview", READ_FIGURES), ("Customers", "/customers", READ_CUSTOMERS),
         ("Imports", "/imports", READ_FIGURES), ("Playbooks", "/playbooks", READ_FIGURES),
         ("Audiences", "/audiences", READ_FIGURES),
-        ("Models", "/models", READ_FIGURES))
+        ("Models", "/models", READ_FIGURES), ("Feedback", "/nps", READ_FIGURES))
 
 
 def _when(value: Any) -> str:

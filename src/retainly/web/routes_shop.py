@@ -2,7 +2,7 @@
 lifecycle stages, buyer types, reorders due (docs/metrics.md, docs/models.md, docs/lifecycle.md,
 docs/buyer_types.md, docs/replenishment.md), and one customer on one screen (the customer 360).
 
-Each is the service call the CLI's command makes (`retainly summary|kpis|cohorts|segments|score|
+Each is the service call the CLI's command makes (`retainly summary|kpis|cohorts|nps|segments|score|
 lifecycle|buyer-types|reorders|customer show`); results computed on the way (scores for a new
 date) are stored as the CLI stores them. The figures are for analysts; finding customers (by
 id, name, email or phone) and one customer's page are also for managers, who work with
@@ -20,6 +20,7 @@ from fastapi.responses import Response
 from retainly.results import (BuyerTypeMix, CohortRow, Consumable, CustomerMatch, CustomerView, DueReorder, KpiRow,
                               LifecycleFlow, PredictionsOverview, RevenueConcentration, SegmentRow, StageCount,
                               StoreSummary)
+from retainly.results.measures import NpsTable
 from retainly.services.customers import BUYER_TYPES, STAGES
 from retainly.services.measures import BY_CHOICES, COHORT_METRICS, LONGEST_ACTIVITY_WINDOW_DAYS
 from retainly.services.predictions import model_title
@@ -70,6 +71,21 @@ def cohorts(
     with shop(request).use() as ws:
         rows = ws.measures.cohorts(by, metric)
     return page(rows, limit, offset)
+
+
+@figures.get("/nps", response_model=NpsTable)
+def nps(
+    request: Request, as_of: AsOf = None,
+    by: Annotated[str, Query(description="all, segment (RFM), stage, buyer_type, channel (acquisition), or month "
+                                         "(the trend).")] = "all",
+    days: Annotated[int, Query(ge=1, le=3650, description="Answers of this many days up to as_of.")] = 365,
+    months: Annotated[int, Query(ge=1, le=120, description="With by=month: this many months.")] = 12,
+) -> Response:
+    """Net Promoter Score of the customers' feedback (0-10 answers), each customer's latest answer
+    counted once: promoters 9-10, detractors 0-6, nps = 100 * (promoters - detractors) / answers."""
+    with shop(request).use() as ws:
+        found = ws.measures.nps_trend(as_of, months) if by == "month" else ws.measures.nps(by, as_of, days)
+    return json_response(found)
 
 
 @figures.get("/rfm/segments", response_model=DatedPage[SegmentRow])

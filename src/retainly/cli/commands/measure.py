@@ -111,3 +111,31 @@ def cohorts(
         print_csv(flat)
     else:
         print_rows(f"cohorts by {by}: {metric} (+k = {by}s after the first order)", flat)
+
+
+@app.command()
+def nps(
+    by: Annotated[str, typer.Option("--by", help="all, segment (RFM), stage, buyer_type, channel (acquisition), "
+                                    "or month (the trend).")] = "all",
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="Up to this day (default: the later of the last "
+                                                 "order's and the last answer's).")] = None,
+    days: Annotated[int, typer.Option("--days", help="Answers of this many days up to then (not with --by month).")]
+    = 365,
+    months: Annotated[int, typer.Option("--months", help="With --by month: this many months.")] = 12,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
+) -> None:
+    """Net Promoter Score of the customers' feedback: each customer's latest 0-10 answer counted once.
+
+    Example: retainly nps --by segment
+    """
+    with open_workspace() as ws:
+        table = (ws.measures.nps_trend(day(as_of, "--as-of"), months) if by == "month"
+                 else ws.measures.nps(by, day(as_of, "--as-of"), days))
+    if as_json:
+        print_json(table)
+    elif as_csv:
+        print_csv(table.rows, columns=["group", "answers", "promoters", "passives", "detractors", "nps"])
+    else:
+        window = f"the {months} months" if by == "month" else f"the {days} days"
+        print_rows(f"NPS by {by}, {window} up to {table.as_of} (promoters 9-10, detractors 0-6)", table.rows)
