@@ -92,6 +92,23 @@ class PlaybookActivity(Result):
 
 
 @dataclass(frozen=True, kw_only=True)
+class MessageResult(Result):
+    """What one step of a playbook's messages brought (retainly.playbooks.attribution: last touch)."""
+
+    playbook: str
+    step: int
+    delivered: int
+    converted: int  # customers with an order attributed to the step
+    orders: int
+    revenue: float  # of the attributed orders, gross of returns
+    conversion_rate: float | None  # converted / delivered
+    unsubscribed: int
+    bounced: int  # hard and soft
+    complaints: int
+    feedback_answers: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class PlaybookDetail(Result):
     summary: PlaybookSummary
     definition: dict[str, Any]

@@ -16,11 +16,13 @@ from retainly.messaging.channels import KINDS, make_channel
 from retainly.messaging.consent import suppress
 from retainly.messaging.links import LinkSigner
 from retainly.playbooks import outbox, saved
+from retainly.playbooks.attribution import message_results
 from retainly.playbooks.definition import Playbook, from_json, to_json
 from retainly.playbooks.enrol import HOLDOUT
 from retainly.playbooks.enrol import counts as enrolments
 from retainly.playbooks.run import run
 from retainly.results.actions import (
+    MessageResult,
     OutboxItem,
     PlaybookActivity,
     PlaybookDetail,
@@ -154,6 +156,15 @@ class PlaybookService(Service):
         return [PlaybookActivity(playbook=n, entered=sum(entered.get(n, {}).values()),
                                  held_out=entered.get(n, {}).get(HOLDOUT, 0),
                                  outbox=rows.get(n, dict.fromkeys(outbox.STATUSES, 0))) for n in names]
+
+    def results(self, name: str = "all", as_of: date | None = None) -> list[MessageResult]:
+        """What each step's messages brought up to ``as_of`` (default: today, or the last order's day
+        if later): deliveries, orders attributed by last touch and their revenue, unsubscribes,
+        bounces, complaints and feedback answers (retainly.playbooks.attribution)."""
+        names = None if name == "all" else {self.show(name).summary.name}
+        day = as_of if as_of is not None else max(date.today(), self.as_of(None))
+        return [MessageResult(**row) for row in message_results(self.store, day)
+                if names is None or row["playbook"] in names]
 
     def suppress(self, customer: str, channel: str, reason: str = "manual") -> None:
         """Suppress a customer (the shop's id) on a channel (or ``all``); it wins over imported consent."""

@@ -14,6 +14,7 @@ API's ``EDIT_ACTIONS``.
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Annotated
 from urllib.parse import quote
 
@@ -73,13 +74,15 @@ def playbook(request: Request, name: str) -> Response:
         with shop(request).use() as ws:
             found = ws.playbooks.show(name)
             (activity,) = ws.playbooks.activity(name)
+            results = ws.playbooks.results(name, date.today())
     except RetainlyError as problem:
         return _failed(request, user, problem)
     definition = found.definition
     return render(request, "playbook.j2", user, p=found.summary, d=definition,
                   trigger_rule=_rule_text(definition["trigger"].get("rule")),
                   condition=_rule_text(definition.get("condition")),
-                  activity=activity, statuses=STATUS_WORDS, activity_twin=activity_twin(name),
+                  activity=activity, statuses=STATUS_WORDS, activity_twin=activity_twin(name), results=results,
+                  results_twin=f"/api/v1/playbooks/{quote(name, safe='')}/results?as_of={date.today().isoformat()}",
                   may_edit=user.role == "admin" or user.role in EDIT_ACTIONS, twin=f"/api/v1/playbooks/{name}")
 
 

@@ -16,9 +16,9 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from retainly.results.actions import (Audience, AudienceEvaluation, AudienceField, AudienceMember, AudiencePreview,
-                                      OutboxItem, PlaybookActivity, PlaybookDetail, PlaybookSummary)
+                                      MessageResult, OutboxItem, PlaybookActivity, PlaybookDetail, PlaybookSummary)
 from retainly.web.auth import EDIT_ACTIONS, READ_FIGURES, allow
-from retainly.web.pages import Limit, Offset, Page, json_response, page, page_of_read, to_read
+from retainly.web.pages import AsOf, Limit, Offset, Page, json_response, page, page_of_read, to_read
 from retainly.web.shop import shop
 
 audiences = APIRouter(prefix="/audiences", tags=["audiences"])
@@ -139,6 +139,16 @@ def playbook_activity(request: Request, name: PlaybookName) -> Response:
     """What a playbook (`all`: every one) did so far: customers entered and held out, outbox rows by status."""
     with shop(request).use() as ws:
         found = ws.playbooks.activity(name)
+    return json_response(found)
+
+
+@playbooks.get("/{name}/results", response_model=list[MessageResult], dependencies=[allow(*READ_FIGURES)])
+def playbook_results(request: Request, name: PlaybookName, as_of: AsOf = None) -> Response:
+    """What each step's messages (`all`: every playbook's) brought up to ``as_of`` (default: today):
+    delivered, customers who ordered after it and their orders and revenue (last touch within the
+    playbook's goal window), unsubscribes, bounces, complaints and feedback answers (docs/email.md)."""
+    with shop(request).use() as ws:
+        found = ws.playbooks.results(name, as_of)
     return json_response(found)
 
 

@@ -12,7 +12,7 @@ from retainly.cli.app import app, open_workspace
 from retainly.cli.commands.audiences import AsOf, Csv, Json, _show
 from retainly.cli.commands.measure import day
 from retainly.cli.output import console, print_csv, print_json, print_rows
-from retainly.results.actions import OutboxItem, PlaybookSummary
+from retainly.results.actions import MessageResult, OutboxItem, PlaybookSummary
 
 playbooks_app = typer.Typer(help="Playbooks: the retention handbook's tactics (docs/playbooks.md).",
                             no_args_is_help=True)
@@ -143,3 +143,19 @@ def outbox(
     with open_workspace(read_only=True) as ws:
         rows = ws.playbooks.outbox(status, playbook, limit)
     _show(rows, "outbox", as_json, as_csv, [f.name for f in fields(OutboxItem)])
+
+
+@playbooks_app.command("results")
+def results(
+    name: Annotated[str, typer.Argument(help="A playbook's name, or `all`.")] = "all",
+    as_of: AsOf = None, as_json: Json = False, as_csv: Csv = False,
+) -> None:
+    """What each step's messages brought: delivered, customers who then ordered, their orders and
+    revenue (last touch within the playbook's goal window), unsubscribes, bounces, complaints.
+
+    What followed a message, not what it caused: holdouts measure that.
+    Example: retainly playbooks results win-back-60
+    """
+    with open_workspace(read_only=True) as ws:
+        rows = ws.playbooks.results(name, day(as_of, "--as-of"))
+    _show(rows, "what each step's messages brought", as_json, as_csv, [f.name for f in fields(MessageResult)])
