@@ -115,7 +115,7 @@ def test_a_second_workspace_signs_with_the_secret_the_first_made(postgres_url):
     try:
         a, b = LinkSigner.of(first.store), LinkSigner.of(second.store)
         token = a.sign("u", 7, "p/0/7/x")
-        assert b.check(token, "u") == ("u", 7, "p/0/7/x")
+        assert b.check(token, "u") == ("u", 7, "p/0/7/x", "")
         assert first.store.fetchall("SELECT COUNT(*) FROM link_secrets") == [(1,)]
     finally:
         first.close()

@@ -119,9 +119,24 @@ def test_the_playbook_page_shows_what_its_messages_brought_as_its_twin_does(shop
         assert page.status_code == 200
         marks = ResultMarks()
         marks.feed(page.text)
-        assert len(marks.marks) == 8  # one step, eight figures
+        assert len(marks.marks) == 10  # one step, ten figures
         for twin, field, value in marks.marks:
             answer = client.get(twin, headers={"Authorization": f"Bearer {token}"})
             assert answer.status_code == 200, answer.text
             assert at(answer.json(), field) == value, field
         assert {field: value for _, field, value in marks.marks}["0.converted"] == 2
+
+
+def test_a_message_clicked_before_the_order_wins_over_a_later_one_only_delivered(shop):
+    # X was sent M2 (win-back-60, day 10) and M3 (cross-sell, day 5) and ordered on day 3: a click
+    # on M2 on day 4 gives the order to M2. Then win-back-60 has N2 (2 orders) and X (1): 3 orders,
+    # 30.00, 2 customers; cross-sell keeps only R1's order of day 80.
+    key = shop.store.fetchall("SELECT key FROM outbox WHERE playbook = 'win-back-60' AND occurrence LIKE 'M2-%'")[0][0]
+    clicked_at = datetime.combine(AS_OF - timedelta(days=4), datetime.min.time()).replace(hour=10)
+    shop.store.execute("INSERT INTO message_events (event_id, message_key, customer_id, kind, detail, occurred_at, "
+                       "recorded_at) SELECT 'c1', key, customer_id, 'click', 'https://shop.example/', ?, ? "
+                       "FROM outbox WHERE key = ?", (clicked_at, clicked_at, key))
+    found = {row.playbook: row for row in shop.playbooks.results(as_of=AS_OF)}
+    win_back, cross_sell = found["win-back-60"], found["cross-sell"]
+    assert (win_back.converted, win_back.orders, win_back.revenue, win_back.clicked) == (2, 3, 30.0, 1)
+    assert (cross_sell.converted, cross_sell.orders, cross_sell.revenue, cross_sell.clicked) == (1, 1, 10.0, 0)

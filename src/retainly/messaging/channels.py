@@ -204,12 +204,12 @@ def make_channel(name: str, options: dict, links: Callable[[], Any] | None = Non
             parameter="kind",
         )
     if kind == "smtp":
-        from retainly.messaging.smtp_channel import NUMBER_OPTIONS, TEXT_OPTIONS, from_settings
+        from retainly.messaging.smtp_channel import BOOLEAN_OPTIONS, NUMBER_OPTIONS, TEXT_OPTIONS, from_settings
 
         if links is None:
             raise InputError(f"channel {name!r}: an smtp channel signs its unsubscribe links with the store's "
                              "secret; build it through the workspace (ws.playbooks)", parameter="kind")
-        _known_options(name, options, {*TEXT_OPTIONS, *NUMBER_OPTIONS})
+        _known_options(name, options, {*TEXT_OPTIONS, *NUMBER_OPTIONS, *BOOLEAN_OPTIONS})
         return from_settings(name, options, links(), _number, refused)
     if kind == "webhook":
         from retainly.messaging.webhook import WebhookChannel

@@ -30,6 +30,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, getaddresses
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import css_inline
 import dkim
@@ -40,6 +41,7 @@ from markupsafe import Markup
 
 from retainly.messaging.channels import Delivery
 from retainly.messaging.links import FEEDBACK, UNSUBSCRIBE, LinkSigner
+from retainly.messaging.tracking import tracked_html
 
 POLICY = policy.SMTP.clone(max_line_length=998)  # max_line_length=None crashes set_content on 3.11
 # The parts' bodies are encoded when they are set, under the message's own policy: quoted-printable
@@ -82,6 +84,13 @@ class Sender:
     layout: str | None = None  # the shop's own HTML layout (a template naming LAYOUT_VALUES), else the built-in
     logo_url: str | None = None
     colour: str = "#059669"
+    track: bool = True  # opens and clicks (retainly.messaging.tracking); UTM on shop links either way
+    shop_url: str | None = None  # the shop's site: links to its host get UTM parameters
+
+    @property
+    def shop_host(self) -> str:
+        host = urlsplit(self.shop_url).hostname if self.shop_url else None
+        return (host or self.domain).lower().removeprefix("www.")
 
     @property
     def domain(self) -> str:
@@ -148,6 +157,9 @@ def compose(delivery: Delivery, sender: Sender, links: LinkSigner | None, now: d
         feedback = sender.public_url.rstrip("/") + FEEDBACK_PATH + (
             links.sign(FEEDBACK, delivery.customer_id, delivery.key) if links else "preview")
     text, html = bodies(payload, sender, link, feedback)
+    html = tracked_html(html, public_url=sender.public_url, shop_host=sender.shop_host,
+                        links=links if sender.track else None, customer_id=delivery.customer_id, key=delivery.key,
+                        playbook=delivery.playbook, step=delivery.step)
     message.set_content(text, cte="quoted-printable")
     message.add_alternative(html, subtype="html", cte="quoted-printable")
     raw = message.as_bytes(policy=POLICY)

@@ -2,7 +2,8 @@
 that nobody without the store's secret can make or alter.
 
 A token is ``<version>.<body>.<mac>``: the body (base64url, unpadded) is the purpose, the
-customer's id and the outbox key of the message, joined by a separator; the mac is the first
+customer's id and the outbox key of the message (and a click link's destination), joined by a
+separator; the mac is the first
 16 bytes of HMAC-SHA256 over version and body with that version's secret (``link_secrets``),
 base64url. It carries no address (an email address never goes into a URL) and never expires:
 an unsubscribe link must work for as long as the message sits in a mailbox. Checking it is
@@ -22,11 +23,11 @@ from typing import NamedTuple
 
 from retainly.store.backends import Store
 
-UNSUBSCRIBE, FEEDBACK = "u", "f"
-PURPOSES = (UNSUBSCRIBE, FEEDBACK)
+UNSUBSCRIBE, FEEDBACK, CLICK, OPEN = "u", "f", "c", "o"
+PURPOSES = (UNSUBSCRIBE, FEEDBACK, CLICK, OPEN)
 _SEPARATOR = "\x1f"  # a control character: never part of a key or a number
 _MAC_BYTES = 16
-_TOKEN = re.compile(r"^([1-9][0-9]{0,5})\.([A-Za-z0-9_-]{4,2000})\.([A-Za-z0-9_-]{22})$")
+_TOKEN = re.compile(r"^([1-9][0-9]{0,5})\.([A-Za-z0-9_-]{4,6000})\.([A-Za-z0-9_-]{22})$")
 
 
 class Signed(NamedTuple):
@@ -35,6 +36,7 @@ class Signed(NamedTuple):
     purpose: str
     customer_id: int
     key: str  # the outbox key of the message the link was in
+    target: str = ""  # a click link's destination, signed with the rest: never taken from the request
 
 
 def _b64(raw: bytes) -> str:
@@ -64,10 +66,11 @@ class LinkSigner:
             found = _read(store)
         return cls(found)
 
-    def sign(self, purpose: str, customer_id: int, key: str) -> str:
+    def sign(self, purpose: str, customer_id: int, key: str, target: str = "") -> str:
         if purpose not in PURPOSES:
             raise ValueError(f"unknown link purpose {purpose!r}")
-        body = _b64(_SEPARATOR.join((purpose, str(int(customer_id)), key)).encode("utf-8"))
+        parts = (purpose, str(int(customer_id)), key) + ((target,) if target else ())
+        body = _b64(_SEPARATOR.join(parts).encode("utf-8"))
         return f"{self._current}.{body}.{self._mac(self._current, body)}"
 
     def check(self, token: str, purpose: str) -> Signed | None:
@@ -79,8 +82,10 @@ class LinkSigner:
         if version not in self._secrets or not hmac.compare_digest(mac, self._mac(version, body)):
             return None
         try:
-            said, customer, key = _unb64(body).decode("utf-8").split(_SEPARATOR)
-            signed = Signed(said, int(customer), key)
+            said, customer, key, *target = _unb64(body).decode("utf-8").split(_SEPARATOR)
+            if len(target) > 1:
+                return None
+            signed = Signed(said, int(customer), key, target[0] if target else "")
         except (ValueError, binascii.Error, UnicodeDecodeError):
             return None
         return signed if signed.purpose == purpose else None

@@ -213,7 +213,8 @@ def _address_of(text: str) -> str:
 # -- built from settings --------------------------------------------------------------------------
 TEXT_OPTIONS = ("host", "security", "from", "public_url", "shop_name", "reply_to", "unsubscribe_mailto",
                 "postal_address", "envelope_from", "dkim_domain", "dkim_selector", "dkim_key_file",
-                "username_env", "password_env", "layout_file", "logo_url", "colour")
+                "username_env", "password_env", "layout_file", "logo_url", "colour", "shop_url")
+BOOLEAN_OPTIONS = ("track",)
 NUMBER_OPTIONS = {"port": int, "timeout": float, "retries": int, "backoff": float, "per_second": float,
                   "max_bytes": int}
 
@@ -224,6 +225,9 @@ def from_settings(name: str, options: dict, links: LinkSigner, number: Callable,
     for key in TEXT_OPTIONS:
         if key in options and not (isinstance(options[key], str) and options[key].strip()):
             raise InputError(f"channel {name!r}: `{key}` must be a non-empty text", parameter=key)
+    for key in BOOLEAN_OPTIONS:
+        if key in options and not isinstance(options[key], bool):
+            raise InputError(f"channel {name!r}: `{key}` must be true or false, not {options[key]!r}", parameter=key)
     for key in ("host", "from", "public_url"):
         if key not in options:
             raise InputError(f"channel {name!r} (smtp) needs option `{key}`; docs/email.md shows an example",
@@ -245,7 +249,8 @@ def from_settings(name: str, options: dict, links: LinkSigner, number: Callable,
                     and _checked_address(name, "unsubscribe_mailto", options["unsubscribe_mailto"]),
                     postal_address=options.get("postal_address"), dkim=_dkim(name, options),
                     layout=_layout(name, options), logo_url=options.get("logo_url"),
-                    colour=_colour(name, options.get("colour", "#059669")))
+                    colour=_colour(name, options.get("colour", "#059669")), track=options.get("track", True),
+                    shop_url=options.get("shop_url"))
     numbers = {key: number(name, key, options[key], kind) for key, kind in NUMBER_OPTIONS.items() if key in options}
     user, password = (os.environ.get(options.get(key, default)) or None for key, default in
                       (("username_env", "RETAINLY_SMTP_USER"), ("password_env", "RETAINLY_SMTP_PASSWORD")))

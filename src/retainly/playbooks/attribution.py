@@ -1,13 +1,14 @@
 """What each message brought: deliveries, what came back, and the orders attributed to them.
 
-**The rule (last touch).** A purchase order is attributed to at most one message: the last one
-delivered (``sent``) to its customer before the order, among those whose playbook's goal window
-(``goal_days`` of the enrolment) still covers the order. A message's moment is when it was due:
-its run sends it then, and a run as of a past day (``retainly run --as-of``) then attributes as
-that day would have. An order before any message, or after every window, is attributed to none.
-When clicks are tracked, a clicked message will win over a later one only delivered.
+**The rule (last touch, clicks first).** A purchase order is attributed to at most one message:
+among the messages delivered (``sent``) to its customer before the order whose playbook's goal
+window (``goal_days`` of the enrolment) still covers it, the last one clicked before the order,
+else the last one delivered. A message's moment is when it was due: its run sends it then, and a
+run as of a past day (``retainly run --as-of``) attributes as that day would have. An order
+before any message, or after every window, is attributed to none.
 
-Per playbook and step: delivered, the customers who ordered (converted), the orders and their
+Per playbook and step: delivered, opened and clicked (messages; opens are soft: see
+retainly.messaging.tracking), the customers who ordered (converted), the orders and their
 revenue (gross of returns, as the purchases table has it), and from the message events the
 unsubscribes, bounces (hard and soft), complaints and feedback answers. These are what the
 messages were followed by, not what they caused: the holdouts say that (issue 17).
@@ -21,7 +22,7 @@ from retainly.features.model_summary import end_of
 from retainly.store.backends import Store
 
 EVENT_COLUMNS = {"unsubscribe": "unsubscribed", "bounce": "bounced", "soft_bounce": "bounced",
-                 "complaint": "complaints", "feedback": "feedback_answers"}
+                 "complaint": "complaints", "feedback": "feedback_answers", "open": "opened", "click": "clicked"}
 
 _ATTRIBUTED = """
 WITH sent AS (
@@ -31,11 +32,16 @@ WITH sent AS (
         ON e.playbook = o.playbook AND e.customer_id = o.customer_id AND e.occurrence = o.occurrence
     WHERE o.status = 'sent' AND o.due_at < ?
 ),
+clicks AS (
+    SELECT message_key, MIN(occurred_at) AS clicked_at FROM message_events WHERE kind = 'click' GROUP BY message_key
+),
 touched AS (
     SELECT p.order_id, p.customer_id, CAST(p.revenue AS DOUBLE PRECISION) AS revenue, s.playbook, s.step,
-           ROW_NUMBER() OVER (PARTITION BY p.order_id ORDER BY s.sent_at DESC, s.key DESC) AS place
+           ROW_NUMBER() OVER (PARTITION BY p.order_id ORDER BY
+               CASE WHEN c.clicked_at <= p.placed_at THEN 0 ELSE 1 END, s.sent_at DESC, s.key DESC) AS place
     FROM purchases AS p
     JOIN sent AS s ON s.customer_id = p.customer_id
+    LEFT JOIN clicks AS c ON c.message_key = s.key
     WHERE p.placed_at >= s.sent_at AND p.placed_at < s.sent_at + s.goal_days * INTERVAL '1 day'
       AND p.placed_at < ?
 )
@@ -51,7 +57,8 @@ def message_results(store: Store, as_of: date) -> list[dict]:
 
     def row(playbook: str, step: int) -> dict:
         return rows.setdefault((playbook, int(step)), {
-            "playbook": playbook, "step": int(step), "delivered": 0, "converted": 0, "orders": 0, "revenue": 0.0,
+            "playbook": playbook, "step": int(step), "delivered": 0, "opened": 0, "clicked": 0, "converted": 0,
+            "orders": 0, "revenue": 0.0,
             "conversion_rate": None, "unsubscribed": 0, "bounced": 0, "complaints": 0, "feedback_answers": 0})
 
     for playbook, step, delivered in store.fetchall(
@@ -61,12 +68,12 @@ def message_results(store: Store, as_of: date) -> list[dict]:
     for playbook, step, orders, customers, revenue in store.fetchall(_ATTRIBUTED, (until, until)):
         found = row(playbook, step)
         found.update(orders=int(orders), converted=int(customers), revenue=round(float(revenue or 0.0), 2))
-    for playbook, step, kind, count in store.fetchall(
-            "SELECT o.playbook, o.step, m.kind, COUNT(*) FROM message_events AS m "
+    for playbook, step, kind, count, messages in store.fetchall(
+            "SELECT o.playbook, o.step, m.kind, COUNT(*), COUNT(DISTINCT m.message_key) FROM message_events AS m "
             "JOIN outbox AS o ON o.key = m.message_key WHERE m.occurred_at < ? GROUP BY o.playbook, o.step, m.kind",
             (until,)):
-        if kind in EVENT_COLUMNS:
-            row(playbook, step)[EVENT_COLUMNS[kind]] += int(count)
+        if kind in EVENT_COLUMNS:  # opened and clicked count messages; the rest, events
+            row(playbook, step)[EVENT_COLUMNS[kind]] += int(messages if kind in ("open", "click") else count)
     for found in rows.values():
         if found["delivered"]:
             found["conversion_rate"] = round(found["converted"] / found["delivered"], 4)

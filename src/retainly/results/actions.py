@@ -98,6 +98,8 @@ class MessageResult(Result):
     playbook: str
     step: int
     delivered: int
+    opened: int  # messages opened (a soft figure: image preloading inflates it, image blocking hides it)
+    clicked: int  # messages with a person's click
     converted: int  # customers with an order attributed to the step
     orders: int
     revenue: float  # of the attributed orders, gross of returns

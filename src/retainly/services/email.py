@@ -20,14 +20,18 @@ from retainly.messaging.bounces import COMPLAINT, HARD, SOFT, read_mailbox, reco
 from retainly.messaging.channels import Delivery
 from retainly.messaging.email_message import Sender, compose
 from retainly.messaging.smtp_channel import SmtpChannel
+from retainly.messaging.tracking import PIXEL as OPEN_PIXEL
+from retainly.messaging.tracking import record_click, record_open
 from retainly.messaging.consent import email_suppressed
 from retainly.messaging.feedback import answer_of, checked_score, record_feedback
-from retainly.messaging.links import FEEDBACK, UNSUBSCRIBE, LinkSigner, Signed
+from retainly.messaging.links import CLICK, FEEDBACK, OPEN, UNSUBSCRIBE, LinkSigner, Signed
 from retainly.messaging.message_events import unsubscribe
 from retainly.playbooks import saved
 from retainly.playbooks.planning import one_payload
 from retainly.results.email import BouncesRead, EmailPreview, FeedbackQuestion, TestSent, UnsubscribeLink
 from retainly.services.base import Service
+
+__all__ = ["OPEN_PIXEL", "EmailService"]
 
 HOW = ("one-click", "page")  # the mail client's POST, or the button of the link's page
 
@@ -74,6 +78,22 @@ class EmailService(Service):
         record_feedback(self.store, signed.customer_id, signed.key, checked_score(score), comment,
                         datetime.now().replace(microsecond=0))
         return self.feedback_question(token)
+
+    def opened(self, token: str) -> bool:
+        """The open pixel of a message was loaded: kept once; False for a token that is not ours."""
+        signed = LinkSigner.of(self.store).check(token, OPEN)
+        if signed is None:
+            return False
+        record_open(self.store, signed, _utc_now())
+        return True
+
+    def clicked(self, token: str, user_agent: str | None) -> str | None:
+        """Where a click link leads (None: not ours); the click is kept unless it looks automated."""
+        signed = LinkSigner.of(self.store).check(token, CLICK)
+        if signed is None or not signed.target.startswith(("http://", "https://")):
+            return None
+        record_click(self.store, signed, user_agent, _utc_now())
+        return signed.target
 
     def read_bounces(self, path: str | Path) -> BouncesRead:
         """Read a bounce mailbox's export (mbox, .eml, or a folder of .eml): keep each bounce and

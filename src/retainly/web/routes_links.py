@@ -17,16 +17,23 @@ Feedback (a score from 0 to 10, and a comment):
   show the question with that score chosen and a comment box; they record nothing, for the
   same reason: a link scanner would otherwise answer every score.
 * ``POST /f/<token>`` (``score``, ``comment``) keeps the answer, replacing an earlier one.
+
+Tracking (retainly.messaging.tracking):
+
+* ``GET /c/<token>``: a click; 302 to the destination the token signs (never one from the
+  request), the click kept unless a bot made it; 404 for a token that is not ours.
+* ``GET /o/<token>``: the open pixel, a 1x1 GIF that is never cached; the open kept once.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from retainly.errors import InputError
+from retainly.services.email import OPEN_PIXEL
 from retainly.web.render import render
 from retainly.web.shop import shop
 
@@ -109,3 +116,21 @@ def _answer(request: Request, token: str, score, comment) -> HTMLResponse:
     if answered is None:
         return render(request, "feedback.j2", None, status_code=404, state="unknown", shop="")
     return render(request, "feedback.j2", None, state="thanks", shop=answered.shop_name, score=answered.score)
+
+
+@router.get("/c/{token}")
+def click(request: Request, token: str) -> Response:
+    with shop(request).use() as ws:
+        target = ws.email.clicked(token, request.headers.get("user-agent"))
+    if target is None:
+        return render(request, "unsubscribe.j2", None, status_code=404, state="unknown", shop="")
+    return RedirectResponse(target, status_code=302,
+                            headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+
+
+@router.get("/o/{token}")
+def opened(request: Request, token: str) -> Response:
+    with shop(request).use() as ws:
+        known = ws.email.opened(token)
+    return Response(OPEN_PIXEL, status_code=200 if known else 404, media_type="image/gif",
+                    headers={"Cache-Control": "no-store, no-cache, must-revalidate, max-age=0"})
