@@ -6,6 +6,8 @@ life) and returns what the server does: ``"250"`` accepts (the default), a full 
 ``"451 4.3.0 try later"`` or ``"550 5.7.1 refused"`` refuses, and ``"drop"`` closes the
 connection after the message arrived, before any answer (the sender cannot know it was kept:
 it is kept here, as a real server may have). ``refused_recipients`` get 550 at RCPT TO.
+``tls``: "starttls" (required before MAIL) or "tls" (implicit), with the self-signed certificate
+of tests/data (localhost, 127.0.0.1); ``login``: the (user, password) the server requires.
 """
 
 from __future__ import annotations
@@ -13,15 +15,21 @@ from __future__ import annotations
 import email
 import email.policy
 import socket
+import ssl
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+
+DATA = Path(__file__).resolve().parent / "data"
 
 
 class Mailbox:
     def __init__(self, answer: Callable[[int, object], str] = lambda nth, envelope: "250",
-                 refused_recipients: tuple[str, ...] = ()):
+                 refused_recipients: tuple[str, ...] = (), tls: str | None = None,
+                 login: tuple[str, str] | None = None):
         self.received: list[dict] = []  # {"from", "to", "raw" (bytes as received), "message"}
         self.lock = threading.Lock()
         self.data_commands = 0
@@ -51,7 +59,20 @@ class Mailbox:
                 return "250 2.0.0 queued as " + str(nth) if what == "250" else what
 
         self.port = _free_port()
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        options: dict = {}
+        if tls is not None:  # the test certificate of tests/data, for localhost and 127.0.0.1
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(DATA / "smtp_test_tls_cert.pem", DATA / "smtp_test_tls_key.pem")
+            options = {"tls_context": context, "require_starttls": True} if tls == "starttls" else {
+                "ssl_context": context}
+        if login is not None:
+            def authenticate(server, session, envelope, mechanism, auth_data):
+                ok = (auth_data.login.decode(), auth_data.password.decode()) == login
+                return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535
+
+            # Implicit TLS is a TLS connection aiosmtpd does not see as one (it warns of it, harmlessly).
+            options.update(authenticator=authenticate, auth_required=True, auth_require_tls=tls == "starttls")
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, **options)
 
     def __enter__(self) -> Mailbox:
         self.controller.start()

@@ -200,3 +200,26 @@ def test_settings_build_a_working_channel_with_credentials_from_the_environment(
     address, raw = compose(delivery(), built.sender, LINKS, NOW)
     assert address == "ann@example.com" and dkim.verify(raw, dnsfunc=dns_with_test_key)
     assert message_from_bytes(raw, policy=policy.default)["List-Unsubscribe-Post"] == ONE_CLICK
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+def test_starttls_or_tls_with_a_login_from_the_environment(security, monkeypatch):
+    monkeypatch.setenv("SHOP_SMTP_USER", "mailer")
+    monkeypatch.setenv("SHOP_SMTP_PASSWORD", "s3cret")
+    with Mailbox(tls=security, login=("mailer", "s3cret")) as box:
+        options = {"kind": "smtp", "host": "127.0.0.1", "port": box.port, "security": security,
+                   "from": "news@shop.example", "public_url": "https://shop.example", "username_env": "SHOP_SMTP_USER",
+                   "password_env": "SHOP_SMTP_PASSWORD", "tls_ca_file": str(DATA / "smtp_test_tls_cert.pem"),
+                   "retries": 0}
+        with make_channel("email", options, links=lambda: LINKS) as smtp:
+            assert smtp.deliver(delivery()).status == SENT
+        monkeypatch.setenv("SHOP_SMTP_PASSWORD", "wrong")
+        with make_channel("email", options, links=lambda: LINKS) as smtp:
+            refused = smtp.deliver(delivery())
+        assert refused.status == RETRY and "refused the login" in refused.detail
+        # Without the test CA the server's self-signed certificate is not trusted: nothing is sent.
+        untrusted = {key: value for key, value in options.items() if key != "tls_ca_file"}
+        with make_channel("email", untrusted, links=lambda: LINKS) as smtp:
+            outcome = smtp.deliver(delivery())
+        assert outcome.status == RETRY and "CERTIFICATE_VERIFY_FAILED" in outcome.detail
+    assert len(box.received) == 1

@@ -70,7 +70,7 @@ class SmtpChannel:
                  timeout: float = 30.0, retries: int = 2, backoff: float = 1.0, per_second: float | None = None,
                  max_bytes: int = MAX_BYTES, envelope_from: str | None = None, clock: Clock = utc_now,
                  sleep: Callable[[float], None] = time.sleep,
-                 refused: Callable[[Delivery, str, str], None] | None = None):
+                 refused: Callable[[Delivery, str, str], None] | None = None, ca_file: str | None = None):
         self.name, self.host, self.security = name, host, security
         self.port = port or DEFAULT_PORTS[security]
         self.sender, self.links = sender, links
@@ -80,6 +80,7 @@ class SmtpChannel:
         self.envelope_from = envelope_from or _address_of(sender.from_address)
         self._clock, self._sleep = clock, sleep
         self._refused = refused  # told (delivery, address, the server's answer) when RCPT TO gets a 5xx
+        self.ca_file = ca_file  # a CA to trust besides the system's (a relay with a private certificate)
         self._smtp: smtplib.SMTP | None = None
         self._last_sent = 0.0
 
@@ -165,7 +166,7 @@ class SmtpChannel:
 
     def _connection(self) -> smtplib.SMTP:
         if self._smtp is None:
-            context = ssl.create_default_context()
+            context = ssl.create_default_context(cafile=self.ca_file)
             if self.security == "tls":
                 smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
             else:
@@ -213,7 +214,7 @@ def _address_of(text: str) -> str:
 # -- built from settings --------------------------------------------------------------------------
 TEXT_OPTIONS = ("host", "security", "from", "public_url", "shop_name", "reply_to", "unsubscribe_mailto",
                 "postal_address", "envelope_from", "dkim_domain", "dkim_selector", "dkim_key_file",
-                "username_env", "password_env", "layout_file", "logo_url", "colour", "shop_url")
+                "username_env", "password_env", "layout_file", "logo_url", "colour", "shop_url", "tls_ca_file")
 BOOLEAN_OPTIONS = ("track",)
 NUMBER_OPTIONS = {"port": int, "timeout": float, "retries": int, "backoff": float, "per_second": float,
                   "max_bytes": int}
@@ -255,8 +256,13 @@ def from_settings(name: str, options: dict, links: LinkSigner, number: Callable,
     user, password = (os.environ.get(options.get(key, default)) or None for key, default in
                       (("username_env", "RETAINLY_SMTP_USER"), ("password_env", "RETAINLY_SMTP_PASSWORD")))
     envelope = options.get("envelope_from") and _checked_address(name, "envelope_from", options["envelope_from"])
+    ca_file = options.get("tls_ca_file")
+    if ca_file is not None and not Path(ca_file).expanduser().is_file():
+        raise InputError(f"channel {name!r}: `tls_ca_file` {ca_file} is not a file; give the PEM of the CA that "
+                         "signed the mail server's certificate", parameter="tls_ca_file")
     return SmtpChannel(options["host"].strip(), sender, links, name=name, security=security, username=user,
-                       password=password, envelope_from=envelope, refused=refused, **numbers)
+                       password=password, envelope_from=envelope, refused=refused,
+                       ca_file=str(Path(ca_file).expanduser()) if ca_file else None, **numbers)
 
 
 def _checked_address(name: str, key: str, text: str, display: bool = False) -> str:
