@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
-from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -34,8 +33,7 @@ from retainly.playbooks import outbox
 from retainly.playbooks.outbox import OutboxEntry
 from retainly.web.app import create_app
 from tests.playbooks.test_run import AS_OF, load_shop, settings_file, write_shop
-from tests.web.conftest import serving
-from tests.web.test_login import PASSWORD, Visitor
+from tests.web.conftest import page_as_analyst, serving
 from tests.web.test_pages_browser import at
 
 MESSAGES = {"M1": ("win-back-60", "N2", 20, "sent"), "M2": ("win-back-60", "X", 10, "sent"),
@@ -107,15 +105,7 @@ def test_the_playbook_page_shows_what_its_messages_brought_as_its_twin_does(shop
     shop.close()  # the server opens the store next (DuckDB admits one writing process)
     app = create_app(store_url, settings_file(tmp_path))
     with serving(app) as base, httpx.Client(base_url=base) as client:
-        with app.state.shop.use() as ws:
-            ws.users.add("analyst@shop.example", "analyst", PASSWORD)
-            _, token = ws.keys.create("analyst")
-        visitor = Visitor(SimpleNamespace(client=client))
-        try:
-            assert visitor.log_in("analyst@shop.example").status_code == 303
-            page = visitor.client.get("/playbooks/cross-sell")
-        finally:
-            visitor.close()
+        page, token = page_as_analyst(app, client, "/playbooks/cross-sell")
         assert page.status_code == 200
         marks = ResultMarks()
         marks.feed(page.text)

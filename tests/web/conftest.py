@@ -17,12 +17,14 @@ days silent, so B alone enters it; B has no email consent, so B's email row is s
 from __future__ import annotations
 
 import contextlib
+import secrets
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -154,3 +156,19 @@ def log_in_on_the_page(page, base: str, email: str, password: str) -> None:
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base}/overview")
+
+
+def page_as_analyst(app: FastAPI, client: httpx.Client, path: str) -> tuple[httpx.Response, str]:
+    """``path`` as a newly added analyst sees it once logged in, and an analyst's API key for its twins."""
+    from tests.web.test_login import PASSWORD, Visitor
+
+    email = f"analyst-{secrets.token_hex(4)}@shop.example"
+    with app.state.shop.use() as ws:
+        ws.users.add(email, "analyst", PASSWORD)
+        _, token = ws.keys.create("analyst")
+    visitor = Visitor(SimpleNamespace(client=client))
+    try:
+        assert visitor.log_in(email).status_code == 303
+        return visitor.client.get(path), token
+    finally:
+        visitor.close()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 from datetime import date
-from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -22,8 +21,7 @@ from retainly.segments.warning_signs import _bad_contacts
 from retainly.web.app import create_app
 from tests.mailbox import Mailbox
 from tests.playbooks.test_run import AS_OF, enable, load_shop, settings_file, write_shop
-from tests.web.conftest import serving
-from tests.web.test_login import PASSWORD, Visitor
+from tests.web.conftest import page_as_analyst, serving
 from tests.web.test_pages_browser import at
 from tests.web.test_pages_overview_charts import sections_of
 
@@ -95,16 +93,9 @@ def test_a_score_sent_through_its_link_is_the_customers_feedback(store_url, tmp_
             assert feedback_rows(server_ws, names["Q"]) == [("feedback", "inbound", "8", None, "email link")]
             assert _bad_contacts(server_ws.store, date.today(), 90).empty  # 8 is no detractor
             assert server_ws.store.fetchall("SELECT kind, detail FROM message_events") == [("feedback", "3")]
-            server_ws.users.add("analyst@shop.example", "analyst", PASSWORD)
-            _, token = server_ws.keys.create("analyst")
 
         # The Feedback page: every figure is its JSON twin's (GET /api/v1/nps?by=...).
-        visitor = Visitor(SimpleNamespace(client=client))
-        try:
-            assert visitor.log_in("analyst@shop.example").status_code == 303
-            page = visitor.client.get("/nps")
-        finally:
-            visitor.close()
+        page, token = page_as_analyst(app, client, "/nps")
         assert page.status_code == 200 and "NPS" in page.text
         sections = sections_of(page.text)
         assert [twin.split("?")[1].split("&")[0] for twin in sections] == [
