@@ -19,13 +19,13 @@ from retainly.features.customer_view import find_customer_id
 from retainly.messaging.bounces import COMPLAINT, HARD, SOFT, read_mailbox, record, reports_in
 from retainly.messaging.channels import Delivery
 from retainly.messaging.email_message import Sender, compose
-from retainly.messaging.smtp_channel import SmtpChannel
-from retainly.messaging.tracking import PIXEL as OPEN_PIXEL
-from retainly.messaging.tracking import record_click, record_open
 from retainly.messaging.consent import email_suppressed
 from retainly.messaging.feedback import answer_of, checked_score, record_feedback
 from retainly.messaging.links import CLICK, FEEDBACK, OPEN, UNSUBSCRIBE, LinkSigner, Signed
 from retainly.messaging.message_events import unsubscribe
+from retainly.messaging.smtp_channel import SmtpChannel
+from retainly.messaging.tracking import PIXEL as OPEN_PIXEL
+from retainly.messaging.tracking import record_click, record_open
 from retainly.playbooks import saved
 from retainly.playbooks.planning import one_payload
 from retainly.results.email import BouncesRead, EmailPreview, FeedbackQuestion, TestSent, UnsubscribeLink
@@ -130,16 +130,14 @@ class EmailService(Service):
         [test]); nothing is written to the outbox, and its unsubscribe link unsubscribes nobody."""
         found, number, customer_id, day = self._step_of(playbook, customer, step, as_of)
         payload, _, _ = one_payload(self.store, found, number, customer_id, day)
-        channel = self.ws.playbooks.channel("email")
-        try:
-            if not isinstance(channel, SmtpChannel):
-                raise InputError("email is not sent through SMTP here: add a [channels.email] section with a host "
-                                 "(docs/email.md) to send a test", parameter="to")
-            payload = {**payload, "email": to, "subject": f"[test] {payload.get('subject') or found.title}"}
-            key = f"test/{found.name}/{number}/{customer_id}/{_utc_now():%Y%m%dT%H%M%S}"
+        channel = self._smtp()
+        if channel is None:
+            raise InputError("email is not sent through SMTP here: add a [channels.email] section with a host "
+                             "(docs/email.md) to send a test", parameter="to")
+        payload = {**payload, "email": to, "subject": f"[test] {payload.get('subject') or found.title}"}
+        key = f"test/{found.name}/{number}/{customer_id}/{_utc_now():%Y%m%dT%H%M%S}"
+        with channel:
             outcome = channel.deliver(self._delivery(found, number, customer_id, payload, key), test=True)
-        finally:
-            channel.close()
         return TestSent(to=to, status=outcome.status, detail=outcome.detail)
 
     def _step_of(self, playbook: str, customer: str, step: int, as_of: date | None):
@@ -158,13 +156,17 @@ class EmailService(Service):
         key = key or f"{playbook.name}/{number}/{customer_id}/preview"
         return Delivery(key, playbook.name, number, customer_id, "email", payload, 0)
 
+    def _smtp(self) -> SmtpChannel | None:
+        """The email channel when the settings send it over SMTP (built, not connected), else None."""
+        options = self.settings.channels.get("email") or {}
+        if options.get("kind", "smtp" if "host" in options else None) != "smtp":
+            return None
+        return self.ws.playbooks.channel("email")
+
     def _sender(self) -> Sender:
-        channel = self.ws.playbooks.channel("email")
-        try:
-            if isinstance(channel, SmtpChannel):
-                return channel.sender
-        finally:
-            channel.close()
+        channel = self._smtp()
+        if channel is not None:
+            return channel.sender
         return Sender(from_address="shop@example.invalid", public_url="https://example.invalid",
                       shop_name=self._shop_name())
 
