@@ -134,12 +134,14 @@ def test_each_server_answer_gives_its_outcome():
             assert smtp.deliver(delivery("e/0/1/x")).status == SENT  # a new connection for the next row
             unknown_user = smtp.deliver(delivery("f/0/1/x", email="gone@example.com"))
             assert (unknown_user.status, unknown_user.detail) == (FAILED, "RCPT TO: 550 5.1.1 no such user here")
-            for bad in ("", "not-an-address", "ann@localhost", "ann smith@example.com"):
+            for bad in ("", "not-an-address", "ann@localhost", "ann smith@example.com", "änn@example.com"):
                 assert smtp.deliver(delivery("g/0/1/x", email=bad)).status == FAILED
             too_big = SmtpChannel("127.0.0.1", sender(), LINKS, port=box.port, security="none", max_bytes=1000)
             assert "over the limit of 1,000" in too_big.deliver(delivery("h/0/1/x")).detail
-    assert box.data_commands == 7  # refused addresses and messages never reached DATA
-    assert box.keys() == ["a/0/1/x", "d/0/1/x", "e/0/1/x"]
+            assert smtp.deliver(delivery("i/0/1/x", email="ann@bücher.example")).status == SENT
+    assert box.data_commands == 8  # refused addresses and messages never reached DATA
+    assert box.keys() == ["a/0/1/x", "d/0/1/x", "e/0/1/x", "i/0/1/x"]
+    assert box.received[-1]["to"] == ["ann@xn--bcher-kva.example"]  # the domain in its IDNA form
 
 
 def test_no_server_is_a_retry_and_not_a_crash():

@@ -116,6 +116,14 @@ def recipient(delivery: Delivery) -> tuple[str, str]:
         raise MessageRefused(f"malformed email address {address!r} ({exc})") from None
     if not parsed.username or "." not in parsed.domain or any(c.isspace() for c in address):
         raise MessageRefused(f"malformed email address {address!r}")
+    if not parsed.username.isascii():
+        raise MessageRefused(f"email address {address!r} has letters outside ASCII before the @, which needs "
+                             "SMTPUTF8; retainly does not send such addresses yet")
+    if not parsed.domain.isascii():  # an internationalized domain goes out in its ASCII (IDNA) form
+        try:
+            address = f"{parsed.username}@{parsed.domain.encode('idna').decode('ascii')}"
+        except UnicodeError:
+            raise MessageRefused(f"email address {address!r} has a domain that is not a valid name") from None
     return (delivery.payload.get("name") or "").strip(), address
 
 
