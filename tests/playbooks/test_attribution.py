@@ -33,7 +33,7 @@ from retainly.playbooks import outbox
 from retainly.playbooks.outbox import OutboxEntry
 from retainly.web.app import create_app
 from tests.playbooks.test_run import AS_OF, load_shop, settings_file, write_shop
-from tests.web.conftest import page_as_analyst, serving
+from tests.web.conftest import analyst_session, serving
 from tests.web.test_pages_browser import at
 
 MESSAGES = {"M1": ("win-back-60", "N2", 20, "sent"), "M2": ("win-back-60", "X", 10, "sent"),
@@ -105,7 +105,8 @@ def test_the_playbook_page_shows_what_its_messages_brought_as_its_twin_does(shop
     shop.close()  # the server opens the store next (DuckDB admits one writing process)
     app = create_app(store_url, settings_file(tmp_path))
     with serving(app) as base, httpx.Client(base_url=base) as client:
-        page, token = page_as_analyst(app, client, "/playbooks/cross-sell")
+        with analyst_session(app, client) as (browser, token):
+            page = browser.get("/playbooks/cross-sell")
         assert page.status_code == 200
         marks = ResultMarks()
         marks.feed(page.text)

@@ -158,8 +158,9 @@ def log_in_on_the_page(page, base: str, email: str, password: str) -> None:
     page.wait_for_url(f"{base}/overview")
 
 
-def page_as_analyst(app: FastAPI, client: httpx.Client, path: str) -> tuple[httpx.Response, str]:
-    """``path`` as a newly added analyst sees it once logged in, and an analyst's API key for its twins."""
+@contextlib.contextmanager
+def analyst_session(app: FastAPI, client: httpx.Client) -> Iterator[tuple[httpx.Client, str]]:
+    """A newly added analyst's logged-in browser (its own cookies) and an analyst's API key for the twins."""
     from tests.web.test_login import PASSWORD, Visitor
 
     email = f"analyst-{secrets.token_hex(4)}@shop.example"
@@ -169,6 +170,6 @@ def page_as_analyst(app: FastAPI, client: httpx.Client, path: str) -> tuple[http
     visitor = Visitor(SimpleNamespace(client=client))
     try:
         assert visitor.log_in(email).status_code == 303
-        return visitor.client.get(path), token
+        yield visitor.client, token
     finally:
         visitor.close()

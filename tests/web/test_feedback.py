@@ -21,7 +21,7 @@ from retainly.segments.warning_signs import _bad_contacts
 from retainly.web.app import create_app
 from tests.mailbox import Mailbox
 from tests.playbooks.test_run import AS_OF, enable, load_shop, settings_file, write_shop
-from tests.web.conftest import page_as_analyst, serving
+from tests.web.conftest import analyst_session, serving
 from tests.web.test_pages_browser import at
 from tests.web.test_pages_overview_charts import sections_of
 
@@ -95,7 +95,8 @@ def test_a_score_sent_through_its_link_is_the_customers_feedback(store_url, tmp_
             assert server_ws.store.fetchall("SELECT kind, detail FROM message_events") == [("feedback", "3")]
 
         # The Feedback page: every figure is its JSON twin's (GET /api/v1/nps?by=...).
-        page, token = page_as_analyst(app, client, "/nps")
+        with analyst_session(app, client) as (browser, token):
+            page = browser.get("/nps")
         assert page.status_code == 200 and "NPS" in page.text
         sections = sections_of(page.text)
         assert [twin.split("?")[1].split("&")[0] for twin in sections] == [

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from retainly.results.actions import (Audience, AudienceEvaluation, AudienceField, AudienceMember, AudiencePreview,
                                       MessageResult, OutboxItem, PlaybookActivity, PlaybookDetail, PlaybookSummary)
+from retainly.results.email import EmailPreview
 from retainly.web.auth import EDIT_ACTIONS, READ_FIGURES, allow
 from retainly.web.pages import AsOf, Limit, Offset, Page, json_response, page, page_of_read, to_read
 from retainly.web.shop import shop
@@ -149,6 +150,19 @@ def playbook_results(request: Request, name: PlaybookName, as_of: AsOf = None) -
     playbook's goal window), unsubscribes, bounces, complaints and feedback answers (docs/email.md)."""
     with shop(request).use() as ws:
         found = ws.playbooks.results(name, as_of)
+    return json_response(found)
+
+
+@playbooks.get("/{name}/preview", response_model=EmailPreview, dependencies=[allow(*READ_FIGURES)])
+def playbook_preview(
+    request: Request, name: PlaybookName,
+    customer: Annotated[str, Query(min_length=1, max_length=200, description="The customer, by the shop's id.")],
+    step: Annotated[int, Query(ge=1, le=100, description="Which step, from 1.")] = 1, as_of: AsOf = None,
+) -> Response:
+    """A message step as the email a run would send the customer (`retainly email preview`): address,
+    the channel a run would choose or why none, subject, text and HTML; its links lead nowhere."""
+    with shop(request).use() as ws:
+        found = ws.email.preview(name, customer, step, as_of)
     return json_response(found)
 
 
