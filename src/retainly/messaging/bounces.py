@@ -3,7 +3,8 @@
 **What is read.** Delivery status notifications (RFC 3464: ``multipart/report;
 report-type=delivery-status``) and complaint reports (RFC 5965, ARF: ``report-type=
 feedback-report``), one by one from a mailbox export (an mbox file, an ``.eml`` file, or a
-folder of them), and the SMTP server's own refusal of a recipient while sending (``at_send``:
+folder of them); the bounce and spam-complaint webhook of a mail provider (Postmark's format,
+``postmark_reports``); and the SMTP server's own refusal of a recipient while sending (``at_send``:
 a 5xx to RCPT TO without an enhanced status counts as hard, the address refused). Other mail
 (an out-of-office reply, a customer's answer) is skipped.
 
@@ -95,6 +96,41 @@ def reports_in(raw: bytes) -> list[Report]:
         return [Report(COMPLAINT, recipient, feedback, f"complaint ({feedback}) from {source}", key, report_id,
                        arrived)]
     return []
+
+
+# Postmark's bounce types (its webhook's "Type"), as this module counts them; the rest are no bounce
+# (auto-replies, subscription changes, a template that failed to render on Postmark's side).
+POSTMARK_TYPES = {"HardBounce": HARD, "BadEmailAddress": HARD, "ManuallyDeactivated": HARD,
+                  "SoftBounce": SOFT, "Transient": SOFT, "DnsError": SOFT, "Blocked": SOFT, "DMARCPolicy": SOFT,
+                  "SpamNotification": SOFT, "SpamComplaint": COMPLAINT}
+
+
+def postmark_reports(body) -> list[Report]:
+    """The reports of one Postmark webhook call: a ``Bounce`` or ``SpamComplaint`` record (their
+    documented JSON: ``RecordType``, ``ID``, ``Type``, ``Email``, ``Description``, ``Details``,
+    ``BouncedAt``, and ``Metadata`` whose ``retainly_key`` names the message when set); [] for any
+    other record type. InputError names the field at fault."""
+    if not isinstance(body, dict):
+        raise InputError("the body must be one Postmark webhook record (a JSON object)", parameter="body")
+    record_type = body.get("RecordType")
+    if record_type not in ("Bounce", "SpamComplaint"):
+        return []
+    kind = COMPLAINT if record_type == "SpamComplaint" else POSTMARK_TYPES.get(str(body.get("Type")))
+    if kind is None:
+        return []
+    recipient = _address(str(body.get("Email") or ""))
+    if "@" not in recipient:
+        raise InputError(f"Email = {body.get('Email')!r}: a bounce record names the address that bounced",
+                         parameter="Email")
+    if body.get("ID") in (None, ""):
+        raise InputError("ID: a bounce record has Postmark's id, which keeps it from being counted twice",
+                         parameter="ID")
+    metadata = body.get("Metadata") if isinstance(body.get("Metadata"), dict) else {}
+    key = metadata.get("retainly_key")
+    detail = " ".join(str(body.get(field) or "") for field in ("Description", "Details")).strip()
+    return [Report(kind, recipient, str(body.get("Type") or record_type)[:50], " ".join(detail.split())[:300],
+                   key if isinstance(key, str) and key else None, f"postmark:{record_type}:{body['ID']}"[:200],
+                   _iso(body.get("BouncedAt")))]
 
 
 def read_mailbox(path: Path) -> Iterator[tuple[str, bytes]]:
@@ -228,6 +264,17 @@ def _part_fields(message: Message, content_type: str) -> Message | None:
 
 def _address(text: str) -> str:
     return parseaddr(text.strip())[1].strip().lower()
+
+
+def _iso(text) -> datetime | None:
+    """An ISO 8601 moment as a naive UTC one (None when missing or unreadable)."""
+    try:
+        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00")) if text else None
+    except ValueError:
+        return None
+    if moment is None or moment.tzinfo is None:
+        return moment
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def _date(text: str | None) -> datetime | None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from retainly.errors import InputError
 from retainly.features.customer_view import find_customer_id
-from retainly.messaging.bounces import COMPLAINT, HARD, SOFT, read_mailbox, record, reports_in
+from retainly.messaging.bounces import COMPLAINT, HARD, SOFT, postmark_reports, read_mailbox, record, reports_in
 from retainly.messaging.channels import Delivery
 from retainly.messaging.email_message import Sender, compose
 from retainly.messaging.consent import email_suppressed
@@ -108,6 +108,18 @@ class EmailService(Service):
             reports += found
         done = record(self.store, reports, self.settings.actions.soft_bounce_limit, now)
         return BouncesRead(emails=emails, other_emails=other, reports=done["reports"],
+                           already_read=done["already_read"], not_matched=done["not_matched"], bounces=done[HARD],
+                           soft_bounces=done[SOFT], complaints=done[COMPLAINT], suppressed=done["suppressed"])
+
+    def provider_event(self, provider: str, body) -> BouncesRead:
+        """One bounce or complaint a mail provider posted (``provider``: postmark), recorded as a
+        report read from the bounce mailbox would be."""
+        if provider != "postmark":
+            raise InputError(f"provider {provider!r}: retainly reads postmark's webhook; other providers' bounces "
+                             "come through the bounce mailbox (`retainly email bounces`)", parameter="provider")
+        reports = postmark_reports(body)
+        done = record(self.store, reports, self.settings.actions.soft_bounce_limit, _utc_now())
+        return BouncesRead(emails=1, other_emails=int(not reports), reports=done["reports"],
                            already_read=done["already_read"], not_matched=done["not_matched"], bounces=done[HARD],
                            soft_bounces=done[SOFT], complaints=done[COMPLAINT], suppressed=done["suppressed"])
 
