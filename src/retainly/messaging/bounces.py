@@ -167,18 +167,19 @@ def record(store: Store, reports: Iterable[Report], soft_limit: int, now: dateti
         if not customers:
             counts["not_matched"] += 1
             continue
-        with store.transaction():
+        with store.transaction():  # the report and what it does, together: a crash between never loses one
             new = False
             for customer_id in customers:
                 new |= record_event(store, event_id(report.kind, report.report_id, report.recipient, customer_id),
                                     report.kind, report.message_key, customer_id, f"{report.status} {report.detail}",
                                     report.arrived_at or now, now)
-        if not new:
+            if new:
+                for customer_id in customers:
+                    counts["suppressed"] += _suppress_if_due(store, customer_id, report, soft_limit, now)
+        if new:
+            counts[report.kind] += 1
+        else:
             counts["already_read"] += 1
-            continue
-        counts[report.kind] += 1
-        for customer_id in customers:
-            counts["suppressed"] += _suppress_if_due(store, customer_id, report, soft_limit, now)
     return counts
 
 
