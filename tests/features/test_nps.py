@@ -60,7 +60,7 @@ def test_nps_counts_each_customers_latest_answer_in_the_window(shop):
 
 
 def test_nps_by_an_unknown_grouping_is_refused(shop):
-    with pytest.raises(InputError, match="--by 'colour': choose all, segment, stage, buyer_type, channel"):
+    with pytest.raises(InputError, match="`by` 'colour': choose all, segment, stage, buyer_type, channel"):
         shop.measures.nps("colour", as_of=date(2024, 6, 15))
 
 

@@ -3,8 +3,8 @@ is in it), refuses a missing, wrong or revoked key with 401 and a role it does n
 
 The rule the walk expects, from the roles (docs/api.md), stated here apart from the routes' own
 declarations: admin may use every route; analyst every route of this slice; manager only the
-customer routes; ingest only the event routes (POST /events/...), which no other role but admin
-may use. The walk sends the event routes no body: a role allowed there gets 422, and nothing is written.
+customer routes; ingest only the event routes (POST /events/...) and the mail provider's webhook
+(POST /email/providers/...), which no other role but admin may use. The walk sends the event routes no body: a role allowed there gets 422, and nothing is written.
 Uploading a file to import and polling its job are for admin alone (an import writes data); the
 ledger and its rejects are read by analysts too. The site snippet's POST /site/events takes no
 API key but a public site key and the request's Origin, so the walk leaves it out
@@ -42,7 +42,7 @@ def walked_playbook_left_disabled(api):
 def expected_roles(path: str, method: str = "GET") -> set[str]:
     if path in ADMIN_ONLY or (method, path) == ("POST", f"{PREFIX}/imports"):
         return {"admin"}
-    if path.startswith(f"{PREFIX}/events/"):
+    if path.startswith((f"{PREFIX}/events/", f"{PREFIX}/email/providers/")):
         return {"admin", "ingest"}
     if path == f"{PREFIX}/customers" or path.startswith(f"{PREFIX}/customers/"):
         return {"admin", "analyst", "manager"}

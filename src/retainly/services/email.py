@@ -155,7 +155,7 @@ class EmailService(Service):
     def _step_of(self, playbook: str, customer: str, step: int, as_of: date | None):
         found = saved.get(self.store, playbook)
         if not 1 <= step <= len(found.steps):
-            raise InputError(f"playbook {found.name!r} has {len(found.steps)} step(s); give --step from 1 to "
+            raise InputError(f"playbook {found.name!r} has {len(found.steps)} step(s); give `step` from 1 to "
                              f"{len(found.steps)}", parameter="step")
         if found.steps[step - 1].action != "message":
             raise InputError(f"step {step} of {found.name!r} is a {found.steps[step - 1].action}, not a message",

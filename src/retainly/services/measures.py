@@ -38,9 +38,9 @@ class MeasureService(Service):
         later of the last order's and the last answer's day), in all or ``by`` segment, stage,
         buyer_type or channel (docs/email.md, "Feedback")."""
         if by not in ("all", *NPS_GROUPS):
-            raise InputError(f"--by {by!r}: choose all, {', '.join(NPS_GROUPS)}", parameter="by")
+            raise InputError(f"`by` {by!r}: choose all, {', '.join(NPS_GROUPS)}", parameter="by")
         if days < 1:
-            raise InputError(f"--days {days}: give at least 1", parameter="days")
+            raise InputError(f"`days` {days}: give at least 1", parameter="days")
         day = self._nps_day(as_of)
         derived = {"segment": "rfm", "stage": "lifecycle", "buyer_type": "insights"}.get(by)
         if derived:
@@ -50,7 +50,7 @@ class MeasureService(Service):
     def nps_trend(self, as_of: date | None = None, months: int = 12) -> NpsTable:
         """Net Promoter Score by calendar month of the answers, the ``months`` up to ``as_of``."""
         if months < 1:
-            raise InputError(f"--months {months}: give at least 1", parameter="months")
+            raise InputError(f"`months` {months}: give at least 1", parameter="months")
         day = self._nps_day(as_of)
         return NpsTable(as_of=day, by="month", days=months, rows=rows(NpsRow, nps_trend(self.store, day, months)))
 
