@@ -21,12 +21,12 @@ LISTS = {
     "customer show": ["CUSTOMER"], "customer search": ["CUSTOMER"], "db status": [],
     "audiences fields": [], "audiences preview": ["vip or stage = at_risk"], "audiences list": [],
     "playbooks list": [], "run": ["--dry-run"], "outbox": [], "keys list": [], "users list": [],
-    "sites list": [], "playbooks results": [], "nps": [],
+    "sites list": [], "playbooks results": [], "nps": [], "email codes list": [],
 }
 # Lists that are empty on a fresh generated shop (no saved audience, no enabled playbook, no
 # message yet, no API key): their CSV is the header alone.
 EMPTY_ON_A_FRESH_SHOP = {"db status", "audiences list", "run", "outbox", "keys list", "users list", "sites list",
-                         "playbooks results", "nps"}  # no message sent; feedback in words, no 0-10 score
+                         "playbooks results", "nps", "email codes list"}  # no message sent; feedback in words
 # Commands that print no list: a change's report, a fit record, a file written, a showcase of
 # several tables (the demo), or a command of another area whose output is a report of what it did.
 NOT_LISTS = {"import", "generate", "demo", "report", "score", "db upgrade", "delete", "customer erase",
@@ -36,6 +36,7 @@ NOT_LISTS = {"import", "generate", "demo", "report", "score", "db upgrade", "del
              "users add", "users password", "users disable", "users unlock",  # a user added or changed
              "sites add", "sites revoke",  # a site key made (with its snippet) or revoked
              "email preview", "email test", "email bounces",  # a message shown or sent; a report of what was read
+             "email codes add",  # a pool filled
              # a list of a saved audience's members: its --csv is in the golden output (audiences-members-csv)
              "audiences members"}
 # Lists of customers: led by the shop's id of the customer.

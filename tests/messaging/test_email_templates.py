@@ -63,8 +63,8 @@ def test_an_html_step_goes_out_in_the_shops_layout_with_css_inlined_and_its_text
 
 def test_a_template_naming_an_unknown_value_is_refused_with_the_line_and_the_name():
     step = {"after_days": 0, "action": "message", "channels": ["email"], "subject": "Hi",
-            "html": "<p>Hello</p>\n<p>{{ first_name }}, your code is {{ promo_code }}</p>"}
-    with pytest.raises(InputError, match=r"step 1: html: line 2: unknown value `promo_code`; a message may name "):
+            "html": "<p>Hello</p>\n<p>{{ first_name }}, your coupon is {{ coupon }}</p>"}
+    with pytest.raises(InputError, match=r"step 1: html: line 2: unknown value `coupon`; a message may name "):
         from_json({"name": "p", "trigger": {"kind": "first_order"}, "steps": [step]})
     step = {"after_days": 0, "action": "message", "text": "Hello {{ first_name }"}
     with pytest.raises(InputError, match=r"step 1: text: line 1: unexpected '}'"):

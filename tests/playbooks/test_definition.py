@@ -54,7 +54,7 @@ def minimal(**changes) -> dict:
     ({"steps": [{"action": "message", "channels": ["pigeon"]}]},
      "playbook 'p' step 1: unknown channel 'pigeon'; use one of email, sms, webhook, file, task"),
     ({"steps": [{"action": "message", "wait": 3}]},
-     "playbook 'p' step 1: unknown keys wait; a step has after_days, action, channels, subject, text, html, feedback and offer"),
+     "playbook 'p' step 1: unknown keys wait; a step has after_days, action, channels, subject, text, html, feedback, promo_pool and offer"),
     ({"steps": []}, "playbook 'p': give at least one step"),
     ({"holdout_share": 1.0},
      "playbook 'p': holdout_share = 1.0; give a share from 0 up to (not including) 1"),

@@ -10,7 +10,8 @@ before any message, or after every window, is attributed to none.
 Per playbook and step: delivered, opened and clicked (messages; opens are soft: see
 retainly.messaging.tracking), the customers who ordered (converted), the orders and their
 revenue (gross of returns, as the purchases table has it), and from the message events the
-unsubscribes, bounces (hard and soft), complaints and feedback answers. These are what the
+unsubscribes, bounces (hard and soft), complaints and feedback answers; and the orders placed
+with a promo code a step's message gave (retainly.messaging.promo_codes). These are what the
 messages were followed by, not what they caused: the holdouts say that (issue 17).
 """
 
@@ -50,6 +51,17 @@ FROM touched WHERE place = 1 GROUP BY playbook, step
 """
 
 
+# Orders placed with a promo code, matched to the message that gave the code (whatever the window).
+_CODE_ORDERS = """
+SELECT o.playbook, o.step, COUNT(*), SUM(CAST(p.revenue AS DOUBLE PRECISION))
+FROM purchases AS p
+JOIN promo_codes AS c ON UPPER(c.code) = UPPER(TRIM(p.promo_code))
+JOIN outbox AS o ON o.key = c.message_key
+WHERE p.placed_at < ?
+GROUP BY o.playbook, o.step
+"""
+
+
 def message_results(store: Store, as_of: date) -> list[dict]:
     """One row per playbook and step that delivered or heard back, up to the end of ``as_of``."""
     until = end_of(as_of)
@@ -59,7 +71,7 @@ def message_results(store: Store, as_of: date) -> list[dict]:
         return rows.setdefault((playbook, int(step)), {
             "playbook": playbook, "step": int(step), "delivered": 0, "opened": 0, "clicked": 0, "converted": 0,
             "orders": 0, "revenue": 0.0,
-            "conversion_rate": None, "unsubscribed": 0, "bounced": 0, "complaints": 0, "feedback_answers": 0})
+            "conversion_rate": None, "code_orders": 0, "code_revenue": 0.0, "unsubscribed": 0, "bounced": 0, "complaints": 0, "feedback_answers": 0})
 
     for playbook, step, delivered in store.fetchall(
             "SELECT playbook, step, COUNT(*) FROM outbox WHERE status = 'sent' AND due_at < ? "
@@ -68,6 +80,8 @@ def message_results(store: Store, as_of: date) -> list[dict]:
     for playbook, step, orders, customers, revenue in store.fetchall(_ATTRIBUTED, (until, until)):
         found = row(playbook, step)
         found.update(orders=int(orders), converted=int(customers), revenue=round(float(revenue or 0.0), 2))
+    for playbook, step, orders, revenue in store.fetchall(_CODE_ORDERS, (until,)):
+        row(playbook, step).update(code_orders=int(orders), code_revenue=round(float(revenue or 0.0), 2))
     for playbook, step, kind, count, messages in store.fetchall(
             "SELECT o.playbook, o.step, m.kind, COUNT(*), COUNT(DISTINCT m.message_key) FROM message_events AS m "
             "JOIN outbox AS o ON o.key = m.message_key WHERE m.occurred_at < ? GROUP BY o.playbook, o.step, m.kind",

@@ -32,7 +32,9 @@ TRIGGERS = ("audience", "first_order", "order", "birthday", "schedule")
 # What a step's subject, text and html may name of a customer (retainly.playbooks.facts reads them).
 MESSAGE_VALUES = ("customer", "name", "first_name", "email", "phone", "stage", "buyer_type", "next_product",
                   "due_product")
-STEP_KEYS = ("after_days", "action", "channels", "subject", "text", "html", "feedback", "offer")
+STEP_KEYS = ("after_days", "action", "channels", "subject", "text", "html", "feedback", "promo_pool", "offer")
+PROMO_CODE = "promo_code"  # what a step with a promo_pool may name besides MESSAGE_VALUES
+_POOL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{1,63}$")
 ACTIONS = ("message", "task", "export")
 CHANNELS = ("email", "sms", "webhook", "file", "task")
 
@@ -59,6 +61,7 @@ class Step:
     offer: str | None = None
     html: str | None = None  # the email's content as HTML (values escaped); its text part is made from it
     feedback: bool = False  # the email asks for a 0-10 score (docs/email.md, "Feedback")
+    promo_pool: str | None = None  # each customer gets a code of this pool: {{ promo_code }}
 
     def templates(self) -> tuple[str, ...]:
         return tuple(t for t in (self.subject, self.text, self.html) if t)
@@ -103,7 +106,8 @@ def to_json(playbook: Playbook) -> dict:
                     "every_days": trigger.every_days, "delay_from": trigger.delay_from},
         "condition": None if playbook.condition is None else rule_to_json(playbook.condition),
         "steps": [{"after_days": s.after_days, "action": s.action, "channels": list(s.channels),
-                   "subject": s.subject, "text": s.text, "html": s.html, "feedback": s.feedback, "offer": s.offer}
+                   "subject": s.subject, "text": s.text, "html": s.html, "feedback": s.feedback,
+                   "promo_pool": s.promo_pool, "offer": s.offer}
                   for s in playbook.steps],
         "goal_days": playbook.goal_days, "holdout_share": playbook.holdout_share, "reentry": playbook.reentry,
         "priority": playbook.priority, "marketing": playbook.marketing,
@@ -143,18 +147,23 @@ def _step(step, at: str) -> Step:
     if bad:
         raise InputError(f"{at}: unknown channel {bad[0]!r}; use one of {', '.join(CHANNELS)}")
     subject, text, html = step.get("subject"), step.get("text") or "", step.get("html") or None
+    pool = step.get("promo_pool") or None
+    if pool is not None and not (isinstance(pool, str) and _POOL.match(pool)):
+        raise InputError(f"{at}: promo_pool = {pool!r}; name a pool of promo codes (`retainly email codes list`)")
     for key, value in (("subject", subject), ("text", text), ("html", html)):
         if value is not None:
-            _check_template(value, f"{at}: {key}")
+            _check_template(value, f"{at}: {key}", with_code=pool is not None)
     feedback = step.get("feedback", False)
     if not isinstance(feedback, bool):
         raise InputError(f"{at}: feedback = {feedback!r}; give true (ask for a 0-10 score) or false")
-    return Step(_int(step, "after_days", 0, at), action, channels, subject, text, step.get("offer"), html, feedback)
+    return Step(_int(step, "after_days", 0, at), action, channels, subject, text, step.get("offer"), html, feedback,
+                pool)
 
 
-def _check_template(text, where: str) -> None:
+def _check_template(text, where: str, with_code: bool = False) -> None:
     """A step's subject, text or html must be a Jinja2 template that parses and names only the
-    values a message may say (``MESSAGE_VALUES``): it is rendered per customer."""
+    values a message may say (``MESSAGE_VALUES``, and ``promo_code`` when the step has a pool):
+    it is rendered per customer."""
     if not isinstance(text, str):
         raise InputError(f"{where} = {text!r}; give the message as text")
     environment = Environment()
@@ -164,7 +173,10 @@ def _check_template(text, where: str) -> None:
         problem = (error.message or "not a template").rstrip(".")
         raise InputError(f"{where}: line {error.lineno}: {problem}; write values as {{{{ first_name }}}}, "
                          "see docs/playbooks.md") from None
-    unknown = sorted(meta.find_undeclared_variables(parsed) - set(MESSAGE_VALUES))
+    named = meta.find_undeclared_variables(parsed)
+    if PROMO_CODE in named and not with_code:
+        raise InputError(f"{where}: names `{PROMO_CODE}`; give the step a promo_pool to take the codes from")
+    unknown = sorted(named - set(MESSAGE_VALUES) - {PROMO_CODE})
     if unknown:
         line = next((number for number, words in enumerate(text.splitlines(), start=1)
                      if re.search(rf"\b{re.escape(unknown[0])}\b", words)), 1)

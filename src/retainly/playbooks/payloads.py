@@ -27,7 +27,7 @@ from retainly.playbooks.definition import Playbook, Step
 TEMPLATES = SandboxedEnvironment(autoescape=False)
 HTML_TEMPLATES = SandboxedEnvironment(autoescape=True)  # a step's html: the customer's values escaped
 FALLBACKS = {"name": "", "first_name": "there", "next_product": "our latest picks", "due_product": "supplies",
-             "stage": ""}  # what a text says where the customer's value is unknown
+             "stage": "", "promo_code": ""}  # what a text says where the customer's value is unknown
 
 
 @lru_cache(maxsize=256)
@@ -61,8 +61,8 @@ class StepPayloads:
     """The payloads of one step of a playbook, as JSON text, written for many rows at once.
 
     The payload (in this field order) is: playbook, title, step, action, customer, name, email,
-    phone, as_of, goal_days, subject, text (html and feedback, when the step has them), offer,
-    offer_withheld, marketing. An incentive is withheld from customers predicted to be hit-and-run buyers."""
+    phone, as_of, goal_days, subject, text (html, feedback and promo_code, when the step has them),
+    offer, offer_withheld, marketing. An incentive is withheld from customers predicted to be hit-and-run buyers."""
 
     def __init__(self, playbook: Playbook, step: Step, number: int, as_of: date):
         self.step = step
@@ -87,6 +87,8 @@ class StepPayloads:
             text = pc.binary_join_element_wise(text, ',"html":', _rendered_json(step.html, context, html=True), "")
         if step.feedback:
             text = pc.binary_join_element_wise(text, ',"feedback":true', "")
+        if step.promo_pool:
+            text = pc.binary_join_element_wise(text, ',"promo_code":', _json_strings(context["promo_code"]), "")
         return pc.binary_join_element_wise(
             self._head, _json_strings(context["customer"]), ',"name":', _json_strings(context["name"]),
             ',"email":', _json_strings(context["email"]), ',"phone":', _json_strings(context["phone"]), self._middle,

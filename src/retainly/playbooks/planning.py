@@ -24,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from retainly.messaging.promo_codes import CodePlan, code_of
 from retainly.playbooks import enrol as enrolment
 from retainly.playbooks.definition import Playbook
 from retainly.playbooks.facts import Facts
@@ -125,9 +126,10 @@ class Outcome:
 
 def outbox_rows(playbook: Playbook, due: pa.Table, facts: Facts, holds: np.ndarray | None, caps: WeeklyCaps,
                 as_of: date, late_days: int, now_due: datetime, capped_due: datetime,
-                with_payloads: bool) -> tuple[pa.Table, Outcome]:
+                with_payloads: bool, codes: CodePlan | None = None) -> tuple[pa.Table, Outcome]:
     """``due`` (``due_steps``) as outbox rows (the columns of retainly.playbooks.outbox.WRITTEN),
-    and their counts. ``holds``: the customers the playbook's condition matches (None: no condition)."""
+    and their counts. ``holds``: the customers the playbook's condition matches (None: no condition);
+    ``codes``: where steps with a promo pool take their customers' codes."""
     count = due.num_rows
     customer_ids = due["customer_id"].to_numpy()
     numbers = due["step"].to_numpy()
@@ -149,6 +151,13 @@ def outbox_rows(playbook: Playbook, due: pa.Table, facts: Facts, holds: np.ndarr
         refused = chosen == None  # noqa: E711 - element-wise over an object array
         channel[asked[~refused]] = chosen[~refused]
         status[asked[refused]], reason[asked[refused]] = "suppressed", why[refused]
+    promo = np.full(count, None, object)
+    for number, step in enumerate(playbook.steps, start=1):
+        if step.promo_pool and codes is not None:
+            rows = np.flatnonzero((numbers == number) & (status == "queued"))
+            promo[rows] = codes.take(step.promo_pool, customer_ids[rows], due["key"].take(pa.array(rows)).to_pylist())
+            none = rows[promo[rows] == None]  # noqa: E711 - element-wise over an object array
+            status[none], reason[none] = "skipped", f"no promo code left in pool {step.promo_pool}"
     outcome = Outcome()
     capped = np.zeros(count, bool)
     queued = status == "queued"
@@ -164,7 +173,10 @@ def outbox_rows(playbook: Playbook, due: pa.Table, facts: Facts, holds: np.ndarr
     outcome.skipped.update(reason[status == "skipped"].tolist())
     payload = pa.nulls(count, pa.string())
     if with_payloads and count:
-        payload = _payloads(playbook, numbers, facts.context(positions), as_of)
+        context = facts.context(positions)
+        if any(step.promo_pool for step in playbook.steps):
+            context = context.append_column("promo_code", pa.array(promo, pa.string()))
+        payload = _payloads(playbook, numbers, context, as_of)
     table = pa.table({
         "key": due["key"], "playbook": pa.array([playbook.name] * count, pa.string()), "step": due["step"],
         "customer_id": due["customer_id"], "occurrence": due["occurrence"], "channel": pa.array(channel, pa.string()),
@@ -184,7 +196,11 @@ def one_payload(store: Store, playbook: Playbook, number: int, customer_id: int,
     positions = facts.positions(np.array([customer_id], np.int64))
     step = playbook.steps[number - 1]
     chosen, why = facts.choose(positions, step.channels, playbook.marketing)
-    text = StepPayloads(playbook, step, number, as_of).texts(facts.context(positions))[0].as_py()
+    context = facts.context(positions)
+    if step.promo_pool:  # the customer's code if one was given, else a stand-in: a preview gives none out
+        given = code_of(store, step.promo_pool, customer_id)
+        context = context.append_column("promo_code", pa.array([given or "PREVIEW-CODE"], pa.string()))
+    text = StepPayloads(playbook, step, number, as_of).texts(context)[0].as_py()
     return json.loads(text), chosen[0], why[0]
 
 

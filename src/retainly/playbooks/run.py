@@ -38,6 +38,7 @@ import pyarrow.compute as pc
 from retainly.audiences import membership
 from retainly.collector import collector_paused
 from retainly.errors import InputError
+from retainly.messaging.promo_codes import CodePlan
 from retainly.playbooks import delivery, outbox, planning
 from retainly.playbooks import enrol as enrolment
 from retainly.playbooks.definition import Playbook
@@ -167,6 +168,7 @@ class _Planner:
         self._sent: dict[str, Counter] = {}  # channel -> customer -> marketing messages sent this week
         self._later = datetime.now(timezone.utc) + timedelta(days=1)
         self._enrolments: list[pa.Table] = []  # planned, written together by ``write``
+        self._codes: CodePlan | None = None  # promo codes given by this run's rows
         self._outbox: list[pa.Table] = []
 
     def cap(self, channel: str) -> int | None:
@@ -205,11 +207,14 @@ class _Planner:
         now_due = utc(out_of_quiet_hours(self.moment, self.settings))
         capped_due = utc(out_of_quiet_hours(datetime.combine(self.moment.date() + timedelta(days=1),
                                                              time(self.settings.quiet_end_hour)), self.settings))
+        if any(step.promo_pool for playbook, *_ in due for step in playbook.steps):
+            self._codes = CodePlan(self.store)
         for playbook, result, holds, found in due:
             if not found.num_rows:
                 continue
             rows, outcome = planning.outbox_rows(playbook, found, facts, holds, caps, self.as_of,
-                                                 self.settings.late_days, now_due, capped_due, not dry_run)
+                                                 self.settings.late_days, now_due, capped_due, not dry_run,
+                                                 self._codes)
             result.planned, result.capped = outcome.planned, outcome.capped
             result.suppressed.update(outcome.suppressed)
             result.skipped.update(outcome.skipped)
@@ -228,7 +233,9 @@ class _Planner:
             taken = enrolment.write_enrolments(self.store, enrolments) if enrolments is not None else set()
             if self._outbox:
                 outbox.insert_rows(self.store, pa.concat_tables(self._outbox))
-        self._enrolments, self._outbox = [], []
+            if self._codes is not None:  # the promo codes given, with the rows that say them
+                self._codes.write(utc(self.moment))
+        self._enrolments, self._outbox, self._codes = [], [], None
         if taken:
             arms = {(p, c, o): a for p, c, o, a in zip(*(enrolments[name].to_pylist() for name in (
                 "playbook", "customer_id", "occurrence", "arm")))}

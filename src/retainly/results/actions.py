@@ -104,6 +104,8 @@ class MessageResult(Result):
     orders: int
     revenue: float  # of the attributed orders, gross of returns
     conversion_rate: float | None  # converted / delivered
+    code_orders: int  # orders placed with a promo code the step's messages gave
+    code_revenue: float
     unsubscribed: int
     bounced: int  # hard and soft
     complaints: int

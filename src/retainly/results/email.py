@@ -69,3 +69,13 @@ class FeedbackQuestion(Result):
     comment: str | None
     answered: bool
     shop_name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CodePool(Result):
+    """A pool of promo codes: how many, how many given to customers, how many free."""
+
+    pool: str
+    codes: int
+    given: int
+    free: int

@@ -23,12 +23,14 @@ from retainly.messaging.consent import email_suppressed
 from retainly.messaging.feedback import answer_of, checked_score, record_feedback
 from retainly.messaging.links import CLICK, FEEDBACK, OPEN, UNSUBSCRIBE, LinkSigner, Signed
 from retainly.messaging.message_events import unsubscribe
+from retainly.messaging.promo_codes import add_codes, generated, pools, read_codes
 from retainly.messaging.smtp_channel import SmtpChannel
 from retainly.messaging.tracking import PIXEL as OPEN_PIXEL
 from retainly.messaging.tracking import record_click, record_open
 from retainly.playbooks import saved
 from retainly.playbooks.planning import one_payload
-from retainly.results.email import BouncesRead, EmailPreview, FeedbackQuestion, TestSent, UnsubscribeLink
+from retainly.results.email import (BouncesRead, CodePool, EmailPreview, FeedbackQuestion, TestSent,
+                                    UnsubscribeLink)
 from retainly.services.base import Service
 
 __all__ = ["OPEN_PIXEL", "EmailService"]
@@ -110,6 +112,31 @@ class EmailService(Service):
         return BouncesRead(emails=emails, other_emails=other, reports=done["reports"],
                            already_read=done["already_read"], not_matched=done["not_matched"], bounces=done[HARD],
                            soft_bounces=done[SOFT], complaints=done[COMPLAINT], suppressed=done["suppressed"])
+
+    def add_codes(self, pool: str, path: str | Path | None = None, generate: int = 0, prefix: str = "",
+                  out: str | Path | None = None) -> CodePool:
+        """Fill ``pool`` with the codes of a file (one a line; a CSV's first column; a header line
+        ``code`` is skipped) or ``generate`` new ones (written to ``out``, one a line, for the shop
+        system to take); all or none. The pool as it then stands."""
+        if (path is None) == (not generate):
+            raise InputError("give a file of codes or a number of codes to generate, not both nor neither",
+                             parameter="path")
+        if path is not None:
+            codes = read_codes(Path(path))
+            where = str(path)
+        else:
+            if out is None:
+                raise InputError("generated codes must reach the shop system too: name a file for them",
+                                 parameter="out")
+            codes = generated(generate, prefix)
+            where = "generated"
+        add_codes(self.store, pool, codes, datetime.now().replace(microsecond=0), where)
+        if path is None:
+            Path(out).write_text("\n".join(codes) + "\n", encoding="utf-8")
+        return next(CodePool(**found) for found in pools(self.store) if found["pool"] == pool)
+
+    def code_pools(self) -> list[CodePool]:
+        return [CodePool(**found) for found in pools(self.store)]
 
     def provider_event(self, provider: str, body) -> BouncesRead:
         """One bounce or complaint a mail provider posted (``provider``: postmark), recorded as a

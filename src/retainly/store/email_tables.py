@@ -18,7 +18,7 @@ from retainly.store.migration_type import Migration
 V17_EMAIL = Migration(
     17,
     "email: the secrets that sign the links in messages, by version; events of messages sent (bounces, "
-    "complaints, unsubscribes)",
+    "complaints, unsubscribes, opens, clicks, feedback); promo codes by pool",
     (
         """CREATE TABLE link_secrets (
             version INTEGER PRIMARY KEY,
@@ -35,5 +35,15 @@ V17_EMAIL = Migration(
             recorded_at TIMESTAMP NOT NULL
         )""",
         "CREATE INDEX message_events_by_customer ON message_events (customer_id, kind)",
+        # Promo codes by pool: free until a message gives one to a customer (one per customer and pool).
+        """CREATE TABLE promo_codes (
+            code TEXT PRIMARY KEY,
+            pool TEXT NOT NULL,
+            customer_id BIGINT,
+            message_key TEXT,
+            assigned_at TIMESTAMP,
+            created_at TIMESTAMP NOT NULL,
+            UNIQUE (pool, customer_id)
+        )""",
     ),
 )

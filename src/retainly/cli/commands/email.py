@@ -11,7 +11,7 @@ import typer
 from retainly.cli.app import app, open_workspace
 from retainly.cli.commands.audiences import AsOf
 from retainly.cli.commands.measure import day
-from retainly.cli.output import after_commit, console, print_json, print_rows
+from retainly.cli.output import after_commit, console, print_csv, print_json, print_rows
 from retainly.errors import InputError
 
 email_app = typer.Typer(help="Email: preview and test a step's message; read bounce reports (docs/email.md).",
@@ -93,3 +93,48 @@ def send_test(
     if sent.status != "sent":
         raise InputError(f"the test to {to} was not sent: {sent.detail}", parameter="to")
     console.print(f"sent to {to}: {sent.detail}", markup=False, highlight=False)
+
+
+codes_app = typer.Typer(help="Promo codes: pools of codes that messages give out, one per customer (docs/email.md).",
+                        no_args_is_help=True)
+email_app.add_typer(codes_app, name="codes")
+
+
+@codes_app.command("add")
+def add_codes(
+    pool: Annotated[str, typer.Argument(help="The pool's name (a step's promo_pool).", metavar="POOL")],
+    file: Annotated[Optional[Path], typer.Option("--file", help="The shop's codes: one a line, or a CSV's "
+                                                 "first column.")] = None,
+    generate: Annotated[int, typer.Option("--generate", help="Generate this many new codes instead.")] = 0,
+    prefix: Annotated[str, typer.Option("--prefix", help="Generated codes start with this.")] = "",
+    out: Annotated[Optional[Path], typer.Option("--out", help="Where to write the generated codes, for the "
+                                                "shop system to take.")] = None,
+) -> None:
+    """Fill a pool with the shop's codes, or with generated ones; all or none.
+
+    Example: retainly email codes add winback10 --generate 5000 --prefix WB- --out winback10.txt
+    """
+    with open_workspace() as ws:
+        found = ws.email.add_codes(pool, file, generate, prefix, out)
+    with after_commit(f"the codes of pool {pool}"):
+        console.print(f"pool {found.pool}: {found.codes:,} codes, {found.given:,} given, {found.free:,} free"
+                      + (f"; the new codes are in {out}" if generate else ""), markup=False, highlight=False)
+
+
+@codes_app.command("list")
+def list_codes(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
+) -> None:
+    """Each pool of promo codes: its codes, those given and those free.
+
+    Example: retainly email codes list
+    """
+    with open_workspace(read_only=True) as ws:
+        rows = ws.email.code_pools()
+    if as_json:
+        print_json(rows)
+    elif as_csv:
+        print_csv(rows, columns=["pool", "codes", "given", "free"])
+    else:
+        print_rows("promo code pools", rows)
