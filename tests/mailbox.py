@@ -91,3 +91,11 @@ def _free_port() -> int:
     with socket.socket() as probe:  # aiosmtpd's controller needs its port before it starts
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def smtp_settings(port: int, public_url: str = "https://shop.example", **extra: str) -> str:
+    """A settings file's ``[channels.email]`` sending to a Mailbox on ``port`` (plain SMTP), with ``extra`` options."""
+    lines = ["[channels.email]", 'host = "127.0.0.1"', f"port = {port}", 'security = "none"',
+             'from = "news@shop.example"', f'public_url = "{public_url}"',
+             *(f'{key} = "{value}"' for key, value in extra.items())]
+    return "\n".join(lines) + "\n"

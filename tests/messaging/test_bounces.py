@@ -20,7 +20,7 @@ from retainly.cli.app import main
 from retainly.errors import InputError
 from retainly.playbooks import outbox
 from retainly.playbooks.outbox import OutboxEntry
-from tests.mailbox import Mailbox
+from tests.mailbox import Mailbox, smtp_settings
 from tests.playbooks.test_run import AS_OF, enable, load_shop, outbox_rows, settings_file, write_shop
 
 KEY_HEADER = "X-Retainly-Key"
@@ -170,9 +170,7 @@ def test_the_command_prints_what_it_did(shop, tmp_path, store_url, capsys):
 def test_an_address_the_mail_server_refuses_while_sending_is_a_hard_bounce_at_once(store_url, tmp_path, monkeypatch):
     monkeypatch.setenv("RETAINLY_OUTBOX_DIR", str(tmp_path / "outbox"))
     with Mailbox(refused_recipients=("t3@example.com",)) as box:
-        settings = settings_file(tmp_path, f'[channels.email]\nhost = "127.0.0.1"\nport = {box.port}\n'
-                                           'security = "none"\nfrom = "news@shop.example"\n'
-                                           'public_url = "https://shop.example"\n')
+        settings = settings_file(tmp_path, smtp_settings(box.port))
         ws = Workspace.open(store_url, settings=settings)
         try:
             names = load_shop(ws, write_shop(tmp_path / "shop"))

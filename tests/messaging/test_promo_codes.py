@@ -18,7 +18,7 @@ import pytest
 from retainly import Workspace
 from retainly.errors import InputError
 from retainly.playbooks.definition import from_json
-from tests.mailbox import Mailbox
+from tests.mailbox import Mailbox, smtp_settings
 from tests.playbooks.test_run import AS_OF, NOON, enable, load_shop, outbox_rows, settings_file, write_shop
 
 STEP = {"after_days": 0, "action": "message", "channels": ["email"], "subject": "A gift",
@@ -33,9 +33,7 @@ def _no_outbox_in_the_working_folder(tmp_path, monkeypatch):
 def test_each_customer_gets_one_code_and_the_order_with_it_is_matched_to_the_message(store_url, tmp_path):
     (tmp_path / "codes.csv").write_text("code\nCODE-B\nCODE-A\nCODE-A\n", encoding="utf-8")
     with Mailbox() as box:
-        settings = settings_file(tmp_path, f'[channels.email]\nhost = "127.0.0.1"\nport = {box.port}\n'
-                                           'security = "none"\nfrom = "news@shop.example"\n'
-                                           'public_url = "https://shop.example"\n')
+        settings = settings_file(tmp_path, smtp_settings(box.port))
         ws = Workspace.open(store_url, settings=settings)
         try:
             names = load_shop(ws, write_shop(tmp_path / "shop"))

@@ -16,7 +16,7 @@ import pytest
 
 from retainly import Workspace
 from retainly.web.app import create_app
-from tests.mailbox import Mailbox
+from tests.mailbox import Mailbox, smtp_settings
 from tests.playbooks.test_run import AS_OF, enable, load_shop, settings_file, write_shop
 from tests.web.conftest import serving
 
@@ -37,9 +37,7 @@ def events(ws: Workspace) -> list[tuple]:
 
 def test_clicks_redirect_only_to_signed_destinations_and_opens_and_clicks_are_counted(store_url, tmp_path):
     with Mailbox() as box:
-        settings = settings_file(tmp_path, f'[channels.email]\nhost = "127.0.0.1"\nport = {box.port}\n'
-                                           'security = "none"\nfrom = "news@shop.example"\n'
-                                           'public_url = "https://retainly.shop.example"\n')
+        settings = settings_file(tmp_path, smtp_settings(box.port, "https://retainly.shop.example"))
         ws = Workspace.open(store_url, settings=settings)
         try:
             load_shop(ws, write_shop(tmp_path / "shop"))
