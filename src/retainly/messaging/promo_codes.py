@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
 from retainly.errors import ConflictError, InputError
 from retainly.store.backends import Store
@@ -54,12 +55,12 @@ def add_codes(store: Store, pool: str, codes: Iterable[str], now: datetime, wher
             raise InputError(f"{where}: code {number} {code!r} is not a promo code: 3-64 letters, digits, - or _",
                              parameter="codes")
         cleaned.append(code)
-    unique = list(dict.fromkeys(cleaned))
-    added = 0
-    with store.transaction():
-        for code in unique:
-            added += store.changed("INSERT INTO promo_codes (code, pool, created_at) VALUES (?, ?, ?) "
-                                   "ON CONFLICT DO NOTHING", (code, pool, now))
+    unique = pa.table({"code": pa.array(list(dict.fromkeys(cleaned)), pa.string())})
+    # One statement for a pool of any size, all or none. The conflict target is the code: without it
+    # DuckDB 1.5 takes the free codes' (pool, NULL) pairs of one batch for conflicts and keeps one.
+    with store.staged(unique) as staged:
+        added = store.changed(f'INSERT INTO promo_codes (code, pool, created_at) SELECT code, ?, ? FROM "{staged}" '
+                              "ON CONFLICT (code) DO NOTHING", (pool, now))
     return added, len(cleaned) - added
 
 
@@ -119,9 +120,15 @@ class CodePlan:
 
     def write(self, now: datetime) -> None:
         """Write this run's codes (in the caller's transaction); ConflictError if another run took one meanwhile."""
-        for code, customer, key in self._new:
-            if not self.store.changed("UPDATE promo_codes SET customer_id = ?, message_key = ?, assigned_at = ? "
-                                      "WHERE code = ? AND customer_id IS NULL", (customer, key, now, code)):
-                raise ConflictError(f"promo code {code} was given by another run meanwhile; nothing of this run was "
-                                    "written: run it again")
+        if not self._new:
+            return
+        given = pa.table({name: pa.array(values, kind) for name, values, kind in zip(
+            ("code", "customer_id", "message_key"), zip(*self._new), (pa.string(), pa.int64(), pa.string()))})
+        with self.store.staged(given) as staged:
+            written = self.store.changed(
+                f'UPDATE promo_codes SET customer_id = s.customer_id, message_key = s.message_key, assigned_at = ? '
+                f'FROM "{staged}" AS s WHERE promo_codes.code = s.code AND promo_codes.customer_id IS NULL', (now,))
+        if written != len(self._new):
+            raise ConflictError(f"{len(self._new) - written} of this run's promo codes were given by another run "
+                                "meanwhile; nothing of this run was written: run it again")
         self._new = []
