@@ -21,11 +21,11 @@ import ibis
 from ibis.expr.types import Table
 
 from retainly.features.model_summary import end_of
+from retainly.messaging.feedback import DETRACTOR_MAX, PROMOTER_MIN, SCORE
 from retainly.store.backends import Store
 
 GROUPS = {"segment": ("rfm_scores", "segment"), "stage": ("lifecycle_stages", "stage"),
           "buyer_type": ("buyer_types", "buyer_type"), "channel": ("customers", "acquisition_channel")}
-SCORE = r"^\s*(10|[0-9])\s*$"
 
 
 def answers(store: Store, first: date, last: date) -> Table:
@@ -51,9 +51,9 @@ def _latest(scored: Table, keys: list[str]) -> Table:
 
 
 def _summary(table: Table, group) -> Table:
-    promoters = (table.score >= 9).ifelse(1, 0).sum()
-    detractors = (table.score <= 6).ifelse(1, 0).sum()
-    passives = ((table.score >= 7) & (table.score <= 8)).ifelse(1, 0).sum()
+    promoters = (table.score >= PROMOTER_MIN).ifelse(1, 0).sum()
+    detractors = (table.score <= DETRACTOR_MAX).ifelse(1, 0).sum()
+    passives = ((table.score > DETRACTOR_MAX) & (table.score < PROMOTER_MIN)).ifelse(1, 0).sum()
     return table.group_by(group=group).aggregate(answers=table.count(), promoters=promoters, passives=passives,
                                                  detractors=detractors)
 

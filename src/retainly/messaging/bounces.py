@@ -270,20 +270,20 @@ def _address(text: str) -> str:
 def _iso(text) -> datetime | None:
     """An ISO 8601 moment as a naive UTC one (None when missing or unreadable)."""
     try:
-        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00")) if text else None
+        return _naive_utc(datetime.fromisoformat(str(text).replace("Z", "+00:00")) if text else None)
     except ValueError:
         return None
-    if moment is None or moment.tzinfo is None:
-        return moment
-    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def _date(text: str | None) -> datetime | None:
     """A Date header as a naive UTC moment (None when missing or unreadable)."""
     try:
-        moment = parsedate_to_datetime(text) if text else None
+        return _naive_utc(parsedate_to_datetime(text) if text else None)
     except (TypeError, ValueError):
         return None
+
+
+def _naive_utc(moment: datetime | None) -> datetime | None:
     if moment is None or moment.tzinfo is None:
         return moment
     return moment.astimezone(UTC).replace(tzinfo=None)

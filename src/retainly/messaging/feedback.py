@@ -18,7 +18,8 @@ from retainly.messaging.message_events import event_id, record_event
 from retainly.store.backends import Store
 
 SCORES = range(0, 11)
-DETRACTOR_MAX = 6  # NPS: 0-6 detractors, 7-8 passives, 9-10 promoters
+SCORE = r"^\s*(10|[0-9])\s*$"  # a contact's outcome that is such a score (the engine's regex)
+DETRACTOR_MAX, PROMOTER_MIN = 6, 9  # NPS: 0-6 detractors, 7-8 passives, 9-10 promoters
 COMMENT_LIMIT = 2000
 
 

@@ -77,7 +77,7 @@ class SmtpChannel:
         self.username, self.password = username, password
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
         self.per_second, self.max_bytes = per_second, max_bytes
-        self.envelope_from = envelope_from or _address_of(sender.from_address)
+        self.envelope_from = envelope_from or parseaddr(sender.from_address)[1]
         self._clock, self._sleep = clock, sleep
         self._refused = refused  # told (delivery, address, the server's answer) when RCPT TO gets a 5xx
         self.ca_file = ca_file  # a CA to trust besides the system's (a relay with a private certificate)
@@ -205,10 +205,6 @@ class SmtpChannel:
 
 def _text(answer) -> str:
     return answer.decode("utf-8", "replace") if isinstance(answer, bytes) else str(answer)
-
-
-def _address_of(text: str) -> str:
-    return parseaddr(text)[1]
 
 
 # -- built from settings --------------------------------------------------------------------------

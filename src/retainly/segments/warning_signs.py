@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from retainly.features.model_summary import end_of
-from retainly.messaging.feedback import DETRACTOR_MAX
+from retainly.messaging.feedback import DETRACTOR_MAX, SCORE
 from retainly.settings import WarningSettings
 from retainly.store.backends import Store
 
@@ -115,8 +115,7 @@ def _recent_returns(store: Store, as_of: date, days: int) -> pd.DataFrame:
 def _bad_contacts(store: Store, as_of: date, days: int) -> pd.DataFrame:
     contacts = store.table("interactions")
     # A feedback score of 0-6 (an NPS detractor, retainly.messaging.feedback) is a negative contact too.
-    score = contacts.outcome.re_search(r"^\s*[0-9]{1,2}\s*$").ifelse(contacts.outcome.strip().cast("int64"),
-                                                                       ibis.null("int64"))
+    score = contacts.outcome.re_search(SCORE).ifelse(contacts.outcome.strip().cast("int64"), ibis.null("int64"))
     low_score = (contacts.kind.lower() == "feedback") & (score <= DETRACTOR_MAX).fill_null(False)
     bad = contacts.filter((contacts.occurred_at < end_of(as_of))
                           & (contacts.occurred_at >= end_of(as_of - timedelta(days=days)))

@@ -42,48 +42,37 @@ class EmailService(Service):
     """Unsubscribe links checked and acted on; bounce reports read; a step's email previewed and test-sent."""
 
     def unsubscribe_link(self, token: str) -> UnsubscribeLink | None:
-        signed = self._signed(token)
-        if signed is None:
-            return None
-        return UnsubscribeLink(customer_id=signed.customer_id, message_key=signed.key,
-                               playbook=signed.key.split("/", 1)[0],
-                               already_unsubscribed=email_suppressed(self.store, signed.customer_id),
-                               shop_name=self._shop_name())
+        signed = self._check(token, UNSUBSCRIBE)
+        return None if signed is None else self._link(signed)
 
     def unsubscribe(self, token: str, how: str = "one-click") -> UnsubscribeLink | None:
         """Unsubscribe the link's customer from email at once; the link as it now stands, None
         for a token that is not ours. Repeating it changes nothing."""
-        signed = self._signed(token)
+        signed = self._check(token, UNSUBSCRIBE)
         if signed is None:
             return None
         unsubscribe(self.store, signed.customer_id, signed.key, how if how in HOW else "page", _utc_now())
-        return self.unsubscribe_link(token)
+        return self._link(signed)
 
     def feedback_question(self, token: str, score: str | int | None = None) -> FeedbackQuestion | None:
         """The feedback link ``token`` (None if it is not ours), with ``score`` chosen (a score in
         the link; else the earlier answer's). Looking at it records nothing."""
-        signed = LinkSigner.of(self.store).check(token, FEEDBACK)
-        if signed is None:
-            return None
-        earlier = answer_of(self.store, signed.key)
-        chosen = checked_score(score) if score is not None else earlier[0] if earlier else None
-        return FeedbackQuestion(customer_id=signed.customer_id, message_key=signed.key, score=chosen,
-                                comment=earlier[1] if earlier else None, answered=earlier is not None,
-                                shop_name=self._shop_name())
+        signed = self._check(token, FEEDBACK)
+        return None if signed is None else self._question(signed, score)
 
     def give_feedback(self, token: str, score: str | int, comment: str | None = None) -> FeedbackQuestion | None:
         """Keep the customer's answer to the feedback link ``token`` (replacing an earlier one);
         None if the token is not ours; InputError for a score that is not 0-10."""
-        signed = LinkSigner.of(self.store).check(token, FEEDBACK)
+        signed = self._check(token, FEEDBACK)
         if signed is None:
             return None
         record_feedback(self.store, signed.customer_id, signed.key, checked_score(score), comment,
                         datetime.now().replace(microsecond=0))
-        return self.feedback_question(token)
+        return self._question(signed, None)
 
     def opened(self, token: str) -> bool:
         """The open pixel of a message was loaded: kept once; False for a token that is not ours."""
-        signed = LinkSigner.of(self.store).check(token, OPEN)
+        signed = self._check(token, OPEN)
         if signed is None:
             return False
         record_open(self.store, signed, _utc_now())
@@ -91,7 +80,7 @@ class EmailService(Service):
 
     def clicked(self, token: str, user_agent: str | None) -> str | None:
         """Where a click link leads (None: not ours); the click is kept unless it looks automated."""
-        signed = LinkSigner.of(self.store).check(token, CLICK)
+        signed = self._check(token, CLICK)
         if signed is None or not signed.target.startswith(("http://", "https://")):
             return None
         record_click(self.store, signed, user_agent, _utc_now())
@@ -108,10 +97,7 @@ class EmailService(Service):
             found = reports_in(raw)
             other += not found
             reports += found
-        done = record(self.store, reports, self.settings.actions.soft_bounce_limit, now)
-        return BouncesRead(emails=emails, other_emails=other, reports=done["reports"],
-                           already_read=done["already_read"], not_matched=done["not_matched"], bounces=done[HARD],
-                           soft_bounces=done[SOFT], complaints=done[COMPLAINT], suppressed=done["suppressed"])
+        return self._recorded(reports, emails, other, now)
 
     def add_codes(self, pool: str, path: str | Path | None = None, generate: int = 0, prefix: str = "",
                   out: str | Path | None = None) -> CodePool:
@@ -145,8 +131,12 @@ class EmailService(Service):
             raise InputError(f"provider {provider!r}: retainly reads postmark's webhook; other providers' bounces "
                              "come through the bounce mailbox (`retainly email bounces`)", parameter="provider")
         reports = postmark_reports(body)
-        done = record(self.store, reports, self.settings.actions.soft_bounce_limit, _utc_now())
-        return BouncesRead(emails=1, other_emails=int(not reports), reports=done["reports"],
+        return self._recorded(reports, 1, int(not reports), _utc_now())
+
+    def _recorded(self, reports: list, emails: int, other: int, now: datetime) -> BouncesRead:
+        """``reports`` recorded (retainly.messaging.bounces.record), counted as a reading of ``emails``."""
+        done = record(self.store, reports, self.settings.actions.soft_bounce_limit, now)
+        return BouncesRead(emails=emails, other_emails=other, reports=done["reports"],
                            already_read=done["already_read"], not_matched=done["not_matched"], bounces=done[HARD],
                            soft_bounces=done[SOFT], complaints=done[COMPLAINT], suppressed=done["suppressed"])
 
@@ -209,8 +199,21 @@ class EmailService(Service):
         return Sender(from_address="shop@example.invalid", public_url="https://example.invalid",
                       shop_name=self._shop_name())
 
-    def _signed(self, token: str) -> Signed | None:
-        return LinkSigner.of(self.store).check(token, UNSUBSCRIBE)
+    def _check(self, token: str, purpose: str) -> Signed | None:
+        return LinkSigner.of(self.store).check(token, purpose)
+
+    def _link(self, signed: Signed) -> UnsubscribeLink:
+        return UnsubscribeLink(customer_id=signed.customer_id, message_key=signed.key,
+                               playbook=signed.key.split("/", 1)[0],
+                               already_unsubscribed=email_suppressed(self.store, signed.customer_id),
+                               shop_name=self._shop_name())
+
+    def _question(self, signed: Signed, score: str | int | None) -> FeedbackQuestion:
+        earlier = answer_of(self.store, signed.key)
+        chosen = checked_score(score) if score is not None else earlier[0] if earlier else None
+        return FeedbackQuestion(customer_id=signed.customer_id, message_key=signed.key, score=chosen,
+                                comment=earlier[1] if earlier else None, answered=earlier is not None,
+                                shop_name=self._shop_name())
 
     def _shop_name(self) -> str:
         for options in self.settings.channels.values():
