@@ -27,7 +27,7 @@ LAYERS = {
     "cli": "shell", "views": "shell", "web": "shell", "__main__": "shell",
     "workspace": "core", "services": "core", "__init__": "core",
     "ingest": "domain", "features": "domain", "segments": "domain", "scores": "domain", "synth": "domain",
-    "audiences": "domain", "playbooks": "domain", "messaging": "domain", "access": "domain",
+    "audiences": "domain", "playbooks": "domain", "messaging": "domain", "access": "domain", "exports": "domain",
     "store": "store", "models": "models",
     "errors": "leaf", "settings": "leaf", "results": "leaf", "csv_cells": "leaf", "collector": "leaf",
 }

@@ -293,3 +293,21 @@ def test_a_named_preset_or_mapping_skips_the_check(workspace, tmp_path):
         workspace.data.import_file("customers", source)
     assert workspace.data.import_file("customers", source, preset="retainly").rows_accepted == 1
     assert pd.DataFrame(workspace.store.fetchall("SELECT external_id FROM customers")).iloc[0, 0] == "00001"
+
+
+def test_a_products_page_and_picture_must_be_web_addresses(workspace, tmp_path):
+    """What a message links to or shows: http(s) with a host; ``javascript:`` or a bare path is
+    refused with its line and column, and a later import without them keeps the ones stored."""
+    products = write(tmp_path / "products.csv", "sku,name,price,url,image\n"
+                     "A,Mug,9.90,https://shop.example/mug, https://cdn.example/mug.jpg \n"
+                     "B,Cup,4.50,javascript:alert(1),\n"
+                     "C,Pot,19.00,/products/pot,https://cdn.example/pot.jpg\n")
+    result = workspace.data.import_file("products", products)
+    assert reasons(result) == {3: "not a web address; give it as https://host/path",
+                               4: "not a web address; give it as https://host/path"}
+    assert result.rejects["column"].tolist() == ["url", "url"]
+    assert result.rejects["value"].tolist() == ["javascript:alert(1)", "/products/pot"]
+    names = write(tmp_path / "names.csv", "sku,name\nA,Big mug\n")
+    assert workspace.data.import_file("products", names).rows_accepted == 1
+    assert workspace.store.fetchall("SELECT sku, name, url, image_url FROM products") == [
+        ("A", "Big mug", "https://shop.example/mug", "https://cdn.example/mug.jpg")]

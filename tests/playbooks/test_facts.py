@@ -60,3 +60,30 @@ def test_what_messages_say_of_known_and_unknown_customers(shop):
     assert known["customer"] == "A" and known["name"] == (name or "")
     assert known["first_name"] == ((name or "").split(" ")[0] or "there")
     assert unknown == dict.fromkeys(CONTEXT)
+
+
+def test_the_product_to_offer_and_the_first_due_come_with_their_page_picture_and_price(shop):
+    """Hand-made: A is offered `OFFER`; two products are due, the first by name is "Beans" (its
+    sku sorts last, so the name decides); one without a page or picture says nothing of them."""
+    ws, who = shop
+    day = date(2025, 12, 31)
+    ws.store.execute("DELETE FROM products")
+    for sku, name, price, url, image in (("OFFER", "Mug", "12.5", "https://shop.example/mug", None),
+                                         ("ZZ", "Beans", "7.999", "https://shop.example/beans",
+                                          "https://cdn.example/beans.jpg"),
+                                         ("AA", "Filters", None, None, None)):
+        ws.store.execute("INSERT INTO products (sku, name, price, url, image_url) VALUES (?, ?, ?, ?, ?)",
+                         (sku, name, price, url, image))
+    ws.store.execute("INSERT INTO next_products VALUES (?, ?, 1, 'OFFER', 0.5, 2.0, 'X', 'cross_sell', "
+                     "CURRENT_TIMESTAMP)", (day, who["A"]))
+    for sku in ("AA", "ZZ"):
+        ws.store.execute("INSERT INTO reorders_due VALUES (?, ?, ?, ?, 30, ?, 1, CURRENT_TIMESTAMP)",
+                         (day, who["A"], sku, date(2025, 11, 30), date(2025, 12, 30)))
+    ids = np.array([who["A"], who["B"]], np.int64)
+    facts = Facts.load(ws.store, ids, day)
+    a, b = facts.context(facts.positions(ids)).to_pylist()
+    assert (a["next_product"], a["next_product_url"], a["next_product_image"], a["next_product_price"]) == \
+        ("Mug", "https://shop.example/mug", None, "12.50")
+    assert (a["due_product"], a["due_product_url"], a["due_product_image"], a["due_product_price"]) == \
+        ("Beans", "https://shop.example/beans", "https://cdn.example/beans.jpg", "8.00")  # 7.999 rounds up
+    assert all(b[value] is None for value in ("next_product", "next_product_url", "due_product", "due_product_price"))

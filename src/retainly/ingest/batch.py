@@ -24,7 +24,7 @@ ENTITY_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ),
         ("external_id",),
     ),
-    "products": (("sku", "name", "category", "price"), ("sku",)),
+    "products": (("sku", "name", "category", "price", "url", "image_url"), ("sku",)),
     "orders": (
         (
             "order_id", "customer_ref", "placed_at", "status", "currency", "channel", "promo_code",

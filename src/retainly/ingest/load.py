@@ -193,10 +193,12 @@ _MERGES: dict[str, tuple[str, ...]] = {
     ),
     "products": (
         f"UPDATE products SET name = COALESCE(s.name, products.name), category = COALESCE(s.category, products.category), "
-        f"price = COALESCE(CAST(s.price AS {M}), products.price) "
+        f"price = COALESCE(CAST(s.price AS {M}), products.price), url = COALESCE(s.url, products.url), "
+        "image_url = COALESCE(s.image_url, products.image_url) "
         "FROM stage_products s WHERE products.sku = s.sku",
-        f"INSERT INTO products (sku, name, category, price, import_id) "
-        f"SELECT s.sku, s.name, s.category, CAST(s.price AS {M}), {{import_id}} FROM stage_products s "
+        f"INSERT INTO products (sku, name, category, price, url, image_url, import_id) "
+        f"SELECT s.sku, s.name, s.category, CAST(s.price AS {M}), s.url, s.image_url, {{import_id}} "
+        "FROM stage_products s "
         "WHERE NOT EXISTS (SELECT 1 FROM products p WHERE p.sku = s.sku)",
     ),
     "orders": (

@@ -303,6 +303,18 @@ def parse_choice(values: pd.Series, column: str, problems: Problems, choices: tu
     return lowered.where(ok)
 
 
+_WEB_ADDRESS = r"^https?://[^\s/?#]+\.[^\s/?#]+(?:[/?#]\S*)?$"
+
+
+def parse_url(values: pd.Series, column: str, problems: Problems) -> pd.Series:
+    """Web addresses (http or https, with a host): what a message may link to or show as a picture.
+    Anything else (``javascript:``, a relative path, a bare name) would break or endanger a message."""
+    trimmed = values.astype("string").str.strip()
+    ok = trimmed.str.match(_WEB_ADDRESS, case=False).fillna(False).astype(bool)
+    problems.add(values.notna() & ~ok, column, values, "not a web address; give it as https://host/path")
+    return trimmed.where(ok)
+
+
 def text(values: pd.Series) -> pd.Series:
     return values.astype("string")
 

@@ -30,8 +30,9 @@ from retainly.errors import InputError
 
 TRIGGERS = ("audience", "first_order", "order", "birthday", "schedule")
 # What a step's subject, text and html may name of a customer (retainly.playbooks.facts reads them).
+PRODUCT_VALUES = tuple(f"{prefix}_product_{value}" for prefix in ("next", "due") for value in ("url", "image", "price"))
 MESSAGE_VALUES = ("customer", "name", "first_name", "email", "phone", "stage", "buyer_type", "next_product",
-                  "due_product")
+                  "due_product", *PRODUCT_VALUES)
 STEP_KEYS = ("after_days", "action", "channels", "subject", "text", "html", "feedback", "promo_pool", "offer")
 PROMO_CODE = "promo_code"  # what a step with a promo_pool may name besides MESSAGE_VALUES
 _POOL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{1,63}$")

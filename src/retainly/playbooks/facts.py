@@ -5,7 +5,8 @@ Two kinds of fact, for every customer with a step due:
 * how to reach them: contacts, consents, suppressions and the preferred channel, which choose
   each row's channel by the same rules as the send-time check (retainly.messaging.consent);
 * what a message may say of them (``CONTEXT``): the shop's id, names, stage, buyer type, the
-  first product to offer and the first product due (retainly.playbooks.payloads).
+  first product to offer and the first product due, each with its page, picture and price
+  (retainly.playbooks.payloads).
 
 A run plans up to millions of rows, so nothing here makes an object per customer. A channel is
 chosen once per *reach profile* (which contacts, consents and suppressions a customer has, and
@@ -21,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from retainly.messaging.consent import PREFERRED_ATTRIBUTE, Reach, choose_channel, refusal
-from retainly.playbooks.definition import MESSAGE_VALUES
+from retainly.playbooks.definition import MESSAGE_VALUES, PRODUCT_VALUES
 from retainly.store.backends import Store
 
 CONTEXT = MESSAGE_VALUES
@@ -30,23 +31,39 @@ _PROFILE = ("has_email", "email_consent", "has_phone", "sms_consent", "suppresse
 _SCHEMA = pa.schema([("customer_id", pa.int64()), ("customer", pa.string()), ("name", pa.string()),
                      ("email", pa.string()), ("phone", pa.string()), ("email_consent", pa.bool_()),
                      ("sms_consent", pa.bool_()), ("stage", pa.string()), ("buyer_type", pa.string()),
-                     ("next_product", pa.string()), ("due_product", pa.string()), ("suppressed_all", pa.string()),
+                     ("next_product", pa.string()), ("due_product", pa.string()),
+                     *((value, pa.string()) for value in PRODUCT_VALUES), ("suppressed_all", pa.string()),
                      ("suppressed_email", pa.string()), ("suppressed_sms", pa.string()), ("preferred", pa.string())])
 
 
+_PRODUCT_VALUES = ("url", "image", "price")  # besides its name, what a message may show of a product
+
+
+def _product_columns(alias: str) -> str:
+    """A product's name (its sku where it has none), page, picture and list price as text (two decimals)."""
+    return (f"COALESCE(p.name, {alias}.sku) AS product, p.url, p.image_url AS image, "
+            "CAST(CAST(p.price AS DECIMAL(18,2)) AS VARCHAR) AS price")
+
+
 def _query(staged: str, context: bool) -> str:
-    """The facts of the staged customers; the first product to offer and the first due (by name).
+    """The facts of the staged customers; the product to offer first and the first due (by name).
     Without ``context`` only how to reach them (the message values null): what a send-time check reads."""
     joined = f'JOIN "{staged}" AS s ON s.customer_id = {{}}.customer_id'
     products = (
-        "offered AS (SELECT n.customer_id, MIN(COALESCE(p.name, n.sku)) AS product FROM next_products AS n "
-        f"{joined.format('n')} LEFT JOIN products AS p ON p.sku = n.sku WHERE n.as_of = ? AND n.rank = 1 "
-        "GROUP BY n.customer_id), "
-        "due AS (SELECT d.customer_id, MIN(COALESCE(p.name, d.sku)) AS product FROM reorders_due AS d "
-        f"{joined.format('d')} LEFT JOIN products AS p ON p.sku = d.sku WHERE d.as_of = ? GROUP BY d.customer_id), ")
-    values = ("l.stage, b.buyer_type, offered.product AS next_product, due.product AS due_product" if context else
+        f"offered AS (SELECT n.customer_id, {_product_columns('n')} FROM next_products AS n "
+        f"{joined.format('n')} LEFT JOIN products AS p ON p.sku = n.sku WHERE n.as_of = ? AND n.rank = 1), "
+        f"due AS (SELECT * FROM (SELECT d.customer_id, {_product_columns('d')}, ROW_NUMBER() OVER "
+        "(PARTITION BY d.customer_id ORDER BY COALESCE(p.name, d.sku), d.sku) AS nth FROM reorders_due AS d "
+        f"{joined.format('d')} LEFT JOIN products AS p ON p.sku = d.sku WHERE d.as_of = ?) AS ranked "
+        "WHERE nth = 1), ")
+    product_values = ", ".join(f"{cte}.{value} AS {prefix}_product_{value}" for cte, prefix in
+                               (("offered", "next"), ("due", "due")) for value in _PRODUCT_VALUES)
+    null_values = ", ".join(f"CAST(NULL AS VARCHAR) AS {prefix}_product_{value}" for prefix in ("next", "due")
+                            for value in _PRODUCT_VALUES)
+    values = (f"l.stage, b.buyer_type, offered.product AS next_product, due.product AS due_product, {product_values}"
+              if context else
               "CAST(NULL AS VARCHAR) AS stage, CAST(NULL AS VARCHAR) AS buyer_type, CAST(NULL AS VARCHAR) AS "
-              "next_product, CAST(NULL AS VARCHAR) AS due_product")
+              f"next_product, CAST(NULL AS VARCHAR) AS due_product, {null_values}")
     joins = ("LEFT JOIN lifecycle_stages AS l ON l.customer_id = c.customer_id AND l.as_of = ? "
              "LEFT JOIN buyer_types AS b ON b.customer_id = c.customer_id AND b.as_of = ? "
              "LEFT JOIN offered ON offered.customer_id = c.customer_id "

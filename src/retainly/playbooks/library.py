@@ -30,9 +30,26 @@ def _all(*rules: dict) -> dict:
 
 
 def _message(text: str, subject: str, after_days: int = 0, offer: str | None = None,
-             channels: tuple[str, ...] = ("email", "sms")) -> dict:
+             channels: tuple[str, ...] = ("email", "sms"), **email) -> dict:
+    """A message step; ``email``: what only an email has (``html``, ``feedback``)."""
     return {"after_days": after_days, "action": "message", "channels": list(channels), "subject": subject,
-            "text": text, "offer": offer}
+            "text": text, "offer": offer, **email}
+
+
+def _product_card(product: str, lead: str) -> str:
+    """A step's HTML: ``lead`` and a card of the product (``next`` to offer or ``due``), with its
+    picture and price when the shop's catalogue has them, linked to its page when it has one
+    (tables and inline styles: mail clients ignore most CSS)."""
+    name, url, image, price = (f"{product}_product{suffix}" for suffix in ("", "_url", "_image", "_price"))
+    return (
+        f"<p style=\"margin:0 0 16px 0;\">{lead}</p>\n"
+        f"{{% if {url} %}}<table role=\"presentation\" cellpadding=\"0\" cellspacing=\"0\" "
+        f"style=\"border:1px solid #e5e5e5;border-radius:6px;margin:0 0 16px 0;\"><tr>"
+        f"{{% if {image} %}}<td style=\"padding:12px;\"><a href=\"{{{{ {url} }}}}\"><img src=\"{{{{ {image} }}}}\" "
+        f"alt=\"{{{{ {name} }}}}\" width=\"120\" style=\"display:block;border:0;max-width:120px;\"></a></td>"
+        f"{{% endif %}}<td style=\"padding:12px;\"><a href=\"{{{{ {url} }}}}\" style=\"font-weight:bold;\">"
+        f"{{{{ {name} }}}}</a>{{% if {price} %}}<br>{{{{ {price} }}}}{{% endif %}}</td></tr></table>"
+        f"{{% else %}}<p style=\"margin:0 0 16px 0;font-weight:bold;\">{{{{ {name} }}}}</p>{{% endif %}}")
 
 
 def _task(text: str, after_days: int = 0, offer: str | None = None) -> dict:
@@ -59,7 +76,7 @@ def builtins(second_order_gap_days: int = DEFAULT_SECOND_ORDER_GAP_DAYS) -> list
          "advice": "Thank new customers and ask how it went: feedback after the first order.",
          "trigger": {"kind": "first_order", "delay_days": 3},
          "steps": [_message("Thank you for your first order, {{ first_name }}! How did it go? One click tells us.",
-                            "How was your order?")],
+                            "How was your order?", feedback=True)],
          "goal_days": 60, "reentry": "once", "priority": 60},
         {"name": "second-order-nudge", "title": "Nudge toward a second order",
          "advice": "The second order is the hardest: nudge one-time buyers when the shop's typical gap has passed.",
@@ -67,7 +84,8 @@ def builtins(second_order_gap_days: int = DEFAULT_SECOND_ORDER_GAP_DAYS) -> list
                      "delay_from": "second_order_gap"},
          "condition": _field("orders_count", "=", 1),
          "steps": [_message("Picked for you after your first order: {{ next_product }}.", "Something to go with it",
-                            offer="free shipping on the second order")],
+                            offer="free shipping on the second order",
+                            html=_product_card("next", "Picked for you after your first order, {{ first_name }}:"))],
          "goal_days": 30, "reentry": "once", "priority": 55},
         {"name": "loyal-slowing-discount", "title": "A discount for a loyal buyer who slows down",
          "advice": "When a regular buyer slows down, a personal discount on the next order brings them back.",
@@ -79,13 +97,15 @@ def builtins(second_order_gap_days: int = DEFAULT_SECOND_ORDER_GAP_DAYS) -> list
         {"name": "replenishment-reminder", "title": "Replenishment reminder when a consumable is due",
          "advice": "Remind customers when what they use up (filters, beans, ink) is about to run out.",
          "trigger": {"kind": "audience", "rule": _field("reorder_due", "=", True)},
-         "steps": [_message("Time to restock? Your {{ due_product }} should be running low.", "Running low?")],
+         "steps": [_message("Time to restock? Your {{ due_product }} should be running low.", "Running low?",
+                            html=_product_card("due", "Time to restock? This should be running low:"))],
          "goal_days": 21, "reentry": "every:30", "priority": 65},
         {"name": "cross-sell", "title": "Cross-sell the next product",
          "advice": "Offer what goes with what they bought (the mouse after the laptop).",
          "trigger": {"kind": "audience", "rule": _all(_field("offered", "=", True),
                                                       _field("days_since_last_order", "between", [7, 60]))},
-         "steps": [_message("Goes well with your last purchase: {{ next_product }}.", "You might like this")],
+         "steps": [_message("Goes well with your last purchase: {{ next_product }}.", "You might like this",
+                            html=_product_card("next", "Goes well with your last purchase:"))],
          "goal_days": 30, "reentry": "every:60", "priority": 30},
         {"name": "birthday", "title": "Birthday offer",
          "advice": "Congratulate customers on their birthday with a small gift.",
@@ -118,7 +138,8 @@ def builtins(second_order_gap_days: int = DEFAULT_SECOND_ORDER_GAP_DAYS) -> list
          "trigger": {"kind": "audience", "rule": _all(_field("buyer_type", "=", "discount_only"),
                                                       _field("orders_count", "<=", 2))},
          "steps": [_message("What our regulars love, at its everyday price: {{ next_product }}.",
-                            "Our customers' favourites")],
+                            "Our customers' favourites",
+                            html=_product_card("next", "What our regulars love, at its everyday price:"))],
          "goal_days": 60, "reentry": "once", "priority": 40},
         {"name": "call-drifting-valuable", "title": "A manager's call to a valuable customer drifting away",
          "advice": "Managers call valuable customers who drift away, before they are gone.",

@@ -22,12 +22,14 @@ from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from retainly.messaging.channels import to_json
-from retainly.playbooks.definition import Playbook, Step
+from retainly.playbooks.definition import PRODUCT_VALUES, Playbook, Step
 
 TEMPLATES = SandboxedEnvironment(autoescape=False)
 HTML_TEMPLATES = SandboxedEnvironment(autoescape=True)  # a step's html: the customer's values escaped
+# What a text says where the customer's value is unknown: a product's page, picture and price say
+# nothing, so a template shows them under `{% if next_product_url %}` (docs/email.md).
 FALLBACKS = {"name": "", "first_name": "there", "next_product": "our latest picks", "due_product": "supplies",
-             "stage": "", "promo_code": ""}  # what a text says where the customer's value is unknown
+             "stage": "", "promo_code": "", **dict.fromkeys(PRODUCT_VALUES, "")}
 
 
 @lru_cache(maxsize=256)

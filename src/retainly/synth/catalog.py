@@ -132,6 +132,7 @@ PRODUCTS: tuple[tuple[str, str, float, float, str, str, int], ...] = (
 RETURN_RATE = {"Fashion": 0.12, "Computers": 0.05, "Phones": 0.05, "Sports & Outdoor": 0.05}
 DEFAULT_RETURN_RATE = 0.025
 CONSUMABLE_RETURN_RATE = 0.005
+SHOP_URL = "https://shop.example.com"  # the generated shop's site
 
 
 @dataclass(frozen=True)
@@ -157,13 +158,19 @@ class Catalog:
         return len(self.name)
 
     def products(self) -> pd.DataFrame:
+        """The catalogue as a shop exports it: each product with its page and picture on the
+        shop's site (under the reserved example domain, as the customers' addresses are)."""
         index = np.arange(self.size)
+        sku = text(pick(self.sku, index))
+        slug = sku.str.lower()
         return pd.DataFrame(
             {
-                "sku": text(pick(self.sku, index)),
+                "sku": sku,
                 "name": text(pick(self.name, index)),
                 "category": text(pick(self.category, index)),
                 "price": self.price.copy(),
+                "url": SHOP_URL + "/products/" + slug,
+                "image_url": SHOP_URL + "/images/" + slug + ".jpg",
             }
         )
 

@@ -17,7 +17,7 @@ from retainly.ingest.presets.order_checks import conflicting_fields, line_number
 from retainly.ingest.readers import RawTable
 from retainly.ingest.values import (
     Problems, check_amounts, parse_bool, parse_choice, parse_date, parse_id, parse_integer, parse_money, parse_rate,
-    parse_timestamp, require,
+    parse_timestamp, parse_url, require,
 )
 
 
@@ -84,6 +84,8 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("name", "text", False, ("title", "description"), "product name"),
         Field("category", "text", False, ("type", "product_type"), "category"),
         Field("price", "money+", False, ("unit_price",), "list price"),
+        Field("url", "url", False, ("link", "product_url", "permalink"), "the product's page on the shop"),
+        Field("image_url", "url", False, ("image", "image_src", "picture"), "the product's picture (a web address)"),
     ),
     "returns": (
         Field("return_id", "id", True, ("refund_id", "credit_note"), "the shop's return or credit-note number"),
@@ -177,6 +179,8 @@ def _parse(field: Field, values: pd.Series, label: str, problems: Problems, opti
         return parse_integer(values, label, problems, allow_negative=kind == "int")
     if kind == "bool":
         return parse_bool(values, label, problems)
+    if kind == "url":
+        return parse_url(values, label, problems)
     if kind == "rate":
         return parse_rate(values, label, problems)
     if kind.startswith("choice:"):

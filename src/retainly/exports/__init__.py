@@ -1,0 +1,1 @@
+"""Audience exports without the store: normalisation, hashing and each platform's files and API bodies."""
