@@ -16,6 +16,7 @@ from retainly.store.event_tables import V14_EVENT_KEYS
 from retainly.store.migration_type import Migration
 from retainly.store.reach_columns import V18_REACH_COLUMNS
 from retainly.store.site_tables import V16_SITE_KEYS
+from retainly.store.task_export_tables import V19_TASKS_AND_EXPORTS
 from retainly.store.user_tables import V15_USERS
 
 MONEY = "DECIMAL(18,4)"
@@ -400,7 +401,7 @@ MIGRATIONS: tuple[Migration, ...] = (_V1_CORE, _V2_SITE_AND_PROMOTIONS, _V3_RFM_
                                      _V5_PREDICTIONS, _V6_LIFECYCLE, _V7_ERASURES, _V8_REPAIR_V6,
                                      _V9_ID_SEQUENCES, _V10_ORDER_CHANCE, V11_ACTIONS, _V12_DUCKDB_OUTBOX_INDEXES,
                                      V13_API_KEYS, V14_EVENT_KEYS, V15_USERS, V16_SITE_KEYS, V17_EMAIL,
-                                     V18_REACH_COLUMNS)
+                                     V18_REACH_COLUMNS, V19_TASKS_AND_EXPORTS)
 LATEST_VERSION = MIGRATIONS[-1].version
 
 SCHEMA_TABLE_DDL = """CREATE TABLE IF NOT EXISTS retainly_schema (
