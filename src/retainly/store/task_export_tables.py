@@ -7,7 +7,8 @@ same way once released.
 key of a playbook's task step, the feedback answer, the attempt a follow-up came from), so a
 run repeated or two runs at once never make a second task. Each outcome a manager logs is an
 attempt; the task keeps the last. ``managers`` holds what assignment needs beyond the user:
-a daily limit, the regions and segments a manager covers, an absence. Times are the shop's
+a daily limit, the regions and segments a manager covers, an absence; ``task_digests`` the
+morning digest each manager was sent, once a day. Times are the shop's
 local wall-clock time, as the interactions they become.
 
 **Exports** (docs/exports.md). An export is a saved pairing of a source (an audience, or a
@@ -23,7 +24,7 @@ from retainly.store.migration_type import Migration
 
 V19_TASKS_AND_EXPORTS = Migration(
     19,
-    "managers' tasks, their attempts and the managers' assignment settings; audience exports, their runs, "
+    "managers' tasks, their attempts, the managers' assignment settings and digests; audience exports, their runs, "
     "the members each target holds and what each run sent",
     (
         """CREATE TABLE tasks (
@@ -66,6 +67,16 @@ V19_TASKS_AND_EXPORTS = Migration(
             away_from DATE,
             away_until DATE,
             updated_at TIMESTAMP NOT NULL
+        )""",
+        # One morning digest per manager and day, claimed before it is sent (at most once, as the outbox).
+        """CREATE TABLE task_digests (
+            user_id BIGINT NOT NULL,
+            day DATE NOT NULL,
+            status TEXT NOT NULL,
+            tasks INTEGER NOT NULL,
+            sent_at TIMESTAMP,
+            detail TEXT,
+            PRIMARY KEY (user_id, day)
         )""",
         """CREATE TABLE exports (
             name TEXT PRIMARY KEY,
