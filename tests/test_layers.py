@@ -28,6 +28,7 @@ LAYERS = {
     "workspace": "core", "services": "core", "__init__": "core",
     "ingest": "domain", "features": "domain", "segments": "domain", "scores": "domain", "synth": "domain",
     "audiences": "domain", "playbooks": "domain", "messaging": "domain", "access": "domain", "exports": "domain",
+    "tasks": "domain", "experiments": "domain",
     "store": "store", "models": "models",
     "errors": "leaf", "settings": "leaf", "results": "leaf", "csv_cells": "leaf", "collector": "leaf",
 }

@@ -251,6 +251,56 @@ def _action_settings(section: dict, where: str) -> ActionSettings:
     return ActionSettings(**section)
 
 
+ASSIGNMENT_RULES = ("round_robin", "region", "segment", "usual")
+
+
+@dataclass(frozen=True)
+class TaskSettings:
+    """[tasks]: how managers' tasks are assigned, worked and reported (docs/tasks.md)."""
+
+    assign: str = "round_robin"  # or region, segment, usual (the customer's last manager)
+    daily_limit: int = 20  # new tasks per manager and day, unless the manager has their own
+    due_hours: int = 24  # a playbook's task is due this long after it is made
+    max_no_answer: int = 3  # "no answer" this many times closes the task
+    pause_discounts: bool = True  # no automated message with an offer to a customer with an open task
+    feedback_tasks: bool = True  # a feedback score of 0-6 (a detractor) makes a task
+    overdue_flag_days: int = 2  # the supervisor's view flags tasks overdue by more than this
+    order_days: int = 14  # orders within this many days after a reached call count for the manager
+    digest: bool = True  # `retainly run` emails each manager their day's tasks once a day
+    urgent_channel: str = ""  # a [channels.<name>] webhook told of each new urgent task
+
+
+def _task_settings(section: dict, where: str) -> TaskSettings:
+    _known_keys(TaskSettings, section, where)
+    for key, value in section.items():
+        kind = TaskSettings.__dataclass_fields__[key].type
+        if kind in ("bool", bool) and not isinstance(value, bool):
+            raise InputError(f"{where} {key} = {value!r}: give true or false")
+        if kind in ("int", int) and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise InputError(f"{where} {key} = {value!r}: give a whole number from 0")
+        if kind in ("str", str) and not isinstance(value, str):
+            raise InputError(f"{where} {key} = {value!r}: give a text")
+    if section.get("assign", "round_robin") not in ASSIGNMENT_RULES:
+        raise InputError(f"{where} assign = {section['assign']!r}: choose one of {', '.join(ASSIGNMENT_RULES)}")
+    return TaskSettings(**section)
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    """[exports]: what audience exports fall back on when an export's options do not say (docs/exports.md)."""
+
+    default_country: str = ""  # ISO-2: phones without their country code are read as this country's
+    folder: str = "retainly-exports"  # where file exports are written
+
+
+def _export_settings(section: dict, where: str) -> ExportSettings:
+    _known_keys(ExportSettings, section, where)
+    for key, value in section.items():
+        if not isinstance(value, str) or not value.strip():
+            raise InputError(f"{where} {key} = {value!r}: give a text, e.g. default_country = \"US\"")
+    return ExportSettings(**{key: value.strip() for key, value in section.items()})
+
+
 @dataclass(frozen=True)
 class AnalysisSettings:
     """Analysis defaults a shop may change in its settings file; see docs/metrics.md."""
@@ -266,6 +316,8 @@ class AnalysisSettings:
     # [channels.<name>]: how each channel delivers (retainly.messaging.channels.make_channel);
     # a channel not named here writes to a file in ./retainly-outbox/.
     channels: dict = field(default_factory=dict)
+    tasks: TaskSettings = field(default_factory=TaskSettings)
+    exports: ExportSettings = field(default_factory=ExportSettings)
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None) -> AnalysisSettings:
@@ -292,7 +344,10 @@ class AnalysisSettings:
         channels = data.get("channels", {})
         if not all(isinstance(options, dict) for options in channels.values()):
             raise InputError(f"{chosen} [channels]: give each channel its own table, e.g. [channels.sms]")
-        return cls(window, bins, segment_map, models, lifecycle, warning, imports, actions, channels)
+        tasks = _task_settings(data.get("tasks", {}), f"{chosen} [tasks]")
+        exports = _export_settings(data.get("exports", {}), f"{chosen} [exports]")
+        return cls(window, bins, segment_map, models, lifecycle, warning, imports, actions, channels, tasks=tasks,
+                   exports=exports)
 
 
 def _known_keys(kind: type, section: dict, where: str) -> None:

@@ -13,7 +13,7 @@ The CLI, the API, the report and notebooks call the services; none of them holds
 Each domain is one attribute, made on first use: ``data``, ``schema``, ``measures``, ``rfm``,
 ``predictions``, ``lifecycle``, ``insights``, ``customers``, ``reports``, ``audiences``,
 ``playbooks``, ``keys`` (API keys), ``users`` (the web app's), ``sites`` (the site snippet's keys), ``email`` (the links in messages),
-``events`` (events sent as they happen);
+``events`` (events sent as they happen), ``exports`` (audiences sent to files, email and ad platforms);
 the graph of stored
 results is ``derived``. A new domain is one more attribute here and a module in ``services/``.
 """
@@ -44,8 +44,11 @@ if TYPE_CHECKING:
     from retainly.services.audiences import AudienceService
     from retainly.services.email import EmailService
     from retainly.services.events import EventService
+    from retainly.services.experiments import ExperimentService
+    from retainly.services.exports import ExportService
     from retainly.services.playbooks import PlaybookService
     from retainly.services.sites import SiteService
+    from retainly.services.tasks import TaskService
     from retainly.services.users import UserService
 
 
@@ -186,7 +189,25 @@ class Workspace:
         return EmailService(self)
 
     @cached_property
+    def experiments(self) -> ExperimentService:
+        from retainly.services.experiments import ExperimentService
+
+        return ExperimentService(self)
+
+    @cached_property
+    def tasks(self) -> TaskService:
+        from retainly.services.tasks import TaskService
+
+        return TaskService(self)
+
+    @cached_property
     def events(self) -> EventService:
         from retainly.services.events import EventService
 
         return EventService(self)
+
+    @cached_property
+    def exports(self) -> ExportService:
+        from retainly.services.exports import ExportService
+
+        return ExportService(self)

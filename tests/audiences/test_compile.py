@@ -128,7 +128,7 @@ class Oracle:
     def _compute(self, name: str) -> pd.Series:  # noqa: C901 - one branch per field, on purpose
         c, as_of = self.customers, self.as_of
         if name in ("country", "city", "gender", "acquisition_channel", "email", "phone", "email_consent",
-                    "sms_consent", "first_seen_at", "birthday"):
+                    "sms_consent", "first_seen_at", "birthday", "postal_code", "ads_consent"):
             return c[name]
         if name in ("has_email", "has_phone"):
             text = c[name[4:]]

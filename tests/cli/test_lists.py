@@ -22,11 +22,15 @@ LISTS = {
     "audiences fields": [], "audiences preview": ["vip or stage = at_risk"], "audiences list": [],
     "playbooks list": [], "run": ["--dry-run"], "outbox": [], "keys list": [], "users list": [],
     "sites list": [], "playbooks results": [], "nps": [], "email codes list": [],
+    "exports list": [], "exports targets": [],
+    "tasks list": [], "tasks managers": [], "tasks team": [], "experiments": [],
 }
 # Lists that are empty on a fresh generated shop (no saved audience, no enabled playbook, no
 # message yet, no API key): their CSV is the header alone.
 EMPTY_ON_A_FRESH_SHOP = {"db status", "audiences list", "run", "outbox", "keys list", "users list", "sites list",
-                         "playbooks results", "nps", "email codes list"}  # no message sent; feedback in words
+                         "playbooks results", "nps", "email codes list",  # no message sent; feedback in words
+                         "exports list",
+                         "tasks list", "tasks managers", "tasks team"}  # no manager, no task yet
 # Commands that print no list: a change's report, a fit record, a file written, a showcase of
 # several tables (the demo), or a command of another area whose output is a report of what it did.
 NOT_LISTS = {"import", "generate", "demo", "report", "score", "db upgrade", "delete", "customer erase",
@@ -37,6 +41,10 @@ NOT_LISTS = {"import", "generate", "demo", "report", "score", "db upgrade", "del
              "sites add", "sites revoke",  # a site key made (with its snippet) or revoked
              "email preview", "email test", "email bounces",  # a message shown or sent; a report of what was read
              "email codes add",  # a pool filled
+             "exports add", "exports show", "exports run", "exports remove",  # an export saved, shown, run, removed
+             # a task shown, made, worked or moved; a manager changed; tasks given out; digests sent
+             "tasks show", "tasks add", "tasks log", "tasks cancel", "tasks reassign", "tasks manager", "tasks assign",
+             "tasks digest",
              # a list of a saved audience's members: its --csv is in the golden output (audiences-members-csv)
              "audiences members"}
 # Lists of customers: led by the shop's id of the customer.

@@ -223,3 +223,15 @@ def test_an_unknown_field_is_refused_naming_it_and_the_known_ones(tmp_path):
 def test_a_table_without_the_export_columns_is_refused():
     with pytest.raises(InputError, match="lack the column.*zip, birthday"):
         prepare(SHOP.drop_columns(["zip", "birthday"]), "google", "US")
+
+
+def test_no_csv_cell_runs_as_a_formula_when_the_shop_opens_the_file(tmp_path):
+    # A name written as a formula gets a leading apostrophe; an E.164 phone is a plain number and stays, while
+    # a phone as written with spaces ("+1 800 ...") is text a spreadsheet would read as a formula.
+    shop = customers(customer=["c1"], name=["=cmd|' /C calc'!A0 Smith"], email=["a@example.com"],
+                     phone=["+1 800 555 0100"])
+    write_mailchimp_csv(prepare(shop, "mailchimp", "US"), tmp_path / "mailchimp.csv")
+    assert read(tmp_path / "mailchimp.csv")[1][:4] == ["a@example.com", "'=cmd|'", "/C calc'!A0 Smith",
+                                                       "+18005550100"]
+    write_fields(shop, tmp_path / "fields.csv", ["name", "phone"])
+    assert read(tmp_path / "fields.csv")[1] == ["'=cmd|' /C calc'!A0 Smith", "'+1 800 555 0100"]

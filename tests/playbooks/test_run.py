@@ -311,13 +311,15 @@ def test_deliveries_are_the_sent_rows_one_line_each(twice):
     rows = outbox_rows(ws, names)
     sent = {r["key"] for r in rows.values() if r["status"] == "sent"}
     lines = twice["after_first"]["files"]
-    assert set(lines) == sent and set(lines.values()) == {1}
+    tasks = {key for (key,) in ws.store.fetchall("SELECT source_key FROM tasks")}  # the task channel's
+    assert set(lines) | tasks == sent and not set(lines) & tasks and set(lines.values()) == {1}
     back = {number: name for name, number in names.items()}
     not_sent = {(p, n) for (p, n), r in rows.items() if r["status"] != "sent"}
     assert not_sent == {("first-order-thanks", "T3n"), ("first-order-thanks", "T3s"), ("birthday", "Q")}
     by_file = {path.stem: [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
                for path in twice["outbox"].glob("*.jsonl")}
-    assert sorted(back[r["customer_id"]] for r in by_file["task"]) == ["S2", "S3", "S4"]
+    assert "task" not in by_file  # a manager's call is a task in the store (docs/tasks.md)
+    assert sorted(back[int(c)] for (c,) in ws.store.fetchall("SELECT customer_id FROM tasks")) == ["S2", "S3", "S4"]
     assert [back[r["customer_id"]] for r in by_file["sms"]] == ["T3p"]
     [thanks] = [r for r in by_file["email"] if r["key"] == rows[("first-order-thanks", "T3")]["key"]]
     payload = thanks["payload"]
@@ -821,7 +823,7 @@ def test_cli_edit_and_its_bad_inputs(cli_shop, tmp_path):
 
 
 @pytest.mark.slow
-def test_cli_run_dry_run_then_run_and_outbox(cli_shop, outbox_folder):
+def test_cli_run_dry_run_then_run_and_outbox(cli_shop, outbox_folder, tmp_path):
     cli = cli_shop
     assert cli("playbooks", "enable", *HAND_CHECKED)[0] == 0
     for name in HAND_CHECKED:
@@ -843,13 +845,15 @@ def test_cli_run_dry_run_then_run_and_outbox(cli_shop, outbox_folder):
     assert real["dry_run"] is False and real["run_id"] == 1
     assert [{k: v for k, v in p.items()} for p in real["playbooks"]] == dry["playbooks"]
     sent = real["delivered"]["sent"]
-    assert sent == sum(file_keys(outbox_folder).values())
+    with Workspace.open(f"duckdb:///{tmp_path / 'cli.duckdb'}") as ws:  # a manager's calls are tasks in the store
+        tasks = {key for (key,) in ws.store.fetchall("SELECT source_key FROM tasks")}
+    assert len(tasks) == 3 and sent == sum(file_keys(outbox_folder).values()) + len(tasks)
 
     code, out, err = cli("outbox", "--status", "sent", "--json", "--limit", "1000")
     assert code == 0, err
     rows = json.loads(out)
     assert len(rows) == sent and {r["status"] for r in rows} == {"sent"}
-    assert {r["key"] for r in rows} == set(file_keys(outbox_folder))
+    assert {r["key"] for r in rows} == set(file_keys(outbox_folder)) | tasks
     thanks = {r["customer"] for r in rows if r["playbook"] == "first-order-thanks"}
     assert thanks == {"T3", "T3s", "T3p", "Q"}  # the shop's ids; T3n has no consent
 

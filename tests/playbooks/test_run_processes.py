@@ -70,6 +70,14 @@ def start_run(url: str, env: dict, folder: Path) -> subprocess.Popen:
                             cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def handed(url: str, folder) -> Counter:
+    """Keys handed on: lines in the channels' files (sms, the webhook-less channels) and the tasks
+    the task channel made in the store (docs/tasks.md), each counted as often as it was."""
+    with Workspace.open(url) as ws:
+        tasks = Counter(key for (key,) in ws.store.fetchall("SELECT source_key FROM tasks"))
+    return file_keys(folder) + tasks
+
+
 def outbox_state(url: str) -> dict[str, tuple[str, str]]:
     """Key -> (channel, status) of every outbox row; a row a frequency cap deferred (Q's birthday
     greeting, test_run's module doc) has the status ``capped``."""
@@ -93,7 +101,7 @@ def test_two_runs_at_once_on_postgresql_deliver_each_key_once(tmp_path):
         emails = {key for key, (channel, status) in rows.items() if channel == "email" and status == "sent"}
         assert len(emails) >= EXTRA
         assert Counter(receiver.received()) == Counter(dict.fromkeys(emails, 1))
-        lines = file_keys(tmp_path / "outbox")  # sms and tasks go to files
+        lines = handed(url, tmp_path / "outbox")  # sms to files, tasks to the store
         assert set(lines.values()) == {1}
         assert set(lines) == {key for key, (channel, status) in rows.items() if channel != "email" and status == "sent"}
         with Workspace.open(url) as ws:
@@ -148,11 +156,11 @@ def test_a_run_killed_mid_delivery_then_run_again_delivers_each_key_at_most_once
         unknown = [key for key, status in emails.items() if status == "unknown"]
         assert len(unknown) <= 20  # at most the killed run's last batch of claims (batches of 20)
         assert len(received) >= len(emails) - len(unknown)
-        # The file channels' rows: each key written once, and exactly the rows recorded sent are in
-        # their files. A row the kill left claimed was settled from its file (sent if there, else
-        # delivered by the rerun), so none is unknown.
+        # The file and task channels' rows: each key written (or made a task) once, and exactly the
+        # rows recorded sent are there. A row the kill left claimed was settled from its file or the
+        # tasks (sent if there, else delivered by the rerun), so none is unknown.
         files = {key: status for key, (channel, status) in rows.items() if channel != "email"}
-        lines = file_keys(tmp_path / "outbox")
+        lines = handed(url, tmp_path / "outbox")
         assert set(lines.values()) <= {1}
         assert {key for key, status in files.items() if status == "sent"} == set(lines)
         assert "unknown" not in files.values()

@@ -3,7 +3,9 @@ is in it), refuses a missing, wrong or revoked key with 401 and a role it does n
 
 The rule the walk expects, from the roles (docs/api.md), stated here apart from the routes' own
 declarations: admin may use every route; analyst every route of this slice; manager only the
-customer routes; ingest only the event routes (POST /events/...) and the mail provider's webhook
+customer routes and the task routes that work tasks (reading, making, logging, cancelling: not
+reassigning, the team's figures or the managers' settings); ingest only the event routes
+(POST /events/...) and the mail provider's webhook
 (POST /email/providers/...), which no other role but admin may use. The walk sends the event routes no body: a role allowed there gets 422, and nothing is written.
 Uploading a file to import and polling its job are for admin alone (an import writes data); the
 ledger and its rejects are read by analysts too. The site snippet's POST /site/events takes no
@@ -20,7 +22,8 @@ from tests.web.conftest import ROLES
 PREFIX = "/api/v1"
 # A value for each path parameter, and a body for each route that takes one: the walk then also
 # reaches past the checks of the request for the roles allowed (a 404 there still says "allowed").
-PATH_VALUES = {"customer_id": "A", "name": "birthday", "job_id": "none", "import_id": "1"}
+PATH_VALUES = {"customer_id": "A", "name": "birthday", "job_id": "none", "import_id": "1",
+               "task_id": "999999"}  # no such task: an allowed role gets 404 and nothing changes
 BODIES = {("POST", "/api/v1/audiences/preview"): {"rule": "orders_count >= 1"},
           ("PUT", "/api/v1/audiences/saved/{name}"): {"rule": "orders_count >= 2", "description": "the walk's"}}
 REFUSED = {"error", "field"}
@@ -28,6 +31,7 @@ REFUSED = {"error", "field"}
 
 SITE_KEYED = {f"{PREFIX}/site/events"}
 ADMIN_ONLY = {f"{PREFIX}/imports/jobs/{{job_id}}"}
+SUPERVISING = {f"{PREFIX}/tasks/team", f"{PREFIX}/tasks/managers", f"{PREFIX}/tasks/{{task_id}}/reassign"}
 
 
 @pytest.fixture
@@ -45,6 +49,8 @@ def expected_roles(path: str, method: str = "GET") -> set[str]:
     if path.startswith((f"{PREFIX}/events/", f"{PREFIX}/email/providers/")):
         return {"admin", "ingest"}
     if path == f"{PREFIX}/customers" or path.startswith(f"{PREFIX}/customers/"):
+        return {"admin", "analyst", "manager"}
+    if (path == f"{PREFIX}/tasks" or path.startswith(f"{PREFIX}/tasks/")) and path not in SUPERVISING:
         return {"admin", "analyst", "manager"}
     return {"admin", "analyst"}
 
@@ -67,7 +73,9 @@ def test_the_walk_sees_every_route(api):
     assert {("GET", f"{PREFIX}/summary"), ("GET", f"{PREFIX}/customers/{{customer_id}}"),
             ("PUT", f"{PREFIX}/audiences/saved/{{name}}"), ("POST", f"{PREFIX}/playbooks/{{name}}/enable"),
             ("GET", f"{PREFIX}/outbox"), ("POST", f"{PREFIX}/events/orders"),
-            ("POST", f"{PREFIX}/events/consent")} <= set(found)
+            ("POST", f"{PREFIX}/events/consent"), ("GET", f"{PREFIX}/tasks"), ("GET", f"{PREFIX}/tasks/team"),
+            ("POST", f"{PREFIX}/tasks/{{task_id}}/outcome"),
+            ("POST", f"{PREFIX}/tasks/{{task_id}}/reassign")} <= set(found)
 
 
 @pytest.mark.parametrize("headers", [

@@ -57,6 +57,7 @@ _FIELDS = (
     # -- profile (the customers table) -------------------------------------------------------------
     FieldSpec("country", "text", "profile", "country (from the customer file, else the last order)"),
     FieldSpec("city", "text", "profile", "city"),
+    FieldSpec("postal_code", "text", "profile", "the address's postal code"),
     FieldSpec("gender", "text", "profile", "gender, as the shop records it"),
     FieldSpec("age", "number", "profile", "age in whole years on the as-of day (from birthday)"),
     FieldSpec("birthday", "date", "profile", "date of birth"),
@@ -67,6 +68,8 @@ _FIELDS = (
     FieldSpec("first_seen_at", "date", "profile", "first contact: the earlier of the recorded one and the first order"),
     FieldSpec("email_consent", "boolean", "profile", "may receive marketing email (as imported; see suppressed)"),
     FieldSpec("sms_consent", "boolean", "profile", "may receive marketing SMS (as imported; see suppressed)"),
+    FieldSpec("ads_consent", "boolean", "profile",
+              "consent covers advertising: may be in ad platforms' audiences (as imported; see suppressed)"),
     FieldSpec("has_email", "boolean", "profile", "an email address is on file"),
     FieldSpec("has_phone", "boolean", "profile", "a phone number is on file"),
     FieldSpec("email", "text", "profile", "email address"),
@@ -132,7 +135,7 @@ _FIELDS = (
     # -- messaging -----------------------------------------------------------------------------------
     FieldSpec("suppressed", "boolean", "messaging",
               "suppressed (unsubscribed, bounced, complained, erased, manual) for the channel, or any channel",
-              (Param("channel", "text", "email, sms, ...; a suppression for 'all' covers every channel"),)),
+              (Param("channel", "text", "email, sms, ads, ...; a suppression for 'all' covers every channel"),)),
     FieldSpec("messages_received", "number", "messaging", "messages sent to the customer (outbox, status sent)",
               (Param("channel", "text", "only this channel"), _WITHIN_DAYS)),
     FieldSpec("enrolled", "boolean", "messaging", "enrolled in the playbook by the as-of day",
@@ -303,6 +306,7 @@ def _days_since(ctx: Context, day):
 SIMPLE: dict[str, tuple[tuple[str, ...], Callable]] = {
     "country": ((), lambda t, ctx: t.country),
     "city": ((), lambda t, ctx: t.city),
+    "postal_code": ((), lambda t, ctx: t.postal_code),
     "gender": ((), lambda t, ctx: t.gender),
     "age": ((), _age),
     "birthday": ((), lambda t, ctx: t.birthday),
@@ -311,6 +315,7 @@ SIMPLE: dict[str, tuple[tuple[str, ...], Callable]] = {
     "first_seen_at": ((), lambda t, ctx: t.first_seen_at),
     "email_consent": ((), lambda t, ctx: t.email_consent),
     "sms_consent": ((), lambda t, ctx: t.sms_consent),
+    "ads_consent": ((), lambda t, ctx: t.ads_consent),
     "has_email": ((), lambda t, ctx: _filled(t.email)),
     "has_phone": ((), lambda t, ctx: _filled(t.phone)),
     "email": ((), lambda t, ctx: t.email),

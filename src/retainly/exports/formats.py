@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from retainly.csv_cells import neutralise_cell
 from retainly.errors import InputError
 from retainly.exports.normalise import (
     check_platform,
@@ -165,13 +166,16 @@ def write_fields(customers: pa.Table, path: str | Path, fields: Sequence[str], f
 
 
 def write_csv(path: str | Path, header: Sequence[str], columns: Sequence) -> int:
-    """A UTF-8 CSV of ``columns`` (Arrow arrays) under exactly ``header``, nulls as empty cells; the rows written."""
+    """A UTF-8 CSV of ``columns`` (Arrow arrays) under exactly ``header``, nulls as empty cells; the rows written.
+
+    Every cell passes through ``neutralise_cell``: a name such as ``=HYPERLINK(...)`` must not run when
+    the shop opens the file in a spreadsheet (hashes, codes and E.164 phones are never touched)."""
     _folder(path)
     values = [column.to_pylist() for column in columns]
     with open(path, "w", encoding="utf-8", newline="") as file:
         writer = csv.writer(file)
         writer.writerow(header)
-        writer.writerows(zip(*values))
+        writer.writerows([neutralise_cell(cell) for cell in row] for row in zip(*values))
     return len(values[0]) if values else 0
 
 

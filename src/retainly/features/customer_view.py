@@ -20,8 +20,8 @@ from retainly.ingest.values import normalise_id
 from retainly.store.backends import Store
 
 PROFILE = ("customer_id", "external_id", "name", "email", "phone", "gender", "birthday", "country", "city",
-           "acquisition_channel", "first_seen_at")
-CONSENTS = ("email_consent", "email_consent_at", "sms_consent", "sms_consent_at")
+           "acquisition_channel", "first_seen_at", "postal_code")
+CONSENTS = ("email_consent", "email_consent_at", "sms_consent", "sms_consent_at", "ads_consent", "ads_consent_at")
 LINE_FIELDS = ("line_no", "sku", "description", "quantity", "unit_price", "discount", "amount", "kind")
 
 

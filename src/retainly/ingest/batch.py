@@ -20,7 +20,7 @@ ENTITY_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         (
             "external_id", "name", "email", "phone", "gender", "birthday", "country", "city",
             "acquisition_channel", "first_seen_at", "email_consent", "email_consent_at",
-            "sms_consent", "sms_consent_at",
+            "sms_consent", "sms_consent_at", "postal_code", "ads_consent", "ads_consent_at",
         ),
         ("external_id",),
     ),

@@ -20,11 +20,13 @@ import pandas as pd
 from retainly.errors import NotFoundError
 from retainly.ingest.values import normalise_id, normalise_ids
 from retainly.store.backends import Store
+from retainly.tasks.work import erase_tasks
 
 # Columns of `customers` that describe the person (everything but the ids, the acquisition
 # channel and first-seen time, which the figures need, and the bookkeeping import id).
 PERSONAL = ("name", "email", "phone", "gender", "birthday", "country", "city",
-            "email_consent", "email_consent_at", "sms_consent", "sms_consent_at")
+            "email_consent", "email_consent_at", "sms_consent", "sms_consent_at", "postal_code", "ads_consent",
+            "ads_consent_at")
 # Free text and identifiers in the customer's other rows: table -> column.
 FREE_TEXT = {"interactions": "note", "returns": "reason", "site_events": "session_id"}
 PSEUDONYM_PREFIX = "erased-"
@@ -133,6 +135,9 @@ def _erase_actions(store: Store, customer_id: int, now: datetime) -> dict[str, i
     if messages:  # the payload is JSON text: replaced by a note, the row (and its status) stays for the proof
         store.execute("UPDATE outbox SET payload = ? WHERE customer_id = ?", ('{"erased": true}', customer_id))
         changed["outbox"] = messages
+    tasks = erase_tasks(store, customer_id, now)  # reasons and notes quoted them; open ones cancelled
+    if tasks:
+        changed["tasks"] = tasks
     store.execute("DELETE FROM suppressions WHERE customer_id = ? AND channel = 'all'", (customer_id,))
     store.execute("INSERT INTO suppressions (customer_id, channel, reason, source, created_at) "
                   "VALUES (?, 'all', 'erased', 'erasure', ?)", (customer_id, now))

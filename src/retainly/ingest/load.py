@@ -27,11 +27,11 @@ from retainly.store.backends import Store
 M = "DECIMAL(18,4)"
 
 _MONEY = {"price", "gross", "discount", "shipping", "tax", "net", "unit_price", "amount"}
-_TIMESTAMP = {"first_seen_at", "email_consent_at", "sms_consent_at", "placed_at", "returned_at", "occurred_at",
-              "dropped_out_at"}
+_TIMESTAMP = {"first_seen_at", "email_consent_at", "sms_consent_at", "ads_consent_at", "placed_at", "returned_at",
+              "occurred_at", "dropped_out_at"}
 _DATE = {"birthday", "spend_date", "starts_on", "ends_on"}
 _INTEGER = {"line_no", "quantity", "order_line_no", "reorder_interval_days"}
-_BOOLEAN = {"email_consent", "sms_consent"}
+_BOOLEAN = {"email_consent", "sms_consent", "ads_consent"}
 _FLOAT = {"discount_rate", "purchase_rate", "dropout_probability"}
 
 
@@ -171,7 +171,8 @@ def _money_text(values: pd.Series) -> pa.Array:
 
 
 _CUSTOMER_FIELDS = ("name", "email", "phone", "gender", "birthday", "country", "city", "acquisition_channel",
-                    "email_consent", "email_consent_at", "sms_consent", "sms_consent_at")
+                    "email_consent", "email_consent_at", "sms_consent", "sms_consent_at", "postal_code", "ads_consent",
+                    "ads_consent_at")
 
 _NEW = "WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.external_id = s.external_id)"
 

@@ -21,7 +21,8 @@ from retainly.errors import InputError
 from retainly.store.backends import Store
 
 REASONS = ("unsubscribed", "bounced", "complained", "erased", "manual")
-SUPPRESSIBLE = ("email", "sms", "all")
+# "ads": kept out of ad platforms' audiences (retainly.exports), whatever the imported ads_consent says.
+SUPPRESSIBLE = ("email", "sms", "ads", "all")
 PREFERRED_ATTRIBUTE = "preferred_channel"  # a customer attribute the shop may set
 NO_SUPPRESSION: Mapping[str, str] = MappingProxyType({})  # shared by every customer without one
 

@@ -33,11 +33,13 @@ TRIGGERS = ("audience", "first_order", "order", "birthday", "schedule")
 PRODUCT_VALUES = tuple(f"{prefix}_product_{value}" for prefix in ("next", "due") for value in ("url", "image", "price"))
 MESSAGE_VALUES = ("customer", "name", "first_name", "email", "phone", "stage", "buyer_type", "next_product",
                   "due_product", *PRODUCT_VALUES)
-STEP_KEYS = ("after_days", "action", "channels", "subject", "text", "html", "feedback", "promo_pool", "offer")
+STEP_KEYS = ("after_days", "action", "channels", "subject", "text", "html", "feedback", "promo_pool", "export",
+             "offer")
 PROMO_CODE = "promo_code"  # what a step with a promo_pool may name besides MESSAGE_VALUES
 _POOL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{1,63}$")
 ACTIONS = ("message", "task", "export")
-CHANNELS = ("email", "sms", "webhook", "file", "task")
+CHANNELS = ("email", "sms", "webhook", "file", "task", "export")
+_EXPORT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")  # as retainly.exports.definitions names exports
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class Step:
     html: str | None = None  # the email's content as HTML (values escaped); its text part is made from it
     feedback: bool = False  # the email asks for a 0-10 score (docs/email.md, "Feedback")
     promo_pool: str | None = None  # each customer gets a code of this pool: {{ promo_code }}
+    export: str | None = None  # an export step: the export (`retainly exports`) its customers go to
 
     def templates(self) -> tuple[str, ...]:
         return tuple(t for t in (self.subject, self.text, self.html) if t)
@@ -108,7 +111,7 @@ def to_json(playbook: Playbook) -> dict:
         "condition": None if playbook.condition is None else rule_to_json(playbook.condition),
         "steps": [{"after_days": s.after_days, "action": s.action, "channels": list(s.channels),
                    "subject": s.subject, "text": s.text, "html": s.html, "feedback": s.feedback,
-                   "promo_pool": s.promo_pool, "offer": s.offer}
+                   "promo_pool": s.promo_pool, "offer": s.offer, **({"export": s.export} if s.export else {})}
                   for s in playbook.steps],
         "goal_days": playbook.goal_days, "holdout_share": playbook.holdout_share, "reentry": playbook.reentry,
         "priority": playbook.priority, "marketing": playbook.marketing,
@@ -143,10 +146,11 @@ def _step(step, at: str) -> Step:
     action = step.get("action")
     if action not in ACTIONS:
         raise InputError(f"{at}: action {action!r} is unknown; use one of {', '.join(ACTIONS)}")
-    channels = tuple(step.get("channels") or (("task",) if action == "task" else ("email",)))
+    channels = tuple(step.get("channels") or {"task": ("task",), "export": ("export",)}.get(action, ("email",)))
     bad = [c for c in channels if c not in CHANNELS]
     if bad:
         raise InputError(f"{at}: unknown channel {bad[0]!r}; use one of {', '.join(CHANNELS)}")
+    export = _export_of(step, action, channels, at)
     subject, text, html = step.get("subject"), step.get("text") or "", step.get("html") or None
     pool = step.get("promo_pool") or None
     if pool is not None and not (isinstance(pool, str) and _POOL.match(pool)):
@@ -158,7 +162,26 @@ def _step(step, at: str) -> Step:
     if not isinstance(feedback, bool):
         raise InputError(f"{at}: feedback = {feedback!r}; give true (ask for a 0-10 score) or false")
     return Step(_int(step, "after_days", 0, at), action, channels, subject, text, step.get("offer"), html, feedback,
-                pool)
+                pool, export)
+
+
+def _export_of(step: dict, action: str, channels: tuple[str, ...], at: str) -> str | None:
+    """The export an export step names; only an export step names one, and only it uses channel export."""
+    export = step.get("export")
+    if action != "export":
+        if export is not None:
+            raise InputError(f"{at}: export = {export!r} belongs to a step of action export; remove it or make "
+                             "the action export")
+        if "export" in channels:
+            raise InputError(f"{at}: channel export is for steps of action export; choose another channel")
+        return None
+    if channels != ("export",):
+        raise InputError(f"{at}: an export step goes through channel export alone, not {', '.join(channels)}; "
+                         "leave channels out")
+    if not isinstance(export, str) or not _EXPORT_NAME.match(export):
+        raise InputError(f"{at}: export = {export!r}; an export step names the export its customers go to "
+                         "(letters, digits, '_' and '-'; `retainly exports list`)")
+    return export
 
 
 def _check_template(text, where: str, with_code: bool = False) -> None:

@@ -62,13 +62,15 @@ def _value(value) -> str:
 class StepPayloads:
     """The payloads of one step of a playbook, as JSON text, written for many rows at once.
 
-    The payload (in this field order) is: playbook, title, step, action, customer, name, email,
-    phone, as_of, goal_days, subject, text (html, feedback and promo_code, when the step has them),
-    offer, offer_withheld, marketing. An incentive is withheld from customers predicted to be hit-and-run buyers."""
+    The payload (in this field order) is: playbook, title, step, action (and export, for an export step),
+    customer, name, email, phone, as_of, goal_days, subject, text (html, feedback and promo_code, when the step
+    has them), offer, offer_withheld, marketing. An incentive is withheld from customers predicted to be
+    hit-and-run buyers."""
 
     def __init__(self, playbook: Playbook, step: Step, number: int, as_of: date):
         self.step = step
-        head = to_json({"playbook": playbook.name, "title": playbook.title, "step": number, "action": step.action})
+        head = to_json({"playbook": playbook.name, "title": playbook.title, "step": number, "action": step.action,
+                        **({"export": step.export} if step.export else {})})
         self._head = head[:-1] + ',"customer":'
         self._middle = f',"as_of":{_value(as_of.isoformat())},"goal_days":{_value(playbook.goal_days)},"subject":'
         self._offered = f',"offer":{_value(step.offer)},"offer_withheld":null'

@@ -7,7 +7,8 @@ once (retainly.playbooks.payloads) and choosing a channel once per reach profile
 (retainly.playbooks.facts). The rules themselves are those of retainly.playbooks.run:
 
 * a step is due ``after_days`` after its enrolment and not yet in the outbox (its key);
-* a step more than ``late_days`` late is skipped, as is one whose playbook condition no longer holds;
+* a step more than ``late_days`` late is skipped, as is one whose playbook condition no longer holds,
+  and a message with an offer to a customer a manager has an open task with;
 * otherwise its channel is the first of the step's channels the customer may be reached by (the
   preferred one first), or it is suppressed with the first refusal's reason;
 * a marketing row over the customer's weekly cap for its channel (``WeeklyCaps``) is deferred to
@@ -126,10 +127,12 @@ class Outcome:
 
 def outbox_rows(playbook: Playbook, due: pa.Table, facts: Facts, holds: np.ndarray | None, caps: WeeklyCaps,
                 as_of: date, late_days: int, now_due: datetime, capped_due: datetime,
-                with_payloads: bool, codes: CodePlan | None = None) -> tuple[pa.Table, Outcome]:
+                with_payloads: bool, codes: CodePlan | None = None,
+                paused: np.ndarray | None = None) -> tuple[pa.Table, Outcome]:
     """``due`` (``due_steps``) as outbox rows (the columns of retainly.playbooks.outbox.WRITTEN),
     and their counts. ``holds``: the customers the playbook's condition matches (None: no condition);
-    ``codes``: where steps with a promo pool take their customers' codes."""
+    ``codes``: where steps with a promo pool take their customers' codes; ``paused``: customers a
+    manager has an open task with, whose messages with an offer are skipped meanwhile."""
     count = due.num_rows
     customer_ids = due["customer_id"].to_numpy()
     numbers = due["step"].to_numpy()
@@ -142,6 +145,10 @@ def outbox_rows(playbook: Playbook, due: pa.Table, facts: Facts, holds: np.ndarr
     if holds is not None:
         gone = ~late & ~np.isin(customer_ids, holds)
         status[gone], reason[gone] = "skipped", "the condition no longer holds"
+    if paused is not None and len(paused):
+        offering = np.array([step.action == "message" and bool(step.offer) for step in playbook.steps])
+        waiting = (status == "queued") & offering[numbers - 1] & np.isin(customer_ids, paused)
+        status[waiting], reason[waiting] = "skipped", "a manager's task is open"
     open_ = status == "queued"
     for number, step in enumerate(playbook.steps, start=1):
         mine = numbers == number

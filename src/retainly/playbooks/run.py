@@ -97,8 +97,9 @@ def out_of_quiet_hours(moment: datetime, settings: ActionSettings) -> datetime:
 
 def run(store: Store, playbooks: list[Playbook], as_of: date, settings: ActionSettings, *, dry_run: bool = False,
         channels: Mapping[str, object] | None = None, now: datetime | None = None,
-        progress: Callable[[str], None] | None = None) -> RunReport:
-    """One run as of ``as_of`` over the enabled ``playbooks`` (see the module doc)."""
+        progress: Callable[[str], None] | None = None, paused: np.ndarray | None = None) -> RunReport:
+    """One run as of ``as_of`` over the enabled ``playbooks`` (see the module doc). ``paused``: the
+    customers whose messages with an offer wait (a manager has an open task with them)."""
     say = progress or (lambda _: None)
     moment = run_moment(as_of, now)
     for playbook in playbooks:  # refused before anything is written (and in a dry run alike)
@@ -112,7 +113,8 @@ def run(store: Store, playbooks: list[Playbook], as_of: date, settings: ActionSe
                       (run_id, as_of, datetime.now()))
     try:
         with collector_paused(), store.checkpoint_after() if not dry_run else nullcontext():
-            report = _run(store, playbooks, as_of, settings, dry_run, channels, moment, run_id, say, progress)
+            report = _run(store, playbooks, as_of, settings, dry_run, channels, moment, run_id, say, progress,
+                          paused)
     except BaseException as exc:
         if run_id is not None:  # the run's row says it stopped, and why
             reason = json.dumps({"error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__})
@@ -127,8 +129,9 @@ def run(store: Store, playbooks: list[Playbook], as_of: date, settings: ActionSe
 
 def _run(store: Store, playbooks: list[Playbook], as_of: date, settings: ActionSettings, dry_run: bool,
          channels: Mapping[str, object] | None, moment: datetime, run_id: int | None, say: Callable[[str], None],
-         progress: Callable[[str], None] | None) -> RunReport:
+         progress: Callable[[str], None] | None, paused: np.ndarray | None = None) -> RunReport:
     planner = _Planner(store, playbooks, as_of, moment, settings)
+    planner.paused = paused
     report = RunReport(as_of, dry_run, run_id, [])
     for playbook in sorted(playbooks, key=lambda p: (-p.priority, p.name)):
         say(f"playbook {playbook.name}: who enters as of {as_of}")
@@ -170,6 +173,7 @@ class _Planner:
         self._enrolments: list[pa.Table] = []  # planned, written together by ``write``
         self._codes: CodePlan | None = None  # promo codes given by this run's rows
         self._outbox: list[pa.Table] = []
+        self.paused: np.ndarray | None = None  # customers whose messages with an offer wait
 
     def cap(self, channel: str) -> int | None:
         return {"email": self.settings.email_per_week, "sms": self.settings.sms_per_week}.get(channel)
@@ -214,7 +218,7 @@ class _Planner:
                 continue
             rows, outcome = planning.outbox_rows(playbook, found, facts, holds, caps, self.as_of,
                                                  self.settings.late_days, now_due, capped_due, not dry_run,
-                                                 self._codes)
+                                                 self._codes, self.paused)
             result.planned, result.capped = outcome.planned, outcome.capped
             result.suppressed.update(outcome.suppressed)
             result.skipped.update(outcome.skipped)

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from retainly.results.base import Result
+from retainly.results.exports import ExportRunResult
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -140,6 +141,10 @@ class RunSummary(Result):
     run_id: int | None
     playbooks: list[PlaybookOutcome]
     delivered: dict[str, int] = field(default_factory=dict)
+    # What the run did with managers' tasks (not in a dry run): retainly.results.tasks.TaskPass.
+    tasks: Result | None = field(default=None, metadata={"omit_none": True})
+    # The scheduled exports run at its end (not in a dry run; none when no export is scheduled).
+    exports: list[ExportRunResult] | None = field(default=None, metadata={"omit_none": True})
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -22,6 +22,7 @@ class Profile(Result):
     city: str | None
     acquisition_channel: str | None
     first_seen_at: datetime | None
+    postal_code: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,6 +31,8 @@ class Consents(Result):
     email_consent_at: datetime | None
     sms_consent: bool | None
     sms_consent_at: datetime | None
+    ads_consent: bool | None = None  # consent covers advertising (ad platforms' audiences, docs/exports.md)
+    ads_consent_at: datetime | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

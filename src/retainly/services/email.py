@@ -66,8 +66,13 @@ class EmailService(Service):
         signed = self._check(token, FEEDBACK)
         if signed is None:
             return None
-        record_feedback(self.store, signed.customer_id, signed.key, checked_score(score), comment,
-                        datetime.now().replace(microsecond=0))
+        score = checked_score(score)
+        with self.store.transaction():  # the answer and the task a low score makes: both or neither
+            record_feedback(self.store, signed.customer_id, signed.key, score, comment,
+                            datetime.now().replace(microsecond=0))
+            made = self.ws.tasks.after_feedback(signed.customer_id, signed.key, score, comment)
+        if made is not None:
+            self.ws.tasks.notify_urgent([made])
         return self._question(signed, None)
 
     def opened(self, token: str) -> bool:

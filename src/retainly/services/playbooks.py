@@ -9,8 +9,11 @@ from dataclasses import fields
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import numpy as np
+
 from retainly.audiences.fields import CATALOG
 from retainly.errors import InputError
+from retainly.exports.channel import CHANNEL as EXPORT_CHANNEL, ExportChannel
 from retainly.messaging.bounces import at_send
 from retainly.messaging.channels import KINDS, make_channel
 from retainly.messaging.consent import suppress
@@ -33,6 +36,7 @@ from retainly.results.actions import (
 from retainly.services.audiences import NEEDS, field_names
 from retainly.services.base import Service
 from retainly.settings import OUTBOX_FOLDER
+from retainly.tasks.records import open_task_customers
 
 
 def _summary(playbook: Playbook) -> PlaybookSummary:
@@ -101,9 +105,15 @@ class PlaybookService(Service):
                             sorted({c for p in playbooks for s in p.steps for c in s.channels})}
                 for channel in channels.values():
                     stack.callback(channel.close)
+            paused = None
+            if self.settings.tasks.pause_discounts:  # a manager is on it: no automated discount meanwhile
+                paused = np.array(open_task_customers(self.store), np.int64)
             report = run(self.store, playbooks, as_of, self.settings.actions, dry_run=dry_run, channels=channels,
-                         progress=self.ws.progress)
+                         progress=self.ws.progress, paused=paused)
+        tasks = None if dry_run else self.ws.tasks.run_pass()
+        exports = None if dry_run else self.ws.exports.run_scheduled(report.as_of)  # after delivery: steps' customers
         return RunSummary(as_of=report.as_of, dry_run=report.dry_run, run_id=report.run_id, delivered=report.delivered,
+                          tasks=tasks, exports=exports,
                           playbooks=[PlaybookOutcome(
                               playbook=p.name, entered=p.entered, held_out=p.held_out, to_deliver=p.planned,
                               capped=p.capped, suppressed=sum(p.suppressed.values()),
@@ -127,6 +137,10 @@ class PlaybookService(Service):
     def channel(self, name: str):
         """The channel ``name`` as the settings make it (a file in the outbox folder when not set)."""
         options = self.settings.channels.get(name)
+        if name == "task" and options is None:  # managers' tasks in the store (docs/tasks.md)
+            return self.ws.tasks.channel()
+        if name == EXPORT_CHANNEL and options is None:  # hands customers to an export (docs/exports.md)
+            return ExportChannel()
         if options is None:
             folder = Path(OUTBOX_FOLDER.value())
             folder.mkdir(parents=True, exist_ok=True)

@@ -24,6 +24,8 @@ from retainly import __version__
 from retainly.services.import_jobs import ImportJobs
 from retainly.web import (errors, routes_actions, routes_email, routes_events, routes_imports, routes_shop, routes_site,
                           webapp)
+from retainly.web import routes_exports
+from retainly.web import routes_tasks
 from retainly.web.shop import Shop
 from retainly.workspace import Workspace
 
@@ -65,7 +67,8 @@ def create_app(url: str | None = None, settings_path: str | Path | None = None) 
     _serve_docs_offline(app)
     errors.install(app)
     for router in (*routes_shop.ROUTERS, *routes_actions.ROUTERS, *routes_imports.ROUTERS,
-                   *routes_events.ROUTERS, *routes_site.ROUTERS, *routes_email.ROUTERS):
+                   *routes_events.ROUTERS, *routes_site.ROUTERS, *routes_email.ROUTERS,
+                   *routes_exports.ROUTERS, *routes_tasks.ROUTERS):
         app.include_router(router, prefix=PREFIX)
     app.include_router(routes_site.snippet)  # /snippet.js, the site snippet's script for the shop's pages
     webapp.install(app)  # the web app for people: login and pages (docs/web.md)

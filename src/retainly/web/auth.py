@@ -6,7 +6,7 @@ allow with 403. The roles (docs/api.md):
 
     admin     everything
     analyst   every figure, customers, audiences and playbooks, and edits audiences and playbooks
-    manager   customers (their own tasks come with issue 16)
+    manager   customers, and managers' tasks: reading, logging outcomes, making and cancelling them
     ingest    only the event endpoints (POST /events/...), to send what happens as it happens
 """
 
@@ -25,6 +25,8 @@ from retainly.web.shop import shop
 READ_FIGURES = ("analyst",)
 READ_CUSTOMERS = ("analyst", "manager")
 EDIT_ACTIONS = ("analyst",)
+WORK_TASKS = ("analyst", "manager")  # read tasks, log outcomes, make and cancel tasks
+SUPERVISE_TASKS = ("analyst",)  # reassign, the team's figures and the managers' settings
 INGEST = ("ingest",)
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer rk_...`.")

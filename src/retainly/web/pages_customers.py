@@ -6,7 +6,8 @@ its JSON twin is ``GET /api/v1/customers`` with the same parameters and ``limit=
 (``ws.customers.search``), and ``/customers.csv`` with them exports every match. ``/customers/{id}``
 shows profile and consent, what the customer bought and returned, every contact and every message
 or task of a playbook, the predictions and warning signs in words, reorders due and products to
-offer; its twin is ``GET /api/v1/customers/{id}`` (``ws.customers.view``).
+offer; its twin is ``GET /api/v1/customers/{id}`` (``ws.customers.view``). Below, the customer's open
+tasks and the form that makes one (retainly.web.pages_tasks).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from fastapi.responses import Response
 from retainly.errors import RetainlyError
 from retainly.results import CustomerMatch, CustomerView
 from retainly.web.auth import READ_CUSTOMERS
+from retainly.web.pages_tasks import customer_tasks
 from retainly.web.render import HEADERS, error_page, render
 from retainly.web.session import page_user
 from retainly.web.shop import shop
@@ -157,7 +159,8 @@ def customer(request: Request, customer_id: str) -> Response:
         with shop(request).use() as ws:
             found = ws.customers.view(customer_id)
             currency = ws.measures.currency()
+            tasks = customer_tasks(ws, found.customer.external_id)  # their open tasks, the managers
     except RetainlyError as problem:
         return error_page(request, user, problem.http_status, str(problem))
     return render(request, "customer.j2", user, c=found, currency=currency, timeline=timeline(found),
-                  twin=f"/api/v1/customers/{customer_id}")
+                  twin=f"/api/v1/customers/{customer_id}", **tasks)

@@ -20,7 +20,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from retainly.results.base import json_text
 from retainly.results.users import SessionUser
 from retainly.views.report import format_count, format_money, format_percent, format_value
-from retainly.web.auth import READ_CUSTOMERS, READ_FIGURES
+from retainly.web.auth import READ_CUSTOMERS, READ_FIGURES, WORK_TASKS
 from retainly.web.session import CSRF_FIELD, may_see
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -39,6 +39,7 @@ CHART_HEADERS = {**HEADERS, "Content-Security-Policy": HEADERS["Content-Security
     "style-src 'self'", "style-src 'self' 'unsafe-inline'")}
 # The menu: label, path, the roles that may see it (admin sees all).
 MENU = (("Overview", "/overview", READ_FIGURES), ("Customers", "/customers", READ_CUSTOMERS),
+        ("Tasks", "/tasks", WORK_TASKS),
         ("Imports", "/imports", READ_FIGURES), ("Playbooks", "/playbooks", READ_FIGURES),
         ("Audiences", "/audiences", READ_FIGURES),
         ("Models", "/models", READ_FIGURES), ("Feedback", "/nps", READ_FIGURES))

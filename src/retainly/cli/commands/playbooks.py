@@ -10,6 +10,7 @@ import typer
 
 from retainly.cli.app import app, open_workspace
 from retainly.cli.commands.audiences import AsOf, Csv, Json, _show
+from retainly.cli.commands.exports import print_outcome
 from retainly.cli.commands.measure import day
 from retainly.cli.output import console, print_csv, print_json, print_rows
 from retainly.results.actions import MessageResult, OutboxItem, PlaybookSummary
@@ -126,6 +127,12 @@ def run(
         print_rows("suppressed, by reason", [{"reason": r, "rows": n} for r, n in sorted(reasons.items())])
     if result.delivered:
         console.print("delivered: " + ", ".join(f"{n} {status}" for status, n in sorted(result.delivered.items())))
+    if result.tasks is not None and (result.tasks.assigned or result.tasks.digests):
+        digests = ", ".join(f"{n} {status}" for status, n in sorted(result.tasks.digests.items()))
+        console.print(f"tasks: {result.tasks.assigned} given to managers"
+                      + (f"; digests: {digests}" if digests else ""))
+    for outcome in result.exports or []:  # only when exports are scheduled
+        print_outcome(outcome)
 
 
 @app.command("outbox")

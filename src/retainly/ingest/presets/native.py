@@ -78,6 +78,10 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("email_consent_at", "timestamp", False, (), "when email consent was given or withdrawn"),
         Field("sms_consent", "bool", False, ("accepts_sms", "sms_opt_in"), "may receive marketing SMS"),
         Field("sms_consent_at", "timestamp", False, (), "when SMS consent was given or withdrawn"),
+        Field("postal_code", "text", False, ("zip", "zip_code", "postcode"), "the address's postal code"),
+        Field("ads_consent", "bool", False, ("accepts_ads", "ads_opt_in", "ad_consent"),
+              "consent covers advertising: may be in ad platforms' audiences"),
+        Field("ads_consent_at", "timestamp", False, (), "when consent to advertising was given or withdrawn"),
     ),
     "products": (
         Field("sku", "id", True, ("product_id", "stock_code"), "product code"),

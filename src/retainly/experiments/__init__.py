@@ -1,0 +1,1 @@
+"""Holdout experiments: whether each playbook added revenue, honestly (docs/experiments.md)."""
