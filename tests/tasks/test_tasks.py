@@ -6,6 +6,7 @@ there (orders of 10.00 at noon, written as days before AS_OF) and the rules of d
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 import pytest
@@ -15,6 +16,7 @@ from retainly.errors import InputError
 from retainly.messaging.links import FEEDBACK, LinkSigner
 from tests.mailbox import Mailbox, smtp_settings
 from tests.playbooks.test_run import AS_OF, enable, load_shop, settings_file, write_shop
+from tests.receiver import Receiver
 
 NOW = datetime(2024, 6, 15, 9, 30)
 PASSWORD = "a-long-password-123"
@@ -286,3 +288,21 @@ def test_a_detractors_score_makes_a_task_once_and_a_passive_one_none(shop):
     five = signer.sign(FEEDBACK, names["X"], f"win-back-60/1/{names['X']}/2024-06-12")
     ws.email.give_feedback(five, 5)
     assert [t.priority for t in ws.tasks.queue(customer="X")] == ["high"]
+
+
+def test_each_new_urgent_task_is_posted_once_to_the_urgent_webhook(store_url, tmp_path):
+    """`[tasks] urgent_channel` names a webhook channel (a real local HTTP server): a new urgent task
+    is posted (signed, keyed `task/<id>`), a normal one is not, and a later pass posts nothing again."""
+    with Receiver() as receiver:
+        ws, names = open_shop(store_url, tmp_path, f'[tasks]\nurgent_channel = "alerts"\n'
+                                                   f'[channels.alerts]\nurl = "{receiver.url}"\nsecret = "s3cret"\n')
+        try:
+            urgent = ws.tasks.add("T3", "Threatens to leave", priority="urgent").task
+            ws.tasks.add("T4", "Wants a catalogue", priority="normal")
+            ws.tasks.assign()
+        finally:
+            ws.close()
+    assert receiver.received() == [f"task/{urgent.task_id}"]
+    body = json.loads(receiver.requests[0]["body"])
+    assert body["payload"]["reason"].startswith("Threatens to leave.") and body["payload"]["priority"] == "urgent"
+    assert body["customer_id"] == names["T3"] and receiver.requests[0]["signature"].startswith("sha256=")

@@ -113,6 +113,12 @@ def customers_frame(rng, start: date, end_seconds: int, people: Customers, first
 
     email_consent = rng.random(n) < np.array(EMAIL_CONSENT)[people.buyer_type]
     sms_consent = has_phone & (rng.random(n) < SMS_CONSENT)
+    # Made from the customer's number, not drawn: the random draws (and every figure pinned on
+    # them) stay as they were before these columns existed.
+    number = np.arange(n, dtype=np.int64)
+    postal_code = ((number * 7919 + 1013) % 90000 + 10000).astype(str)
+    ads_consent = email_consent & (number % 5 != 0)  # four in five of those who take email also take ads
+    email_at = _consent_times(rng, first_seen, end_seconds, 0.2)  # drawn where the frame drew it before
 
     return frame(
         {
@@ -127,9 +133,12 @@ def customers_frame(rng, start: date, end_seconds: int, people: Customers, first
             "acquisition_channel": text(pick(CHANNELS, people.channel)),
             "first_seen_at": timestamps(start, first_seen),
             "email_consent": email_consent,
-            "email_consent_at": timestamps(start, _consent_times(rng, first_seen, end_seconds, 0.2), ~email_consent),
+            "email_consent_at": timestamps(start, email_at, ~email_consent),
             "sms_consent": sms_consent,
             "sms_consent_at": timestamps(start, _consent_times(rng, first_seen, end_seconds, 0.3), ~sms_consent),
+            "postal_code": pd.Series(postal_code, dtype="string"),
+            "ads_consent": ads_consent,
+            "ads_consent_at": timestamps(start, email_at, ~ads_consent),  # given with email consent, at sign-up
         }
     )
 
