@@ -2,9 +2,10 @@
 
 A batch of rows is made into tasks in one transaction: the reason (the step's text, what the
 customer bought, their stage and value, the offer), the priority (the playbook's: 85 and above
-urgent, 70 high, 40 normal, below low), due ``[tasks] due_hours`` later, then given to managers
-(retainly.tasks.assignment). A task's ``source_key`` is the outbox key, so the row becomes one
-task however often it is delivered; ``holds`` tells a recovering run which rows already did.
+urgent, 70 high, 40 normal, below low), due ``[tasks] due_hours`` later; when the run closes the
+channel, they are given to managers at once (retainly.tasks.assignment). A task's ``source_key``
+is the outbox key, so the row becomes one task however often it is delivered; ``holds`` tells a
+recovering run which rows already did.
 
 A shop that hands tasks to another system names the channel in its settings
 (``[channels.task]`` with a ``kind``), and this one is not used.
@@ -29,12 +30,13 @@ def local_now() -> datetime:
 
 class TaskChannel:
     name = "task"
-    batch_size = 500
+    batch_size = 5000  # a batch reads what its customers bought: fewer, larger reads
 
     def __init__(self, store: Store, settings: TaskSettings, clock: Callable[[], datetime] = local_now,
                  created: Callable[[list[int]], None] | None = None):
         self.store, self.settings, self.clock = store, settings, clock
-        self.created = created  # hears the ids of each batch's new tasks, once they are stored
+        self.created = created  # hears the ids of the new tasks once they are given out (``close``)
+        self._made: list[int] = []
 
     def deliver(self, delivery: Delivery) -> Outcome:
         return self.deliver_many([delivery])[0]
@@ -59,10 +61,7 @@ class TaskChannel:
                 priority_of_playbook(int(priorities.get(delivery.key, 50))), delivery.key, delivery.playbook, offer,
                 "retainly run"))
         with self.store.transaction():
-            made = create(self.store, tasks, now)
-            assign_open(self.store, self.settings, now)
-        if made and self.created is not None:
-            self.created(made)
+            self._made += create(self.store, tasks, now)
         return [Outcome(SENT, "a manager's task") for _ in deliveries]
 
     def holds(self, keys: list[str]) -> set[str]:
@@ -75,4 +74,12 @@ class TaskChannel:
         return found
 
     def close(self) -> None:
-        pass
+        """Give out the tasks this run made, once for all of them (a pass reads every waiting task),
+        then tell who listens of them. A run stopped before this leaves them to the next pass."""
+        made, self._made = self._made, []
+        if not made:
+            return
+        with self.store.transaction():
+            assign_open(self.store, self.settings, self.clock())
+        if self.created is not None:
+            self.created(made)
