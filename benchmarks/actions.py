@@ -228,7 +228,8 @@ def bench_audiences(ws: Workspace, clock: Clock, as_of, repeat: int) -> list[tup
 def forget_actions(ws: Workspace) -> None:
     """Empty what earlier runs of the playbooks wrote, so that the next run is a first one again."""
     with ws.store.transaction():
-        for table in ("outbox", "enrolments", "runs", "audience_members", "audience_evaluations"):
+        for table in ("outbox", "enrolments", "runs", "audience_members", "audience_evaluations", "tasks",
+                      "task_attempts"):
             ws.store.execute(f"DELETE FROM {table}")
     ws.store.execute("CHECKPOINT")
 

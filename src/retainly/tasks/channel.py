@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from retainly.messaging.channels import SENT, Delivery, Outcome
+from retainly.playbooks import saved
 from retainly.settings import TaskSettings
 from retainly.store.backends import Store
 from retainly.tasks.assignment import assign_open
@@ -30,22 +31,23 @@ def local_now() -> datetime:
 
 class TaskChannel:
     name = "task"
-    batch_size = 5000  # a batch reads what its customers bought: fewer, larger reads
+    batch_size = 50_000  # each batch reads what its customers bought: a few large reads, not many small
 
     def __init__(self, store: Store, settings: TaskSettings, clock: Callable[[], datetime] = local_now,
                  created: Callable[[list[int]], None] | None = None):
         self.store, self.settings, self.clock = store, settings, clock
         self.created = created  # hears the ids of the new tasks once they are given out (``close``)
         self._made: list[int] = []
+        self._priorities: dict[str, str] = {}  # a playbook's priority as its tasks'; read once a run
 
     def deliver(self, delivery: Delivery) -> Outcome:
         return self.deliver_many([delivery])[0]
 
     def deliver_many(self, deliveries: list[Delivery]) -> list[Outcome]:
         now = self.clock()
-        keys = [d.key for d in deliveries]
-        priorities = dict(self.store.fetchall(
-            f"SELECT key, priority FROM outbox WHERE key IN ({', '.join('?' * len(keys))})", keys))
+        for name in {d.playbook for d in deliveries} - set(self._priorities):
+            known = {p.name: p.priority for p in saved.all_playbooks(self.store)}
+            self._priorities[name] = priority_of_playbook(known.get(name, 50))  # a playbook gone since: normal
         profiles = describe(self.store, [d.customer_id for d in deliveries])
         tasks = []
         for delivery in deliveries:
@@ -58,7 +60,7 @@ class TaskChannel:
                 delivery.customer_id, "playbook",
                 reason_for(payload.get("text") or payload.get("title") or delivery.playbook, profile, offer),
                 now + timedelta(hours=self.settings.due_hours),
-                priority_of_playbook(int(priorities.get(delivery.key, 50))), delivery.key, delivery.playbook, offer,
+                self._priorities[delivery.playbook], delivery.key, delivery.playbook, offer,
                 "retainly run"))
         with self.store.transaction():
             self._made += create(self.store, tasks, now)
