@@ -20,6 +20,7 @@ from fastapi.responses import Response
 from retainly.results import (BuyerTypeMix, CohortRow, Consumable, CustomerMatch, CustomerView, DueReorder, KpiRow,
                               LifecycleFlow, PredictionsOverview, RevenueConcentration, SegmentRow, StageCount,
                               StoreSummary)
+from retainly.results.experiments import PlaybookEffect
 from retainly.results.measures import NpsTable
 from retainly.services.customers import BUYER_TYPES, STAGES
 from retainly.services.measures import BY_CHOICES, COHORT_METRICS, LONGEST_ACTIVITY_WINDOW_DAYS
@@ -85,6 +86,21 @@ def nps(
     counted once: promoters 9-10, detractors 0-6, nps = 100 * (promoters - detractors) / answers."""
     with shop(request).use() as ws:
         found = ws.measures.nps_trend(as_of, months) if by == "month" else ws.measures.nps(by, as_of, days)
+    return json_response(found)
+
+
+@figures.get("/experiments", response_model=list[PlaybookEffect])
+def experiments(
+    request: Request, as_of: AsOf = None,
+    playbook: Annotated[str, Query(max_length=200, description="A playbook's name, or all.")] = "all",
+    window_days: Annotated[int | None, Query(ge=1, le=3650, description="Days after entering that count "
+                                                                          "(default: each playbook's goal).")] = None,
+) -> Response:
+    """Each playbook's treated customers against its held-out ones: revenue per enrolled customer in
+    the window, the difference with its 95 % interval, the revenue it added, and the verdict
+    ("not enough customers yet to tell" where the shop is too small to know; docs/experiments.md)."""
+    with shop(request).use() as ws:
+        found = ws.experiments.effects(playbook, as_of, window_days)
     return json_response(found)
 
 
