@@ -70,20 +70,16 @@ def create(store: Store, tasks: list[NewTask], now: datetime) -> list[int]:
         return []
     rows = pa.Table.from_pylist([{name: getattr(task, name) for name in _TASKS.names} for task in tasks],
                                 schema=_TASKS).append_column("n", pa.array(range(len(tasks)), pa.int64()))
-    before = int(store.fetchone("SELECT COALESCE(MAX(task_id), 0) FROM tasks")[0])
     with store.staged(rows) as staged:
-        store.execute(
+        made = store.fetchall(
             "INSERT INTO tasks (task_id, customer_id, origin, source_key, playbook, reason, offer, priority, due_at, "
             "owner_id, state, created_at, created_by, assigned_at, follows_task_id) "
             f"SELECT nextval('task_ids'), s.customer_id, s.origin, s.source_key, s.playbook, s.reason, s.offer, "
             "s.priority, s.due_at, s.owner_id, 'open', ?, s.created_by, CASE WHEN s.owner_id IS NOT NULL THEN "
             f"CAST(? AS TIMESTAMP) END, s.follows_task_id FROM (SELECT * FROM \"{staged}\" ORDER BY n) AS s "
             "WHERE s.source_key IS NULL OR NOT EXISTS (SELECT 1 FROM tasks AS t WHERE t.source_key = s.source_key) "
-            "ON CONFLICT (source_key) DO NOTHING", (now, now))
-    # Ids come from a sequence: those above the highest before are this call's (a writer at the
-    # same time is kept out by the caller's transaction on the outbox claim or the request).
-    return [int(i) for (i,) in store.fetchall("SELECT task_id FROM tasks WHERE task_id > ? ORDER BY task_id",
-                                              (before,))]
+            "ON CONFLICT (source_key) DO NOTHING RETURNING task_id", (now, now))
+    return sorted(int(task_id) for (task_id,) in made)  # the sequence numbers them in the order given
 
 
 def one(store: Store, task_id: int) -> dict:
