@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
-from retainly.errors import InputError
+from retainly.errors import InputError, NotFoundError
 from retainly.features.customer_view import find_customer_id
 from retainly.messaging.channels import Delivery, make_channel
 from retainly.messaging.feedback import DETRACTOR_MAX
@@ -62,10 +62,11 @@ class TaskService(Service):
 
     def show(self, task_id: int) -> TaskDetail:
         """One task with every outcome logged on it."""
-        task = records.one(self.store, task_id)
-        [item] = [t for t in work.queue(self.store, self.clock(), state=task["state"],
-                                        customer_id=task["customer_id"], limit=100000) if t["task_id"] == task_id]
-        return TaskDetail(task=_item(item), attempts=rows(TaskAttempt, work.attempts(self.store, task_id)))
+        found = work.queue(self.store, self.clock(), state=None, task_id=task_id)
+        if not found:
+            records.one(self.store, task_id)  # raises: there is no such task
+            raise NotFoundError(f"task {task_id}: its customer is no longer in the store", parameter="task_id")
+        return TaskDetail(task=_item(found[0]), attempts=rows(TaskAttempt, work.attempts(self.store, task_id)))
 
     def managers(self) -> list[ManagerInfo]:
         return rows(ManagerInfo, assignment.listed(self.store, self._settings))

@@ -19,7 +19,9 @@ manager's open tasks move to the others when the absence is set and on every pas
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
+
+import pyarrow as pa
 
 from retainly.errors import InputError, NotFoundError
 from retainly.settings import TaskSettings
@@ -46,7 +48,7 @@ def _codes(text: str | None) -> frozenset[str] | None:
 def roster(store: Store, settings: TaskSettings, now: datetime) -> list[Manager]:
     """The managers, with their tasks given today and when they were last given one."""
     today = now.date()
-    start = datetime.combine(today, datetime.min.time())
+    start = datetime.combine(today, datetime.min.time())  # given today: since midnight
     rows = store.fetchall(
         "SELECT u.user_id, u.email, u.name, m.daily_limit, m.regions, m.segments, m.away_from, m.away_until, "
         "(SELECT COUNT(*) FROM tasks AS t WHERE t.owner_id = u.user_id AND t.assigned_at >= ?), "
@@ -70,19 +72,24 @@ def assign_open(store: Store, settings: TaskSettings, now: datetime) -> int:
     """Give every open task without an owner, or whose owner is away or no longer a manager, to a
     manager by the rule (in the caller's transaction); how many were given."""
     managers = roster(store, settings, now)
-    by_id = {m.user_id: m for m in managers}
-    waiting = store.fetchall(
-        "SELECT t.task_id, t.customer_id, t.owner_id, c.country FROM tasks AS t "
-        "LEFT JOIN customers AS c ON c.customer_id = t.customer_id WHERE t.state = 'open' "
-        "ORDER BY CASE t.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END, "
-        "t.due_at, t.task_id")
-    waiting = [row for row in waiting if row[2] is None or row[2] not in by_id or by_id[row[2]].away]
-    if not waiting or not managers:
+    if not managers:
         return 0
-    segments = _segments(store, [c for _, c, _, _ in waiting]) if settings.assign == "segment" else {}
-    usual = _usual(store, [c for _, c, _, _ in waiting]) if settings.assign == "usual" else {}
+    by_id = {m.user_id: m for m in managers}
+    present = [m.user_id for m in managers if not m.away]
+    kept = f"t.owner_id IN ({', '.join('?' * len(present))})" if present else "FALSE"
+    waiting = store.fetchall(
+        "SELECT t.task_id, t.customer_id, c.country FROM tasks AS t "
+        "LEFT JOIN customers AS c ON c.customer_id = t.customer_id "
+        f"WHERE t.state = 'open' AND (t.owner_id IS NULL OR NOT {kept}) "
+        "ORDER BY CASE t.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END, "
+        "t.due_at, t.task_id", present)
+    if not waiting:
+        return 0
+    customers = pa.table({"customer_id": pa.array(sorted({int(c) for _, c, _ in waiting}), pa.int64())})
+    segments = _segments(store, customers) if settings.assign == "segment" else {}
+    usual = _usual(store, customers) if settings.assign == "usual" else {}
     given = 0
-    for task_id, customer_id, _, country in waiting:
+    for task_id, customer_id, country in waiting:
         chosen = _pick(_eligible(settings.assign, managers, by_id, country, segments.get(customer_id),
                                  usual.get(customer_id))) or _pick(managers)
         if chosen is None:
@@ -106,25 +113,22 @@ def _eligible(rule: str, managers: list[Manager], by_id: dict[int, Manager], cou
     return managers
 
 
-def _segments(store: Store, customer_ids: list[int]) -> dict[int, str]:
-    """Each customer's RFM segment on the latest day it was computed."""
-    latest = store.fetchone("SELECT MAX(as_of) FROM rfm_scores")[0]
-    if latest is None:
-        return {}
-    wanted = set(customer_ids)
-    return {int(c): s for c, s in store.fetchall("SELECT customer_id, segment FROM rfm_scores WHERE as_of = ?",
-                                                 (latest,)) if int(c) in wanted}
+def _segments(store: Store, customers: pa.Table) -> dict[int, str]:
+    """Each of ``customers``' RFM segment on the latest day it was computed."""
+    with store.staged(customers) as staged:
+        return {int(c): segment for c, segment in store.fetchall(
+            f'SELECT r.customer_id, r.segment FROM rfm_scores AS r JOIN "{staged}" AS s '
+            "ON s.customer_id = r.customer_id WHERE r.as_of = (SELECT MAX(as_of) FROM rfm_scores)")}
 
 
-def _usual(store: Store, customer_ids: list[int]) -> dict[int, int]:
-    """Each customer's usual manager: the owner of their latest task that had one."""
-    wanted = set(customer_ids)
-    found: dict[int, int] = {}
-    for customer_id, owner in store.fetchall(
-            "SELECT customer_id, owner_id FROM tasks WHERE owner_id IS NOT NULL ORDER BY created_at, task_id"):
-        if int(customer_id) in wanted:
-            found[int(customer_id)] = int(owner)
-    return found
+def _usual(store: Store, customers: pa.Table) -> dict[int, int]:
+    """Each of ``customers``' usual manager: the owner of their latest task that had one."""
+    with store.staged(customers) as staged:
+        return {int(c): int(owner) for c, owner in store.fetchall(
+            "SELECT customer_id, owner_id FROM (SELECT t.customer_id, t.owner_id, ROW_NUMBER() OVER "
+            "(PARTITION BY t.customer_id ORDER BY t.created_at DESC, t.task_id DESC) AS nth "
+            f'FROM tasks AS t JOIN "{staged}" AS s ON s.customer_id = t.customer_id '
+            "WHERE t.owner_id IS NOT NULL) AS latest WHERE nth = 1")}
 
 
 def manager_id(store: Store, email: str, parameter: str = "owner") -> int:
@@ -165,14 +169,6 @@ def reassign(store: Store, task_id: int, user_id: int, now: datetime) -> None:
                      (user_id, now, task_id)) == 0:
         raise InputError(f"task {task_id} is not open (or does not exist); only an open task can be reassigned",
                          parameter="task_id")
-
-
-def day_start(moment: datetime) -> datetime:
-    return datetime.combine(moment.date(), datetime.min.time())
-
-
-def day_end(moment: datetime) -> datetime:
-    return day_start(moment) + timedelta(days=1)
 
 
 def listed(store: Store, settings: TaskSettings) -> list[dict]:

@@ -17,7 +17,7 @@ from markupsafe import Markup
 
 from retainly.messaging.channels import FAILED, RETRY, SENT, Delivery, one_line
 from retainly.store.backends import Store
-from retainly.tasks.assignment import day_end
+from retainly.features.model_summary import end_of
 from retainly.tasks.work import queue
 
 PLAYBOOK = "tasks-digest"  # what the message's X-Retainly-Key starts with
@@ -58,7 +58,7 @@ def send_digests(store: Store, channel, public_url: str, now: datetime) -> Count
     managers = store.fetchall("SELECT user_id, email, name FROM users WHERE role = 'manager' AND disabled_at IS NULL "
                               "ORDER BY user_id")
     for user_id, email, name in managers:
-        tasks = [t for t in queue(store, now, owner_id=int(user_id)) if t["due_at"] < day_end(now)]
+        tasks = [t for t in queue(store, now, owner_id=int(user_id)) if t["due_at"] < end_of(day)]
         with store.transaction():
             claimed = store.changed("INSERT INTO task_digests (user_id, day, status, tasks) VALUES (?, ?, ?, ?) "
                                     "ON CONFLICT (user_id, day) DO NOTHING",

@@ -18,9 +18,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from retainly.errors import InputError
+from retainly.features.model_summary import end_of
 from retainly.settings import TaskSettings
 from retainly.store.backends import Store
-from retainly.tasks.assignment import day_end, day_start
 from retainly.tasks.records import NewTask, create, is_erased, one
 
 OUTCOMES = ("reached", "no_answer", "call_back", "not_interested", "ordered")
@@ -38,19 +38,28 @@ def check_outcome(outcome: str) -> str:
 
 
 def queue(store: Store, now: datetime, *, owner_id: int | None = None, which: str | None = None,
-          state: str = "open", customer_id: int | None = None, limit: int = 500) -> list[dict]:
-    """Tasks (open by default), most pressing first: overdue, due today, upcoming; each with the
-    customer's id, name and contacts, the owner's email and the attempts so far, and ``queue``."""
-    where, params = ["t.state = ?"], [state]
+          state: str | None = "open", customer_id: int | None = None, task_id: int | None = None,
+          limit: int = 500) -> list[dict]:
+    """Tasks (open by default; ``state`` None: any), most pressing first: overdue, due today,
+    upcoming; each with the customer's id, name and contacts, the owner's email and the attempts
+    so far, and ``queue``."""
+    start = datetime.combine(now.date(), datetime.min.time())
+    end = end_of(now.date())
+    where, params = ["TRUE"], []
+    if state is not None:
+        where.append("t.state = ?")
+        params.append(state)
+    if task_id is not None:
+        where.append("t.task_id = ?")
+        params.append(int(task_id))
     if owner_id is not None:
         where.append("t.owner_id = ?")
         params.append(owner_id)
     if customer_id is not None:
         where.append("t.customer_id = ?")
         params.append(customer_id)
-    bounds = {"overdue": ("t.due_at < ?", [day_start(now)]),
-              "today": ("t.due_at >= ? AND t.due_at < ?", [day_start(now), day_end(now)]),
-              "upcoming": ("t.due_at >= ?", [day_end(now)])}
+    bounds = {"overdue": ("t.due_at < ?", [start]), "today": ("t.due_at >= ? AND t.due_at < ?", [start, end]),
+              "upcoming": ("t.due_at >= ?", [end])}
     if which is not None:
         if which not in bounds:
             raise InputError(f"`queue` {which!r} is not a queue; choose from {', '.join(QUEUES)}", parameter="queue")
@@ -68,7 +77,7 @@ def queue(store: Store, now: datetime, *, owner_id: int | None = None, which: st
     found = [dict(zip(_QUEUE_COLUMNS, row)) for row in rows]
     for task in found:
         due = task["due_at"]
-        task["queue"] = "overdue" if due < day_start(now) else "today" if due < day_end(now) else "upcoming"
+        task["queue"] = "overdue" if due < start else "today" if due < end else "upcoming"
     return found
 
 
