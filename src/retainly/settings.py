@@ -12,7 +12,7 @@ import math
 import os
 import tomllib
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from retainly.errors import InputError
@@ -302,6 +302,50 @@ def _export_settings(section: dict, where: str) -> ExportSettings:
 
 
 @dataclass(frozen=True)
+class ExperimentSettings:
+    """[experiments]: the global control group and offer targeting (docs/experiments.md)."""
+
+    global_control_share: float = 0.0  # of all customers, kept out of every playbook (0: no global control)
+    global_control_since: date | None = None  # the day the global control group began
+    global_control_salt: str = "global-control"  # changing it draws a new group
+    target_offers: tuple[str, ...] = ()  # playbooks whose offers go only where they pay ("all": every one)
+    margin: float = 0.4  # the shop's gross margin on revenue
+    contact_cost: float = 0.01  # what one message costs to send
+    offer_cost: float = 0.1  # share of revenue an offer gives away when its text names no "N %"
+    min_per_arm: int = 200  # ended enrolments each arm needs before targeting replaces the default
+
+
+def _experiment_settings(section: dict, where: str) -> ExperimentSettings:
+    _known_keys(ExperimentSettings, section, where)
+    values = dict(section)
+    for key in ("global_control_share", "margin", "contact_cost", "offer_cost"):
+        if key in values:
+            value, top = values[key], 0.5 if key == "global_control_share" else 1.0
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= top:
+                raise InputError(f"{where} {key} = {value!r}: give a number from 0 to {top}")
+            values[key] = float(value)
+    if "min_per_arm" in values and (isinstance(values["min_per_arm"], bool)
+                                    or not isinstance(values["min_per_arm"], int) or values["min_per_arm"] < 2):
+        raise InputError(f"{where} min_per_arm = {values['min_per_arm']!r}: give a whole number from 2")
+    since = values.get("global_control_since")
+    if since is not None and (isinstance(since, datetime) or not isinstance(since, date)):
+        raise InputError(f"{where} global_control_since = {since!r}: give a date without quotes, e.g. 2026-01-01")
+    if values.get("global_control_share", 0) > 0 and since is None:
+        raise InputError(f"{where} global_control_share is set: also give global_control_since, the day the "
+                         "group began (a date without quotes, e.g. 2026-01-01)")
+    if not isinstance(values.get("global_control_salt", "x"), str) or not values.get("global_control_salt", "x"):
+        raise InputError(f"{where} global_control_salt = {values['global_control_salt']!r}: give a text")
+    targets = values.get("target_offers", [])
+    if isinstance(targets, str):
+        targets = [targets]
+    if not isinstance(targets, list) or not all(isinstance(name, str) and name for name in targets):
+        raise InputError(f"{where} target_offers = {targets!r}: give playbook names, e.g. [\"win-back-180\"], "
+                         "or \"all\"")
+    values["target_offers"] = tuple(targets)
+    return ExperimentSettings(**values)
+
+
+@dataclass(frozen=True)
 class AnalysisSettings:
     """Analysis defaults a shop may change in its settings file; see docs/metrics.md."""
 
@@ -318,6 +362,7 @@ class AnalysisSettings:
     channels: dict = field(default_factory=dict)
     tasks: TaskSettings = field(default_factory=TaskSettings)
     exports: ExportSettings = field(default_factory=ExportSettings)
+    experiments: ExperimentSettings = field(default_factory=ExperimentSettings)
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None) -> AnalysisSettings:
@@ -346,8 +391,9 @@ class AnalysisSettings:
             raise InputError(f"{chosen} [channels]: give each channel its own table, e.g. [channels.sms]")
         tasks = _task_settings(data.get("tasks", {}), f"{chosen} [tasks]")
         exports = _export_settings(data.get("exports", {}), f"{chosen} [exports]")
+        experiments = _experiment_settings(data.get("experiments", {}), f"{chosen} [experiments]")
         return cls(window, bins, segment_map, models, lifecycle, warning, imports, actions, channels, tasks=tasks,
-                   exports=exports)
+                   exports=exports, experiments=experiments)
 
 
 def _known_keys(kind: type, section: dict, where: str) -> None:
