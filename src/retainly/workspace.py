@@ -13,7 +13,8 @@ The CLI, the API, the report and notebooks call the services; none of them holds
 Each domain is one attribute, made on first use: ``data``, ``schema``, ``measures``, ``rfm``,
 ``predictions``, ``lifecycle``, ``insights``, ``customers``, ``reports``, ``audiences``,
 ``playbooks``, ``keys`` (API keys), ``users`` (the web app's), ``sites`` (the site snippet's keys), ``email`` (the links in messages),
-``events`` (events sent as they happen), ``exports`` (audiences sent to files, email and ad platforms);
+``events`` (events sent as they happen), ``exports`` (audiences sent to files, email and ad platforms),
+``experiments`` (what playbooks added), ``simulation`` (a generated shop living on);
 the graph of stored
 results is ``derived``. A new domain is one more attribute here and a module in ``services/``.
 """
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from retainly.services.experiments import ExperimentService
     from retainly.services.exports import ExportService
     from retainly.services.playbooks import PlaybookService
+    from retainly.services.simulation import SimulationService
     from retainly.services.sites import SiteService
     from retainly.services.tasks import TaskService
     from retainly.services.users import UserService
@@ -193,6 +195,12 @@ class Workspace:
         from retainly.services.experiments import ExperimentService
 
         return ExperimentService(self)
+
+    @cached_property
+    def simulation(self) -> SimulationService:
+        from retainly.services.simulation import SimulationService
+
+        return SimulationService(self)
 
     @cached_property
     def tasks(self) -> TaskService:

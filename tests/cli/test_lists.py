@@ -23,7 +23,7 @@ LISTS = {
     "playbooks list": [], "run": ["--dry-run"], "outbox": [], "keys list": [], "users list": [],
     "sites list": [], "playbooks results": [], "nps": [], "email codes list": [],
     "exports list": [], "exports targets": [],
-    "tasks list": [], "tasks managers": [], "tasks team": [], "experiments": [],
+    "tasks list": [], "tasks managers": [], "tasks team": [], "experiments effects": [], "experiments offers": [],
 }
 # Lists that are empty on a fresh generated shop (no saved audience, no enabled playbook, no
 # message yet, no API key): their CSV is the header alone.
@@ -46,7 +46,8 @@ NOT_LISTS = {"import", "generate", "demo", "report", "score", "db upgrade", "del
              "tasks show", "tasks add", "tasks log", "tasks cancel", "tasks reassign", "tasks manager", "tasks assign",
              "tasks digest",
              # a list of a saved audience's members: its --csv is in the golden output (audiences-members-csv)
-             "audiences members"}
+             "audiences members",
+             "simulate"}  # a report of the days simulated
 # Lists of customers: led by the shop's id of the customer.
 PER_CUSTOMER = ("rfm", "lifecycle", "reorders", "customer show")
 

@@ -74,6 +74,7 @@ def test_the_walk_sees_every_route(api):
             ("PUT", f"{PREFIX}/audiences/saved/{{name}}"), ("POST", f"{PREFIX}/playbooks/{{name}}/enable"),
             ("GET", f"{PREFIX}/outbox"), ("POST", f"{PREFIX}/events/orders"),
             ("POST", f"{PREFIX}/events/consent"), ("GET", f"{PREFIX}/tasks"), ("GET", f"{PREFIX}/tasks/team"),
+            ("GET", f"{PREFIX}/experiments/offers"),
             ("POST", f"{PREFIX}/tasks/{{task_id}}/outcome"),
             ("POST", f"{PREFIX}/tasks/{{task_id}}/reassign")} <= set(found)
 

@@ -24,6 +24,10 @@ from retainly.store.backends import Store
 
 PRE_DAYS = 365
 MIN_PER_ARM = 30  # fewer than this in an arm: nothing can be said, whatever the figures
+NOT_ENOUGH = "not enough customers yet to tell"
+# What ``compare`` leaves empty when an arm is too small to tell anything.
+_FIGURES = ("treated_revenue", "held_out_revenue", "difference", "low", "high", "bootstrap_low", "bootstrap_high",
+            "incremental_revenue", "incremental_low", "incremental_high", "detectable_effect")
 
 _UNITS = """
 WITH units AS (
@@ -101,19 +105,31 @@ def measure(store: Store, playbook: str, window_days: int, as_of: date, target_s
     found = units(store, playbook, window_days, as_of)
     treated_mask = np.array(found["arm"].to_pylist(), object) == "treatment"
     revenue = found["revenue"].to_numpy(zero_copy_only=False)
-    before = found["before"].to_numpy(zero_copy_only=False)
     orders = found["orders"].to_numpy(zero_copy_only=False)
     shares = found["holdout_share"].to_numpy(zero_copy_only=False)
-    n1, n0 = int(treated_mask.sum()), int((~treated_mask).sum())
     share = float(np.median(shares)) if len(shares) else None
+    figures = compare(revenue, found["before"].to_numpy(zero_copy_only=False), treated_mask, share, target_share)
+    measured = figures["difference"] is not None
+    return Effect(
+        playbook=playbook, window_days=window_days, holdout_share=share, **figures,
+        orders_difference=round(float(orders[treated_mask].mean() - orders[~treated_mask].mean()), 4)
+        if measured else None,
+        weeks_needed=_weeks(found, figures["customers_needed"], as_of) if measured else None)
+
+
+def compare(revenue: np.ndarray, before: np.ndarray, treated_mask: np.ndarray, share: float | None,
+            target_share: float = 0.1) -> dict:
+    """The figures of treated against held out (``treated_mask``), everyone assigned counted, as
+    keywords of ``Effect`` (and of the programme's result, retainly.experiments.control): arm
+    sizes, sample-ratio p against the held-out ``share``, revenue per customer in each arm, the
+    CUPED-adjusted difference with Welch's and the bootstrap's intervals, incremental revenue
+    (difference x treated), variance removed, detectable effect, verdict and customers needed
+    (see ``measure``)."""
+    n1, n0 = int(treated_mask.sum()), int((~treated_mask).sum())
     srm = stats.sample_ratio(n1, n0, share) if share else 1.0
-    empty = dict.fromkeys(("treated_revenue", "held_out_revenue", "difference", "low", "high", "bootstrap_low",
-                           "bootstrap_high", "incremental_revenue", "incremental_low", "incremental_high",
-                           "orders_difference", "detectable_effect"))
     if n1 < MIN_PER_ARM or n0 < MIN_PER_ARM:
-        return Effect(playbook=playbook, window_days=window_days, treated=n1, held_out=n0, holdout_share=share,
-                      sample_ratio_p=srm, variance_removed=0.0, verdict="not enough customers yet to tell",
-                      customers_needed=None, weeks_needed=None, **empty)
+        return dict(treated=n1, held_out=n0, sample_ratio_p=srm, variance_removed=0.0, verdict=NOT_ENOUGH,
+                    customers_needed=None, **dict.fromkeys(_FIGURES))
     adjusted, _, removed = stats.cuped(revenue, before)
     welch = stats.welch(adjusted[treated_mask], adjusted[~treated_mask])
     boot = stats.bootstrap(adjusted[treated_mask], adjusted[~treated_mask])
@@ -123,24 +139,25 @@ def measure(store: Store, playbook: str, window_days: int, as_of: date, target_s
     held_mean = float(revenue[~treated_mask].mean())
     target = target_share * held_mean
     needed = stats.customers_needed(target, sd, share) if share and target > 0 else None
-    if welch.low > 0:
+    if share and 0 < share < 1 and needed is not None:  # and enough for the interval to hold
+        needed = max(needed, stats.customers_for_symmetry(adjusted, share))
+    if stats.skewed_difference(adjusted, n1, n0):  # an interval would miss the truth too often
+        verdict = NOT_ENOUGH
+    elif welch.low > 0:
         verdict = "added"
     elif welch.high < 0:
         verdict = "lost"
     elif target > 0 and mde <= target:
         verdict = "no clear effect"
     else:
-        verdict = "not enough customers yet to tell"
-    return Effect(
-        playbook=playbook, window_days=window_days, treated=n1, held_out=n0, holdout_share=share,
-        sample_ratio_p=srm, treated_revenue=round(float(revenue[treated_mask].mean()), 4),
+        verdict = NOT_ENOUGH
+    return dict(
+        treated=n1, held_out=n0, sample_ratio_p=srm, treated_revenue=round(float(revenue[treated_mask].mean()), 4),
         held_out_revenue=round(held_mean, 4), difference=round(welch.difference, 4), low=round(welch.low, 4),
         high=round(welch.high, 4), bootstrap_low=round(boot.low, 4), bootstrap_high=round(boot.high, 4),
         incremental_revenue=round(welch.difference * n1, 2), incremental_low=round(welch.low * n1, 2),
-        incremental_high=round(welch.high * n1, 2),
-        orders_difference=round(float(orders[treated_mask].mean() - orders[~treated_mask].mean()), 4),
-        variance_removed=round(removed, 4), detectable_effect=round(mde, 4), verdict=verdict,
-        customers_needed=needed, weeks_needed=_weeks(found, needed, as_of))
+        incremental_high=round(welch.high * n1, 2), variance_removed=round(removed, 4),
+        detectable_effect=round(mde, 4), verdict=verdict, customers_needed=needed)
 
 
 def _weeks(found: pa.Table, needed: int | None, as_of: date) -> float | None:

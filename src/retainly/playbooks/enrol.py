@@ -61,12 +61,17 @@ def holdouts(store: Store, playbook: str, customer_ids: np.ndarray, share: float
              salt: str | None = None) -> np.ndarray:
     """Whether each of ``customer_ids`` is in the holdout arm: ``arm``, hashed in the engine (a run
     draws a million)."""
+    return hashed_below(store, f"{salt or playbook}\x1f{playbook}\x1f", customer_ids, share)
+
+
+def hashed_below(store: Store, prefix: str, customer_ids: np.ndarray, share: float) -> np.ndarray:
+    """Whether the SHA-256 of ``prefix`` and each of ``customer_ids``, read as a number in [0, 1), is
+    below ``share``, hashed in the engine (the arms, and retainly.experiments.control's group)."""
     below = holdout_below(share)
     if below == 0 or not len(customer_ids):
         return np.zeros(len(customer_ids), bool)
     if below >= 2**64:
         return np.ones(len(customer_ids), bool)
-    prefix = f"{salt or playbook}\x1f{playbook}\x1f"
     rows = pa.table({"place": pa.array(np.arange(len(customer_ids)), pa.int64()),
                      "customer_id": pa.array(customer_ids, pa.int64())})
     head = store.sha256_head("CAST(? AS VARCHAR) || CAST(s.customer_id AS VARCHAR)")

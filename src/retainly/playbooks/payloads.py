@@ -65,7 +65,7 @@ class StepPayloads:
     The payload (in this field order) is: playbook, title, step, action (and export, for an export step),
     customer, name, email, phone, as_of, goal_days, subject, text (html, feedback and promo_code, when the step
     has them), offer, offer_withheld, marketing. An incentive is withheld from customers predicted to be
-    hit-and-run buyers."""
+    hit-and-run buyers, and where a context's ``offer_withheld`` column gives a reason (targeted offers)."""
 
     def __init__(self, playbook: Playbook, step: Step, number: int, as_of: date):
         self.step = step
@@ -86,6 +86,10 @@ class StepPayloads:
         if step.offer:
             hit_and_run = pc.fill_null(pc.equal(context["buyer_type"], "hit_and_run"), False)
             offer = pc.if_else(hit_and_run, self._withheld, self._offered)
+            if "offer_withheld" in context.column_names:  # a targeted offer: why a row goes without it
+                why = context["offer_withheld"]
+                targeted = pc.binary_join_element_wise(',"offer":null,"offer_withheld":', _json_strings(why), "")
+                offer = pc.if_else(pc.and_(pc.is_valid(why), pc.invert(hit_and_run)), targeted, offer)
         text = _rendered_json(step.text, context)
         if step.html:  # only then: a payload without html stays as it always was
             text = pc.binary_join_element_wise(text, ',"html":', _rendered_json(step.html, context, html=True), "")

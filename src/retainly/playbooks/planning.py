@@ -128,11 +128,12 @@ class Outcome:
 def outbox_rows(playbook: Playbook, due: pa.Table, facts: Facts, holds: np.ndarray | None, caps: WeeklyCaps,
                 as_of: date, late_days: int, now_due: datetime, capped_due: datetime,
                 with_payloads: bool, codes: CodePlan | None = None,
-                paused: np.ndarray | None = None) -> tuple[pa.Table, Outcome]:
+                paused: np.ndarray | None = None, withheld: np.ndarray | None = None) -> tuple[pa.Table, Outcome]:
     """``due`` (``due_steps``) as outbox rows (the columns of retainly.playbooks.outbox.WRITTEN),
     and their counts. ``holds``: the customers the playbook's condition matches (None: no condition);
     ``codes``: where steps with a promo pool take their customers' codes; ``paused``: customers a
-    manager has an open task with, whose messages with an offer are skipped meanwhile."""
+    manager has an open task with, whose messages with an offer are skipped meanwhile; ``withheld``:
+    per row, why its offer is withheld (None: it is not; retainly.experiments.offers)."""
     count = due.num_rows
     customer_ids = due["customer_id"].to_numpy()
     numbers = due["step"].to_numpy()
@@ -183,6 +184,8 @@ def outbox_rows(playbook: Playbook, due: pa.Table, facts: Facts, holds: np.ndarr
         context = facts.context(positions)
         if any(step.promo_pool for step in playbook.steps):
             context = context.append_column("promo_code", pa.array(promo, pa.string()))
+        if withheld is not None:
+            context = context.append_column("offer_withheld", pa.array(withheld, pa.string()))
         payload = _payloads(playbook, numbers, context, as_of)
     table = pa.table({
         "key": due["key"], "playbook": pa.array([playbook.name] * count, pa.string()), "step": due["step"],

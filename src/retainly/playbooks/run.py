@@ -5,7 +5,9 @@
 1. Playbooks are taken by priority, highest first, so that when a frequency cap bites the
    more important playbook has already taken the slot (a win-back beats a cross-sell).
 2. Each playbook's candidates (retainly.playbooks.enrol) are enrolled with their arm: the
-   arm is drawn before consent and caps (intention to treat).
+   arm is drawn before consent and caps (intention to treat). Customers of the global control
+   group (``[experiments]``, retainly.experiments.control) are left out first, from the day it
+   began: they enter no playbook, and no step of an earlier enrolment of theirs is planned.
 3. Every step of a treatment enrolment that is due by the as-of date and not yet planned
    becomes one outbox row (retainly.playbooks.planning, a column at a time, once every playbook
    has enrolled) under the key ``playbook/step/customer/occurrence``: queued for
@@ -13,7 +15,9 @@
    or skipped (the condition no longer holds, or the step is more than ``late_days`` late).
    A marketing row over the customer's weekly cap for its channel is deferred to the next
    day, not dropped; quiet hours push the due time to their end. Incentives are withheld
-   from customers predicted to be hit-and-run buyers.
+   from customers predicted to be hit-and-run buyers and, in the playbooks whose offers are
+   targeted (``[experiments] target_offers``, retainly.experiments.offers), from those they are
+   not expected to pay for; those decisions are written with the outbox rows.
 4. The enrolments and outbox rows of all playbooks are written together, in one transaction.
 5. Due rows are delivered through their channels (retainly.playbooks.outbox), which checks
    consent, suppression and caps again at send time.
@@ -38,12 +42,14 @@ import pyarrow.compute as pc
 from retainly.audiences import membership
 from retainly.collector import collector_paused
 from retainly.errors import InputError
+from retainly.experiments import offers as offer_targeting
+from retainly.experiments.control import GlobalControl
 from retainly.messaging.promo_codes import CodePlan
 from retainly.playbooks import delivery, outbox, planning
 from retainly.playbooks import enrol as enrolment
 from retainly.playbooks.definition import Playbook
 from retainly.playbooks.facts import Facts
-from retainly.settings import ActionSettings
+from retainly.settings import ActionSettings, ExperimentSettings
 from retainly.store.backends import Store
 
 CAPPED_CHANNELS = ("email", "sms")
@@ -60,6 +66,7 @@ class PlaybookRun:
     capped: int = 0  # of those, deferred by a frequency cap
     suppressed: Counter = field(default_factory=Counter)  # reason -> rows
     skipped: Counter = field(default_factory=Counter)
+    global_control: int | None = None  # candidates left out as the global control group (None: no group)
 
 
 @dataclass
@@ -97,11 +104,17 @@ def out_of_quiet_hours(moment: datetime, settings: ActionSettings) -> datetime:
 
 def run(store: Store, playbooks: list[Playbook], as_of: date, settings: ActionSettings, *, dry_run: bool = False,
         channels: Mapping[str, object] | None = None, now: datetime | None = None,
-        progress: Callable[[str], None] | None = None, paused: np.ndarray | None = None) -> RunReport:
+        progress: Callable[[str], None] | None = None, paused: np.ndarray | None = None,
+        experiments: ExperimentSettings | None = None) -> RunReport:
     """One run as of ``as_of`` over the enabled ``playbooks`` (see the module doc). ``paused``: the
-    customers whose messages with an offer wait (a manager has an open task with them)."""
+    customers whose messages with an offer wait (a manager has an open task with them);
+    ``experiments``: the settings of the global control group kept out of every playbook, and of
+    the offers targeted."""
     say = progress or (lambda _: None)
     moment = run_moment(as_of, now)
+    control = GlobalControl.of(experiments)  # a wrong setting is refused before anything is written
+    if control is not None and not control.keeps_out(as_of):
+        control = None
     for playbook in playbooks:  # refused before anything is written (and in a dry run alike)
         if playbook.trigger.kind == "audience":
             membership.check_order(store, enrolment.audience_name(playbook), as_of,
@@ -114,7 +127,7 @@ def run(store: Store, playbooks: list[Playbook], as_of: date, settings: ActionSe
     try:
         with collector_paused(), store.checkpoint_after() if not dry_run else nullcontext():
             report = _run(store, playbooks, as_of, settings, dry_run, channels, moment, run_id, say, progress,
-                          paused)
+                          paused, control, experiments)
     except BaseException as exc:
         if run_id is not None:  # the run's row says it stopped, and why
             reason = json.dumps({"error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__})
@@ -129,9 +142,12 @@ def run(store: Store, playbooks: list[Playbook], as_of: date, settings: ActionSe
 
 def _run(store: Store, playbooks: list[Playbook], as_of: date, settings: ActionSettings, dry_run: bool,
          channels: Mapping[str, object] | None, moment: datetime, run_id: int | None, say: Callable[[str], None],
-         progress: Callable[[str], None] | None, paused: np.ndarray | None = None) -> RunReport:
+         progress: Callable[[str], None] | None, paused: np.ndarray | None = None,
+         control: GlobalControl | None = None, experiments: ExperimentSettings | None = None) -> RunReport:
     planner = _Planner(store, playbooks, as_of, moment, settings)
-    planner.paused = paused
+    planner.paused, planner.control = paused, control
+    if experiments is not None and experiments.target_offers:  # each model fitted once in the run
+        planner.offers = offer_targeting.RunOffers(store, experiments, as_of)
     report = RunReport(as_of, dry_run, run_id, [])
     for playbook in sorted(playbooks, key=lambda p: (-p.priority, p.name)):
         say(f"playbook {playbook.name}: who enters as of {as_of}")
@@ -152,6 +168,7 @@ def _run(store: Store, playbooks: list[Playbook], as_of: date, settings: ActionS
                                                     gate_many=planner.gate, batch=20, progress=progress,
                                                     prepare=planner.prepare_gate)
         summary = json.dumps({p.name: {"entered": p.entered, "held_out": p.held_out, "planned": p.planned}
+                              | ({} if p.global_control is None else {"global_control": p.global_control})
                               for p in report.playbooks}, sort_keys=True)
         store.execute("UPDATE runs SET finished_at = ?, status = 'finished', summary = ? WHERE run_id = ?",
                       (datetime.now(), summary, run_id))
@@ -173,7 +190,10 @@ class _Planner:
         self._enrolments: list[pa.Table] = []  # planned, written together by ``write``
         self._codes: CodePlan | None = None  # promo codes given by this run's rows
         self._outbox: list[pa.Table] = []
+        self._decisions: list[pa.Table] = []  # offer decisions of the rows planned, written with them
+        self.offers: offer_targeting.RunOffers | None = None  # when offers are targeted
         self.paused: np.ndarray | None = None  # customers whose messages with an offer wait
+        self.control: GlobalControl | None = None  # the global control group, when it keeps customers out
 
     def cap(self, channel: str) -> int | None:
         return {"email": self.settings.email_per_week, "sms": self.settings.sms_per_week}.get(channel)
@@ -188,14 +208,20 @@ class _Planner:
         holds = enrolment.condition_holds(store, playbook, as_of)  # read once: enrolment and steps alike
         found = enrolment.eligible(store, playbook, enrolment.candidates(store, playbook, as_of, dry_run), as_of,
                                    holds)
+        if self.control is not None:  # before the arm: the group enters no playbook at all
+            kept_out = self.control.members(store, found["customer_id"].to_numpy())
+            result.global_control = int(kept_out.sum())
+            found = found.filter(pa.array(~kept_out, pa.bool_()))
         holdout = enrolment.holdouts(store, playbook.name, found["customer_id"].to_numpy(), playbook.holdout_share)
         if not dry_run and found.num_rows:
             self._enrolments.append(enrolment.enrolment_rows(playbook, found, holdout, as_of, run_id))
         result.entered = found.num_rows
         result.held_out = int(holdout.sum())
         fresh = found.filter(pa.array(~holdout, pa.bool_()))
-        self._due.append((playbook, result, holds,
-                          planning.due_steps(store, playbook, fresh, as_of, self.settings.late_days)))
+        due = planning.due_steps(store, playbook, fresh, as_of, self.settings.late_days)
+        if self.control is not None and due.num_rows:  # the later steps of those enrolled before it began
+            due = due.filter(pa.array(~self.control.members(store, due["customer_id"].to_numpy()), pa.bool_()))
+        self._due.append((playbook, result, holds, due))
         return result
 
     def plan_rows(self, dry_run: bool, run_id: int | None) -> None:
@@ -216,9 +242,14 @@ class _Planner:
         for playbook, result, holds, found in due:
             if not found.num_rows:
                 continue
+            # A dry run decides no offer: it renders no payload, and fitting would only cost time.
+            offers = None if dry_run or self.offers is None else self.offers.plan(playbook, found, facts)
             rows, outcome = planning.outbox_rows(playbook, found, facts, holds, caps, self.as_of,
                                                  self.settings.late_days, now_due, capped_due, not dry_run,
-                                                 self._codes, self.paused)
+                                                 self._codes, self.paused,
+                                                 withheld=None if offers is None else offers.withheld)
+            if offers is not None:
+                self._decisions.append(offers.rows(rows["status"]))
             result.planned, result.capped = outcome.planned, outcome.capped
             result.suppressed.update(outcome.suppressed)
             result.skipped.update(outcome.skipped)
@@ -239,7 +270,9 @@ class _Planner:
                 outbox.insert_rows(self.store, pa.concat_tables(self._outbox))
             if self._codes is not None:  # the promo codes given, with the rows that say them
                 self._codes.write(utc(self.moment))
-        self._enrolments, self._outbox, self._codes = [], [], None
+            if self._decisions:  # the offer decisions, with the rows they decided
+                offer_targeting.write(self.store, pa.concat_tables(self._decisions))
+        self._enrolments, self._outbox, self._codes, self._decisions = [], [], None, []
         if taken:
             arms = {(p, c, o): a for p, c, o, a in zip(*(enrolments[name].to_pylist() for name in (
                 "playbook", "customer_id", "occurrence", "arm")))}

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from retainly.results.base import Result
+from retainly.results.base import Result, optional
 from retainly.results.exports import ExportRunResult
 
 
@@ -132,6 +132,8 @@ class PlaybookOutcome(Result):
     suppressed_by_reason: dict[str, int] = field(default_factory=dict)
     skipped: int = 0
     skipped_by_reason: dict[str, int] = field(default_factory=dict)
+    # Candidates left out as the global control group ([experiments]; none when there is no group).
+    global_control: int | None = optional()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -109,7 +109,7 @@ class PlaybookService(Service):
             if self.settings.tasks.pause_discounts:  # a manager is on it: no automated discount meanwhile
                 paused = np.array(open_task_customers(self.store), np.int64)
             report = run(self.store, playbooks, as_of, self.settings.actions, dry_run=dry_run, channels=channels,
-                         progress=self.ws.progress, paused=paused)
+                         progress=self.ws.progress, paused=paused, experiments=self.settings.experiments)
         tasks = None if dry_run else self.ws.tasks.run_pass()
         exports = None if dry_run else self.ws.exports.run_scheduled(report.as_of)  # after delivery: steps' customers
         return RunSummary(as_of=report.as_of, dry_run=report.dry_run, run_id=report.run_id, delivered=report.delivered,
@@ -118,7 +118,8 @@ class PlaybookService(Service):
                               playbook=p.name, entered=p.entered, held_out=p.held_out, to_deliver=p.planned,
                               capped=p.capped, suppressed=sum(p.suppressed.values()),
                               suppressed_by_reason=dict(p.suppressed), skipped=sum(p.skipped.values()),
-                              skipped_by_reason=dict(p.skipped)) for p in report.playbooks])
+                              skipped_by_reason=dict(p.skipped), global_control=p.global_control)
+                              for p in report.playbooks])
 
     def prepare(self, playbooks: list[Playbook], as_of: date) -> None:
         """The derived results the playbooks' rules and messages read, for ``as_of``."""

@@ -1,7 +1,8 @@
 """The offline HTML report: one self-contained file a shop owner opens in any browser.
 
 A shell over the core: every figure comes from ``ws.reports.data()`` (a ``ReportData``;
-``services/reports.py`` says where each comes from); this module only formats and lays them out. The page carries
+``services/reports.py`` says where each comes from), and what the playbooks added from
+``ws.experiments.effects`` as of the same day; this module only formats and lays them out. The page carries
 plotly.js once, inline, and refers to nothing outside itself, so it opens offline and sends
 no request.
 """
@@ -18,8 +19,10 @@ from markupsafe import Markup
 
 from retainly.errors import InputError
 from retainly.results import KpiRow, PredictionsOverview, ReportData, ShopOverview
+from retainly.results.experiments import PlaybookEffect
 from retainly.services.measures import next_unit_start, unit_start
 from retainly.services.reports import TILE_MONTHS
+from retainly.views import experiments as playbook_effects
 from retainly.views import report_charts as charts
 from retainly.workspace import Workspace
 
@@ -79,7 +82,11 @@ def write_report(ws: Workspace, path: str | Path) -> Path:
     if not path.parent.exists():
         raise InputError(f"cannot write {path}: folder {path.parent} does not exist; create it or pick another `out`",
                          parameter="out")
-    _write_private(path, render_report(ws.reports.data()))
+    data = ws.reports.data()
+    if data.shop is None:  # no orders: nothing to measure the playbooks with either
+        _write_private(path, render_report(data))
+    else:
+        _write_private(path, render_report(data, ws.experiments.effects(as_of=data.shop.as_of), ws.playbooks.list()))
     return path
 
 
@@ -97,13 +104,14 @@ def _write_private(path: Path, text: str) -> None:
         raise
 
 
-def render_report(data: ReportData) -> str:
+def render_report(data: ReportData, experiments: list[PlaybookEffect] | None = None, playbooks=()) -> str:
+    """The report's HTML; ``experiments`` are the playbooks' effects (``playbooks`` their summaries)."""
     env = Environment(loader=PackageLoader("retainly.views", "templates"), autoescape=True,
                       trim_blocks=True, lstrip_blocks=True)
-    return env.get_template("report.html.j2").render(**report_context(data))
+    return env.get_template("report.html.j2").render(**report_context(data, experiments, playbooks))
 
 
-def report_context(data: ReportData) -> dict:
+def report_context(data: ReportData, experiments: list[PlaybookEffect] | None = None, playbooks=()) -> dict:
     """Everything the template shows, formatted; ``empty`` when the store has no purchase orders."""
     from retainly import __version__
 
@@ -145,7 +153,18 @@ def report_context(data: ReportData) -> dict:
         "buyer_types": shop.buyer_types,
         "reorders": shop.reorders,
         "nps": shop.nps, "nps_trend": shop.nps_trend,
+        "experiments": added_by_playbooks(experiments or [], playbooks, money),
     }
+
+
+def added_by_playbooks(effects: list[PlaybookEffect], playbooks, money) -> dict:
+    """What the playbooks added: a row per playbook, the forest chart of those with a verdict, and
+    whether any playbook has customers to compare at all."""
+    rows = playbook_effects.described_all(effects, money, playbooks)
+    points = playbook_effects.chart_rows(rows)
+    return {"rows": rows, "enrolled": playbook_effects.any_enrolled(effects),
+            "as_of": effects[0].as_of.isoformat() if effects else None,
+            "chart": Markup(charts.forest("chart-experiments", points, money)) if points else None}
 
 
 def lifecycle(shop: ShopOverview) -> dict:

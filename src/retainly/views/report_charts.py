@@ -245,3 +245,48 @@ def stage_flow_figure(flow: Sequence[dict], first: str, last: str) -> go.Figure:
     ))
     fig.update_layout(margin=dict(l=10, r=10, t=10, b=10))
     return _styled(fig, 420)
+
+
+def forest(div_id: str, rows: Sequence[dict], money: Callable[[float], str], bootstrap: bool = False) -> str:
+    fig = forest_figure(rows, money, bootstrap)
+    return _html(fig, div_id, fig.layout.height)
+
+
+def forest_figure(rows: Sequence[dict], money: Callable[[float], str], bootstrap: bool = False) -> go.Figure:
+    """A forest plot: each playbook's difference per customer (treated less held out) as a point, its
+    95 % range as a horizontal bar (``bootstrap``: the bootstrap's range as a second bar below it),
+    and a line at zero; a bar clear of the line is an effect. The first row is drawn on top."""
+    places = [len(rows) - 1 - i for i in range(len(rows))]
+
+    def bars(low: str, high: str, shift: float) -> tuple[list, list]:
+        xs, ys = [], []
+        for row, y in zip(rows, places):
+            xs += [row[low], row[high], None]  # None: the next bar is a line of its own
+            ys += [y + shift, y + shift, None]
+        return xs, ys
+
+    xs, ys = bars("low", "high", 0.0)
+    fig = go.Figure(go.Scatter(x=xs, y=ys, mode="lines", name="95 % range", line=dict(color=PRIMARY, width=4),
+                               hoverinfo="skip"))
+    if bootstrap:
+        xs, ys = bars("bootstrap_low", "bootstrap_high", -0.25)
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name="bootstrap's 95 % range", hoverinfo="skip",
+                                 line=dict(color=ACCENT, width=3, dash="dot")))
+    fig.add_trace(go.Scatter(
+        x=[row["difference"] for row in rows], y=places, mode="markers", name="difference per customer",
+        marker=dict(color=INK, size=10, symbol="diamond"), customdata=[[row["playbook"]] for row in rows],
+        text=[f"{row['label']}: {money(row['difference'])} per customer (95 % range {money(row['low'])} to "
+              f"{money(row['high'])})" for row in rows], hovertemplate="%{text}<extra></extra>"))
+    ends = [0.0] + [row[key] for row in rows for key in ("low", "high", "bootstrap_low", "bootstrap_high")
+                    if (bootstrap or not key.startswith("bootstrap")) and row[key] is not None]
+    pad = (max(ends) - min(ends)) * 0.08 or 1.0
+    fig.add_vline(x=0, line=dict(color=MUTED, width=1.5, dash="dash"))
+    fig.update_layout(
+        margin=dict(l=10, r=20, t=30, b=40), showlegend=True,
+        legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom"),
+        xaxis=dict(title=dict(text="spent per customer, treated less held out"), zeroline=False,
+                   range=[min(ends) - pad, max(ends) + pad]),
+        yaxis=dict(tickvals=places, ticktext=[row["label"] for row in rows], range=[-0.7, len(rows) - 0.3],
+                   showgrid=False, zeroline=False, ticksuffix="  "),
+    )
+    return _styled(fig, max(260, 120 + 48 * len(rows)))

@@ -132,3 +132,8 @@ def stages(rows: list[StageCount]) -> Markup:
                          xaxis=dict(type="category"),
                          yaxis=dict(title="customers", gridcolor=GRID, rangemode="tozero", tick0=0, dtick=step))
     return figure_json(figure)
+
+
+def playbook_effects(rows: list[dict], currency: str | None, bootstrap: bool = False) -> Markup:
+    """The experiments' forest chart (``report_charts.forest_figure``) of ``views.experiments.chart_rows``."""
+    return _json(report_charts.forest_figure(rows, lambda value: format_money(value, currency), bootstrap))

@@ -24,6 +24,7 @@ from fastapi.responses import RedirectResponse, Response
 from retainly.errors import RetainlyError
 from retainly.results.users import SessionUser
 from retainly.web.auth import EDIT_ACTIONS, READ_FIGURES
+from retainly.web.pages_experiments import what_it_added
 from retainly.web.render import error_page, render
 from retainly.web.session import CSRF_FIELD, page_user, require_csrf, safe_next
 from retainly.web.shop import shop
@@ -75,6 +76,7 @@ def playbook(request: Request, name: str) -> Response:
             found = ws.playbooks.show(name)
             (activity,) = ws.playbooks.activity(name)
             results = ws.playbooks.results(name, date.today())
+            added = what_it_added(ws, name)
     except RetainlyError as problem:
         return _failed(request, user, problem)
     definition = found.definition
@@ -83,7 +85,8 @@ def playbook(request: Request, name: str) -> Response:
                   condition=_rule_text(definition.get("condition")),
                   activity=activity, statuses=STATUS_WORDS, activity_twin=activity_twin(name), results=results,
                   results_twin=f"/api/v1/playbooks/{quote(name, safe='')}/results?as_of={date.today().isoformat()}",
-                  may_edit=user.role == "admin" or user.role in EDIT_ACTIONS, twin=f"/api/v1/playbooks/{name}")
+                  may_edit=user.role == "admin" or user.role in EDIT_ACTIONS, twin=f"/api/v1/playbooks/{name}",
+                  added=added)
 
 
 def _switch(request: Request, name: str, enable: bool, token: str, back: str) -> Response:

@@ -41,6 +41,7 @@ CHART_HEADERS = {**HEADERS, "Content-Security-Policy": HEADERS["Content-Security
 MENU = (("Overview", "/overview", READ_FIGURES), ("Customers", "/customers", READ_CUSTOMERS),
         ("Tasks", "/tasks", WORK_TASKS),
         ("Imports", "/imports", READ_FIGURES), ("Playbooks", "/playbooks", READ_FIGURES),
+        ("Experiments", "/experiments", READ_FIGURES),
         ("Audiences", "/audiences", READ_FIGURES),
         ("Models", "/models", READ_FIGURES), ("Feedback", "/nps", READ_FIGURES))
 

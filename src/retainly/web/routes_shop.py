@@ -20,7 +20,7 @@ from fastapi.responses import Response
 from retainly.results import (BuyerTypeMix, CohortRow, Consumable, CustomerMatch, CustomerView, DueReorder, KpiRow,
                               LifecycleFlow, PredictionsOverview, RevenueConcentration, SegmentRow, StageCount,
                               StoreSummary)
-from retainly.results.experiments import PlaybookEffect
+from retainly.results.experiments import PlaybookEffect, PlaybookOffers, ProgrammeEffect
 from retainly.results.measures import NpsTable
 from retainly.services.customers import BUYER_TYPES, STAGES
 from retainly.services.measures import BY_CHOICES, COHORT_METRICS, LONGEST_ACTIVITY_WINDOW_DAYS
@@ -101,6 +101,29 @@ def experiments(
     ("not enough customers yet to tell" where the shop is too small to know; docs/experiments.md)."""
     with shop(request).use() as ws:
         found = ws.experiments.effects(playbook, as_of, window_days)
+    return json_response(found)
+
+
+@figures.get("/experiments/programme", response_model=ProgrammeEffect | None)
+def experiments_programme(request: Request, as_of: AsOf = None) -> Response:
+    """The whole programme against the global control group (`[experiments] global_control_share`):
+    existing customers outside it against those in it, revenue per customer since the group began,
+    the difference with its interval, the revenue added and the verdict; null when there is no group."""
+    with shop(request).use() as ws:
+        found = ws.experiments.programme(as_of)
+    return json_response(found)
+
+
+@figures.get("/experiments/offers", response_model=list[PlaybookOffers])
+def experiments_offers(
+    request: Request, as_of: AsOf = None,
+    playbook: Annotated[str, Query(max_length=200, description="A playbook's name, or all.")] = "all",
+) -> Response:
+    """The offers decided for each playbook with one (`[experiments] target_offers`) up to the day:
+    decisions, offered, withheld, the model that decided last, and the gain expected of the offers
+    given against offering to everyone decided (the saving; docs/experiments.md)."""
+    with shop(request).use() as ws:
+        found = ws.experiments.offers(playbook, as_of)
     return json_response(found)
 
 

@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from retainly.web import (charts, pages_audiences, pages_customers, pages_imports, pages_login, pages_models,
                           pages_nps, pages_overview, pages_playbooks, pages_preview, pages_tasks, routes_links)
+from retainly.web import pages_experiments
 from retainly.web.render import STATIC, error_page
 from retainly.web.session import CsrfRefused, LoginRequired, PageForbidden, current_user, login_redirect
 
@@ -35,7 +36,7 @@ def install(app: FastAPI) -> None:
     """Add the web app to ``app``."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for module in (pages_login, pages_overview, pages_customers, pages_imports, pages_playbooks, pages_audiences,
-                   pages_models, pages_nps, pages_preview, pages_tasks, charts, routes_links):
+                   pages_models, pages_nps, pages_preview, pages_tasks, pages_experiments, charts, routes_links):
         app.include_router(module.router)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(PageForbidden, _forbidden)

@@ -16,7 +16,10 @@ from retainly.views.report import write_report
 from retainly.workspace import Workspace
 
 _PHASES = (*GENERATOR_PHASES, "loading")
-_ANALYSES = ("kpis", "segments", "scores", "lifecycle", "buyer types and reorders", "report", "playbooks")
+_ANALYSES = ("kpis", "segments", "scores", "lifecycle", "buyer types and reorders", "playbooks", "simulation",
+             "report")
+TOLD = ("added", "lost", "no clear effect")  # the verdicts that tell something (docs/experiments.md)
+SIMULATED_WINDOW = 7  # the demo measures a week after entering: every response falls within it
 _DEMO_KPIS = ("customers", "new_customers", "orders", "revenue", "aov", "repeat_purchase_rate", "crr", "churn_rate",
               "historic_ltv", "top20_revenue_share")
 
@@ -56,6 +59,8 @@ def generate(
 def demo(
     customers: Annotated[int, typer.Option("--customers", help="How many customers to generate.", min=100)] = 5_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 42,
+    days: Annotated[int, typer.Option("--days", help="Days to simulate with every playbook on (0: none).",
+                                      min=0)] = 10,
 ) -> None:
     """Generate a realistic shop into a fresh demo store, show its KPIs, segments, predictions, stages, buyer types and due reorders, and write the report.
 
@@ -82,11 +87,13 @@ def demo(
             step("buyer types and reorders")
             types = ws.insights.buyer_type_mix()
             due = ws.insights.reorders(limit=10).due
-            step("report")
-            report = write_report(ws, _report_path(ws))
             step("playbooks")
             ws.playbooks.enable(["all"])
             plan = ws.playbooks.run(dry_run=True)
+            step("simulation")
+            shown = _simulate(ws, days) if days else None
+            step("report")
+            report = write_report(ws, _report_path(ws))
         totals = ws.predictions.totals()
         where = ws.store.url.display()
         example = ws.customers.example_id()
@@ -112,12 +119,43 @@ def demo(
                      "suppressed": p.suppressed, "deferred by caps": p.capped,
                      "why suppressed": "; ".join(f"{r}: {n}" for r, n in sorted(p.suppressed_by_reason.items()))}
                     for p in plan.playbooks])
+        if shown is not None:
+            print_record(f"a closed loop: {days} simulated days with every playbook on and half of each one's "
+                         f"customers held out (docs/simulation.md); what {shown['playbook']} added in the "
+                         f"{SIMULATED_WINDOW} days after entering", shown)
         console.print(f"explore it: retainly --db {url} customer show {example}, or kpis --by quarter, or backtest --help")
         console.print(f"act on it: retainly --db {url} audiences preview 'stage = at_risk and email_consent', "
                       "or run --dry-run, or playbooks show win-back-60")
         console.print(f"the report, to open in a browser: {report}")
         console.print(f"the web app: retainly --db {url} users add you@example.com --role admin, then "
                       f"retainly --db {url} serve, and open http://127.0.0.1:8000 to log in")
+
+
+def _simulate(ws: Workspace, days: int) -> dict | None:
+    """Simulate ``days`` days with half of each playbook's customers held out (a lab: ten days then tell
+    something), then the measured effect of the playbook found clearest, beside the simulator's truth
+    (None when no playbook could be measured)."""
+    if days <= SIMULATED_WINDOW:
+        return None
+    for playbook in ws.playbooks.list():
+        ws.playbooks.edit(playbook.name, holdout_share=0.5)
+    found = ws.simulation.run(days)
+    truth = ws.simulation.true_effects(SIMULATED_WINDOW, found.last_day)
+    measured = [e for e in ws.experiments.effects(as_of=found.last_day, window_days=SIMULATED_WINDOW)
+                if e.incremental_low is not None]
+    if not measured:
+        return None
+    best = max(measured, key=lambda e: (e.verdict in TOLD, e.verdict in ("added", "lost"),
+                                        abs(e.difference) / max(e.high - e.low, 1e-9)))
+    shown = {"playbook": best.playbook, "treated": best.treated, "held out": best.held_out, "verdict": best.verdict}
+    if best.verdict not in TOLD:
+        shown["customers needed"] = best.customers_needed
+    else:
+        shown["revenue added (measured)"] = best.incremental_revenue
+        shown["95 % range"] = f"{best.incremental_low:,.2f} to {best.incremental_high:,.2f}"
+    shown["revenue added (the simulator's truth)"] = round(truth.get(best.playbook, 0.0), 2)
+    shown["all playbooks"] = f"retainly experiments --window-days {SIMULATED_WINDOW}"
+    return shown
 
 
 def _report_path(ws: Workspace) -> Path:
