@@ -63,6 +63,7 @@ class Treatment:
     offer_rate: float
     window_days: int
     needs_consent: bool = True
+    others: str | None = None  # what the other arm gets: nothing (a holdout), or ``message`` (an offer test)
 
 
 @dataclass(frozen=True)
@@ -87,10 +88,23 @@ def replicate(people: pd.DataFrame, treatment: Treatment, number: int, share: fl
     """Replication ``number``: new arms (salt ``replication-<number>``), new orders, the estimate and the
     truth. With ``units``, the replication's customers are drawn (with replacement) from ``people``: a
     shop of that size with the same mix of customers, for playbooks the simulated shop gave few."""
+    drawn = _drawn(people, treatment, number, share, seed, units)
+    people, revenue, treated = drawn["people"], drawn["revenue"], drawn["treated"]
+    measured = compare(revenue, people["before"].to_numpy(float), treated, share)
+    return Replication(figures=measured, true_difference=drawn["true_difference"])
+
+
+def _drawn(people: pd.DataFrame, treatment: Treatment, number: int, share: float, seed: int,
+           units: int | None) -> dict:
+    """The units of replication ``number`` (drawn from ``people`` when ``units`` is given), their arms,
+    their revenue in the window, and the true difference (see ``replicate``)."""
     rng = np.random.default_rng([seed, number])
     if units is not None:  # a shop of ``units`` customers with this playbook's mix, each a new unit
         people = people.iloc[rng.integers(0, len(people), units)].reset_index(drop=True)
+        people = people.assign(source_id=people["customer_id"])
         people = people.assign(customer_id=np.arange(1, units + 1))
+    elif "source_id" not in people:
+        people = people.assign(source_id=people["customer_id"])
     ids = people["customer_id"].to_numpy()
     salt = f"replication-{number}"
     treated = np.array([arm(treatment.playbook, int(c), share, salt) != HOLDOUT for c in ids])
@@ -102,12 +116,19 @@ def replicate(people: pd.DataFrame, treatment: Treatment, number: int, share: fl
                                        np.full(len(ids), treatment.playbook, object))
     anyway = responses.orders_anyway(people["rate"], people["dropout"], gone, np.full(len(ids), treatment.window_days))
     effect = responses.true_effect(chance, usual, np.full(len(ids), treatment.offer_rate), anyway)
+    other = np.zeros(len(ids))
+    if treatment.others is not None:  # the other arm's own response, taken off the effect
+        other = responses.response_chance(people["buyer_type"].to_numpy(object),
+                                          np.full(len(ids), treatment.others, object), gone,
+                                          np.full(len(ids), treatment.playbook, object))
+        effect = effect - other * usual
     exposed = treated & reached
     revenue = _bought_anyway(rng, people, gone, treatment.window_days) * np.where(exposed, 1 - treatment.offer_rate, 1)
-    responded = exposed & (rng.random(len(ids)) < chance)
-    brought = np.where(responded, responses.basket_values(rng, usual) * (1 - treatment.offer_rate), 0.0)
-    measured = compare(revenue + brought, people["before"].to_numpy(float), treated, share)
-    return Replication(figures=measured, true_difference=float(np.where(reached, effect, 0.0).mean()))
+    responded = reached & (rng.random(len(ids)) < np.where(treated, chance, other))
+    brought = np.where(responded, responses.basket_values(rng, usual) * np.where(exposed, 1 - treatment.offer_rate, 1),
+                       0.0)
+    return {"people": people, "treated": treated, "revenue": revenue + brought,
+            "true_difference": float(np.where(reached, effect, 0.0).mean())}
 
 
 def _bought_anyway(rng: np.random.Generator, people: pd.DataFrame, gone: np.ndarray, days: int) -> np.ndarray:
@@ -120,3 +141,32 @@ def _bought_anyway(rng: np.random.Generator, people: pd.DataFrame, gone: np.ndar
     totals = np.zeros(len(people))
     np.add.at(totals, np.repeat(np.arange(len(people)), count), responses.basket_values(rng, usual))
     return totals
+
+
+def experiment_units(people: pd.DataFrame, treatment: Treatment, number: int, share: float = 0.5, seed: int = 0,
+                     units: int | None = None) -> pd.DataFrame:
+    """A past experiment of ``treatment`` drawn as ``replicate`` draws it: one row per unit with its
+    ``source_id`` (the customer it copies), ``arm`` and ``outcome`` (revenue in the window): what an
+    offer model learns from (retainly.experiments.targeting)."""
+    drawn = _drawn(people, treatment, number, share, seed, units)
+    return pd.DataFrame({"source_id": drawn["people"]["source_id"].to_numpy(),
+                         "arm": np.where(drawn["treated"], "treatment", HOLDOUT), "outcome": drawn["revenue"]})
+
+
+def expected_profit(people: pd.DataFrame, offered: np.ndarray, treatment: Treatment, margin: float,
+                    contact_cost: float) -> float:
+    """The known truth's expected profit in the window over ``people`` when those ``offered`` get the
+    message with its offer and the others the message without it: margin on the gross revenue, less the
+    discount paid on all of an offered customer's revenue, less the contacts (reached customers only)."""
+    gone = people["gone"].to_numpy(bool)
+    usual = people["usual"].to_numpy(float)
+    buyer_type, playbook = people["buyer_type"].to_numpy(object), np.full(len(people), treatment.playbook, object)
+    anyway = responses.orders_anyway(people["rate"], people["dropout"], gone,
+                                     np.full(len(people), treatment.window_days))
+    reached = people["reachable"].to_numpy(bool) if treatment.needs_consent else np.ones(len(people), bool)
+    offered = np.asarray(offered, bool) & reached
+    kind = np.where(offered, "offer", "message").astype(object)
+    chance = np.where(reached, responses.response_chance(buyer_type, kind, gone, playbook), 0.0)
+    gross = usual * (anyway + chance)
+    given = np.where(offered, treatment.offer_rate * gross, 0.0)
+    return float((margin * gross - given - np.where(reached, contact_cost, 0.0)).sum())
