@@ -310,7 +310,7 @@ class ExperimentSettings:
     global_control_salt: str = "global-control"  # changing it draws a new group
     target_offers: tuple[str, ...] = ()  # playbooks whose offers go only where they pay ("all": every one)
     margin: float = 0.4  # the shop's gross margin on revenue
-    contact_cost: float = 0.01  # what one message costs to send
+    offer_test_share: float = 0.2  # of a targeted playbook's treated customers: offered or not at random
     offer_cost: float = 0.1  # share of revenue an offer gives away when its text names no "N %"
     min_per_arm: int = 200  # ended enrolments each arm needs before targeting replaces the default
 
@@ -318,7 +318,7 @@ class ExperimentSettings:
 def _experiment_settings(section: dict, where: str) -> ExperimentSettings:
     _known_keys(ExperimentSettings, section, where)
     values = dict(section)
-    for key in ("global_control_share", "margin", "contact_cost", "offer_cost"):
+    for key in ("global_control_share", "margin", "offer_test_share", "offer_cost"):
         if key in values:
             value, top = values[key], 0.5 if key == "global_control_share" else 1.0
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= top:

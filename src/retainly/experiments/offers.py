@@ -2,7 +2,8 @@
 
 A run (retainly.playbooks.run) asks ``RunOffers.plan`` about each targeted playbook's due rows:
 each row of a step with an offer gets a decision (retainly.experiments.targeting), the model
-fitted once per playbook per run as of the run's day. The payload of a row not offered says why
+fitted once per playbook per run as of the run's day, except the customers of the offer test, who
+are offered or not at random (retainly.experiments.targeting). The payload of a row not offered says why
 (``offer_withheld``); the decisions of the rows queued are written with the outbox rows, in
 their transaction, once per (playbook, customer, occurrence, step): a rerun finds the step
 planned and decides nothing again. ``totals`` sums what was decided for the saving against
@@ -17,7 +18,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from retainly.experiments.targeting import OfferModel, features, fit, offer_rate
+from retainly.experiments.targeting import (TEST_NOT_OFFERED, TEST_OFFERED, OfferModel, features, fit, offer_rate,
+                                            test_groups)
 from retainly.playbooks.definition import Playbook
 from retainly.playbooks.facts import Facts
 from retainly.settings import ExperimentSettings
@@ -43,7 +45,8 @@ class PlannedOffers:
 
     def __init__(self, playbook: str, due: pa.Table, as_of: date, model: str):
         count = due.num_rows
-        self._due, self._playbook, self._as_of, self.model = due, playbook, as_of, model
+        self._due, self._playbook, self._as_of = due, playbook, as_of
+        self.model = np.full(count, model, object)  # the words stored with each decision
         self.decided = np.zeros(count, bool)  # the rows of a step with an offer
         self.offered = np.zeros(count, bool)
         self.withheld = np.full(count, None, object)
@@ -60,7 +63,7 @@ class PlannedOffers:
             "customer_id": self._due["customer_id"].take(at), "occurrence": self._due["occurrence"].take(at),
             "step": pa.array(self._due["step"].take(at), pa.int32()),
             "decided_on": pa.array(np.full(count, np.datetime64(self._as_of, "D")), pa.date32()),
-            "model": pa.array([self.model] * count, pa.string()), "offered": pa.array(self.offered[keep]),
+            "model": pa.array(self.model[keep], pa.string()), "offered": pa.array(self.offered[keep]),
             **{name: pa.array(values[keep], pa.float64(), mask=np.isnan(values[keep]))
                for name, values in self.expected.items()}}, schema=DECISIONS)
 
@@ -104,6 +107,15 @@ class RunOffers:
             planned.withheld[rows] = decided.withheld
             for name in _EXPECTED:
                 planned.expected[name][rows] = getattr(decided, name)
+        # The offer test: offered or not at random, whatever the model says (what it learns from).
+        group = np.zeros(len(ids), np.int8)
+        group[offering] = test_groups(self.store, playbook.name, ids[offering], self.settings.offer_test_share)
+        tested = np.flatnonzero(offering & (group > 0) & ~hit_and_run)
+        planned.offered[tested] = group[tested] == 1
+        planned.withheld[tested] = np.where(group[tested] == 1, None, TEST_NOT_OFFERED)
+        planned.model[tested] = np.where(group[tested] == 1, TEST_OFFERED, TEST_NOT_OFFERED)
+        for name in _EXPECTED:
+            planned.expected[name][tested] = np.nan
         return planned
 
     def _features_of(self, customer_ids: np.ndarray) -> pa.Table:

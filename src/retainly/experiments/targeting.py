@@ -7,18 +7,27 @@ own orders belong to the outcome window of an enrolment on that day): revenue an
 share of orders with a promo code. A customer without orders has 0 revenue and orders and nulls
 (NaN) elsewhere, which the gradient boosting handles as missing.
 
-**Units** (``training_units``): the playbook's enrolments whose goal window has ended, the
-features as of each one's day, and the outcome of retainly.experiments.measure: revenue less
-returns in [entered, entered + goal_days). A treated enrolment whose offer targeting withheld
-(a stored decision ``offered = false``) is left out: it did not get the offer μ1 is about.
+**The offer test.** Treated and held-out customers tell what the *message with its offer* adds to
+nothing; whether to give the offer is a different question: what the offer adds to the message
+the customer gets anyway. So a targeted playbook keeps a randomized test inside its treated arm:
+a salted hash of (playbook, customer) puts ``offer_test_share`` of them (predicted hit-and-run
+buyers apart) in the test, half of it offered and half not, whatever the model says
+(``test_groups``). Their decisions are stored with the model words ``TEST_OFFERED`` or
+``TEST_NOT_OFFERED``.
 
-**Learner.** μ1 fitted on treated units, μ0 on held-out ones (gradient boosting, shallow trees,
-a fixed seed). With d the share an offer gives away, μ1 is revenue as orders record it (after
-the discount), so the gross is G1 = μ1 / (1 − d) and G0 = μ0. Per customer:
-gain = margin × (G1 − G0) − d × G1 − contact cost (the discount is paid on all the treated
-customer's revenue, not just the uplift); cost = d × G1 + contact cost; the offer is given
-where gain > 0, never to a predicted hit-and-run buyer. With fewer than ``min_per_arm`` units in
-either arm the model is the default: everyone but predicted hit-and-run buyers gets the offer.
+**Units** (``training_units``): the playbook's treated enrolments in the offer test whose goal
+window has ended, offered or not, the features as of each one's day, and the outcome of
+retainly.experiments.measure: revenue less returns in [entered, entered + goal_days).
+
+**Learner.** One gradient-boosted regression of the outcome on the features and whether the offer
+was given (an S-learner; shallow trees, a fixed seed); μ1 and μ0 are its predictions with and
+without the offer. With d the share an offer gives away, μ1 is revenue as orders record it
+(after the discount), so the gross is G1 = μ1 / (1 − d) and G0 = μ0. Per customer:
+gain = margin × (G1 − G0) − d × G1 (the discount is paid on all the customer's revenue, not just
+the uplift; the message goes either way, so its cost does not enter); cost = d × G1; the offer
+is given where gain > 0, never to a predicted hit-and-run buyer. With fewer than ``min_per_arm``
+ended test units offered or not offered, the model is the default: everyone in the playbook
+outside the test but predicted hit-and-run buyers gets the offer.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ import numpy as np
 import pyarrow as pa
 
 from retainly.playbooks import saved
+from retainly.playbooks.enrol import hashed_below
 from retainly.playbooks.definition import Playbook
 from retainly.settings import ExperimentSettings
 from retainly.store.backends import Store
@@ -38,6 +48,8 @@ from retainly.store.backends import Store
 FEATURES = ("revenue_365", "orders_365", "orders", "days_since_last", "days_since_first", "mean_order_value",
             "promo_share")
 HIT_AND_RUN = "predicted hit-and-run buyer"
+TEST_OFFERED = "offer test: offered at random"
+TEST_NOT_OFFERED = "offer test: not offered, at random"
 MAX_UNITS_PER_ARM = 200_000  # more adds little to a shallow model and only time: the latest are kept
 _RATE = re.compile(r"(\d+(?:[.,]\d+)?)\s*%")
 
@@ -100,10 +112,11 @@ def training_units(store: Store, playbook: str, window_days: int, as_of: date) -
     ``FEATURES`` as of the day of entry, and ``outcome`` (revenue less returns in the window)."""
     days, interval = int(window_days), f"INTERVAL '{int(window_days)} days'"
     start = "CAST(k.as_of AS TIMESTAMP)"
-    units = ("(SELECT e.customer_id, e.occurrence, e.enrolled_on AS as_of, e.arm FROM enrolments AS e "
-             f"WHERE e.playbook = ? AND e.enrolled_on + {days} <= ? AND NOT (e.arm = 'treatment' AND EXISTS ("
-             "SELECT 1 FROM offer_decisions AS d WHERE d.playbook = e.playbook AND d.customer_id = e.customer_id "
-             "AND d.occurrence = e.occurrence AND NOT d.offered)))")
+    units = ("(SELECT DISTINCT e.customer_id, e.occurrence, e.enrolled_on AS as_of, "
+             "CASE WHEN d.offered THEN 'treatment' ELSE 'holdout' END AS arm FROM enrolments AS e "
+             "JOIN offer_decisions AS d ON d.playbook = e.playbook AND d.customer_id = e.customer_id "
+             f"AND d.occurrence = e.occurrence WHERE e.playbook = ? AND e.enrolled_on + {days} <= ? "
+             f"AND e.arm = 'treatment' AND d.model IN ('{TEST_OFFERED}', '{TEST_NOT_OFFERED}'))")
     sql = f"""WITH units AS {units}, {_features_sql("units")},
 bought AS (
     SELECT k.customer_id, k.as_of, SUM(p.revenue) AS revenue
@@ -157,26 +170,24 @@ class OfferModel:
 
     playbook: str
     as_of: date
-    treated: int
-    held_out: int
+    offered: int  # ended units of the offer test, offered and not
+    not_offered: int
     needed: int
     margin: float
-    contact_cost: float
-    with_offer: object | None = None  # μ1: a fitted regressor, None under the default
-    without_offer: object | None = None  # μ0
+    regressor: object | None = None  # the outcome on FEATURES and the offer; None under the default
 
     @property
     def fitted(self) -> bool:
-        return self.with_offer is not None
+        return self.regressor is not None
 
     @property
     def text(self) -> str:
         """What decided, in words (stored with every decision)."""
         if not self.fitted:
-            return (f"default: {self.treated:,} treated and {self.held_out:,} held-out enrolments have ended; "
-                    f"targeting needs {self.needed:,} in each")
-        return (f"two-model uplift learner (gradient boosting) on {self.treated:,} treated and {self.held_out:,} "
-                f"held-out enrolments ended by {self.as_of.isoformat()}")
+            return (f"default: {self.offered:,} offered and {self.not_offered:,} not offered in the offer test "
+                    f"have ended; targeting needs {self.needed:,} of each")
+        return (f"uplift learner (gradient boosting) on the offer test's {self.offered:,} offered and "
+                f"{self.not_offered:,} not offered, ended by {self.as_of.isoformat()}")
 
     def expected(self, found: pa.Table) -> tuple[np.ndarray, np.ndarray]:
         """μ1 and μ0 for each row of ``found`` (``FEATURES``)."""
@@ -184,7 +195,8 @@ class OfferModel:
         if not self.fitted or not len(x):
             return np.full(len(x), np.nan), np.full(len(x), np.nan)
         with _threads(len(x)):
-            return self.with_offer.predict(x), self.without_offer.predict(x)
+            return (self.regressor.predict(np.column_stack([x, np.ones(len(x))])),
+                    self.regressor.predict(np.column_stack([x, np.zeros(len(x))])))
 
     def decide(self, found: pa.Table, rate: float, hit_and_run: np.ndarray | None = None) -> Decisions:
         """The decision for each row of ``found`` (``features``) for an offer giving away ``rate``;
@@ -193,8 +205,8 @@ class OfferModel:
         hit = np.zeros(count, bool) if hit_and_run is None else np.asarray(hit_and_run, bool)
         mu1, mu0 = self.expected(found)
         gross = mu1 / max(1.0 - rate, 1e-9)
-        gain = self.margin * (gross - mu0) - rate * gross - self.contact_cost
-        cost = rate * gross + self.contact_cost
+        gain = self.margin * (gross - mu0) - rate * gross
+        cost = rate * gross
         pays = gain > 0 if self.fitted else np.ones(count, bool)
         offered = pays & ~hit
         withheld = np.full(count, None, object)
@@ -210,25 +222,23 @@ class OfferModel:
 def _regressor(units: int):
     from sklearn.ensemble import HistGradientBoostingRegressor  # imported when used: it slows every CLI start
 
+    # One model of both groups, the offer a feature (an S-learner): the groups share most of what
+    # predicts spend, and two separate fits (a T-learner) put their noise into the difference,
+    # which decides (on the simulated shop the S-learner earned more, docs/simulation.md).
     # Poisson loss: spend is zero for most customers, and a group that never buys is then predicted
-    # near 0 rather than at the noise of a squared-error fit, which would decide its offers. Shallow
-    # trees with leaves of a tenth of the units (5 to 50): a few hundred units per arm must not be
-    # overfitted, nor a shop that asks for fewer left with a constant. No early stopping, whose
-    # random validation split would make a refit differ.
-    return HistGradientBoostingRegressor(loss="poisson", max_depth=2, learning_rate=0.1, max_iter=100,
+    # near 0 rather than at the noise of a squared-error fit. Trees of depth 3 (the offer's
+    # interactions), leaves of a tenth of the units (5 to 50): a few hundred units must not be
+    # overfitted. No early stopping, whose random validation split would make a refit differ.
+    return HistGradientBoostingRegressor(loss="poisson", max_depth=3, learning_rate=0.05, max_iter=200,
                                          min_samples_leaf=int(np.clip(units // 10, 5, 50)), l2_regularization=1.0,
                                          early_stopping=False, random_state=0)
 
 
 class _Nothing:
-    """The model of an arm in which nobody bought in the window (Poisson needs some spend): 0 for everyone."""
+    """The model when nobody bought in the window (Poisson needs some spend): 0 for everyone."""
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return np.zeros(len(x))
-
-
-def _fitted(x: np.ndarray, y: np.ndarray):
-    return _regressor(len(y)).fit(x, y) if y.sum() > 0 else _Nothing()
 
 
 def _threads(rows: int):
@@ -240,24 +250,32 @@ def _threads(rows: int):
 
 
 def from_units(units: pa.Table, playbook: str, as_of: date, settings: ExperimentSettings) -> OfferModel:
-    """The model fitted on ``units`` (``training_units``' columns arm, ``FEATURES``, outcome), or the
-    default when either arm has fewer than ``settings.min_per_arm``."""
+    """The model fitted on ``units`` (``training_units``' columns arm: ``treatment`` offered, ``holdout``
+    not; ``FEATURES``; outcome), or the default when either has fewer than ``settings.min_per_arm``."""
     arm = np.asarray(units["arm"].to_pylist(), object) if units.num_rows else np.zeros(0, object)
-    treated, held = np.flatnonzero(arm == "treatment"), np.flatnonzero(arm == "holdout")
-    model = OfferModel(playbook, as_of, len(treated), len(held), settings.min_per_arm, settings.margin,
-                       settings.contact_cost)
-    if len(treated) < settings.min_per_arm or len(held) < settings.min_per_arm:
+    offered, held = np.flatnonzero(arm == "treatment"), np.flatnonzero(arm == "holdout")
+    model = OfferModel(playbook, as_of, len(offered), len(held), settings.min_per_arm, settings.margin)
+    if len(offered) < settings.min_per_arm or len(held) < settings.min_per_arm:
         return model
-    x = matrix(units)
-    y = np.maximum(units["outcome"].to_numpy(zero_copy_only=False).astype(float), 0.0)  # Poisson: no refunds
-    treated, held = treated[-MAX_UNITS_PER_ARM:], held[-MAX_UNITS_PER_ARM:]  # units are in the order of entry
-    with _threads(len(treated) + len(held)):
-        with_offer, without_offer = _fitted(x[treated], y[treated]), _fitted(x[held], y[held])
-    return OfferModel(playbook, as_of, len(treated), len(held), settings.min_per_arm, settings.margin,
-                      settings.contact_cost, with_offer, without_offer)
+    keep = np.sort(np.concatenate([offered[-MAX_UNITS_PER_ARM:], held[-MAX_UNITS_PER_ARM:]]))  # in order of entry
+    x = np.column_stack([matrix(units)[keep], (arm[keep] == "treatment").astype(float)])
+    y = np.maximum(units["outcome"].to_numpy(zero_copy_only=False).astype(float)[keep], 0.0)  # Poisson: no refunds
+    with _threads(len(keep)):
+        regressor = _regressor(len(keep)).fit(x, y) if y.sum() > 0 else _Nothing()
+    return OfferModel(playbook, as_of, len(offered), len(held), settings.min_per_arm, settings.margin, regressor)
 
 
 def fit(store: Store, playbook: Playbook | str, as_of: date, settings: ExperimentSettings) -> OfferModel:
     """``playbook``'s model as of ``as_of``: fitted on its enrolments whose goal window ended by then."""
     book = saved.get(store, playbook) if isinstance(playbook, str) else playbook
     return from_units(training_units(store, book.name, book.goal_days, as_of), book.name, as_of, settings)
+
+
+def test_groups(store: Store, playbook: str, customer_ids: np.ndarray, share: float) -> np.ndarray:
+    """Each customer's place in ``playbook``'s offer test: 1 offered, 2 not offered (``share`` / 2 each,
+    by a salted hash of playbook and customer independent of the arm's), 0 outside it."""
+    prefix = f"offer-test\x1e{playbook}\x1e"
+    ids = np.asarray(customer_ids, np.int64)
+    below_half = hashed_below(store, prefix, ids, share / 2)
+    below = hashed_below(store, prefix, ids, share)
+    return np.where(below_half, 1, np.where(below, 2, 0)).astype(np.int8)
