@@ -146,12 +146,9 @@ def second_order_gap_days(store: Store, as_of: date | None = None, default: int 
     ``as_of`` (all without it); the library's default when nobody has two orders."""
     until = (f"AND placed_at < TIMESTAMP '{(as_of + timedelta(days=1)).isoformat()} 00:00:00'"
              if as_of is not None else "")
+    # Days with their fraction on both engines (DuckDB's DATE_PART('day', interval) would drop the
+    # hours, and the two engines' medians could round to different days).
     row = store.fetchone(
-        "SELECT MEDIAN(gap) FROM (SELECT customer_id, DATE_PART('day', MIN(CASE WHEN n = 2 THEN placed_at END) "
-        "- MIN(CASE WHEN n = 1 THEN placed_at END)) AS gap FROM (SELECT customer_id, placed_at, ROW_NUMBER() OVER "
-        "(PARTITION BY customer_id ORDER BY placed_at, order_id) AS n FROM purchases WHERE customer_id IS NOT NULL "
-        f"{until}) o WHERE n <= 2 GROUP BY customer_id) g WHERE gap IS NOT NULL") if store.backend_name == "duckdb" else \
-        store.fetchone(
         "SELECT PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY gap) FROM (SELECT customer_id, "
         "EXTRACT(EPOCH FROM MIN(CASE WHEN n = 2 THEN placed_at END) - MIN(CASE WHEN n = 1 THEN placed_at END)) / 86400 "
         "AS gap FROM (SELECT customer_id, placed_at, ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY placed_at, "
