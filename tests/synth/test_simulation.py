@@ -192,16 +192,18 @@ def test_a_small_shop_is_told_it_is_too_small(tmp_path, store_templates, monkeyp
     assert all(e.difference is None for e in entered if e.held_out < 30)
 
 
-def test_targeted_offers_earn_more_than_offering_everyone_or_no_one(shop):
-    """loyal-slowing-discount (10 % off), on the customers who entered it in the simulation. Five times:
-    an offer test of 8,000 customers drawn from them (half get the message with the offer, half without,
-    their spend in the window drawn by the response model: synth.replications.experiment_units), the
-    uplift learner fitted on it (retainly.experiments.targeting.from_units), and its decisions for the
-    same 4,000 new customers drawn the same way. Each policy's profit is the known truth's expectation
-    (synth.replications.expected_profit: margin 0.4 on gross revenue, less the discount on all of an
-    offered customer's revenue, less 0.01 per message). Targeting must beat both fixed policies each time."""
+@pytest.mark.parametrize("name", ["loyal-slowing-discount", "second-order-nudge"])
+def test_targeted_offers_earn_more_than_offering_everyone_or_no_one(shop, name):
+    """A playbook with an offer (10 % off; free shipping, counted as 10 %), on the customers who entered it
+    in the simulation. Five times: an offer test of 20,000 customers drawn from them (half get the message
+    with the offer, half without, their spend in the window drawn by the response model:
+    synth.replications.experiment_units), the uplift learner fitted on it
+    (retainly.experiments.targeting.from_units), and its decisions for the same 4,000 new customers drawn
+    the same way. Each policy's profit is the known truth's expectation (synth.replications.expected_profit:
+    margin 0.4 on gross revenue, less the discount on all of an offered customer's revenue, less 0.01 per
+    message). Targeting must beat both fixed policies each time."""
     ws, _ = shop
-    playbook = next(p for p in builtins() if p.name == "loyal-slowing-discount")
+    playbook = next(p for p in builtins() if p.name == name)
     rate = offer_rate(playbook.steps[0].offer, 0.1)
     people = population(ws.store, playbook.name)
     known = targeting.features(ws.store, people["customer_id"].to_numpy(), FIRST).to_pandas().set_index("customer_id")
@@ -212,7 +214,7 @@ def test_targeted_offers_earn_more_than_offering_everyone_or_no_one(shop):
     fixed = {policy: expected_profit(fresh, np.full(len(fresh), policy == "everyone"), treatment, settings.margin,
                                      0.01) for policy in ("everyone", "no one")}
     for number in range(5):
-        past = experiment_units(people, treatment, number, units=8000)
+        past = experiment_units(people, treatment, number, units=20_000)
         units = pa.Table.from_pandas(known.loc[past["source_id"]].reset_index(drop=True).assign(
             arm=past["arm"].to_numpy(), outcome=past["outcome"].to_numpy()))
         model = targeting.from_units(units, playbook.name, FIRST, settings)

@@ -152,18 +152,22 @@ SELECT d.playbook, COUNT(*) AS decisions, SUM(CASE WHEN d.offered THEN 1 ELSE 0 
        MAX(d.decided_on) AS last_decided_on
 FROM offer_decisions AS d WHERE d.decided_on <= ? GROUP BY d.playbook
 """
-_LATEST_MODEL = """
+_NOT_TEST = f"model NOT IN ('{TEST_OFFERED}', '{TEST_NOT_OFFERED}')"  # the offer test's words name no model
+_LATEST_MODEL = f"""
 SELECT d.playbook, MIN(d.model) FROM offer_decisions AS d
-JOIN (SELECT playbook, MAX(decided_on) AS last FROM offer_decisions WHERE decided_on <= ? GROUP BY playbook) AS l
+JOIN (SELECT playbook, MAX(decided_on) AS last FROM offer_decisions WHERE decided_on <= ? AND {_NOT_TEST}
+      GROUP BY playbook) AS l
     ON l.playbook = d.playbook AND l.last = d.decided_on
+WHERE d.{_NOT_TEST}
 GROUP BY d.playbook
 """
 
 
 def totals(store: Store, as_of: date) -> dict[str, dict]:
     """Per playbook, the decisions made up to ``as_of``: decisions, offered, by_model (the rest by
-    the default), the expected gain and cost of the offers given and had every decided customer
-    got one (of the model's decisions), the last day decided and the model that decided then."""
+    the default or the offer test), the expected gain and cost of the offers given and had every decided
+    customer got one (of the model's decisions), the last day decided and the model that decided last
+    (the learner or the default, not the offer test)."""
     models = dict(store.fetchall(_LATEST_MODEL, (as_of,)))
     found = store.fetch_arrow(_TOTALS, (as_of,)).to_pylist()
     return {row["playbook"]: {**{key: value for key, value in row.items() if key != "playbook"},
