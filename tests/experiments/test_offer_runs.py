@@ -229,6 +229,9 @@ def test_the_offer_test_decides_its_customers_whatever_the_model_says(store_url,
                 assert (row["offered"], row["model"], payload["offer"], payload["offer_withheld"]) == (
                     False, TEST_NOT_OFFERED, None, TEST_NOT_OFFERED)
                 assert figures == [None] * 4
+        # Against the learner (coupon customers offered, regular ones not: the previous test).
+        assert {("coupon", False), ("regular", True)} <= {(kind[n], row["offered"]) for n, row in decided.items()
+                                                          if n not in hit}
         offered = sum(row["offered"] for row in decided.values())
         (summary,) = ws.experiments.offers(PLAYBOOK, as_of=AS_OF)
         assert (summary.decisions, summary.offered, summary.by_model, summary.model) == (
