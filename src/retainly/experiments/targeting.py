@@ -1,5 +1,5 @@
-"""Offers only where they pay: a two-model uplift learner on a playbook's own treated and held-out
-enrolments (docs/experiments.md, "Offers where they pay").
+"""Offers only where they pay: an uplift learner on a playbook's own randomized offer test
+(docs/experiments.md, "Offers where they pay").
 
 **Features** (``features``): per customer, from purchases placed before the day only (the day's
 own orders belong to the outcome window of an enrolment on that day): revenue and orders in the
@@ -25,9 +25,9 @@ without the offer. With d the share an offer gives away, μ1 is revenue as order
 (after the discount), so the gross is G1 = μ1 / (1 − d) and G0 = μ0. Per customer:
 gain = margin × (G1 − G0) − d × G1 (the discount is paid on all the customer's revenue, not just
 the uplift; the message goes either way, so its cost does not enter); cost = d × G1; the offer
-is given where gain > 0, never to a predicted hit-and-run buyer. With fewer than ``min_per_arm``
-ended test units offered or not offered, the model is the default: everyone in the playbook
-outside the test but predicted hit-and-run buyers gets the offer.
+is given where gain ≥ 0.01 (a cent), never to a predicted hit-and-run buyer. With fewer than
+``min_per_arm`` ended test units offered or not offered, the model is the default: everyone in
+the playbook outside the test but predicted hit-and-run buyers gets the offer.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ from retainly.store.backends import Store
 FEATURES = ("revenue_365", "orders_365", "orders", "days_since_last", "days_since_first", "mean_order_value",
             "promo_share")
 HIT_AND_RUN = "predicted hit-and-run buyer"
+MIN_GAIN = 0.01  # the least expected gain an offer is given for
 TEST_OFFERED = "offer test: offered at random"
 TEST_NOT_OFFERED = "offer test: not offered, at random"
 MAX_UNITS_PER_ARM = 200_000  # more adds little to a shallow model and only time: the latest are kept
@@ -207,7 +208,9 @@ class OfferModel:
         gross = mu1 / max(1.0 - rate, 1e-9)
         gain = self.margin * (gross - mu0) - rate * gross
         cost = rate * gross
-        pays = gain > 0 if self.fitted else np.ones(count, bool)
+        # At least a cent: a customer who will not buy either way has a gain of zero, which a model's
+        # noise would otherwise turn into offers half the time.
+        pays = gain >= MIN_GAIN if self.fitted else np.ones(count, bool)
         offered = pays & ~hit
         withheld = np.full(count, None, object)
         withheld[hit] = HIT_AND_RUN
