@@ -82,6 +82,7 @@ def demo(
             segments = ws.rfm.segments()
             step("scores")
             fit = ws.predictions.fit()
+            totals = ws.predictions.totals()  # before the simulated days move the shop on
             step("lifecycle")
             stages = ws.lifecycle.counts(ws.lifecycle.compute())
             step("buyer types and reorders")
@@ -94,7 +95,6 @@ def demo(
             shown = _simulate(ws, days) if days else None
             step("report")
             report = write_report(ws, _report_path(ws))
-        totals = ws.predictions.totals()
         where = ws.store.url.display()
         example = ws.customers.example_id()
     with after_commit(f"the demo shop in {where}"):
