@@ -95,5 +95,5 @@ class PlaybookOffers(Result):
     expected_gain: float | None
     expected_gain_everyone: float | None
     saving: float | None
-    expected_cost: float | None  # the discounts and contacts of the offers given
+    expected_cost: float | None  # the discounts of the offers given
     expected_cost_everyone: float | None

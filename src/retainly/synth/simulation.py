@@ -68,7 +68,7 @@ def simulate_day(store: Store, day: date, seed: int, act: Callable[[date], objec
     """Simulate ``day`` (see the module doc). ``windows``: each playbook's goal days;
     ``offer_rate``: the share of revenue an offer's text gives away."""
     rng = np.random.default_rng([seed, day.toordinal()])
-    people = _people(store, day)
+    people = _people(store)
     with store.transaction():
         batch, counts = _orders_of(store, rng, people, day)
         ledger = LedgerEntry(kind=KIND, source=f"simulated day {day.isoformat()}", preset="simulator",
@@ -83,7 +83,7 @@ def simulate_day(store: Store, day: date, seed: int, act: Callable[[date], objec
         for order_id, key in counts.pop("answers"):  # the order each message brought, named in its record
             store.execute("UPDATE simulated_responses SET order_id = ? WHERE outbox_key = ?", (order_id, key))
     act(day)
-    delivered, effect = _respond(store, rng, _people(store, day), day, windows, offer_rate)
+    delivered, effect = _respond(store, rng, _people(store), day, windows, offer_rate)
     return SimulatedDay(day=day, delivered=delivered, true_effect=round(effect, 2), **counts)
 
 
@@ -97,7 +97,7 @@ WHERE c.customer_id NOT IN (SELECT customer_id FROM erasures) ORDER BY c.custome
 """
 
 
-def _people(store: Store, day: date) -> pd.DataFrame:
+def _people(store: Store) -> pd.DataFrame:
     """Every generated customer with their truth and usual order value (the shop's mean where unknown)."""
     people = store.fetch_arrow(_PEOPLE).to_pandas()
     known = people["usual"] > 0
