@@ -73,6 +73,7 @@ def test_the_effect_is_the_cuped_welch_difference_of_everyone_assigned(workspace
     assert effect.incremental_revenue == pytest.approx(effect.difference * 60, abs=0.01)
     assert effect.variance_removed == pytest.approx(removed, abs=1e-4) and removed > 0.3
     assert effect.orders_difference == 0.0  # one order each in the window
+    assert (effect.treated_repeat_rate, effect.held_out_repeat_rate) == (1.0, 1.0)
 
 
 def test_too_few_customers_say_so_instead_of_a_number(workspace):

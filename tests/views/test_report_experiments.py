@@ -82,7 +82,7 @@ def effect(**changes) -> PlaybookEffect:
                   sample_ratio_p=1.0, sample_ratio_warning=False, treated_revenue=6.0, held_out_revenue=10.0,
                   difference=-4.0, low=-7.0, high=-1.0, bootstrap_low=-6.5, bootstrap_high=-1.5,
                   incremental_revenue=-160.0, incremental_low=-280.0, incremental_high=-40.0, orders_difference=-0.1,
-                  variance_removed=0.2, detectable_effect=2.5, verdict="lost", customers_needed=900, weeks_needed=None)
+                  treated_repeat_rate=0.3, held_out_repeat_rate=0.4, variance_removed=0.2, detectable_effect=2.5, verdict="lost", customers_needed=900, weeks_needed=None)
     return PlaybookEffect(**(fields | changes))
 
 

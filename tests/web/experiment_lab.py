@@ -12,7 +12,8 @@ nothing (its covariate is constant) and the figures are plain Welch. As of the l
                    3000/29, so se = sqrt(2 * 3000/29 / 30) = 2.626129 on 58 degrees of freedom
                    (equal sizes and variances), t(0.975, 58) = 2.001717 (a t table): the 95 %
                    range is 10 ± 5.256768 = 4.7432 to 15.2568, "added"; times 30 treated:
-                   300.00 added (142.30 to 457.70).
+                   300.00 added (142.30 to 457.70). Who ordered in the window: all 30 treated,
+                   15 of 30 held out (100 % and 50 %).
     cross-sell     entered 2024-01-15, goal 30 days, 10 % set but 30 treated and 30 held out: the
                    split is wrong (a warning). In each arm 15 spent 5 and 15 spent 15 (mean 10):
                    the test finds 2.801585 * sqrt(750/29) * sqrt(2/30) = 3.68 per customer, above a

@@ -101,8 +101,11 @@ def test_one_playbook_in_words_with_both_ranges(lab):
         page = analyst.client.get("/experiments/win-back-180")
     assert page.status_code == 200, page.text
     # playbook, verdict, window, as of, both arms' sizes and means, the difference, both ranges, the revenue
-    # added and its range, the detectable effect, orders, noise removed, holdout share and the split's p
-    assert check_against_twins(twins(lab), page.text) == 21
+    # added and its range, the detectable effect, orders, who ordered, noise removed, holdout share and the
+    # split's p
+    assert check_against_twins(twins(lab), page.text) == 22
+    # Who ordered in the window, by hand: every treated customer spent; 15 of the 30 held out did not.
+    assert "100.0 % treated, 50.0 % held out" in text(page.text)
     shown = text(page.text)
     assert ADDED in shown and "The whole range lies above zero: the playbook added revenue." in shown
     assert "Treated 30 €20.00 Held out 30 €10.00" in shown  # by hand: means 20 and 10

@@ -88,6 +88,8 @@ class Effect:
     incremental_low: float | None
     incremental_high: float | None
     orders_difference: float | None  # orders per enrolled customer
+    treated_repeat_rate: float | None  # the share of enrolled customers who ordered in the window
+    held_out_repeat_rate: float | None
     variance_removed: float  # by CUPED
     detectable_effect: float | None  # the smallest difference this size finds, 80 % of the time
     verdict: str
@@ -110,10 +112,13 @@ def measure(store: Store, playbook: str, window_days: int, as_of: date, target_s
     share = float(np.median(shares)) if len(shares) else None
     figures = compare(revenue, found["before"].to_numpy(zero_copy_only=False), treated_mask, share, target_share)
     measured = figures["difference"] is not None
+    ordered = orders > 0
     return Effect(
         playbook=playbook, window_days=window_days, holdout_share=share, **figures,
         orders_difference=round(float(orders[treated_mask].mean() - orders[~treated_mask].mean()), 4)
         if measured else None,
+        treated_repeat_rate=round(float(ordered[treated_mask].mean()), 4) if measured else None,
+        held_out_repeat_rate=round(float(ordered[~treated_mask].mean()), 4) if measured else None,
         weeks_needed=_weeks(found, figures["customers_needed"], as_of) if measured else None)
 
 

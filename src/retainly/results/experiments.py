@@ -34,6 +34,8 @@ class PlaybookEffect(Result):
     incremental_low: float | None
     incremental_high: float | None
     orders_difference: float | None
+    treated_repeat_rate: float | None  # the share of enrolled customers who ordered in the window
+    held_out_repeat_rate: float | None
     variance_removed: float
     detectable_effect: float | None
     verdict: str  # added, lost, no clear effect, not enough customers yet to tell
