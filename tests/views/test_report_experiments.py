@@ -57,6 +57,50 @@ def test_the_section_has_every_playbook_and_draws_the_ranges(workspace, tmp_path
     assert points["x"] == [told.difference] == [10.0] and points["customdata"] == [["win-back-180"]]
     assert [(shape["x0"], shape["x1"]) for shape in layout["shapes"]] == [(0, 0)]
     assert html.count("Plotly.newPlot(") == len(re.findall(r'class="plotly-graph-div', html))
+    assert "experiments-programme" not in shown and "whole programme" not in text  # no global control group
+
+
+def test_the_whole_programme_in_one_sentence_with_a_global_control_group(store_url, tmp_path):
+    """tests/experiments/test_programme.py's shop and worked figures: 160 existing customers outside a
+    20 % group spent 2.90 more each than the 40 in it from 2025-01-01 to 2025-06-30, 464.00 added;
+    the range is Welch's on the CUPED-adjusted outcomes, recomputed with SciPy as there. That shop
+    has purchases only (no orders for the report's other sections, and no currency), so its
+    programme is shown in the report of the KPI shop, opened with the same settings in a store of
+    its own: there ``write_report`` asks for the programme itself."""
+    from scipy import stats as scipy_stats
+
+    from retainly import Workspace
+    from retainly.experiments.stats import cuped
+    from tests.conftest import fresh_store_url
+    from tests.experiments.test_programme import AS_OF, SETTINGS, shop
+
+    settings = tmp_path / "retainly.toml"
+    settings.write_text(SETTINGS, encoding="utf-8")
+    with Workspace.open(store_url, settings=settings) as ws:
+        outside, outcome, covariate = shop(ws)
+        whole = ws.experiments.programme(AS_OF)
+    (tmp_path / "kpi").mkdir()
+    with fresh_store_url("duckdb" if store_url.startswith("duckdb") else "postgres", tmp_path / "kpi") as url:
+        with Workspace.open(url, settings=settings) as kpi:
+            load_kpi_shop(kpi)
+            data = kpi.reports.data()
+            html = report.render_report(data, kpi.experiments.effects(as_of=data.shop.as_of), kpi.playbooks.list(),
+                                        whole)
+            written = section(report.write_report(kpi, tmp_path / "report.html").read_text(encoding="utf-8"))
+            mine = kpi.experiments.programme(data.shop.as_of)
+    adjusted, _, _ = cuped(outcome, covariate)
+    interval = scipy_stats.ttest_ind(adjusted[outside], adjusted[~outside], equal_var=False).confidence_interval()
+    low, high = interval.low, interval.high
+    shown = section(html)
+    said = re.search(r'<p class="note" id="experiments-programme">(.*?)</p>', shown, re.S)
+    assert words(said.group(1)) == (
+        f"The whole programme (added): Existing customers outside the global control group spent €2.90 more each "
+        f"from 2025-01-01 to 2025-06-30 than those in it (95 % range €{low:.2f} to €{high:.2f}): about €464.00 added "
+        f"in all (€{low * 160:,.2f} to €{high * 160:,.2f}). 160 existing customers outside the group and 40 in it "
+        "(20 % set); the global control group gets no playbook at all (docs/experiments.md).")
+    assert 'data-warning="programme"' not in shown  # the split is exactly 20 %
+    # write_report measures the KPI shop's own programme as of its day, in the same words.
+    assert f"The whole programme ({mine.verdict}):" in words(written) and mine.control_share == 0.2
 
 
 def test_without_enrolments_the_section_says_so_in_one_sentence(workspace, tmp_path):

@@ -79,6 +79,10 @@ def test_every_playbook_in_one_table(lab):
     by_name = {effect["playbook"]: effect for effect in twin}
     assert (by_name["win-back-180"]["verdict"], by_name["cross-sell"]["sample_ratio_warning"]) == ("added", True)
     assert 'href="/experiments/win-back-180"' in page.text
+    # The default settings: no global control group and no offer decided, so neither panel shows
+    # (tests/web/test_pages_experiment_extras.py has both).
+    assert 'id="programme"' not in page.text and 'id="offers"' not in page.text
+    assert "The whole programme" not in page.text and "Offers" not in page.text
 
 
 def test_the_forest_chart_draws_each_range_and_a_zero_line(lab):

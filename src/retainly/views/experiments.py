@@ -4,7 +4,9 @@ The web pages (``/experiments``) and the offline report both show ``ws.experimen
 this module turns each ``PlaybookEffect`` into the sentences and texts they share, and picks the
 playbooks the forest chart draws (``report_charts.forest_figure``): those with a verdict. A
 playbook whose verdict is "not enough customers yet to tell" gets the customers (and weeks) it
-still needs instead of a point, since its number would be mostly chance.
+still needs instead of a point, since its number would be mostly chance. The whole programme
+against the global control group (``ws.experiments.programme``) and the offers' decisions
+(``ws.experiments.offers``) are worded here too (``programme_described``, ``offer_rows``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 
-from retainly.results.experiments import PlaybookEffect
+from retainly.results.experiments import PlaybookEffect, PlaybookOffers, ProgrammeEffect
 
 NOT_ENOUGH = "not enough customers yet to tell"
 # retainly.experiments.measure.MIN_PER_ARM: below it in an arm the service gives no figures, so the
@@ -133,3 +135,69 @@ def warning_sentence(effect: PlaybookEffect) -> str | None:
     return (f"The split does not match its share: {effect.held_out:,} of {total:,} customers are held out "
             f"({actual * 100:.0f} %){share}, p = {effect.sample_ratio_p:.1g}. Something in the counting is wrong: "
             "do not trust these figures until it is found.")
+
+
+def programme_described(whole: ProgrammeEffect | None, money: Callable[[float | None], str]) -> dict | None:
+    """The whole programme against the global control group in words (None without a group)."""
+    if whole is None:
+        return None
+    point = has_point(whole)
+    return {"effect": whole, "verdict": whole.verdict, "has_point": point,
+            "verdict_class": VERDICT_CLASSES.get(whole.verdict, "unknown"),
+            "sentence": programme_sentence(whole, money) if point else programme_needed(whole, money),
+            "sizes": (f"{whole.treated:,} existing customers outside the group and {whole.held_out:,} in it "
+                      f"({whole.control_share * 100:.0f} % set)"),
+            "warning": programme_warning(whole)}
+
+
+def programme_sentence(whole: ProgrammeEffect, money) -> str:
+    """What the customers outside the global control group spent more each, and in all, in words."""
+    more = "more" if whole.difference >= 0 else "less"
+    total = "added" if whole.incremental_revenue >= 0 else "lost"
+    return (f"Existing customers outside the global control group spent {money(abs(whole.difference))} {more} each "
+            f"from {whole.since} to {whole.as_of} than those in it (95 % range {_range(whole.low, whole.high, money)}):"
+            f" about {money(abs(whole.incremental_revenue))} {total} in all "
+            f"({_range(whole.incremental_low, whole.incremental_high, money)}).")
+
+
+def programme_needed(whole: ProgrammeEffect, money) -> str:
+    """Why the programme cannot be told yet, and the existing customers it would need."""
+    if whole.days < 1:
+        return (f"The global control group begins on {whole.since}, after {whole.as_of}: there is nothing to "
+                "measure yet.")
+    so_far = (f"Not enough customers yet to tell: {whole.treated:,} existing customers outside the group and "
+              f"{whole.held_out:,} in it so far")
+    share = whole.control_share
+    if whole.treated < MIN_PER_ARM or whole.held_out < MIN_PER_ARM:
+        total = math.ceil(MIN_PER_ARM / min(share, 1 - share) - 1e-9)
+        return (f"{so_far}; telling needs at least {MIN_PER_ARM} in each: about {total:,} existing customers in all "
+                f"with {share * 100:.0f} % in the group.")
+    if whole.customers_needed is None:
+        return f"{so_far}, but those in the group spent nothing, so there is no tenth of it to look for yet."
+    target = money(TARGET_SHARE * (whole.held_out_revenue or 0))
+    return (f"{so_far}: finding a difference of {target} per customer (a tenth of what the group's customers "
+            f"spend) needs about {whole.customers_needed:,} existing customers in all at this share.")
+
+
+def programme_warning(whole: ProgrammeEffect) -> str | None:
+    """The global control group's sample-ratio warning in words, or None when the split matches."""
+    if not whole.sample_ratio_warning:
+        return None
+    total = whole.treated + whole.held_out
+    actual = whole.held_out / total if total else 0.0
+    return (f"The global control group does not match its share: {whole.held_out:,} of {total:,} existing "
+            f"customers are in it ({actual * 100:.0f} %) where {whole.control_share * 100:.0f} % was set, "
+            f"p = {whole.sample_ratio_p:.1g}. Something in the counting is wrong: do not trust these figures "
+            "until it is found.")
+
+
+def offer_rows(offers: Iterable[PlaybookOffers], money: Callable[[float | None], str],
+               playbooks: Iterable = ()) -> list[dict]:
+    """The playbooks whose offers are targeted or have decisions, with their texts (none: no table)."""
+    books = {book.name: book for book in playbooks}
+    shown = lambda value: "–" if value is None else money(value)  # noqa: E731 (the default's: no figures)
+    return [{"playbook": found.playbook, "title": getattr(books.get(found.playbook), "title", None) or found.playbook,
+             "offers": found, "targeted_text": "yes" if found.targeted else "no",
+             "gain_text": shown(found.expected_gain), "everyone_text": shown(found.expected_gain_everyone),
+             "saving_text": shown(found.saving), "model_text": found.model or "–"}
+            for found in offers if found.decisions or found.targeted]

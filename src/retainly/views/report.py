@@ -19,7 +19,7 @@ from markupsafe import Markup
 
 from retainly.errors import InputError
 from retainly.results import KpiRow, PredictionsOverview, ReportData, ShopOverview
-from retainly.results.experiments import PlaybookEffect
+from retainly.results.experiments import PlaybookEffect, ProgrammeEffect
 from retainly.services.measures import next_unit_start, unit_start
 from retainly.services.reports import TILE_MONTHS
 from retainly.views import experiments as playbook_effects
@@ -86,7 +86,9 @@ def write_report(ws: Workspace, path: str | Path) -> Path:
     if data.shop is None:  # no orders: nothing to measure the playbooks with either
         _write_private(path, render_report(data))
     else:
-        _write_private(path, render_report(data, ws.experiments.effects(as_of=data.shop.as_of), ws.playbooks.list()))
+        day = data.shop.as_of
+        _write_private(path, render_report(data, ws.experiments.effects(as_of=day), ws.playbooks.list(),
+                                           ws.experiments.programme(day)))
     return path
 
 
@@ -104,14 +106,17 @@ def _write_private(path: Path, text: str) -> None:
         raise
 
 
-def render_report(data: ReportData, experiments: list[PlaybookEffect] | None = None, playbooks=()) -> str:
-    """The report's HTML; ``experiments`` are the playbooks' effects (``playbooks`` their summaries)."""
+def render_report(data: ReportData, experiments: list[PlaybookEffect] | None = None, playbooks=(),
+                  programme: ProgrammeEffect | None = None) -> str:
+    """The report's HTML; ``experiments`` are the playbooks' effects (``playbooks`` their summaries),
+    ``programme`` the whole programme against the global control group (None: no group)."""
     env = Environment(loader=PackageLoader("retainly.views", "templates"), autoescape=True,
                       trim_blocks=True, lstrip_blocks=True)
-    return env.get_template("report.html.j2").render(**report_context(data, experiments, playbooks))
+    return env.get_template("report.html.j2").render(**report_context(data, experiments, playbooks, programme))
 
 
-def report_context(data: ReportData, experiments: list[PlaybookEffect] | None = None, playbooks=()) -> dict:
+def report_context(data: ReportData, experiments: list[PlaybookEffect] | None = None, playbooks=(),
+                   programme: ProgrammeEffect | None = None) -> dict:
     """Everything the template shows, formatted; ``empty`` when the store has no purchase orders."""
     from retainly import __version__
 
@@ -153,7 +158,8 @@ def report_context(data: ReportData, experiments: list[PlaybookEffect] | None = 
         "buyer_types": shop.buyer_types,
         "reorders": shop.reorders,
         "nps": shop.nps, "nps_trend": shop.nps_trend,
-        "experiments": added_by_playbooks(experiments or [], playbooks, money),
+        "experiments": {**added_by_playbooks(experiments or [], playbooks, money),
+                        "programme": playbook_effects.programme_described(programme, money)},
     }
 
 

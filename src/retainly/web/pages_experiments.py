@@ -5,7 +5,9 @@ revenue added with its 95 % range) under a forest chart of each one's difference
 ``/experiments/{playbook}`` shows one in words, with both intervals drawn, the arms, the
 detectable effect and, for a shop too small to tell, the customers and weeks still needed. Both
 are ``ws.experiments.effects`` (``views.experiments`` words it), the call of their JSON twin
-``GET /api/v1/experiments?playbook=&as_of=&window_days=``, and open to the same roles.
+``GET /api/v1/experiments?playbook=&as_of=&window_days=``, and open to the same roles. ``/experiments``
+also shows, where they exist, the whole programme against the global control group above the playbooks
+(``ws.experiments.programme``) and the offers' decisions below them (``ws.experiments.offers``).
 """
 
 from __future__ import annotations
@@ -64,7 +66,8 @@ def _kept(as_of: str, window_days: str) -> str:
 
 
 def _effects(request: Request, playbook: str, as_of: str, window_days: str) -> tuple | Response:
-    """(user, described rows, currency, day, window) for the page, or the error page."""
+    """(user, described rows, currency, day, window, extras) for the page, or the error page; for every
+    playbook, ``extras`` has the whole programme and the offers' rows (described, or None and [])."""
     user = page_user(request, READ_FIGURES)
     try:
         day, window = _day(as_of), _window(window_days)
@@ -75,10 +78,14 @@ def _effects(request: Request, playbook: str, as_of: str, window_days: str) -> t
             found = ws.experiments.effects(playbook, day, window)
             books = ws.playbooks.list()
             currency = ws.measures.currency()
+            whole = ws.experiments.programme(day) if playbook == "all" else None
+            offers = ws.experiments.offers("all", day) if playbook == "all" else []
     except RetainlyError as problem:
         return error_page(request, user, problem.http_status, str(problem))
-    rows = words.described_all(found, lambda value: format_money(value, currency), books)
-    return user, rows, currency, (found[0].as_of if found else day), window
+    money = lambda value: format_money(value, currency)  # noqa: E731
+    rows = words.described_all(found, money, books)
+    extras = {"programme": words.programme_described(whole, money), "offers": words.offer_rows(offers, money, books)}
+    return user, rows, currency, (found[0].as_of if found else day), window, extras
 
 
 @router.get("/experiments")
@@ -86,13 +93,13 @@ def experiments(request: Request, as_of: str = "", window_days: str = "") -> Res
     found = _effects(request, "all", as_of, window_days)
     if isinstance(found, Response):
         return found
-    user, rows, currency, day, window = found
+    user, rows, currency, day, window, extras = found
     points = words.chart_rows(rows)
     return render(request, "experiments.j2", user, with_charts=bool(points), rows=rows, as_of=day,
                   window_days=window, currency=currency, twin=twin("all", day, window),
                   keep=_kept(as_of, window_days),
                   chart=charts.playbook_effects(points, currency) if points else None,
-                  enrolled=words.any_enrolled(row["effect"] for row in rows))
+                  enrolled=words.any_enrolled(row["effect"] for row in rows), **extras)
 
 
 @router.get("/experiments/{playbook}")
@@ -103,7 +110,7 @@ def experiment(request: Request, playbook: str, as_of: str = "", window_days: st
     found = _effects(request, playbook, as_of, window_days)
     if isinstance(found, Response):
         return found
-    user, (row,), currency, day, window = found
+    user, (row,), currency, day, window, _ = found
     points = words.chart_rows([row])
     return render(request, "experiment.j2", user, with_charts=bool(points), r=row, e=row["effect"], as_of=day,
                   window_days=window, currency=currency, twin=twin(row["playbook"], day, window),
