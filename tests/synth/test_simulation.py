@@ -70,6 +70,9 @@ def test_days_bring_orders_new_customers_and_responses(shop):
     newcomers = store.fetchone("SELECT COUNT(*) FROM customers AS c JOIN generator_truth AS t "
                                "ON t.customer_id = c.customer_id WHERE c.external_id LIKE 'SIM-C%'")[0]
     assert newcomers == sum(day.new_customers for day in simulated.days) > 0
+    shared = store.fetchone("SELECT COUNT(*) FROM (SELECT phone FROM customers WHERE phone IS NOT NULL "
+                            "GROUP BY phone HAVING COUNT(*) > 1) AS p")[0]
+    assert shared == 0  # each new customer has a number of their own
     # Each delivered message or task is answered once.
     sent = store.fetchone("SELECT COUNT(*) FROM outbox WHERE status = 'sent' AND payload NOT LIKE '%\"action\":\"export\"%'")
     assert store.fetchone("SELECT COUNT(*) FROM simulated_responses")[0] == sent[0] == sum(

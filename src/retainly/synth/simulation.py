@@ -189,8 +189,11 @@ def _newcomers(store: Store, rng: np.random.Generator, people: pd.DataFrame,
     seen = pd.Timestamp(day) + pd.Timedelta(hours=8)
     given = {f"{channel}_consent_at": pd.Series(seen, index=profile.index).where(
         profile[f"{channel}_consent"].fillna(False).astype(bool)) for channel in ("email", "sms", "ads")}
+    # A number of their own under the copied one's country code (a copied number would be shared).
+    phones = [None if pd.isna(phone) else f"{str(phone).split(' ', 1)[0]} 19{day:%y%m%d}{n + 1:04d}"
+              for n, phone in enumerate(profile["phone"])]
     customers = profile.assign(external_id=refs, email=[f"{ref.lower()}@example.com" for ref in refs],
-                               first_seen_at=seen, **given)
+                               phone=phones, first_seen_at=seen, **given)
     customers.attrs["truth"] = pd.DataFrame({
         "customer_ref": refs, "buyer_type": chosen["buyer_type"], "purchase_rate": chosen["rate"],
         "dropout_probability": chosen["dropout"], "dropped_out_at": pd.NaT})
