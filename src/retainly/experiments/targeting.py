@@ -40,7 +40,7 @@ import numpy as np
 import pyarrow as pa
 
 from retainly.playbooks import saved
-from retainly.playbooks.enrol import hashed_below
+from retainly.playbooks.enrol import hash_bands
 from retainly.playbooks.definition import Playbook
 from retainly.settings import ExperimentSettings
 from retainly.store.backends import Store
@@ -277,8 +277,5 @@ def fit(store: Store, playbook: Playbook | str, as_of: date, settings: Experimen
 def test_groups(store: Store, playbook: str, customer_ids: np.ndarray, share: float) -> np.ndarray:
     """Each customer's place in ``playbook``'s offer test: 1 offered, 2 not offered (``share`` / 2 each,
     by a salted hash of playbook and customer independent of the arm's), 0 outside it."""
-    prefix = f"offer-test\x1e{playbook}\x1e"
-    ids = np.asarray(customer_ids, np.int64)
-    below_half = hashed_below(store, prefix, ids, share / 2)
-    below = hashed_below(store, prefix, ids, share)
-    return np.where(below_half, 1, np.where(below, 2, 0)).astype(np.int8)
+    band = hash_bands(store, f"offer-test\x1e{playbook}\x1e", np.asarray(customer_ids, np.int64), (share / 2, share))
+    return np.array([1, 2, 0], np.int8)[band]

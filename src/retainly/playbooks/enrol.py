@@ -67,18 +67,27 @@ def holdouts(store: Store, playbook: str, customer_ids: np.ndarray, share: float
 def hashed_below(store: Store, prefix: str, customer_ids: np.ndarray, share: float) -> np.ndarray:
     """Whether the SHA-256 of ``prefix`` and each of ``customer_ids``, read as a number in [0, 1), is
     below ``share``, hashed in the engine (the arms, and retainly.experiments.control's group)."""
-    below = holdout_below(share)
-    if below == 0 or not len(customer_ids):
-        return np.zeros(len(customer_ids), bool)
-    if below >= 2**64:
-        return np.ones(len(customer_ids), bool)
-    rows = pa.table({"place": pa.array(np.arange(len(customer_ids)), pa.int64()),
+    return hash_bands(store, prefix, customer_ids, (share,)) == 0
+
+
+def hash_bands(store: Store, prefix: str, customer_ids: np.ndarray, shares: tuple[float, ...]) -> np.ndarray:
+    """For each of ``customer_ids``, the first of the rising ``shares`` its hash (as in ``hashed_below``) is
+    below, by its place (``len(shares)``: none), from one hash in the engine (an offer test's two halves)."""
+    count = len(customer_ids)
+    limits = [holdout_below(share) for share in shares]
+    if not count or all(limit == 0 for limit in limits):
+        return np.full(count, len(shares), np.int64)
+    rows = pa.table({"place": pa.array(np.arange(count), pa.int64()),
                      "customer_id": pa.array(customer_ids, pa.int64())})
     head = store.sha256_head("CAST(? AS VARCHAR) || CAST(s.customer_id AS VARCHAR)")
+    # A limit of 2**64 takes every hash: a comparison true for any 16 hex digits.
+    tests = [f"{head} < ?" if limit < 2**64 else "TRUE" for limit in limits]
+    band = "CASE " + " ".join(f"WHEN {test} THEN {n}" for n, test in enumerate(tests)) + f" ELSE {len(shares)} END"
+    values = [value for limit in limits if limit < 2**64 for value in (prefix, f"{limit:016x}")]
     with store.staged(rows) as staged:
-        found = store.fetch_arrow(f'SELECT s.place, {head} < ? AS holdout FROM "{staged}" AS s ORDER BY s.place',
-                                  (prefix, f"{below:016x}"))
-    return pc.cast(found["holdout"], pa.bool_()).to_numpy(zero_copy_only=False)
+        found = store.fetch_arrow(f'SELECT s.place, {band} AS band FROM "{staged}" AS s ORDER BY s.place',
+                                  tuple(values))
+    return pc.cast(found["band"], pa.int64()).to_numpy(zero_copy_only=False)
 
 
 def audience_name(playbook: Playbook) -> str:

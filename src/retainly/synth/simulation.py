@@ -222,10 +222,9 @@ def _respond(store: Store, rng: np.random.Generator, people: pd.DataFrame, day: 
     """Record each message or task delivered and not yet answered: its true effect, and whether and
     when it brings an order (drawn now, kept in ``simulated_responses``)."""
     found = store.fetch_arrow(_DELIVERED).to_pandas()
-    payloads = [json.loads(text) for text in found["payload"]]
-    keep = np.array([p.get("action") in ("message", "task") for p in payloads], bool)
+    payloads = dict(zip(found["key"], (json.loads(text) for text in found["payload"])))
+    keep = np.array([payloads[key].get("action") in ("message", "task") for key in found["key"]], bool)
     found = found[keep].merge(people, on="customer_id", how="inner")  # customers the generator knows
-    payloads = {row.key: p for row, p in zip(found.itertuples(), [json.loads(t) for t in found["payload"]])}
     if found.empty:
         return 0, 0.0
     offers = [payloads[key].get("offer") for key in found["key"]]

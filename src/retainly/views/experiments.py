@@ -76,14 +76,19 @@ def _range(low: float | None, high: float | None, money) -> str:
     return f"{money(low)} to {money(high)}"
 
 
+def _spent(who: str, when: str, than: str, found: PlaybookEffect | ProgrammeEffect, money) -> str:
+    """The sentence "WHO spent X more each WHEN than THAN (95 % range ...): about N added in all (...)"."""
+    more = "more" if found.difference >= 0 else "less"
+    total = "added" if found.incremental_revenue >= 0 else "lost"
+    return (f"{who} spent {money(abs(found.difference))} {more} each {when} than {than} "
+            f"(95 % range {_range(found.low, found.high, money)}): about {money(abs(found.incremental_revenue))} "
+            f"{total} in all ({_range(found.incremental_low, found.incremental_high, money)}).")
+
+
 def added_sentence(effect: PlaybookEffect, money) -> str:
     """The difference per customer and the revenue added, with their 95 % ranges, in words."""
-    more = "more" if effect.difference >= 0 else "less"
-    total = "added" if effect.incremental_revenue >= 0 else "lost"
-    return (f"Treated customers spent {money(abs(effect.difference))} {more} each in the {effect.window_days} days "
-            f"after entering than held-out customers (95 % range {_range(effect.low, effect.high, money)}): "
-            f"about {money(abs(effect.incremental_revenue))} {total} in all "
-            f"({_range(effect.incremental_low, effect.incremental_high, money)}).")
+    return _spent("Treated customers", f"in the {effect.window_days} days after entering", "held-out customers",
+                  effect, money)
 
 
 def verdict_sentence(effect: PlaybookEffect, money) -> str:
@@ -152,12 +157,8 @@ def programme_described(whole: ProgrammeEffect | None, money: Callable[[float | 
 
 def programme_sentence(whole: ProgrammeEffect, money) -> str:
     """What the customers outside the global control group spent more each, and in all, in words."""
-    more = "more" if whole.difference >= 0 else "less"
-    total = "added" if whole.incremental_revenue >= 0 else "lost"
-    return (f"Existing customers outside the global control group spent {money(abs(whole.difference))} {more} each "
-            f"from {whole.since} to {whole.as_of} than those in it (95 % range {_range(whole.low, whole.high, money)}):"
-            f" about {money(abs(whole.incremental_revenue))} {total} in all "
-            f"({_range(whole.incremental_low, whole.incremental_high, money)}).")
+    return _spent("Existing customers outside the global control group", f"from {whole.since} to {whole.as_of}",
+                  "those in it", whole, money)
 
 
 def programme_needed(whole: ProgrammeEffect, money) -> str:
