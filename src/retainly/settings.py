@@ -55,7 +55,13 @@ OUTBOX_FOLDER = Setting(
     "Where channels without settings ([channels.<name>] in the settings file) write their deliveries, one "
     "<channel>.jsonl file each.",
 )
-SETTINGS = (DATABASE_URL, SETTINGS_FILE, OUTBOX_FOLDER)
+ANALYTICS_URL = Setting(
+    "RETAINLY_ANALYTICS_URL",
+    "",
+    "Where the analytic queries run: store (the default: the store itself), spark://local[N] or sc://host:port "
+    "(overrides [analytics] url in the settings file).",
+)
+SETTINGS = (DATABASE_URL, SETTINGS_FILE, OUTBOX_FOLDER, ANALYTICS_URL)
 
 
 # -- [models] --------------------------------------------------------------------------------
@@ -346,6 +352,32 @@ def _experiment_settings(section: dict, where: str) -> ExperimentSettings:
 
 
 @dataclass(frozen=True)
+class AnalyticsSettings:
+    """[analytics]: the engine the analytic queries run on (docs/scale.md); [analytics.spark]: Spark's own settings."""
+
+    url: str = "store"  # store, spark://local[N] or sc://host:port
+    warehouse: str = "retainly-warehouse"  # where the store's tables are published as Parquet for Spark
+    spark: dict = field(default_factory=dict)  # e.g. {"spark.driver.memory": "8g"}
+
+
+def _analytics_settings(section: dict, where: str) -> AnalyticsSettings:
+    _known_keys(AnalyticsSettings, section, where)
+    values = dict(section)
+    for key in ("url", "warehouse"):
+        if key in values and (not isinstance(values[key], str) or not values[key].strip()):
+            raise InputError(f"{where} {key} = {values[key]!r}: give a text, e.g. url = \"spark://local[2]\"")
+    spark = values.get("spark", {})
+    if not isinstance(spark, dict) or not all(isinstance(v, (str, int, float, bool)) for v in spark.values()):
+        raise InputError(f"{where}.spark: give Spark settings as keys and values, "
+                         "e.g. \"spark.driver.memory\" = \"8g\"")
+    values["spark"] = {key: str(value).lower() if isinstance(value, bool) else str(value)
+                       for key, value in spark.items()}
+    if ANALYTICS_URL.value():
+        values["url"] = ANALYTICS_URL.value()
+    return AnalyticsSettings(**values)
+
+
+@dataclass(frozen=True)
 class AnalysisSettings:
     """Analysis defaults a shop may change in its settings file; see docs/metrics.md."""
 
@@ -363,6 +395,7 @@ class AnalysisSettings:
     tasks: TaskSettings = field(default_factory=TaskSettings)
     exports: ExportSettings = field(default_factory=ExportSettings)
     experiments: ExperimentSettings = field(default_factory=ExperimentSettings)
+    analytics: AnalyticsSettings = field(default_factory=lambda: _analytics_settings({}, "[analytics]"))
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None) -> AnalysisSettings:
@@ -372,7 +405,7 @@ class AnalysisSettings:
         if not chosen.exists():
             if explicit:
                 raise InputError(f"settings file {chosen} does not exist; fix the path or unset {SETTINGS_FILE_VARIABLE}")
-            return cls()
+            return cls()  # [analytics] from the environment: see the field's default
         try:
             data = tomllib.loads(chosen.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -392,8 +425,9 @@ class AnalysisSettings:
         tasks = _task_settings(data.get("tasks", {}), f"{chosen} [tasks]")
         exports = _export_settings(data.get("exports", {}), f"{chosen} [exports]")
         experiments = _experiment_settings(data.get("experiments", {}), f"{chosen} [experiments]")
+        analytics = _analytics_settings(data.get("analytics", {}), f"{chosen} [analytics]")
         return cls(window, bins, segment_map, models, lifecycle, warning, imports, actions, channels, tasks=tasks,
-                   exports=exports, experiments=experiments)
+                   exports=exports, experiments=experiments, analytics=analytics)
 
 
 def _known_keys(kind: type, section: dict, where: str) -> None:

@@ -37,6 +37,7 @@ from retainly.services.reports import ReportService
 from retainly.services.rfm import RfmService
 from retainly.settings import AnalysisSettings, database_url
 from retainly.store import schema
+from retainly.store.analytics import open_analytics
 from retainly.store.backends import Store, connect
 
 
@@ -111,6 +112,12 @@ class Workspace:
     def settings(self) -> AnalysisSettings:
         """Analysis defaults from the settings file (see ``AnalysisSettings.load``)."""
         return AnalysisSettings.load(self._settings_path)
+
+    @cached_property
+    def analytics(self) -> Store:
+        """The store the heavy analytic queries run on: this store itself, or Spark over its published
+        tables when [analytics] url (or $RETAINLY_ANALYTICS_URL) names a Spark master."""
+        return open_analytics(self.store, self.settings.analytics)
 
     # -- the domains -------------------------------------------------------------------------
     @cached_property

@@ -102,8 +102,7 @@ def evaluate(store: Store, name: str, rule: Rule, as_of: date) -> dict:
     """Bring ``name``'s membership up to ``as_of`` by ``rule``: {members, entered, left} as of that date."""
     check_order(store, name, as_of)
     text = json.dumps(to_json(rule), sort_keys=True)
-    with store.transaction(), store.scratch(matching(store, rule, as_of)) as now:
-        current = now.get_name()
+    with store.transaction(), store.landed(matching(store, rule, as_of)) as current:
         store.execute("UPDATE audience_members SET left_on = ? WHERE audience = ? AND left_on IS NULL "
                       f"AND customer_id NOT IN (SELECT customer_id FROM {current})", (as_of, name))
         # Left and back on the same day (the data changed between two evaluations): reopen that stay.

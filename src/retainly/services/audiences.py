@@ -74,7 +74,7 @@ class AudienceService(Service):
         as_of = self.prepare(checked, as_of)
         self.ensure_derived("lifecycle", as_of)
         self.ensure_derived("rfm", as_of)
-        found = preview(self.store, checked, as_of, sample)
+        found = preview(self.analytics, checked, as_of, sample)
         return AudiencePreview(
             as_of=as_of, rule=to_expression(checked), customers=found["count"],
             sample=[SampleCustomer(**row) for row in found["sample"]],
@@ -115,7 +115,7 @@ class AudienceService(Service):
         found = membership.get(self.store, name)
         rule = validate(found.rule, CATALOG)
         as_of = self.prepare(rule, as_of)
-        counts = membership.evaluate(self.store, name, rule, as_of)
+        counts = membership.evaluate(self.analytics, name, rule, as_of)
         return AudienceEvaluation(audience=name, as_of=as_of, **counts)
 
     def members(self, name: str, limit: int | None = 100, history: bool = False) -> list[AudienceMember]:

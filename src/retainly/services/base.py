@@ -24,6 +24,12 @@ class Service:
         return self.ws.store
 
     @property
+    def analytics(self) -> Store:
+        """Where the heavy analytic queries run (the store itself unless Spark is chosen); results
+        written through it land in the store."""
+        return self.ws.analytics
+
+    @property
     def settings(self) -> AnalysisSettings:
         return self.ws.settings
 

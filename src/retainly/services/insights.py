@@ -21,18 +21,18 @@ class InsightService(Service):
 
     def compute(self, as_of: date | None = None) -> InsightsRun:
         """Compute and store buyer types, product intervals, reorders due and products to offer."""
-        return InsightsRun(**insights.compute_and_store(self.store, self.as_of(as_of)))
+        return InsightsRun(**insights.compute_and_store(self.analytics, self.as_of(as_of)))
 
     def compute_types_and_reorders(self, as_of: date | None = None) -> date:
         """Compute and store buyer types, product intervals and reorders due (not the products to offer)."""
         as_of = self.as_of(as_of)
-        insights.store_types_and_reorders(self.store, as_of)
+        insights.store_types_and_reorders(self.analytics, as_of)
         return as_of
 
     def compute_offers(self, as_of: date | None = None) -> date:
         """Compute and store the next products to offer each customer."""
         as_of = self.as_of(as_of)
-        insights.store_offers(self.store, as_of)
+        insights.store_offers(self.analytics, as_of)
         return as_of
 
     def ensure(self, as_of: date | None = None) -> date:

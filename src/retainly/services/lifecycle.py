@@ -27,12 +27,12 @@ class LifecycleService(Service):
         """Compute and store every customer's stage and churn warning signs as of a date."""
         as_of = self.ws.predictions.ensure(as_of)
         settings = self.settings
-        facts = customer_rhythm(self.store, as_of)
-        now = predictions_at(self.store, as_of)
-        stages = lifecycle_stages(self.store, as_of, now, settings.lifecycle, facts=facts)
-        before = predictions_at(self.store, as_of - timedelta(days=settings.warning_signs.fading_days))
-        signs = warning_signs(self.store, as_of, facts, now, before, settings.warning_signs)
-        lifecycle_store.store_stages(self.store, as_of, stages, signs)
+        facts = customer_rhythm(self.analytics, as_of)
+        now = predictions_at(self.analytics, as_of)
+        stages = lifecycle_stages(self.analytics, as_of, now, settings.lifecycle, facts=facts)
+        before = predictions_at(self.analytics, as_of - timedelta(days=settings.warning_signs.fading_days))
+        signs = warning_signs(self.analytics, as_of, facts, now, before, settings.warning_signs)
+        lifecycle_store.store_stages(self.analytics, as_of, stages, signs)
         return as_of
 
     def ensure(self, as_of: date | None = None) -> date:
@@ -71,8 +71,9 @@ class LifecycleService(Service):
         for day in dates:
             if day not in done:
                 self.ws.progress(f"computing lifecycle stages as of {day} (for the flow since {first})")
-                stages = lifecycle_stages(self.store, day, predictions_at(self.store, day), self.settings.lifecycle)
-                lifecycle_store.store_stages(self.store, day, stages)
+                stages = lifecycle_stages(self.analytics, day, predictions_at(self.analytics, day),
+                                          self.settings.lifecycle)
+                lifecycle_store.store_stages(self.analytics, day, stages)
         if trend:
             lifecycle_store.store_transitions(self.store, dates)
         return LifecycleFlow(

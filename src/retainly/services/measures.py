@@ -27,11 +27,11 @@ class MeasureService(Service):
              window_days: int | None = None) -> list[KpiRow]:
         """KPIs for the inclusive dates, one row per period or channel (``by``) or one row in all."""
         window = window_days if window_days is not None else self.settings.activity_window_days
-        return rows(KpiRow, shop_kpis(self.store, first, last, by, window))
+        return rows(KpiRow, shop_kpis(self.analytics, first, last, by, window))
 
     def cohorts(self, by: str = "month", metric: str = "customers") -> list[CohortRow]:
         """Cohorts by first-order period with the metric per period after it."""
-        return rows(CohortRow, cohort_matrix(self.store, by, metric))
+        return rows(CohortRow, cohort_matrix(self.analytics, by, metric))
 
     def nps(self, by: str = "all", as_of: date | None = None, days: int = 365) -> NpsTable:
         """Net Promoter Score of the feedback answers of the ``days`` up to ``as_of`` (default: the

@@ -108,7 +108,8 @@ class PlaybookService(Service):
             paused = None
             if self.settings.tasks.pause_discounts:  # a manager is on it: no automated discount meanwhile
                 paused = np.array(open_task_customers(self.store), np.int64)
-            report = run(self.store, playbooks, as_of, self.settings.actions, dry_run=dry_run, channels=channels,
+            # Audiences and conditions are evaluated on the analytics engine; all that is kept goes to the store.
+            report = run(self.analytics, playbooks, as_of, self.settings.actions, dry_run=dry_run, channels=channels,
                          progress=self.ws.progress, paused=paused, experiments=self.settings.experiments)
         tasks = None if dry_run else self.ws.tasks.run_pass()
         exports = None if dry_run else self.ws.exports.run_scheduled(report.as_of)  # after delivery: steps' customers

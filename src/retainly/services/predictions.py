@@ -34,7 +34,7 @@ class PredictionService(Service):
         settings = self.settings.models
         if horizon_days is not None:
             settings = replace(settings, horizon_days=horizon_days)
-        return FitRecord(**score(self.store, self.as_of(as_of), model, settings, self.ws.progress))
+        return FitRecord(**score(self.analytics, self.as_of(as_of), model, settings, self.ws.progress))
 
     def ensure(self, as_of: date | None = None) -> date:
         """Predictions for ``as_of`` that postdate the last import, fitted when missing; return the date."""
@@ -73,14 +73,14 @@ class PredictionService(Service):
         if unknown:
             raise InputError(f"`models` {unknown[0]}: choose from {', '.join(MODEL_CHOICES)}", parameter="models")
         settings = self.settings.models
-        data = backtest_data(self.store, calibration_end, holdout_end, settings.time_unit)
+        data = backtest_data(self.analytics, calibration_end, holdout_end, settings.time_unit)
         if data.calibration.empty:
             raise InputError(f"no customer had bought by {calibration_end}; pick a later `calibration_end`",
                              parameter="calibration_end")
         results = evaluate(data, [m for m in chosen if m != "auto"], settings.penalizer,
-                           calibrator(self.store, data, settings), self.ws.progress)
+                           calibrator(self.analytics, data, settings), self.ws.progress)
         if "auto" in chosen:
-            results.append(automatic_choice(self.store, data, settings, results))
+            results.append(automatic_choice(self.analytics, data, settings, results))
         return BacktestResult(calibration_end=calibration_end, holdout_end=holdout_end, time_unit=settings.time_unit,
                               models=results)
 

@@ -25,7 +25,7 @@ class RfmService(Service):
         bins = bins or self.settings.rfm_bins
         if bins < 2:
             raise InputError(f"`bins` {bins}: scores need at least 2 bins", parameter="bins")
-        return RfmRun(as_of=as_of, customers=rfm.store_scores(self.store, as_of, bins, self.settings.segment_map))
+        return RfmRun(as_of=as_of, customers=rfm.store_scores(self.analytics, as_of, bins, self.settings.segment_map))
 
     def ensure(self, as_of: date | None = None) -> date:
         """Scores for ``as_of`` that postdate the last import, computed when missing; return the date.

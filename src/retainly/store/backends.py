@@ -63,6 +63,11 @@ class Store:
         (its UTF-8 bytes), lowercase, comparing bytewise with other hex text."""
         raise NotImplementedError
 
+    def row_hash_sql(self, alias: str) -> str:
+        """SQL for an integer hash of the whole row of table alias ``alias`` (a fingerprint's part:
+        summed over a table, it changes when any row does)."""
+        raise NotImplementedError
+
     def changed(self, sql: str, params: Sequence[Any] | None = None) -> int:
         """Run an INSERT, UPDATE or DELETE; the number of rows it changed. (Cheaper than RETURNING,
         which on DuckDB makes a statement several times slower.)"""
@@ -128,6 +133,13 @@ class Store:
             yield table
         finally:
             self.ibis.drop_table(name, force=True)
+
+    @contextmanager
+    def landed(self, expression) -> Iterator[str]:
+        """The rows of an Ibis expression as a table this store's own SQL can name (its name), for
+        the block: where the expression runs on another engine, its rows are brought here first."""
+        with self.scratch(expression) as table:
+            yield table.get_name()
 
     def table_names(self) -> set[str]:
         return set(self.ibis.list_tables())
@@ -242,6 +254,9 @@ class DuckDBStore(Store):
     def sha256_head(self, text: str) -> str:
         return f"SUBSTR(sha256({text}), 1, 16)"
 
+    def row_hash_sql(self, alias: str) -> str:
+        return f"CAST(hash({alias}) AS HUGEINT)"
+
     def fetch_arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         con = self.ibis.con
         return (con.execute(sql, params) if params is not None else con.execute(sql)).to_arrow_table()
@@ -306,6 +321,9 @@ class PostgresStore(Store):
 
     def sha256_head(self, text: str) -> str:
         return f"SUBSTR(encode(sha256(convert_to({text}, 'UTF8')), 'hex'), 1, 16) COLLATE \"C\""
+
+    def row_hash_sql(self, alias: str) -> str:
+        return f"CAST(hashtext({alias}::text) AS BIGINT)"
 
     def changed(self, sql: str, params: Sequence[Any] | None = None) -> int:
         with self.ibis.con.cursor() as cursor:

@@ -1,0 +1,112 @@
+"""The store the analytic services use when Spark is the analytics engine.
+
+It is a ``Store`` with two engines behind it: Ibis table reads (``table``) and the temporary
+results built from them (``scratch``) run on Spark, over Parquet copies of the store's tables
+published just in time; SQL, transactions and every write go to the store of record. A derived
+result computed on Spark comes back to the store of record in bulk, per date, replacing that
+date's rows (``replace_rows``), so people and playbooks read it there as before. Feature code
+never asks which engine it is on: what Spark does differently is here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import ibis
+import pyarrow as pa
+
+from retainly.store.backends import Store
+from retainly.store.spark.publish import PARTITION, Publisher
+
+
+class SparkAnalytics(Store):
+    """Spark for the analytic queries, ``record`` for everything that is kept."""
+
+    def __init__(self, record: Store, session: Any, warehouse: str | Path):
+        super().__init__(record.url, ibis.pyspark.connect(session), read_only=record.read_only)
+        self.record = record
+        self.session = session
+        self.publisher = Publisher(record, warehouse)
+        self.backend_name = record.backend_name
+        self.row_address = record.row_address
+
+    # -- reads on Spark ----------------------------------------------------------------------
+    def table(self, name: str):
+        """A Spark table over the Parquet copy of the store's ``name``, published first if it is behind.
+
+        The view is made again each time so that Spark lists the partitions as they are now."""
+        self.publisher.publish(name)
+        frame = self.session.read.parquet(str(self.publisher.folder(name))).drop(PARTITION)
+        view = f"retainly_{name}"
+        frame.createOrReplaceTempView(view)
+        return self.ibis.table(view)
+
+    @contextmanager
+    def scratch(self, expression) -> Iterator[Any]:
+        """Spark has no temporary tables: a result read several times is cached in the executors' memory."""
+        cached = expression.cache()
+        try:
+            yield cached
+        finally:
+            cached.release()
+
+    @contextmanager
+    def landed(self, expression) -> Iterator[str]:
+        with self.record.staged(expression.to_pyarrow()) as name:
+            yield name
+
+    # -- results back to the store of record -------------------------------------------------
+    def replace_rows(self, table: str, rows, **key) -> None:
+        self.record.replace_rows(table, rows if isinstance(rows, pa.Table) else rows.to_pyarrow(), **key)
+
+    def insert_from(self, table: str, expression) -> None:
+        self.record.insert_arrow(table, expression.to_pyarrow())
+
+    # -- everything else is the store of record's --------------------------------------------
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        self.record.execute(sql, params)
+
+    def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        return self.record.fetchall(sql, params)
+
+    def fetch_arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        return self.record.fetch_arrow(sql, params)
+
+    def changed(self, sql: str, params: Sequence[Any] | None = None) -> int:
+        return self.record.changed(sql, params)
+
+    def sha256_head(self, text: str) -> str:
+        return self.record.sha256_head(text)
+
+    def row_hash_sql(self, alias: str) -> str:
+        return self.record.row_hash_sql(alias)
+
+    def fresh_dates(self, table: str, stamp: str = "computed_at") -> set:
+        return self.record.fresh_dates(table, stamp)
+
+    def insert_arrow(self, table: str, data: pa.Table) -> None:
+        self.record.insert_arrow(table, data)
+
+    def staged(self, data: pa.Table):
+        return self.record.staged(data)
+
+    def transaction(self):
+        return self.record.transaction()
+
+    def checkpoint_after(self):
+        return self.record.checkpoint_after()
+
+    def stage(self, name: str, data: pa.Table) -> None:
+        self.record.stage(name, data)
+
+    def unstage(self, name: str) -> None:
+        self.record.unstage(name)
+
+    def table_names(self) -> set[str]:
+        return self.record.table_names()
+
+    def close(self) -> None:
+        """The Spark session serves the whole process (and the store of record its workspace): both stay open."""
