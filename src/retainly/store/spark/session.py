@@ -9,6 +9,7 @@ it (a JVM) takes seconds, so opening a second workspace reuses it.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,7 +60,7 @@ def spark_session(url: AnalyticsURL, conf: dict[str, str] | None = None) -> Any:
         from pyspark.sql import SparkSession
     except ImportError:
         raise StoreError(INSTALL) from None
-    settings = {**DEFAULT_CONF, **(conf or {})}
+    settings = {**DEFAULT_CONF, **_quiet_log(), **(conf or {})}
     builder = SparkSession.builder.appName("retainly")
     builder = builder.remote(url.master) if url.kind == "connect" else builder.master(url.master)
     for key, value in settings.items():
@@ -74,6 +75,12 @@ def spark_session(url: AnalyticsURL, conf: dict[str, str] | None = None) -> Any:
     if url.kind == "local":
         session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+def _quiet_log() -> dict[str, str]:
+    """Spark's log at errors only (a shop's own extraJavaOptions replace this)."""
+    properties = Path(__file__).with_name("log4j2.properties")
+    return {"spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{properties}"}
 
 
 def _first_line(exc: BaseException) -> str:

@@ -19,6 +19,7 @@ import ibis
 import pyarrow as pa
 
 from retainly.store.backends import Store
+from retainly.store.spark.compiler import RetainlyPySparkCompiler
 from retainly.store.spark.publish import PARTITION, Publisher
 
 
@@ -26,7 +27,9 @@ class SparkAnalytics(Store):
     """Spark for the analytic queries, ``record`` for everything that is kept."""
 
     def __init__(self, record: Store, session: Any, warehouse: str | Path):
-        super().__init__(record.url, ibis.pyspark.connect(session), read_only=record.read_only)
+        backend = ibis.pyspark.connect(session)
+        backend.compiler = RetainlyPySparkCompiler()
+        super().__init__(record.url, backend, read_only=record.read_only)
         self.record = record
         self.session = session
         self.publisher = Publisher(record, warehouse)
