@@ -42,6 +42,7 @@ MONTH_COLUMNS = {
     "customer_months": "month",
 }
 BY_ORDER = {"order_lines": "orders"}  # tables partitioned by the month of their order
+STAMPS = ("computed_at", "fitted_at")  # when a result kept per date was written
 
 
 @dataclass
@@ -104,9 +105,13 @@ class Publisher:
         return "0", f"{table} t"
 
     def _fingerprints(self, table: str) -> dict[int, str]:
+        """Per partition: its row count and the sum of its rows' hashes. A result kept per date is
+        only ever replaced whole, with a new time stamp: its count and latest stamp do (no hashing)."""
         part, source = self._partition_sql(table)
-        rows = self.record.fetchall(f"SELECT {part} AS part, COUNT(*), SUM({self.record.row_hash_sql('t')}) "
-                                    f"FROM {source} GROUP BY 1")
+        columns = self.record.table(table).columns
+        stamp = next((c for c in STAMPS if c in columns), None) if "as_of" in columns else None
+        summed = f"MAX(t.{stamp})" if stamp else f"SUM({self.record.row_hash_sql('t')})"
+        rows = self.record.fetchall(f"SELECT {part} AS part, COUNT(*), {summed} FROM {source} GROUP BY 1")
         return {int(p): f"{n}:{h}" for p, n, h in rows}
 
     def _rows(self, table: str, part: int):

@@ -23,6 +23,14 @@ from retainly.store.spark.compiler import RetainlyPySparkCompiler
 from retainly.store.spark.publish import PARTITION, Publisher
 
 
+# The shop's data: changed only by imports (deletions and undos included) and erasures, so a
+# published copy checked once stays good until the ledger of those moves.
+IMPORTED = frozenset({"customers", "orders", "order_lines", "returns", "purchases", "customer_months",
+                      "marketing_spend", "interactions", "site_events", "products", "promotions"})
+LEDGER = ("SELECT (SELECT COUNT(*) FROM imports), (SELECT MAX(finished_at) FROM imports), "
+          "(SELECT COUNT(*) FROM imports WHERE status = 'undone'), (SELECT COUNT(*) FROM erasures)")
+
+
 class SparkAnalytics(Store):
     """Spark for the analytic queries, ``record`` for everything that is kept."""
 
@@ -35,13 +43,20 @@ class SparkAnalytics(Store):
         self.publisher = Publisher(record, warehouse)
         self.backend_name = record.backend_name
         self.row_address = record.row_address
+        self._checked: dict[str, tuple] = {}  # imported table -> the ledger when its copy was last checked
 
     # -- reads on Spark ----------------------------------------------------------------------
     def table(self, name: str):
         """A Spark table over the Parquet copy of the store's ``name``, published first if it is behind.
 
-        The view is made again each time so that Spark lists the partitions as they are now."""
-        self.publisher.publish(name)
+        The view is made again each time so that Spark lists the partitions as they are now. The
+        copy of an imported table is checked (a scan of the table on the store) once per state of
+        the imports ledger; any other table's at every read (results and actions change between)."""
+        ledger = self.record.fetchone(LEDGER) if name in IMPORTED else None
+        if ledger is None or self._checked.get(name) != ledger:
+            self.publisher.publish(name)
+            if ledger is not None:
+                self._checked[name] = ledger
         frame = self.session.read.parquet(str(self.publisher.folder(name))).drop(PARTITION)
         view = f"retainly_{name}"
         frame.createOrReplaceTempView(view)
@@ -70,6 +85,7 @@ class SparkAnalytics(Store):
 
     # -- everything else is the store of record's --------------------------------------------
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        self._checked.clear()  # whatever it wrote, the next read checks again
         self.record.execute(sql, params)
 
     def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
@@ -79,6 +95,7 @@ class SparkAnalytics(Store):
         return self.record.fetch_arrow(sql, params)
 
     def changed(self, sql: str, params: Sequence[Any] | None = None) -> int:
+        self._checked.clear()
         return self.record.changed(sql, params)
 
     def sha256_head(self, text: str) -> str:
