@@ -47,7 +47,8 @@ NOT_LISTS = {"import", "generate", "demo", "report", "score", "db upgrade", "del
              "tasks digest",
              # a list of a saved audience's members: its --csv is in the golden output (audiences-members-csv)
              "audiences members",
-             "simulate"}  # a report of the days simulated
+             "simulate",  # a report of the days simulated
+             "db publish"}  # partitions published to Spark: none without it (tests/spark/test_publish_command.py)
 # Lists of customers: led by the shop's id of the customer.
 PER_CUSTOMER = ("rfm", "lifecycle", "reorders", "customer show")
 

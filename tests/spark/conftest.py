@@ -30,7 +30,7 @@ def spark():
 
 def on_spark(store: Store, spark, warehouse: Path) -> SparkAnalytics:
     """``store`` with its analytic queries on Spark, publishing into ``warehouse``."""
-    return SparkAnalytics(store, spark, warehouse)
+    return SparkAnalytics(store, lambda: spark, warehouse)
 
 
 def assert_same(found, expected, where: str = "") -> None:

@@ -82,3 +82,14 @@ class ImportResult(Result):
         }
 
     to_dict = as_dict
+
+
+@dataclass(frozen=True, kw_only=True)
+class PublishedTable(Result):
+    """One table's copy on the analytics engine brought up to the store: partitions rewritten,
+    removed (no rows left) and kept as they were."""
+
+    table: str
+    written: int
+    removed: int
+    kept: int

@@ -15,7 +15,7 @@ from retainly.ingest.removal import KINDS as DELETE_KINDS
 from retainly.ingest.rejects import recorded as recorded_rejects
 from retainly.ingest.removal import delete, undo_import
 from retainly.results import ImportRecord, ImportResult, StoreSummary
-from retainly.results.data import ImportReject
+from retainly.results.data import ImportReject, PublishedTable
 from retainly.results.base import rows
 from retainly.results.removal import Deletion, LeftOutOrders, OrderDate
 from retainly.services.base import Service
@@ -112,3 +112,10 @@ class SchemaService(Service):
     def upgrade(self) -> list:
         """Apply the pending migrations, each in its own transaction; return them."""
         return schema.upgrade(self.store)
+
+    def publish(self, tables: Sequence[str] | None = None) -> list[PublishedTable]:
+        """Publish the store's tables (default: the imported ones) to the analytics engine, rewriting
+        only the partitions that changed. Without Spark as the engine there is nothing to publish:
+        an empty list. (Analytic queries publish what they read by themselves; this is for after
+        imports, so that the next one starts at once.)"""
+        return rows(PublishedTable, self.analytics.publish(tables))

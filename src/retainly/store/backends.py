@@ -141,6 +141,12 @@ class Store:
         with self.scratch(expression) as table:
             yield table.get_name()
 
+    def publish(self, tables: Sequence[str] | None = None) -> list[dict]:
+        """Bring the analytics engine's copies of ``tables`` (default: the imported ones) up to the
+        store: per table, {table, written, removed, kept} partitions. The store's own engine reads
+        its tables where they are: nothing to publish."""
+        return []
+
     def table_names(self) -> set[str]:
         return set(self.ibis.list_tables())
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from retainly.store.access_tables import V13_API_KEYS
 from retainly.store.action_tables import V11_ACTIONS
+from retainly.store.customer_months import V21_CUSTOMER_MONTHS
 from retainly.store.email_tables import V17_EMAIL
 from retainly.store.event_tables import V14_EVENT_KEYS
 from retainly.store.experiment_tables import V20_EXPERIMENTS
@@ -402,7 +403,8 @@ MIGRATIONS: tuple[Migration, ...] = (_V1_CORE, _V2_SITE_AND_PROMOTIONS, _V3_RFM_
                                      _V5_PREDICTIONS, _V6_LIFECYCLE, _V7_ERASURES, _V8_REPAIR_V6,
                                      _V9_ID_SEQUENCES, _V10_ORDER_CHANCE, V11_ACTIONS, _V12_DUCKDB_OUTBOX_INDEXES,
                                      V13_API_KEYS, V14_EVENT_KEYS, V15_USERS, V16_SITE_KEYS, V17_EMAIL,
-                                     V18_REACH_COLUMNS, V19_TASKS_AND_EXPORTS, V20_EXPERIMENTS)
+                                     V18_REACH_COLUMNS, V19_TASKS_AND_EXPORTS, V20_EXPERIMENTS,
+                                     V21_CUSTOMER_MONTHS)
 LATEST_VERSION = MIGRATIONS[-1].version
 
 SCHEMA_TABLE_DDL = """CREATE TABLE IF NOT EXISTS retainly_schema (

@@ -9,12 +9,16 @@ orders (no customer) are purchases too, but customer analytics leave them out.
 The ``purchases`` table holds one row per purchase order with its revenue. It is derived,
 never imported: every import rewrites the rows of the orders it brings in the same
 transaction, so analytics read one narrow table instead of joining orders to their lines.
+``rebuild`` keeps ``customer_months`` (``retainly.store.customer_months``) in step with it.
 """
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 from ibis.expr.types import Table
 
+from retainly.store import customer_months
 from retainly.store.backends import Store
 
 NOT_PURCHASES = ("cancelled", "adjustment")
@@ -36,8 +40,10 @@ def purchase_orders(orders: Table, lines: Table) -> Table:
     return live.join(revenue, "order_id").select(*PURCHASE_COLUMNS)
 
 
-def rebuild(store: Store, only_orders_in: str | None = None) -> None:
-    """Rewrite the purchases of every order, or only of the orders listed in table ``only_orders_in``.
+def rebuild(store: Store, only_orders_in: str | None = None, months: bool = True) -> None:
+    """Rewrite the purchases of every order, or only of the orders listed in table ``only_orders_in``,
+    and with them the ``customer_months`` of the customers concerned (not when ``months`` is false:
+    migration 4 fills purchases in a store that has no such table yet).
 
     Runs inside the caller's transaction (an import or a migration).
     """
@@ -46,10 +52,13 @@ def rebuild(store: Store, only_orders_in: str | None = None) -> None:
     if only_orders_in is None:
         store.execute("DELETE FROM purchases")
         store.execute(f"INSERT INTO purchases ({columns}) SELECT {columns} FROM ({definition}) p")
+        if months:
+            customer_months.rebuild(store)
         return
     chosen = f"SELECT order_id FROM {only_orders_in}"
-    store.execute(f"DELETE FROM purchases WHERE order_id IN ({chosen})")
-    store.execute(f"INSERT INTO purchases ({columns}) SELECT {columns} FROM ({definition}) p "
-                  f"WHERE p.order_id IN ({chosen})")
+    with customer_months.following(store, chosen) if months else nullcontext():
+        store.execute(f"DELETE FROM purchases WHERE order_id IN ({chosen})")
+        store.execute(f"INSERT INTO purchases ({columns}) SELECT {columns} FROM ({definition}) p "
+                      f"WHERE p.order_id IN ({chosen})")
 
 

@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from retainly.errors import SchemaVersionError
-from retainly.store import purchases
+from retainly.store import customer_months, purchases
 from retainly.store.backends import Store, missing_store
 from retainly.store.migrations import LATEST_VERSION, MIGRATIONS, SCHEMA_TABLE_DDL, Migration
 
-# How to fill each derived table from the rest of the store.
-DERIVED = {"purchases": purchases.rebuild}
+# How to fill each derived table from the rest of the store. Migration 4 fills purchases before
+# customer_months exists (migration 21 fills that).
+DERIVED = {"purchases": lambda store: purchases.rebuild(store, months=False), "customer_months": customer_months.rebuild}
 
 
 @dataclass(frozen=True)

@@ -55,3 +55,31 @@ def upgrade() -> None:
         for migration in applied:
             console.print(f"applied {migration.version}: {migration.name}")
         console.print(f"schema version {version}: up to date")
+
+
+@db_app.command("publish")
+def publish(
+    table: Annotated[list[str] | None, typer.Option("--table", help="A table to publish (repeat for more); "
+                                                    "default: the imported ones.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
+) -> None:
+    """Publish the store's tables to the analytics engine (Spark), rewriting only changed partitions.
+
+    Only with [analytics] url (or $RETAINLY_ANALYTICS_URL) set to a Spark URL; run it after imports
+    so that the next analysis starts at once. Publishing twice changes nothing.
+    Example: RETAINLY_ANALYTICS_URL=spark://local[4] retainly db publish
+    """
+    with Workspace.open(state.db, create=False) as ws:
+        done = [row.to_dict() for row in ws.schema.publish(table or None)]
+        engine = ws.settings.analytics.url
+    if as_json:
+        print_json(done)
+        return
+    if as_csv:
+        print_csv(done, columns=("table", "written", "removed", "kept"))
+        return
+    if not done:
+        console.print(f"the analytics engine is the store itself ([analytics] url = {engine!r}): nothing to publish")
+        return
+    print_rows("published partitions", done)

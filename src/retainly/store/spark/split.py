@@ -10,14 +10,16 @@ never asks which engine it is on: what Spark does differently is here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import ibis
 import pyarrow as pa
 
+from retainly.errors import NotFoundError
 from retainly.store.backends import Store
 from retainly.store.spark.compiler import RetainlyPySparkCompiler
 from retainly.store.spark.publish import PARTITION, Publisher
@@ -34,16 +36,32 @@ LEDGER = ("SELECT (SELECT COUNT(*) FROM imports), (SELECT MAX(finished_at) FROM 
 class SparkAnalytics(Store):
     """Spark for the analytic queries, ``record`` for everything that is kept."""
 
-    def __init__(self, record: Store, session: Any, warehouse: str | Path):
-        backend = ibis.pyspark.connect(session)
-        backend.compiler = RetainlyPySparkCompiler()
-        super().__init__(record.url, backend, read_only=record.read_only)
+    def __init__(self, record: Store, session: Callable[[], Any], warehouse: str | Path):
+        """``session`` makes (or finds) the Spark session: called at the first query, so that
+        publishing alone never starts Spark."""
+        super().__init__(record.url, None, read_only=record.read_only)
         self.record = record
-        self.session = session
+        self._session_factory = session
         self.publisher = Publisher(record, warehouse)
         self.backend_name = record.backend_name
         self.row_address = record.row_address
         self._checked: dict[str, tuple] = {}  # imported table -> the ledger when its copy was last checked
+
+    @cached_property
+    def session(self) -> Any:
+        return self._session_factory()
+
+    @property
+    def ibis(self):
+        if self._ibis is None:
+            backend = ibis.pyspark.connect(self.session)
+            backend.compiler = RetainlyPySparkCompiler()
+            self._ibis = backend
+        return self._ibis
+
+    @ibis.setter
+    def ibis(self, backend) -> None:
+        self._ibis = backend
 
     # -- reads on Spark ----------------------------------------------------------------------
     def table(self, name: str):
@@ -61,6 +79,17 @@ class SparkAnalytics(Store):
         view = f"retainly_{name}"
         frame.createOrReplaceTempView(view)
         return self.ibis.table(view)
+
+    def publish(self, tables: Sequence[str] | None = None) -> list[dict]:
+        done = []
+        for name in sorted(IMPORTED & self.record.table_names()) if tables is None else tables:
+            if name not in self.record.table_names():
+                raise NotFoundError(f"no table {name!r} in the store to publish; check the name (the imported "
+                                    f"tables are {', '.join(sorted(IMPORTED))})", parameter="table")
+            found = self.publisher.publish(name)
+            done.append({"table": name, "written": len(found.written), "removed": len(found.removed),
+                         "kept": found.kept})
+        return done
 
     @contextmanager
     def scratch(self, expression) -> Iterator[Any]:
