@@ -357,13 +357,14 @@ class AnalyticsSettings:
 
     url: str = "store"  # store, spark://local[N] or sc://host:port
     warehouse: str = "retainly-warehouse"  # where the store's tables are published as Parquet for Spark
+    mapping: str = ""  # a lakehouse mapping file: tables Spark reads from the shop's lakehouse instead
     spark: dict = field(default_factory=dict)  # e.g. {"spark.driver.memory": "8g"}
 
 
 def _analytics_settings(section: dict, where: str) -> AnalyticsSettings:
     _known_keys(AnalyticsSettings, section, where)
     values = dict(section)
-    for key in ("url", "warehouse"):
+    for key in ("url", "warehouse", "mapping"):
         if key in values and (not isinstance(values[key], str) or not values[key].strip()):
             raise InputError(f"{where} {key} = {values[key]!r}: give a text, e.g. url = \"spark://local[2]\"")
     spark = values.get("spark", {})

@@ -28,9 +28,10 @@ def spark():
     return spark_session(LOCAL)
 
 
-def on_spark(store: Store, spark, warehouse: Path) -> SparkAnalytics:
-    """``store`` with its analytic queries on Spark, publishing into ``warehouse``."""
-    return SparkAnalytics(store, lambda: spark, warehouse)
+def on_spark(store: Store, spark, warehouse: Path, mapping: Path | None = None) -> SparkAnalytics:
+    """``store`` with its analytic queries on Spark, publishing into ``warehouse`` (and reading the
+    lakehouse tables of ``mapping``)."""
+    return SparkAnalytics(store, lambda: spark, warehouse, mapping)
 
 
 def assert_same(found, expected, where: str = "") -> None:

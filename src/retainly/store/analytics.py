@@ -21,4 +21,5 @@ def open_analytics(record: Store, settings: AnalyticsSettings) -> Store:
         return record
     from retainly.store.spark.split import SparkAnalytics  # imports PySpark's Ibis backend: only when chosen
 
-    return SparkAnalytics(record, lambda: spark_session(url, settings.spark), Path(settings.warehouse))
+    return SparkAnalytics(record, lambda: spark_session(url, settings.spark), Path(settings.warehouse),
+                          settings.mapping or None)

@@ -18,10 +18,14 @@ from typing import Any
 
 import ibis
 import pyarrow as pa
+from ibis.backends.pyspark.datatypes import PySparkType
 
 from retainly.errors import NotFoundError
 from retainly.store.backends import Store
+from retainly.store.customer_months import month_facts
+from retainly.store.purchases import purchase_orders
 from retainly.store.spark.compiler import RetainlyPySparkCompiler
+from retainly.store.spark.lakehouse import MAPPABLE, MappedTable, load_mapping, mapped_frame
 from retainly.store.spark.publish import PARTITION, Publisher
 
 
@@ -33,18 +37,35 @@ LEDGER = ("SELECT (SELECT COUNT(*) FROM imports), (SELECT MAX(finished_at) FROM 
           "(SELECT COUNT(*) FROM imports WHERE status = 'undone'), (SELECT COUNT(*) FROM erasures)")
 
 
+# Tables the store derives from others, derived on Spark from the same definitions when their
+# sources are read from the lakehouse: (sources, definition over a table(name) function).
+DERIVED = {
+    "purchases": (("orders", "order_lines"), lambda table: purchase_orders(table("orders"), table("order_lines"))),
+    "customer_months": (("orders", "order_lines"), lambda table: month_facts(table("purchases"))),
+}
+
+
+def _spark_type(kind) -> str:
+    """Spark's name of an Ibis type; times without a zone stay without one, as in the published copies."""
+    if kind.is_timestamp() and kind.timezone is None:
+        return "timestamp_ntz"
+    return PySparkType.from_ibis(kind).simpleString()
+
+
 class SparkAnalytics(Store):
     """Spark for the analytic queries, ``record`` for everything that is kept."""
 
-    def __init__(self, record: Store, session: Callable[[], Any], warehouse: str | Path):
+    def __init__(self, record: Store, session: Callable[[], Any], warehouse: str | Path,
+                 mapping: str | Path | None = None):
         """``session`` makes (or finds) the Spark session: called at the first query, so that
-        publishing alone never starts Spark."""
+        publishing alone never starts Spark. ``mapping`` is the lakehouse mapping file, if any."""
         super().__init__(record.url, None, read_only=record.read_only)
         self.record = record
         self._session_factory = session
         self.publisher = Publisher(record, warehouse)
         self.backend_name = record.backend_name
         self.row_address = record.row_address
+        self._mapping_file = mapping
         self._checked: dict[str, tuple] = {}  # imported table -> the ledger when its copy was last checked
 
     @cached_property
@@ -65,20 +86,43 @@ class SparkAnalytics(Store):
 
     # -- reads on Spark ----------------------------------------------------------------------
     def table(self, name: str):
-        """A Spark table over the Parquet copy of the store's ``name``, published first if it is behind.
+        """A Spark table of the store's ``name``: the shop's own lakehouse table where the mapping file
+        maps it, derived on Spark where its sources are mapped, else the Parquet copy of the store's
+        table, published first if it is behind."""
+        if name in self.mapping:
+            return self._view(name, self._mapped(name))
+        if name in DERIVED and any(source in self.mapping for source in DERIVED[name][0]):
+            return DERIVED[name][1](self.table)
+        self._publish_if_behind(name)
+        return self._view(name, self.session.read.parquet(str(self.publisher.folder(name))).drop(PARTITION))
 
-        The view is made again each time so that Spark lists the partitions as they are now. The
-        copy of an imported table is checked (a scan of the table on the store) once per state of
+    def _publish_if_behind(self, name: str) -> None:
+        """The copy of an imported table is checked (a scan of the table on the store) once per state of
         the imports ledger; any other table's at every read (results and actions change between)."""
         ledger = self.record.fetchone(LEDGER) if name in IMPORTED else None
         if ledger is None or self._checked.get(name) != ledger:
             self.publisher.publish(name)
             if ledger is not None:
                 self._checked[name] = ledger
-        frame = self.session.read.parquet(str(self.publisher.folder(name))).drop(PARTITION)
+
+    def _view(self, name: str, frame):
+        """``frame`` as an Ibis table; the view is made again each time so that Spark lists the files as
+        they are now."""
         view = f"retainly_{name}"
         frame.createOrReplaceTempView(view)
         return self.ibis.table(view)
+
+    @cached_property
+    def mapping(self) -> dict[str, MappedTable]:
+        if not self._mapping_file:
+            return {}
+        return load_mapping(self._mapping_file, {name: self.record.table(name).columns for name in MAPPABLE})
+
+    def _mapped(self, name: str):
+        schema = {column: _spark_type(kind) for column, kind in self.record.table(name).schema().items()}
+        self._publish_if_behind("customers")
+        customers = self.session.read.parquet(str(self.publisher.folder("customers")))
+        return mapped_frame(self.session, self.mapping[name], schema, customers, str(self._mapping_file))
 
     def publish(self, tables: Sequence[str] | None = None) -> list[dict]:
         done = []
