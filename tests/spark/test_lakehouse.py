@@ -105,7 +105,8 @@ def test_an_unknown_customer_reads_as_a_guest_and_a_missing_column_as_empty(lake
     assert orders.customer_id.isnull().sum().to_pyarrow().as_py() == store.fetchone(
         "SELECT COUNT(*) FROM orders WHERE customer_id IS NULL")[0]
     assert orders.import_id.notnull().sum().to_pyarrow().as_py() == 0  # not mapped: empty
-    text = (folder / "lakehouse.toml").read_text().replace('customer_id = "buyer"', 'customer_id = "concat(buyer, \'x\')"')
+    text = (folder / "lakehouse.toml").read_text()
+    text = text.replace('customer_id = "buyer"', 'customer_id = "concat(buyer, \'x\')"')  # ids the store never saw
     (folder / "strangers.toml").write_text(text)
     strangers = on_spark(store, spark, folder / "warehouse", folder / "strangers.toml").table("orders")
     assert strangers.customer_id.notnull().sum().to_pyarrow().as_py() == 0
