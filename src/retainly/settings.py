@@ -358,6 +358,7 @@ class AnalyticsSettings:
     url: str = "store"  # store, spark://local[N] or sc://host:port
     warehouse: str = "retainly-warehouse"  # where the store's tables are published as Parquet for Spark
     mapping: str = ""  # a lakehouse mapping file: tables Spark reads from the shop's lakehouse instead
+    source: str = "publish"  # how Spark reads the store: published Parquet copies, or "jdbc" (PostgreSQL)
     spark: dict = field(default_factory=dict)  # e.g. {"spark.driver.memory": "8g"}
 
 
@@ -367,6 +368,9 @@ def _analytics_settings(section: dict, where: str) -> AnalyticsSettings:
     for key in ("url", "warehouse", "mapping"):
         if key in values and (not isinstance(values[key], str) or not values[key].strip()):
             raise InputError(f"{where} {key} = {values[key]!r}: give a text, e.g. url = \"spark://local[2]\"")
+    if values.get("source", "publish") not in ("publish", "jdbc"):
+        raise InputError(f"{where} source = {values['source']!r}: use publish (Parquet copies of the store's "
+                         "tables) or jdbc (read from PostgreSQL as Spark needs it)")
     spark = values.get("spark", {})
     if not isinstance(spark, dict) or not all(isinstance(v, (str, int, float, bool)) for v in spark.values()):
         raise InputError(f"{where}.spark: give Spark settings as keys and values, "

@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from retainly.store.analytics import DEBIAN_JDBC_DRIVER
 from retainly.store.backends import Store
 from retainly.store.spark.session import AnalyticsURL, spark_session
 from retainly.store.spark.split import SparkAnalytics
@@ -25,13 +26,14 @@ RELATIVE = 1e-9  # sums in another order differ in the last bits of a float, nev
 
 @pytest.fixture(scope="session")
 def spark():
-    return spark_session(LOCAL)
+    # PostgreSQL's JDBC driver on the class path from the start (scripts/test installs Debian's).
+    return spark_session(LOCAL, {"spark.jars": str(DEBIAN_JDBC_DRIVER)})
 
 
-def on_spark(store: Store, spark, warehouse: Path, mapping: Path | None = None) -> SparkAnalytics:
-    """``store`` with its analytic queries on Spark, publishing into ``warehouse`` (and reading the
-    lakehouse tables of ``mapping``)."""
-    return SparkAnalytics(store, lambda: spark, warehouse, mapping)
+def on_spark(store: Store, spark, warehouse: Path, mapping: Path | None = None, jdbc: bool = False) -> SparkAnalytics:
+    """``store`` with its analytic queries on Spark, publishing into ``warehouse`` (or reading over JDBC),
+    and reading the lakehouse tables of ``mapping``."""
+    return SparkAnalytics(store, lambda: spark, warehouse, mapping, jdbc=jdbc)
 
 
 def assert_same(found, expected, where: str = "") -> None:

@@ -45,8 +45,9 @@ def test_the_section_and_the_environment(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("section, message", [
     ('url = 3', r"\[analytics\] url = 3: give a text"),
-    ('engine = "spark"', r"\[analytics\] has no setting engine; known: url, warehouse, mapping, spark"),
+    ('engine = "spark"', r"\[analytics\] has no setting engine; known: url, warehouse, mapping, source, spark"),
     ('spark = "fast"', r"\[analytics\].spark: give Spark settings as keys and values"),
+    ('source = "odbc"', r"\[analytics\] source = 'odbc': use publish \(Parquet copies of the store's tables\) or jdbc"),
 ])
 def test_bad_settings_name_the_file_and_the_key(tmp_path, monkeypatch, section, message):
     monkeypatch.delenv("RETAINLY_ANALYTICS_URL", raising=False)

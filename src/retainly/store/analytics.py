@@ -9,9 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from retainly.errors import InputError
 from retainly.settings import AnalyticsSettings
 from retainly.store.backends import Store
 from retainly.store.spark.session import parse_analytics_url, spark_session
+
+
+# Where Debian's libpostgresql-jdbc-java puts PostgreSQL's JDBC driver (give another in spark.jars).
+DEBIAN_JDBC_DRIVER = Path("/usr/share/java/postgresql.jar")
 
 
 def open_analytics(record: Store, settings: AnalyticsSettings) -> Store:
@@ -21,5 +26,13 @@ def open_analytics(record: Store, settings: AnalyticsSettings) -> Store:
         return record
     from retainly.store.spark.split import SparkAnalytics  # imports PySpark's Ibis backend: only when chosen
 
-    return SparkAnalytics(record, lambda: spark_session(url, settings.spark), Path(settings.warehouse),
-                          settings.mapping or None)
+    conf = dict(settings.spark)
+    jdbc = settings.source == "jdbc"
+    if jdbc:
+        if record.url.backend != "postgres":
+            raise InputError("[analytics] source = \"jdbc\" reads a PostgreSQL store; this store is "
+                             f"{record.url.display()}: use source = \"publish\"", parameter="source")
+        if "spark.jars" not in conf and DEBIAN_JDBC_DRIVER.exists():
+            conf["spark.jars"] = str(DEBIAN_JDBC_DRIVER)
+    return SparkAnalytics(record, lambda: spark_session(url, conf), Path(settings.warehouse),
+                          settings.mapping or None, jdbc=jdbc)

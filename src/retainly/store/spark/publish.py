@@ -92,22 +92,10 @@ class Publisher:
         return done
 
     # -- the store's side --------------------------------------------------------------------
-    def _partition_sql(self, table: str) -> tuple[str, str]:
-        """(SQL of the partition number of row ``t``, the FROM clause that defines ``t``)."""
-        if table in BY_ORDER:
-            parent = BY_ORDER[table]
-            return (_month_number(f"o.{MONTH_COLUMNS[parent]}"),
-                    f"{table} t JOIN {parent} o ON o.order_id = t.order_id")
-        if table in MONTH_COLUMNS:
-            return _month_number(f"t.{MONTH_COLUMNS[table]}"), f"{table} t"
-        if "as_of" in self.record.table(table).columns:
-            return _day_number("t.as_of"), f"{table} t"
-        return "0", f"{table} t"
-
     def _fingerprints(self, table: str) -> dict[int, str]:
         """Per partition: its row count and the sum of its rows' hashes. A result kept per date is
         only ever replaced whole, with a new time stamp: its count and latest stamp do (no hashing)."""
-        part, source = self._partition_sql(table)
+        part, source = partition_sql(self.record, table)
         columns = self.record.table(table).columns
         stamp = next((c for c in STAMPS if c in columns), None) if "as_of" in columns else None
         summed = f"MAX(t.{stamp})" if stamp else f"SUM({self.record.row_hash_sql('t')})"
@@ -144,12 +132,25 @@ class Publisher:
             staging.rename(target)
 
 
-def _month_number(column: str) -> str:
+def partition_sql(record: Store, table: str, alias: str = "t") -> tuple[str, str]:
+    """(SQL of the partition number of row ``alias``, the FROM clause that defines ``alias``)."""
+    if table in BY_ORDER:
+        parent = BY_ORDER[table]
+        return (month_number_sql(f"o.{MONTH_COLUMNS[parent]}"),
+                f"{table} {alias} JOIN {parent} o ON o.order_id = {alias}.order_id")
+    if table in MONTH_COLUMNS:
+        return month_number_sql(f"{alias}.{MONTH_COLUMNS[table]}"), f"{table} {alias}"
+    if "as_of" in record.table(table).columns:
+        return day_number_sql(f"{alias}.as_of"), f"{table} {alias}"
+    return "0", f"{table} {alias}"
+
+
+def month_number_sql(column: str) -> str:
     """SQL: 202401 for a date in January 2024 (0 for none), the same on DuckDB and PostgreSQL."""
     return f"COALESCE(CAST(EXTRACT(YEAR FROM {column}) * 100 + EXTRACT(MONTH FROM {column}) AS INTEGER), 0)"
 
 
-def _day_number(column: str) -> str:
+def day_number_sql(column: str) -> str:
     return (f"COALESCE(CAST(EXTRACT(YEAR FROM {column}) * 10000 + EXTRACT(MONTH FROM {column}) * 100 "
             f"+ EXTRACT(DAY FROM {column}) AS INTEGER), 0)")
 

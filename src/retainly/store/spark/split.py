@@ -25,6 +25,7 @@ from retainly.store.backends import Store
 from retainly.store.customer_months import month_facts
 from retainly.store.purchases import purchase_orders
 from retainly.store.spark.compiler import RetainlyPySparkCompiler
+from retainly.store.spark.jdbc import read_over_jdbc
 from retainly.store.spark.lakehouse import MAPPABLE, MappedTable, load_mapping, mapped_frame
 from retainly.store.spark.publish import PARTITION, Publisher
 
@@ -56,9 +57,10 @@ class SparkAnalytics(Store):
     """Spark for the analytic queries, ``record`` for everything that is kept."""
 
     def __init__(self, record: Store, session: Callable[[], Any], warehouse: str | Path,
-                 mapping: str | Path | None = None):
+                 mapping: str | Path | None = None, jdbc: bool = False):
         """``session`` makes (or finds) the Spark session: called at the first query, so that
-        publishing alone never starts Spark. ``mapping`` is the lakehouse mapping file, if any."""
+        publishing alone never starts Spark. ``mapping`` is the lakehouse mapping file, if any;
+        with ``jdbc`` Spark reads the (PostgreSQL) store's tables over JDBC instead of copies."""
         super().__init__(record.url, None, read_only=record.read_only)
         self.record = record
         self._session_factory = session
@@ -66,6 +68,7 @@ class SparkAnalytics(Store):
         self.backend_name = record.backend_name
         self.row_address = record.row_address
         self._mapping_file = mapping
+        self.jdbc = jdbc
         self._checked: dict[str, tuple] = {}  # imported table -> the ledger when its copy was last checked
 
     @cached_property
@@ -93,6 +96,8 @@ class SparkAnalytics(Store):
             return self._view(name, self._mapped(name))
         if name in DERIVED and any(source in self.mapping for source in DERIVED[name][0]):
             return DERIVED[name][1](self.table)
+        if self.jdbc:
+            return self._view(name, read_over_jdbc(self.session, self.record, name))
         self._publish_if_behind(name)
         return self._view(name, self.session.read.parquet(str(self.publisher.folder(name))).drop(PARTITION))
 
