@@ -6,7 +6,8 @@
 Prints the build time, row counts, file size and peak memory. ``--reuse`` keeps an existing
 file that already holds the requested customers and orders. Every order has one line;
 about 3 % are cancelled and 2 % have a return. The schema is retainly's own (``schema.upgrade``)
-with all its keys, and ``purchases`` is derived by retainly's own rebuild, as an import does.
+with all its keys, and ``purchases`` and ``customer_months`` are derived by retainly's own
+rebuilds, as an import derives them.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ import resource
 import time
 from pathlib import Path
 
-from retainly.store import connect, purchases, schema
+from retainly.store import connect, customer_months, purchases, schema
 from retainly.store.migrations import MIGRATIONS
 
 START, END = "2023-01-01", "2026-01-01"  # orders fall in [START, END)
 SPAN = 1096 * 86400  # seconds from START to END
-TABLES = ("customers", "orders", "order_lines", "returns", "marketing_spend", "purchases")
+TABLES = ("customers", "orders", "order_lines", "returns", "marketing_spend", "purchases", "customer_months")
 COUNTRIES = "['DE','DE','DE','FR','FR','NL','AT','BE','ES','IT']"  # drawn uniformly: DE 30 %
 
 
@@ -147,8 +148,10 @@ def build_store(path: str | Path, customers: int, orders: int, seed: int = 1, pr
                 CASE acquisition_channel WHEN 'search' THEN 38 WHEN 'social' THEN 26 WHEN 'email' THEN 6 ELSE 20 END AS cac
               FROM customers WHERE acquisition_channel <> 'referral')
         GROUP BY month, channel""")
-    # The derived purchases table, as an import leaves it: the project's own rebuild, one transaction.
-    step("purchases", lambda: _in_transaction(store, purchases.rebuild))
+    # The derived tables, as an import leaves them: the project's own rebuilds, one transaction each
+    # (the month facts timed apart from purchases).
+    step("purchases", lambda: _in_transaction(store, lambda s: purchases.rebuild(s, months=False)))
+    step("customer_months", lambda: _in_transaction(store, customer_months.rebuild))
     step("checkpoint", "CHECKPOINT")
     counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
     store.close()
@@ -161,13 +164,14 @@ def _in_transaction(store, work) -> None:
 
 
 def _finished(path: Path, customers: int, orders: int) -> bool:
-    """Whether ``path`` is a finished build of this size: purchases, the last table filled, are there."""
+    """Whether ``path`` is a finished build of this size: the month facts, the last table filled, are there."""
     import duckdb
 
     try:
         with duckdb.connect(str(path), read_only=True) as con:
             found = con.execute("SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM orders), "
-                                "(SELECT count(*) FROM order_lines), (SELECT count(*) > 0 FROM purchases)").fetchone()
+                                "(SELECT count(*) FROM order_lines), "
+                                "(SELECT count(*) > 0 FROM customer_months)").fetchone()
     except (duckdb.Error, OSError):
         return False
     return found == (customers, orders, orders, True)

@@ -8,6 +8,9 @@ For cohort c and offset k (0 = the first-order period itself):
   made through that period (the cohort LTV curve).
 
 Cells after the last period with orders are left out, never shown as zeros.
+
+Orders are read as month pieces (``features.months``): every order of a piece falls in the
+same month, hence the same month or quarter, so the cells are those of the orders themselves.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import ibis
 
 from retainly.errors import InputError
-from retainly.features.orders import customer_orders
+from retainly.features.months import pieces
 from retainly.store.backends import Store
 
 COHORT_UNITS = ("month", "quarter")
@@ -40,12 +43,12 @@ def cohort_matrix(store: Store, unit: str = "month", metric: str = "customers") 
     if metric not in COHORT_METRICS:
         raise InputError(f"`metric` {metric!r} is not supported; use one of {', '.join(COHORT_METRICS)}",
                          parameter="metric")
-    bought = customer_orders(store)
-    bought = bought.mutate(period=_period_number(bought.placed_at, unit))
+    bought = pieces(store)
+    bought = bought.mutate(period=_period_number(bought.first_at, unit))
     cohort_of = bought.group_by("customer_id").aggregate(cohort=bought.period.min())
     dated = bought.join(cohort_of, "customer_id").mutate(offset=lambda t: t.period - t.cohort)
     cells = dated.group_by(["cohort", "offset"]).aggregate(
-        customers=dated.customer_id.nunique(), orders=dated.count(), revenue=dated.revenue.sum()
+        customers=dated.customer_id.nunique(), orders=dated.orders.sum(), revenue=dated.revenue.sum()
     ).to_pyarrow().to_pylist()
     if not cells:
         return []

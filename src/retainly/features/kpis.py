@@ -7,11 +7,17 @@ How the counting works, so that each figure is one pass over the orders:
 * Every purchase order gets its customer's acquisition channel and a *bucket*: the period
   it falls in, or BEFORE the range. Sums per (channel, bucket) add up to any period or to
   the whole shop, because each customer has exactly one acquisition channel.
+* Orders are read as *pieces* (``features.months``): a customer's orders of one month, or of
+  the part of a month on one side of a range edge, with their sums and the purchases just
+  before and after. A piece lies in one bucket, so every count below is the same as over the
+  orders themselves, from fewer rows (a third as many on the 10 M-order benchmark) and
+  with no window over all orders.
 * "A customer at date D" has an order in [D - window, D). Each order *owns* the stretch
   (placed_at, min(next order, placed_at + window)]; per customer these stretches do not
   overlap and together cover the days the customer counts as active. So the customers
   active at D = orders placed before D minus owned stretches ended before D: two bucket
-  counts, no per-date scan.
+  counts, no per-date scan. Within a piece every order but the last ends its stretch by the
+  next order, in the piece's own bucket; the last ends it by the piece's ``next_at``.
 * Whether a customer who bought in a period was already active at its start follows from
   the order before their first order in the period (``prev_at``).
 """
@@ -27,7 +33,8 @@ import ibis
 from ibis.expr.types import Table
 
 from retainly.features import formulas
-from retainly.features.orders import acquisitions, customer_orders, purchase_span
+from retainly.features.months import acquisitions, pieces
+from retainly.features.orders import purchase_span
 from retainly.features.periods import Period, date_range, split
 from retainly.store.backends import Store
 
@@ -82,20 +89,20 @@ def shop_kpis(store: Store, first: date | None = None, last: date | None = None,
     if not 1 <= window_days <= LONGEST_ACTIVITY_WINDOW_DAYS:
         raise InputError(f"`window_days` {window_days} is not an activity window: give 1 to "
                          f"{LONGEST_ACTIVITY_WINDOW_DAYS} days", parameter="window_days")
-    bought = customer_orders(store)
-    acquired_expr = acquisitions(store.table("customers"), bought)
-    # Materialised once: every count below reads these two instead of re-joining orders and lines.
-    with store.scratch(acquired_expr) as acquired, store.scratch(_history(bought, acquired)) as history:
-        span = dict(zip(("first", "last"), purchase_span(store)))
-        first_order = span["first"]
-        # Plain SQL: Ibis's PostgreSQL backend cannot return the NULL minimum of an empty NOT NULL column.
-        first_spend = store.fetchone("SELECT MIN(spend_date) FROM marketing_spend")[0]
-        if span["first"] is not None and first_spend is not None:
-            # By default the range also covers spend made before the first order it brought.
-            span["first"] = min(span["first"], datetime(first_spend.year, first_spend.month, first_spend.day))
-        start, end = date_range(first, last, span["first"], span["last"])
-        unit = None if by in (None, "channel") else by
-        scope = _Range(start, end, unit, timedelta(days=window_days))
+    span = dict(zip(("first", "last"), purchase_span(store)))
+    first_order = span["first"]
+    # Plain SQL: Ibis's PostgreSQL backend cannot return the NULL minimum of an empty NOT NULL column.
+    first_spend = store.fetchone("SELECT MIN(spend_date) FROM marketing_spend")[0]
+    if span["first"] is not None and first_spend is not None:
+        # By default the range also covers spend made before the first order it brought.
+        span["first"] = min(span["first"], datetime(first_spend.year, first_spend.month, first_spend.day))
+    start, end = date_range(first, last, span["first"], span["last"])
+    unit = None if by in (None, "channel") else by
+    scope = _Range(start, end, unit, timedelta(days=window_days))
+    found = pieces(store, (start, end))  # every bucket edge is a month start, ``start`` or ``end``
+    acquired_expr = acquisitions(store.table("customers"), found)
+    # Materialised once: every count below reads these two instead of re-reading the pieces.
+    with store.scratch(acquired_expr) as acquired, store.scratch(_history(found, acquired)) as history:
         counts = _Counts.collect(store, history, acquired, scope, by_channel=by == "channel")
     periods = split(start, end, unit)
     if by == "channel":
@@ -120,16 +127,9 @@ def _edges(row: dict, first_order: date | None, window_days: int) -> dict:
     return {**row, "warming_up": warming_up, "retention_note": "; ".join(notes) or None}
 
 
-def _history(bought: Table, acquired: Table) -> Table:
-    """Purchase orders with the customer's acquisition channel and their previous and next order times."""
-    # Only times are read from neighbours, so the order among same-time orders does not matter.
-    by_customer = ibis.window(group_by="customer_id", order_by="placed_at")
-    # The acquisition channel replaces the order's own sales channel.
-    joined = bought.drop("channel", "promo_code").join(acquired.select("customer_id", "channel"), "customer_id")
-    return joined.mutate(
-        prev_at=joined.placed_at.lag().over(by_customer),
-        next_at=joined.placed_at.lead().over(by_customer),
-    ).drop("order_id")
+def _history(found: Table, acquired: Table) -> Table:
+    """Pieces with the customer's acquisition channel (it replaces the orders' own sales channel)."""
+    return found.drop("first_channel").join(acquired.select("customer_id", "channel"), "customer_id")
 
 
 class _Counts:
@@ -144,10 +144,12 @@ class _Counts:
     @classmethod
     def collect(cls, store: Store, history: Table, acquired: Table, scope: _Range, by_channel: bool) -> _Counts:
         counts = cls(scope)
-        counts._fetch("opened", _sum_by(history, scope.bucket(history.placed_at),
-                                        lambda t: dict(orders=t.count(), revenue=t.revenue.sum())))
-        owned_until = ibis.least(ibis.coalesce(history.next_at, history.placed_at + scope.window),
-                                 history.placed_at + scope.window)
+        placed = scope.bucket(history.first_at)
+        counts._fetch("opened", _sum_by(history, placed,
+                                        lambda t: dict(orders=t.orders.sum(), revenue=t.revenue.sum())))
+        owned_until = ibis.least(ibis.coalesce(history.next_at, history.last_at + scope.window),
+                                 history.last_at + scope.window)
+        counts._fetch("closed", _sum_by(history, placed, lambda t: dict(orders=(t.orders - 1).sum())))
         counts._fetch("closed", _sum_by(history, scope.bucket(owned_until), lambda t: dict(orders=t.count())))
         counts._fetch("acquired", _sum_by(acquired, scope.bucket(acquired.first_order_at), lambda t: dict(
             customers=t.count(), first_order_epoch=t.first_order_at.epoch_seconds().sum())))
@@ -157,15 +159,19 @@ class _Counts:
         return counts
 
     def _fetch(self, name: str, expr: Table) -> None:
-        rows = {}
+        """Sums per (channel, bucket) under ``name``, added to what an earlier fetch of ``name`` brought."""
+        rows = self.by_bucket.setdefault(name, {})
         for row in expr.to_pyarrow().to_pylist():
-            rows[(row.pop("channel"), row.pop("bucket"))] = row
-        self.by_bucket[name] = rows
+            key = (row.pop("channel"), row.pop("bucket"))
+            found = rows.setdefault(key, dict.fromkeys(row, 0))
+            for field, value in row.items():
+                found[field] += value or 0
 
     def _collect_returns(self, store: Store, acquired: Table) -> None:
         returns = store.table("returns")
         known = returns.join(acquired.select("customer_id", "channel"), "customer_id")
-        self._fetch("returned", _sum_by(known, self.scope.bucket(known.returned_at), lambda t: dict(amount=t.amount.sum())))
+        bucket = self.scope.bucket(known.returned_at)
+        self._fetch("returned", _sum_by(known, bucket, lambda t: dict(amount=t.amount.sum())))
 
     def _collect_spend(self, store: Store) -> None:
         spend = store.table("marketing_spend")
@@ -175,13 +181,13 @@ class _Counts:
     def _collect_period_customers(self, store: Store, history: Table, by_channel: bool) -> None:
         """Per customer and period: orders, revenue, repeat spacing, whether they joined the active base."""
         scope = self.scope
-        inside = history.mutate(bucket=scope.bucket(history.placed_at)).filter(lambda t: t.bucket > BEFORE)
+        inside = history.mutate(bucket=scope.bucket(history.first_at)).filter(lambda t: t.bucket > BEFORE)
         per_customer = inside.group_by(["channel", "bucket", "customer_id"]).aggregate(
-            orders=inside.count(),
+            orders=inside.orders.sum(),
             revenue=inside.revenue.sum(),
-            span_seconds=inside.placed_at.max().epoch_seconds() - inside.placed_at.min().epoch_seconds(),
-            last_at=inside.placed_at.max(),
-            prev_at=inside.prev_at.min(),
+            span_seconds=inside.last_at.max().epoch_seconds() - inside.first_at.min().epoch_seconds(),
+            last_at=inside.last_at.max(),
+            prev_at=inside.prev_at.min(),  # the earliest piece's: the purchase before the bucket
             first_ever=inside.prev_at.isnull().any(),
         )
         with store.scratch(per_customer) as per_customer:
@@ -225,7 +231,8 @@ class _Counts:
                            if BEFORE < bucket < period.start}
 
     def _active_at(self, channel: str | None, buckets: set[datetime]) -> int:
-        return int(self._total("opened", "orders", channel, buckets) - self._total("closed", "orders", channel, buckets))
+        opened = self._total("opened", "orders", channel, buckets)
+        return int(opened - self._total("closed", "orders", channel, buckets))
 
     def row(self, period: Period, channel: str | None) -> dict:
         before, here = self._before(period), {period.start}

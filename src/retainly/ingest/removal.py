@@ -4,7 +4,7 @@ One transaction; the ids are checked first, so an unknown id deletes nothing. Ea
 is recorded in the imports ledger as a completed entry of kind ``delete``: derived results
 are recomputed when they are older than the last ledger entry, so every stored score, stage
 and segment computed before the deletion is recomputed when next asked for. The ``purchases``
-table loses the deleted orders' rows in the same transaction.
+table loses the deleted orders' rows in the same transaction, and ``customer_months`` their months.
 
 What goes with what:
 
@@ -34,6 +34,7 @@ from retainly.errors import ConflictError, InputError, NotFoundError
 from retainly.ingest.erasure import find_customers
 from retainly.ingest.load import LedgerEntry, record_entry
 from retainly.ingest.values import normalise_id
+from retainly.store import customer_months
 from retainly.store.backends import Store
 
 KINDS = ("orders", "customers", "returns")
@@ -158,17 +159,20 @@ def _undo(store: Store, import_id: int) -> dict:
 
 
 def _remove_orders(store: Store, chosen: str) -> dict[str, int]:
-    """Delete the orders whose ids ``chosen`` (SQL) gives, with their lines and purchases rows."""
-    return {"order_lines": _remove(store, "order_lines", f"order_id IN ({chosen})"),
-            "purchases": _remove(store, "purchases", f"order_id IN ({chosen})"),
-            "orders": _remove(store, "orders", f"order_id IN ({chosen})")}
+    """Delete the orders whose ids ``chosen`` (SQL) gives, with their lines and purchases rows (and
+    so their customers' months are rewritten)."""
+    with customer_months.following(store, chosen):
+        return {"order_lines": _remove(store, "order_lines", f"order_id IN ({chosen})"),
+                "purchases": _remove(store, "purchases", f"order_id IN ({chosen})"),
+                "orders": _remove(store, "orders", f"order_id IN ({chosen})")}
 
 
 def _remove_customers(store: Store, chosen: str) -> dict[str, int]:
     """Delete the customers whose ids ``chosen`` (SQL) gives, and everything of theirs."""
     theirs = f"customer_id IN ({chosen})"
-    removed = {"returns": _remove(store, "returns", f"{theirs} OR order_id IN (SELECT order_id FROM orders WHERE {theirs})")}
-    removed.update(_remove_orders(store, f"SELECT order_id FROM orders WHERE {theirs}"))
+    their_orders = f"SELECT order_id FROM orders WHERE {theirs}"
+    removed = {"returns": _remove(store, "returns", f"{theirs} OR order_id IN ({their_orders})")}
+    removed.update(_remove_orders(store, their_orders))
     for table in ("interactions", "site_events", "generator_truth", *DERIVED_PER_CUSTOMER, *ACTIONS_PER_CUSTOMER):
         removed[table] = _remove(store, table, theirs)
     removed["customers"] = _remove(store, "customers", theirs)

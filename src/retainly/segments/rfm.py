@@ -9,6 +9,11 @@ Each score is 1..bins by rank: ``1 + floor(bins * rank / customers)`` where ``ra
 the customers strictly worse on that measure. Ties therefore share one score (the one of the
 first tied place) and the result does not depend on row order. Recency is ranked from the
 longest ago, so 5 is the most recent.
+
+The ranks come from each measure's distribution, not from a sort of all customers: customers
+are counted per distinct value, the counts cumulated over the values (a few thousand for
+recency and frequency), and each customer takes their value's count of worse customers. The
+orders are read as month pieces (``features.months``), cut at the as-of date.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from datetime import date, datetime, timedelta
 import ibis
 from ibis.expr.types import Table
 
-from retainly.features.orders import customer_orders, purchase_span
+from retainly.features.months import pieces
+from retainly.features.orders import purchase_span
 from retainly.settings import SegmentMap
 from retainly.store.backends import Store
 
@@ -35,10 +41,10 @@ def last_order_date(store: Store) -> date | None:
 def rfm_table(store: Store, as_of: date, bins: int, segment_map: SegmentMap) -> Table:
     """Per-customer scores as of ``as_of``, as an Ibis expression with the rfm_scores columns."""
     cutoff = datetime(as_of.year, as_of.month, as_of.day) + timedelta(days=1)
-    bought = customer_orders(store)
-    bought = bought.filter(bought.placed_at < cutoff)
+    bought = pieces(store, (cutoff,))
+    bought = bought.filter(bought.first_at < cutoff)
     per_customer = bought.group_by("customer_id").aggregate(
-        last_at=bought.placed_at.max(), frequency=bought.count(), revenue=bought.revenue.sum()
+        last_at=bought.last_at.max(), frequency=bought.orders.sum(), revenue=bought.revenue.sum()
     )
     returns = store.table("returns")
     returns = returns.filter(returns.returned_at < cutoff)
@@ -51,22 +57,26 @@ def rfm_table(store: Store, as_of: date, bins: int, segment_map: SegmentMap) -> 
         monetary=(joined.revenue - joined.returned.fill_null(0)).cast("decimal(18, 4)"),
     )
     size = facts.count().over(ibis.window())
-
-    def score(order_by) -> ibis.Expr:
-        rank = ibis.rank().over(ibis.window(order_by=order_by))
-        return (1 + (bins * rank / size).floor()).cast("int32")
-
-    scored = facts.mutate(
-        r_score=score(facts.recency_days.desc()),
-        f_score=score(facts.frequency),
-        m_score=score(facts.monetary),
-    )
+    sized = facts.mutate(size=size)
+    scored = _scored(sized, "recency_days", "r_score", bins, worse_is_higher=True)
+    scored = _scored(scored, "frequency", "f_score", bins)
+    scored = _scored(scored, "monetary", "m_score", bins)
     return scored.mutate(
         as_of=ibis.literal(as_of),
         segment=_segment_expression(scored, bins, segment_map),
         bins=ibis.literal(bins, "int32"),
         computed_at=ibis.literal(datetime.now()),
     ).select(*SCORE_COLUMNS)
+
+
+def _scored(facts: Table, measure: str, name: str, bins: int, worse_is_higher: bool = False) -> Table:
+    """``facts`` with column ``name``: the score of ``measure`` from the count of customers worse on it."""
+    values = facts.group_by(measure).aggregate(customers=facts.count())
+    order = values[measure].desc() if worse_is_higher else values[measure]
+    # Customers with a worse value: those of every value up to this one, less this one's own.
+    worse = values.mutate(worse=values.customers.sum().over(ibis.cumulative_window(order_by=order)) - values.customers)
+    joined = facts.join(worse.select(measure, "worse"), measure)
+    return joined.mutate(**{name: (1 + (bins * joined.worse / joined.size).floor()).cast("int32")}).drop("worse")
 
 
 def _segment_expression(scored: Table, bins: int, segment_map: SegmentMap) -> ibis.Expr:

@@ -34,5 +34,6 @@ def open_analytics(record: Store, settings: AnalyticsSettings) -> Store:
                              f"{record.url.display()}: use source = \"publish\"", parameter="source")
         if "spark.jars" not in conf and DEBIAN_JDBC_DRIVER.exists():
             conf["spark.jars"] = str(DEBIAN_JDBC_DRIVER)
-    return SparkAnalytics(record, lambda: spark_session(url, conf), Path(settings.warehouse),
+    # Absolute, because a Spark Connect server resolves a relative path against its own folder.
+    return SparkAnalytics(record, lambda: spark_session(url, conf), Path(settings.warehouse).absolute(),
                           settings.mapping or None, jdbc=jdbc)

@@ -3,10 +3,13 @@
 One row per customer and calendar month in which they have a purchase order (the
 ``purchases`` table, guests left out): how many orders and how much revenue, the first and
 last order times, the first order's channel, and the customer's last purchase before the
-month and first purchase after it. KPIs and cohorts read these rows instead of every order:
+month and first purchase after it. KPIs, cohorts and RFM read these rows instead of every order:
 a month's orders all fall in one reporting bucket unless a range edge cuts the month, and
 the neighbour times carry what a window over all of a customer's orders would give
 (``retainly.features.months``).
+
+``revenue`` is a sum of DECIMAL(18,4) amounts, each of which the store can hold, so it is as
+wide as the engines' sums of them (DECIMAL(38,4)): a month of several very large orders fits.
 
 Derived, never imported, like ``purchases``: every change to purchases rewrites, in the same
 transaction, all the rows of each customer whose purchases changed (a customer's rows depend
@@ -37,7 +40,7 @@ V21_CUSTOMER_MONTHS = Migration(
             customer_id BIGINT NOT NULL,
             month DATE NOT NULL,
             orders BIGINT NOT NULL,
-            revenue DECIMAL(18,4) NOT NULL,
+            revenue DECIMAL(38,4) NOT NULL,
             first_at TIMESTAMP NOT NULL,
             last_at TIMESTAMP NOT NULL,
             first_channel TEXT,

@@ -12,7 +12,8 @@ from retainly.store.migrations import LATEST_VERSION, MIGRATIONS, SCHEMA_TABLE_D
 
 # How to fill each derived table from the rest of the store. Migration 4 fills purchases before
 # customer_months exists (migration 21 fills that).
-DERIVED = {"purchases": lambda store: purchases.rebuild(store, months=False), "customer_months": customer_months.rebuild}
+DERIVED = {"purchases": lambda store: purchases.rebuild(store, months=False),
+           "customer_months": customer_months.rebuild}
 
 
 @dataclass(frozen=True)
