@@ -68,7 +68,7 @@ def _jvm_peak_mb() -> float:
     return peak
 
 
-def measure(path: Path, engine: str, warehouse: Path, memory: str) -> dict:
+def measure(path: Path, engine: str, warehouse: Path, memory: str, report: bool = True) -> dict:
     from retainly import Workspace
     from retainly.views.report import write_report
 
@@ -90,8 +90,9 @@ def measure(path: Path, engine: str, warehouse: Path, memory: str) -> dict:
             ("cohorts --metric revenue", lambda: ws.measures.cohorts("month", "revenue")),
             ("rfm (score and store)", lambda: ws.rfm.compute()),
             ("score (fit, predict, store)", lambda: ws.predictions.fit()),
-            ("report", lambda: write_report(ws, path.with_suffix(".html"))),
         ]
+        if report:
+            plan.append(("report", lambda: write_report(ws, path.with_suffix(".html"))))
         for name, call in plan:
             wall, cpu = time.perf_counter(), _cpu_seconds()
             call()
@@ -108,18 +109,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--engines", nargs="+", default=["duckdb", "spark://local[2]"])
     parser.add_argument("--spark-memory", default="8g", help="spark.driver.memory of the local session")
     parser.add_argument("--fresh", action="store_true", help="publish the whole store again (empty the warehouse)")
+    parser.add_argument("--no-report", action="store_true", help="leave the HTML report out (long at 100 M)")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # the child process: one engine
     args = parser.parse_args(argv)
     warehouse = args.store.with_suffix(".warehouse")
     if args.one:
-        print(json.dumps(measure(args.store, args.one, warehouse, args.spark_memory)), flush=True)
+        found = measure(args.store, args.one, warehouse, args.spark_memory, report=not args.no_report)
+        print(json.dumps(found), flush=True)
         return
     if args.fresh:
         shutil.rmtree(warehouse, ignore_errors=True)
     results = {}
     for engine in args.engines:
         run = subprocess.run([sys.executable, __file__, str(args.store), "--one", engine,
-                              "--spark-memory", args.spark_memory], check=True, stdout=subprocess.PIPE, text=True)
+                              "--spark-memory", args.spark_memory, *(["--no-report"] if args.no_report else [])],
+                             check=True, stdout=subprocess.PIPE, text=True)
         lines = run.stdout.strip().splitlines()
         print("\n".join(lines[:-1]), flush=True)
         results[engine] = json.loads(lines[-1])
