@@ -69,9 +69,10 @@ def customer_returns(store: Store, through: date, since: date | None = None) -> 
     return both.group_by("customer_id").aggregate(returned=both.amount.sum())
 
 
-def model_summary(store: Store, as_of: date, unit: str = "week") -> pd.DataFrame:
-    """customer_id, frequency, recency, T, monetary_value, first_spend, bought, returned for every customer
-    who bought by ``as_of``."""
+def customer_summary(store: Store, as_of: date) -> Table:
+    """The summary's raw columns per customer who bought by ``as_of``, as an engine expression:
+    customer_id, purchase_days, total (gross), first_spend, returned, span and age (whole days from the
+    first purchase day to the last and to ``as_of``). ``model_summary`` and ``model_inputs`` read it."""
     days = purchase_days(store, as_of)
     per_customer = days.group_by("customer_id").aggregate(
         first_day=days.day.min(), last_day=days.day.max(), purchase_days=days.count(),
@@ -79,11 +80,17 @@ def model_summary(store: Store, as_of: date, unit: str = "week") -> pd.DataFrame
         total=days.bought.sum().cast("float64"), first_spend=days.bought.argmin(days.day).cast("float64"),
     )
     per_customer = per_customer.left_join(customer_returns(store, as_of), "customer_id")
-    frame = per_customer.select(
+    return per_customer.select(
         "customer_id", "purchase_days", "total", "first_spend", returned=per_customer.returned.fill_null(0),
         span=per_customer.last_day.delta(per_customer.first_day, unit="day"),
         age=ibis.literal(as_of).delta(per_customer.first_day, unit="day"),
-    ).order_by("customer_id").to_pandas()
+    )
+
+
+def model_summary(store: Store, as_of: date, unit: str = "week") -> pd.DataFrame:
+    """customer_id, frequency, recency, T, monetary_value, first_spend, bought, returned for every customer
+    who bought by ``as_of``."""
+    frame = customer_summary(store, as_of).order_by("customer_id").to_pandas()
     size = TIME_UNITS[unit]
     frequency = frame["purchase_days"].astype("int64") - 1
     repeat_spend = frame["total"].astype(float) - frame["first_spend"].astype(float)
