@@ -18,7 +18,7 @@ import pytest
 
 from retainly import Workspace
 from retainly.features.model_inputs import model_inputs
-from retainly.features.model_summary import customer_summary, model_summary
+from retainly.features.model_summary import customer_histories, customer_summary, model_summary
 from retainly.models.clv import DAYS_PER_MONTH, discounted_purchases
 from retainly.models.heuristic import HeuristicModel
 from retainly.scores.backtest import fit_model, fit_spend
@@ -94,3 +94,11 @@ def test_stored_scores_are_the_per_customer_predictions(shop, model):
     expected_dates = [fit.as_of + timedelta(days=d) if d <= 3 * 365 else None for d in waits]
     assert table.column("next_order_date").to_pylist() == expected_dates
     assert set(stored["model"]) == {model} and set(stored["confidence"]) == {record["confidence"]}
+
+
+def test_histories_alone_are_those_of_the_summary(shop):
+    # predictions_at (scores/stored.py) reads customer_histories: the model summary's history columns.
+    as_of = shop.predictions.as_of(None)
+    for unit in ("week", "day"):
+        summary = model_summary(shop.store, as_of, unit)[["customer_id", "frequency", "recency", "T"]]
+        assert customer_histories(shop.store, as_of, unit).equals(summary)

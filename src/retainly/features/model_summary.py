@@ -106,6 +106,22 @@ def model_summary(store: Store, as_of: date, unit: str = "week") -> pd.DataFrame
     })
 
 
+def customer_histories(store: Store, as_of: date, unit: str = "week") -> pd.DataFrame:
+    """customer_id, frequency, recency, T as ``model_summary`` gives them, without the money: all a
+    purchase model reads, from the purchase orders' days alone (no sums, no returns)."""
+    bought = customer_orders(store)
+    bought = bought.filter(bought.placed_at < end_of(as_of))
+    days = bought.select("customer_id", day=bought.placed_at.date()).distinct()
+    per_customer = days.group_by("customer_id").aggregate(
+        purchase_days=days.count(), span=days.day.max().delta(days.day.min(), unit="day"),
+        age=ibis.literal(as_of).delta(days.day.min(), unit="day"))
+    frame = per_customer.order_by("customer_id").to_pandas()
+    size = TIME_UNITS[unit]
+    return pd.DataFrame({"customer_id": frame["customer_id"].astype("int64"),
+                         "frequency": frame["purchase_days"].astype("int64") - 1,
+                         "recency": frame["span"].astype(float) / size, "T": frame["age"].astype(float) / size})
+
+
 def holdout_activity(store: Store, calibration_end: date, holdout_end: date) -> pd.DataFrame:
     """Per customer who bought by ``calibration_end`` and bought or returned in the holdout after it:
     purchase days, and net spend = what they bought in the holdout less what they returned in it
