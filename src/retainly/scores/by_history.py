@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 from ibis.expr.types import Table
 
+from retainly.errors import ConvergenceError
 from retainly.features.model_inputs import KEYS, ModelInputs
 from retainly.models import GammaGammaModel
 from retainly.models.clv import DAYS_PER_MONTH, discounted_purchases
@@ -26,7 +27,6 @@ from retainly.models.heuristic import HeuristicModel
 from retainly.models.returns import NetSpendModel, ReturnRates
 from retainly.scores.calibration import raw_order_chance
 from retainly.settings import TIME_UNITS, ModelSettings
-from retainly.errors import ConvergenceError
 
 NO_DATE_AFTER_DAYS = 3 * 365  # an even-odds wait longer than this gives no next-order date
 HISTORY_SCHEMA = pa.schema([
