@@ -106,12 +106,18 @@ def model_summary(store: Store, as_of: date, unit: str = "week") -> pd.DataFrame
     })
 
 
+def customer_days(store: Store, through: date) -> Table:
+    """customer_id, day: each customer's purchase days by ``through``, as ``purchase_days`` has them,
+    without their money (no returns to join)."""
+    bought = customer_orders(store)
+    bought = bought.filter(bought.placed_at < end_of(through))
+    return bought.select("customer_id", day=bought.placed_at.date()).distinct()
+
+
 def customer_histories(store: Store, as_of: date, unit: str = "week") -> pd.DataFrame:
     """customer_id, frequency, recency, T as ``model_summary`` gives them, without the money: all a
     purchase model reads, from the purchase orders' days alone (no sums, no returns)."""
-    bought = customer_orders(store)
-    bought = bought.filter(bought.placed_at < end_of(as_of))
-    days = bought.select("customer_id", day=bought.placed_at.date()).distinct()
+    days = customer_days(store, as_of)
     per_customer = days.group_by("customer_id").aggregate(
         purchase_days=days.count(), span=days.day.max().delta(days.day.min(), unit="day"),
         age=ibis.literal(as_of).delta(days.day.min(), unit="day"))
