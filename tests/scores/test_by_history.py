@@ -17,8 +17,7 @@ import numpy as np
 import pytest
 
 from retainly import Workspace
-from retainly.features.model_inputs import model_inputs
-from retainly.features.model_summary import customer_histories, customer_summary, model_summary
+from retainly.features.model_summary import customer_histories, customer_summary, model_inputs, model_summary
 from retainly.models.clv import DAYS_PER_MONTH, discounted_purchases
 from retainly.models.heuristic import HeuristicModel
 from retainly.scores.backtest import fit_model, fit_spend

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from retainly.errors import ConvergenceError
-from retainly.features.model_inputs import ModelInputs
+from retainly.features.model_summary import ModelInputs
 from retainly.models import PURCHASE_MODELS, GammaGammaModel
 from retainly.models.heuristic import HeuristicModel
 from retainly.models.returns import fit_net_spend

@@ -2,7 +2,7 @@
 
 Everything a purchase model says about a customer depends on their history alone: P(alive),
 expected orders, the chance to order, the wait to the next order, the discounted purchases of
-CLV. ``score`` fits on the engine's distinct histories (``features.model_inputs``), predicts each
+CLV. ``score`` fits on the engine's distinct histories (``features.model_summary.model_inputs``), predicts each
 once here, and uploads that small table; the engine joins it to every customer by the history's
 whole-day keys and adds what depends on the customer's money, expected spend (Gamma-Gamma or the
 heuristics, times the share the customer keeps, ``models.returns``) and CLV, by the same formulas
@@ -20,7 +20,7 @@ import pyarrow as pa
 from ibis.expr.types import Table
 
 from retainly.errors import ConvergenceError
-from retainly.features.model_inputs import KEYS, ModelInputs
+from retainly.features.model_summary import KEYS, ModelInputs
 from retainly.models import GammaGammaModel
 from retainly.models.clv import DAYS_PER_MONTH, discounted_purchases
 from retainly.models.heuristic import HeuristicModel

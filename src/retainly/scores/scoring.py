@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 from retainly.errors import ConvergenceError, InputError
-from retainly.features.model_inputs import ModelInputs, model_inputs
-from retainly.features.model_summary import customer_summary, holdout_activity, holdout_by_day, model_summary
+from retainly.features.model_summary import (ModelInputs, customer_summary, holdout_activity, holdout_by_day,
+                                              model_inputs, model_summary)
 from retainly.features.orders import purchase_span
 from retainly.models import PURCHASE_MODELS
 from retainly.models.heuristic import HeuristicModel
