@@ -55,23 +55,22 @@ def test_reliability_groups_customers_by_rank_of_the_prediction():
 
 
 @pytest.mark.parametrize("cut", [date(2024, 1, 31), date(2024, 3, 31), date(2024, 5, 15)])
-def test_window_summaries_match_the_engines_summary_and_holdout(workspace, cut):
-    # The calibration builds each window's summary from one read of the purchase days, in pandas;
-    # the engine's model_summary and holdout_activity are the independent implementation to match.
-    import pandas as pd
-
-    from retainly.features.model_summary import holdout_activity, model_summary, purchase_days
-    from retainly.scores.calibration import window_summary
+def test_window_histories_match_the_engines_summary_and_holdout(workspace, cut):
+    # The calibration reads each window as distinct (history, ordered) rows with weights, from one set
+    # of purchase days; the per-customer model_summary and holdout_activity, counted per distinct row
+    # here, are the independent implementation to match.
+    from retainly.features.model_summary import customer_days, holdout_activity, model_summary
+    from retainly.scores.calibration import window_histories
     from tests.features.model_shop import load_model_shop
 
     shop = load_model_shop(workspace)
-    days = purchase_days(shop.store, date(2024, 6, 30)).select("customer_id", "day").to_pandas()
-    days["day"] = pd.to_datetime(days["day"])
-    summary, bought = window_summary(days, cut, 45, 7.0)
+    with shop.store.scratch(customer_days(shop.store, date(2024, 6, 30))) as days:
+        found = window_histories(days, cut, 45, 7.0)
     expected = model_summary(shop.store, cut, "week")
-    assert summary["customer_id"].tolist() == expected["customer_id"].tolist()
-    for column in ("frequency", "recency", "T"):
-        assert summary[column].to_numpy(float) == pytest.approx(expected[column].to_numpy(float)), column
     activity = holdout_activity(shop.store, cut, cut + (date(2024, 1, 2) - date(2024, 1, 1)) * 45)
     buyers = set(activity.loc[activity["purchases"] > 0, "customer_id"])
-    assert bought.tolist() == [float(c in buyers) for c in expected["customer_id"]]
+    expected["bought"] = [float(c in buyers) for c in expected["customer_id"]]
+    counted = expected.groupby(["frequency", "recency", "T", "bought"]).size()
+    assert len(found) == len(counted) and found["weight"].sum() == len(expected)
+    for row in found.itertuples():
+        assert row.weight == counted[(row.frequency, row.recency, row.T, row.bought)], row

@@ -17,17 +17,36 @@ through the end of that day):
 
 ``bought - returned`` is the customer's net value to date; the spend model turns the two into
 a return rate (``retainly.models.returns``), so expected spend is net of returns.
+
+``model_inputs`` pulls what the models need as distinct rows with weights, not one row per customer:
+
+* the purchase models need (frequency, recency, T) only, and many customers share one: on the
+  benchmark store (10 M orders) 534,194 distinct histories for 988,020 customers. They are pulled
+  grouped by the engine's whole-day keys (purchase days, span, age) with a weight, the customers
+  who share them, and fitted and predicted once per history (``Histories``);
+* Gamma-Gamma needs each repeat buyer's (frequency, mean repeat spend): money makes these nearly
+  unique (494,004 distinct of 589,962 repeat buyers there), so they are pulled per distinct pair,
+  repeat buyers only, with a weight;
+* the return rates (``retainly.models.returns``) need each buyer's (bought, returned): pulled per
+  distinct pair with a weight (378,573 pairs there). The engine could sum what the least squares
+  need, but its float sums come in an order of its own, and the fit must come out the same on
+  every engine and every run.
+
+Predictions go back to customers in the engine by the same keys (``scores.by_history``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import ibis
+import numpy as np
 import pandas as pd
 from ibis.expr.types import Table
 
 from retainly.features.orders import customer_orders
+from retainly.models.base import Histories
 from retainly.settings import TIME_UNITS
 from retainly.store.backends import Store
 
@@ -69,9 +88,10 @@ def customer_returns(store: Store, through: date, since: date | None = None) -> 
     return both.group_by("customer_id").aggregate(returned=both.amount.sum())
 
 
-def model_summary(store: Store, as_of: date, unit: str = "week") -> pd.DataFrame:
-    """customer_id, frequency, recency, T, monetary_value, first_spend, bought, returned for every customer
-    who bought by ``as_of``."""
+def customer_summary(store: Store, as_of: date) -> Table:
+    """The summary's raw columns per customer who bought by ``as_of``, as an engine expression:
+    customer_id, purchase_days, total (gross), first_spend, returned, span and age (whole days from the
+    first purchase day to the last and to ``as_of``). ``model_summary`` and ``model_inputs`` read it."""
     days = purchase_days(store, as_of)
     per_customer = days.group_by("customer_id").aggregate(
         first_day=days.day.min(), last_day=days.day.max(), purchase_days=days.count(),
@@ -79,11 +99,17 @@ def model_summary(store: Store, as_of: date, unit: str = "week") -> pd.DataFrame
         total=days.bought.sum().cast("float64"), first_spend=days.bought.argmin(days.day).cast("float64"),
     )
     per_customer = per_customer.left_join(customer_returns(store, as_of), "customer_id")
-    frame = per_customer.select(
+    return per_customer.select(
         "customer_id", "purchase_days", "total", "first_spend", returned=per_customer.returned.fill_null(0),
         span=per_customer.last_day.delta(per_customer.first_day, unit="day"),
         age=ibis.literal(as_of).delta(per_customer.first_day, unit="day"),
-    ).order_by("customer_id").to_pandas()
+    )
+
+
+def model_summary(store: Store, as_of: date, unit: str = "week") -> pd.DataFrame:
+    """customer_id, frequency, recency, T, monetary_value, first_spend, bought, returned for every customer
+    who bought by ``as_of``."""
+    frame = customer_summary(store, as_of).order_by("customer_id").to_pandas()
     size = TIME_UNITS[unit]
     frequency = frame["purchase_days"].astype("int64") - 1
     repeat_spend = frame["total"].astype(float) - frame["first_spend"].astype(float)
@@ -97,6 +123,28 @@ def model_summary(store: Store, as_of: date, unit: str = "week") -> pd.DataFrame
         "bought": frame["total"].astype(float),
         "returned": frame["returned"].astype(float),
     })
+
+
+def customer_days(store: Store, through: date) -> Table:
+    """customer_id, day: each customer's purchase days by ``through``, as ``purchase_days`` has them,
+    without their money (no returns to join)."""
+    bought = customer_orders(store)
+    bought = bought.filter(bought.placed_at < end_of(through))
+    return bought.select("customer_id", day=bought.placed_at.date()).distinct()
+
+
+def customer_histories(store: Store, as_of: date, unit: str = "week") -> pd.DataFrame:
+    """customer_id, frequency, recency, T as ``model_summary`` gives them, without the money: all a
+    purchase model reads, from the purchase orders' days alone (no sums, no returns)."""
+    days = customer_days(store, as_of)
+    per_customer = days.group_by("customer_id").aggregate(
+        purchase_days=days.count(), span=days.day.max().delta(days.day.min(), unit="day"),
+        age=ibis.literal(as_of).delta(days.day.min(), unit="day"))
+    frame = per_customer.order_by("customer_id").to_pandas()
+    size = TIME_UNITS[unit]
+    return pd.DataFrame({"customer_id": frame["customer_id"].astype("int64"),
+                         "frequency": frame["purchase_days"].astype("int64") - 1,
+                         "recency": frame["span"].astype(float) / size, "T": frame["age"].astype(float) / size})
 
 
 def holdout_activity(store: Store, calibration_end: date, holdout_end: date) -> pd.DataFrame:
@@ -124,3 +172,56 @@ def holdout_by_day(store: Store, calibration_end: date, holdout_end: date) -> pd
     later = purchase_days(store, holdout_end, since=calibration_end).join(known, "customer_id")
     frame = later.group_by("day").aggregate(purchases=later.count()).order_by("day").to_pandas()
     return pd.DataFrame({"day": pd.to_datetime(frame["day"]).dt.date, "purchases": frame["purchases"].astype("int64")})
+
+
+KEYS = ("purchase_days", "span", "age")  # a history in whole days, as the engine holds it
+
+
+@dataclass
+class ModelInputs(Histories):
+    """Distinct histories with weights (in ``Histories`` order, each customer's history found by
+    ``keys``), the repeat buyers' spend and the buyers' money per distinct pair, and the engine's
+    per-customer summary they came from."""
+
+    keys: pd.DataFrame  # purchase_days, span, age of each distinct history, in the order of ``frequency``
+    spend: pd.DataFrame  # frequency, monetary_value, weight: repeat buyers per distinct pair
+    returns: pd.DataFrame  # bought, returned, weight: buyers per distinct pair
+    customers_table: Table  # the engine's per-customer summary (``customer_summary``)
+
+    @property
+    def repeat_buyers(self) -> int:
+        return int(round(self.weight[self.frequency > 0].sum()))
+
+
+def model_inputs(customers: Table, unit: str) -> ModelInputs:
+    """The models' inputs from ``customers`` (``customer_summary``, best materialised: it is read
+    three times here and once more to store the scores): distinct histories in ``unit``, the repeat
+    buyers' spend and the buyers' money, each with weights."""
+    size = TIME_UNITS[unit]
+    grouped = customers.group_by(list(KEYS)).aggregate(weight=customers.count()).to_pandas()
+    keys = grouped[list(KEYS)].astype("int64")
+    frequency = (keys["purchase_days"] - 1).to_numpy(dtype=float)
+    # As model_summary computes them, so that fits and predictions are those of the per-customer summary.
+    recency = keys["span"].to_numpy(dtype=float) / size
+    T = keys["age"].to_numpy(dtype=float) / size
+    merged = Histories.from_arrays(frequency, recency, T, grouped["weight"].to_numpy(dtype=float))
+    ordered = np.empty((len(merged.weight), len(KEYS)), dtype=np.int64)
+    ordered[merged.inverse] = keys.to_numpy()  # distinct rows: inverse is a permutation
+    repeat = customers.filter(customers.purchase_days > 1)
+    pairs = repeat.group_by(purchase_days=repeat.purchase_days, repeat_spend=repeat.total - repeat.first_spend)
+    spend = pairs.aggregate(weight=repeat.count()).to_pandas()
+    repeats = spend["purchase_days"].astype("int64") - 1
+    spend = pd.DataFrame({"frequency": repeats, "monetary_value": spend["repeat_spend"].astype(float) / repeats,
+                          "weight": spend["weight"].astype(float)})
+    buyers = customers.filter(customers.total > 0)
+    returns = buyers.group_by(bought=buyers.total, returned=buyers.returned).aggregate(weight=buyers.count())
+    returns = returns.to_pandas().astype(float)
+    return ModelInputs(merged.frequency, merged.recency, merged.T, merged.weight, np.arange(len(merged.weight)),
+                       keys=pd.DataFrame(ordered, columns=list(KEYS)), spend=_in_order(spend),
+                       returns=_in_order(returns), customers_table=customers)
+
+
+def _in_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows in a fixed order, whatever order the engine grouped them in: a fit then sums the same
+    numbers the same way, and stores the same parameters on every engine and every run."""
+    return frame.sort_values(list(frame.columns), kind="stable", ignore_index=True)

@@ -35,45 +35,49 @@ class GammaGammaModel(FittedModel):
     param_names = ("p", "q", "v")
     saved_extras = ("excluded",)
 
-    def fit(self, data) -> GammaGammaModel:
-        """Fit on a summary with ``frequency`` and ``monetary_value`` (mean repeat spend)."""
+    def fit(self, data, weights: np.ndarray | None = None) -> GammaGammaModel:
+        """Fit on a summary with ``frequency`` and ``monetary_value`` (mean repeat spend); ``weights``
+        counts the customers of each row, for a summary of distinct rows."""
         columns = read_columns(data, ("frequency", "monetary_value"))
         x, spend = columns["frequency"], columns["monetary_value"]
+        w = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=float)
         usable = (x > 0) & (spend > 0)
-        self.excluded_ = int(((x > 0) & (spend <= 0)).sum())
-        x, spend = x[usable], spend[usable]
-        if len(x) < 2:
+        self.excluded_ = int(round(w[(x > 0) & (spend <= 0)].sum()))
+        x, spend, w = x[usable], spend[usable], w[usable]
+        n = float(w.sum())
+        if n < 2:
             raise ConvergenceError("the spend model needs repeat buyers with positive spend, and the summary "
-                                   f"has {len(x)}; predicted spend falls back to the mean order value")
+                                   f"has {n:g}; predicted spend falls back to the mean order value")
         xs, at = np.unique(x, return_counts=False, return_inverse=True)
-        count_per_x = np.bincount(at).astype(float)
-        sum_x_log_m = float(x @ np.log(spend))
-        sum_log_m = float(np.log(spend).sum())
-        sum_x_log_x = float(x @ np.log(x))
+        count_per_x = np.bincount(at, weights=w).astype(float)
+        wx, log_m = w * x, np.log(spend)
+        sum_x_log_m = float(wx @ log_m)
+        sum_log_m = float(w @ log_m)
+        sum_x_log_x = float(wx @ np.log(x))
 
         def total(params: np.ndarray) -> tuple[float, np.ndarray]:
             p, q, v = params
             px_q = p * xs + q
             log_terms = np.log(v + x * spend)
-            weights = p * x + q
-            value = (count_per_x @ (gammaln(px_q) - gammaln(p * xs)) - len(x) * gammaln(q) + len(x) * q * np.log(v)
+            weights = w * (p * x + q)
+            value = (count_per_x @ (gammaln(px_q) - gammaln(p * xs)) - n * gammaln(q) + n * q * np.log(v)
                      + p * sum_x_log_m - sum_log_m + p * sum_x_log_x - weights @ log_terms)
             d_p = (count_per_x @ (xs * (digamma(px_q) - digamma(p * xs))) + sum_x_log_m + sum_x_log_x
-                   - x @ log_terms)
-            d_q = count_per_x @ digamma(px_q) - len(x) * digamma(q) + len(x) * np.log(v) - log_terms.sum()
-            d_v = len(x) * q / v - (weights / (v + x * spend)).sum()
+                   - wx @ log_terms)
+            d_q = count_per_x @ digamma(px_q) - n * digamma(q) + n * np.log(v) - w @ log_terms
+            d_v = n * q / v - (weights / (v + x * spend)).sum()
             return float(value), np.array([d_p, d_q, d_v])
 
-        mean = float(spend.mean())
+        mean = float(w @ spend / n)
         start = np.array([1.0, 2.0, mean])  # q > 1 keeps the population mean p v / (q - 1) finite
         params, log_likelihood, errors = fit_log_parameters(
-            self.param_names, start, total, float(len(x)), self.penalizer, self.title)
+            self.param_names, start, total, n, self.penalizer, self.title)
         if params["q"] <= 1:
             raise ConvergenceError(f"the spend model's q came out {params['q']:.3g} (at most 1): spend is so heavy-"
                                    "tailed that its mean does not exist in the model; expected spend falls back to "
                                    "each customer's own mean")
         self.params_, self.log_likelihood_, self.standard_errors_ = params, log_likelihood, errors
-        self.customers_ = len(x)
+        self.customers_ = int(round(n))
         return self
 
     def mean_spend(self) -> float:

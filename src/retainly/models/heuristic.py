@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from retainly.models.base import column_names, read_columns
+from retainly.models.base import Histories, column_names, read_columns
 
 DEFAULT_RHYTHM_DAYS = 90.0
 ALIVE_WITHIN_RHYTHMS = 2.0
@@ -35,19 +35,38 @@ class HeuristicModel:
         self.unit_days = unit_days
         self.params_: dict[str, float] | None = None
 
-    def fit(self, data) -> HeuristicModel:
-        columns = read_columns(data, ("frequency", "recency", "T"))
+    def fit(self, data, weights: np.ndarray | None = None, spend=None) -> HeuristicModel:
+        """Learn the shop's rhythm (and mean spend, when ``data`` has ``monetary_value``) from a summary,
+        or from distinct histories with ``weights`` (a ``Histories`` carries its own); ``spend``, a frame
+        of frequency, monetary_value and weight, gives the mean spend of distinct rows instead."""
+        columns = _history_columns(data)
         x, tx = columns["frequency"], columns["recency"]
+        given = data.weight if isinstance(data, Histories) else weights
+        w = np.ones(len(x)) if given is None else np.asarray(given, dtype=float)
         repeat = x > 0
-        rhythm = float(np.median(tx[repeat] / x[repeat])) if repeat.any() else DEFAULT_RHYTHM_DAYS / self.unit_days
-        spend = read_columns(data, ("monetary_value",))["monetary_value"] if "monetary_value" in column_names(data) \
-            else None
-        mean_spend = float(spend[repeat & (spend > 0)].mean()) if spend is not None and (repeat & (spend > 0)).any() \
-            else float("nan")
+        rhythm = weighted_median(tx[repeat] / x[repeat], w[repeat]) if repeat.any() \
+            else DEFAULT_RHYTHM_DAYS / self.unit_days
+        mean_spend = float("nan")
+        if spend is not None:
+            columns = read_columns(spend, ("frequency", "monetary_value", "weight"))
+            mean_spend = self.mean_spend_of(columns["frequency"], columns["monetary_value"], columns["weight"])
+        elif "monetary_value" in column_names(data):
+            mean_spend = self.mean_spend_of(x, read_columns(data, ("monetary_value",))["monetary_value"], given)
         self.params_ = {"shop_rhythm": max(rhythm, 1.0 / self.unit_days), "mean_spend": mean_spend}
         self.log_likelihood_ = None
-        self.customers_ = len(x)
+        self.customers_ = int(round(w.sum()))
         return self
+
+    @staticmethod
+    def mean_spend_of(frequency: np.ndarray, spend: np.ndarray, weights: np.ndarray | None = None) -> float:
+        """The mean repeat spend of repeat buyers with positive spend (NaN without one)."""
+        own = (frequency > 0) & (spend > 0)
+        if not own.any():
+            return float("nan")
+        if weights is None:
+            return float(spend[own].mean())
+        weights = np.asarray(weights, dtype=float)[own]
+        return float(weights @ spend[own] / weights.sum())
 
     def _rhythm(self, x, tx) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -55,7 +74,8 @@ class HeuristicModel:
         return np.where((x > 0) & (own > 0), own, self.params_["shop_rhythm"])
 
     def predict(self, data, horizon: float, probability: float = 0.5) -> pd.DataFrame:
-        columns = read_columns(data, ("frequency", "recency", "T"))
+        """One row per row of ``data`` (per distinct history for a ``Histories``)."""
+        columns = _history_columns(data)
         x, tx, T = columns["frequency"], columns["recency"], columns["T"]
         rhythm = self._rhythm(x, tx)
         alive = np.minimum(1.0, 2.0 ** -((T - tx) / rhythm - ALIVE_WITHIN_RHYTHMS))
@@ -76,6 +96,23 @@ class HeuristicModel:
 
     def to_dict(self) -> dict:
         return {"model": self.name, "params": dict(self.params_ or {})}
+
+
+def _history_columns(data) -> dict[str, np.ndarray]:
+    if isinstance(data, Histories):
+        return {"frequency": data.frequency, "recency": data.recency, "T": data.T}
+    return read_columns(data, ("frequency", "recency", "T"))
+
+
+def weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    """np.median of ``values`` each repeated ``weights`` times (whole numbers), without repeating them."""
+    order = np.argsort(values, kind="stable")
+    values, cumulative = values[order], np.cumsum(weights[order])
+    count = cumulative[-1]
+    # The middle one or two of count values (0-based positions), as np.median takes them.
+    low = values[np.searchsorted(cumulative, (count - 1) // 2, side="right")]
+    high = values[np.searchsorted(cumulative, count // 2, side="right")]
+    return float(low) if low == high else float((low + high) / 2)
 
 
 def heuristic_from_dict(saved: dict, unit_days: float) -> HeuristicModel:

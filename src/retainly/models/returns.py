@@ -41,18 +41,25 @@ class ReturnRates:
                              f"{return_rate} and {return_weight}", parameter="return_rate")
         self.return_rate, self.return_weight = float(return_rate), float(return_weight)
 
-    def fit(self, data) -> ReturnRates:
-        """Estimate R and k (module docstring) from a summary with ``bought`` and ``returned``."""
+    def fit(self, data, weights: np.ndarray | None = None) -> ReturnRates:
+        """Estimate R and k (module docstring) from a summary with ``bought`` and ``returned``; ``weights``
+        counts the customers of each row, for a summary of distinct rows."""
         bought, returned = _amounts(data)
+        w = np.ones(len(bought)) if weights is None else np.asarray(weights, dtype=float)
         buyers = bought > 0
-        bought, returned = bought[buyers], returned[buyers]
-        total = float(bought.sum())
-        self.return_rate = float(np.clip(returned.sum() / total, 0.0, 1.0)) if total > 0 else 0.0
+        bought, returned, w = bought[buyers], returned[buyers], w[buyers]
+        total = float(bought.sum()) if weights is None else float(w @ bought)
+        if total > 0:
+            back = float(returned.sum()) if weights is None else float(w @ returned)
+            self.return_rate = float(np.clip(back / total, 0.0, 1.0))
+        else:
+            self.return_rate = 0.0
         self.return_weight = 0.0
-        if self.return_rate > 0 and len(bought) >= 2:
+        if self.return_rate > 0 and w.sum() >= 2:
             own = np.clip(returned / bought, 0.0, 1.0)
-            (tau2, sigma2), _ = nnls(np.column_stack([np.ones(len(bought)), 1.0 / bought]),
-                                     (own - self.return_rate) ** 2)
+            # Weighted least squares: each row counts as many times as it has customers.
+            root = np.sqrt(w)
+            (tau2, sigma2), _ = nnls(np.column_stack([root, root / bought]), root * (own - self.return_rate) ** 2)
             if sigma2 > 0:
                 self.return_weight = total if tau2 <= 0 else float(min(sigma2 / tau2, total))
         return self

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from retainly.errors import ConvergenceError
+from retainly.features.model_summary import ModelInputs
 from retainly.models import PURCHASE_MODELS, GammaGammaModel
 from retainly.models.heuristic import HeuristicModel
 from retainly.models.returns import fit_net_spend
@@ -60,10 +61,11 @@ class BacktestData:
         return merged.fillna({"purchases": 0, "spend": 0.0})
 
 
-def fit_model(name: str, summary: pd.DataFrame, unit_days: float, penalizer: float = 0.0):
-    """A fitted purchase model by name ('heuristic' included)."""
+def fit_model(name: str, summary, unit_days: float, penalizer: float = 0.0):
+    """A fitted purchase model by name ('heuristic' included), on a per-customer summary or on the
+    engine's distinct ``ModelInputs``."""
     if name == HeuristicModel.name:
-        return HeuristicModel(unit_days).fit(summary)
+        return HeuristicModel(unit_days).fit(summary, spend=summary.spend if isinstance(summary, ModelInputs) else None)
     return PURCHASE_MODELS[name](penalizer=penalizer).fit(summary)
 
 

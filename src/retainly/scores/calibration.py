@@ -26,10 +26,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 
+import ibis
 import numpy as np
 import pandas as pd
+from ibis.expr.types import Table
 
-from retainly.features.model_summary import purchase_days
+from retainly.features.model_summary import customer_days
 from retainly.settings import TIME_UNITS, ModelSettings
 
 MIN_BUYERS = 20  # fewer orders than this in the windows: too few to calibrate on
@@ -61,18 +63,22 @@ class Calibration:
                       "observed": tuple(values["observed"])})
 
 
-def fit_calibration(raw: np.ndarray, bought: np.ndarray, window_days: int, cut: date) -> Calibration:
-    """Isotonic regression of who ordered (0/1) on the raw probability."""
+def fit_calibration(raw: np.ndarray, bought: np.ndarray, window_days: int, cut: date,
+                    weights: np.ndarray | None = None) -> Calibration:
+    """Isotonic regression of who ordered (0/1) on the raw probability; ``weights`` counts the customers
+    of each row (equal raw probabilities are merged with their weights either way)."""
     raw = np.asarray(raw, dtype=float)
     bought = np.asarray(bought, dtype=float)
+    weights = np.ones(len(raw)) if weights is None else np.asarray(weights, dtype=float)
     from sklearn.isotonic import IsotonicRegression  # imported when used: it costs a second of every CLI start
 
-    iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip").fit(raw, bought)
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip").fit(raw, bought, weights)
     xs, ys = iso.X_thresholds_, iso.y_thresholds_
     if len(xs) > MAX_POINTS:  # keep the map small in the fit record; the ends and shape stay
         keep = np.unique(np.linspace(0, len(xs) - 1, MAX_POINTS).round().astype(int))
         xs, ys = xs[keep], ys[keep]
-    return Calibration(window_days=int(window_days), cut=cut, customers=len(raw), buyers=int(bought.sum()),
+    return Calibration(window_days=int(window_days), cut=cut, customers=int(round(weights.sum())),
+                       buyers=int(round(weights @ bought)),
                        raw=tuple(float(x) for x in xs), observed=tuple(float(y) for y in ys))
 
 
@@ -88,50 +94,58 @@ def calibrate(store, as_of: date, model, settings: ModelSettings, window_days: i
     None with the reason otherwise, or when the history is too short or too quiet.
     """
     unit_days = TIME_UNITS[settings.time_unit]
-    # Every window's summary and outcome come from one read of the purchase days (customer, day).
-    days = purchase_days(store, as_of).select("customer_id", "day").to_pandas()
-    days["day"] = pd.to_datetime(days["day"])
-    first = days["day"].min() if len(days) else None
-    raws, outcomes, cuts = [], [], []
-    for step in range(1, MAX_WINDOWS + 1):
-        cut = as_of - timedelta(days=step * window_days)
-        if first is None or (pd.Timestamp(cut) - first).days < window_days or (step > 1 and step * window_days > 366):
-            break
-        summary, bought = window_summary(days, cut, window_days, unit_days)
-        raws.append(raw_order_chance(model, summary, window_days / unit_days))
-        outcomes.append(bought)
-        cuts.append(cut)
+    # Every window's histories and outcomes come from one set of purchase days (customer, day),
+    # pulled as distinct (history, ordered) rows with a weight, the customers who share them.
+    windows, cuts = [], []
+    with store.scratch(customer_days(store, as_of)) as days:
+        first = days.day.min().to_pyarrow().as_py()
+        first = None if first is None else pd.Timestamp(first).date()
+        for step in range(1, MAX_WINDOWS + 1):
+            cut = as_of - timedelta(days=step * window_days)
+            if first is None or (cut - first).days < window_days or (step > 1 and step * window_days > 366):
+                break
+            windows.append(window_histories(days, cut, window_days, unit_days))
+            cuts.append(cut)
+    raws = [raw_order_chance(model, window, window_days / unit_days) for window in windows]
+    outcomes = [window["bought"].to_numpy() for window in windows]
+    weights = [window["weight"].to_numpy() for window in windows]
     if not cuts:
         return None, f"less than {window_days} days of history before {as_of - timedelta(days=window_days)}"
-    raw, bought = np.concatenate(raws), np.concatenate(outcomes)
-    if bought.sum() < MIN_BUYERS or bought.all():
-        return None, f"{int(bought.sum())} orders in the windows before {as_of}: too few to calibrate on"
+    raw, bought, weight = np.concatenate(raws), np.concatenate(outcomes), np.concatenate(weights)
+    buyers = float(weight @ bought)
+    if buyers < MIN_BUYERS or buyers == weight.sum():
+        return None, f"{int(buyers)} orders in the windows before {as_of}: too few to calibrate on"
     if len(cuts) > 1:
-        older = fit_calibration(np.concatenate(raws[1:]), np.concatenate(outcomes[1:]), window_days, cuts[-1])
-        own, mapped = brier(raws[0], outcomes[0]), brier(older.apply(raws[0]), outcomes[0])
+        older = fit_calibration(np.concatenate(raws[1:]), np.concatenate(outcomes[1:]), window_days, cuts[-1],
+                                np.concatenate(weights[1:]))
+        own = brier(raws[0], outcomes[0], weights[0])
+        mapped = brier(older.apply(raws[0]), outcomes[0], weights[0])
         if mapped >= own:
             return None, (f"recalibrating did not improve it on the latest window, {cuts[0]} to {as_of} "
                           f"(Brier {mapped:.4f} against the model's own {own:.4f})")
-    calibration = fit_calibration(raw, bought, window_days, cuts[-1])
+    calibration = fit_calibration(raw, bought, window_days, cuts[-1], weight)
     span = f"{cuts[-1]} to {as_of}"
     return calibration, (f"calibrated on {len(cuts)} window{'s' if len(cuts) > 1 else ''} of {window_days} days "
-                         f"from {span}: {int(bought.sum()):,} of {len(bought):,} customer-windows ordered")
+                         f"from {span}: {int(buyers):,} of {calibration.customers:,} customer-windows ordered")
 
 
-def window_summary(days: pd.DataFrame, cut: date, window_days: int, unit_days: float) -> tuple[pd.DataFrame, np.ndarray]:
-    """(summary as of ``cut``, 1/0 per customer: ordered in the ``window_days`` after it) from
-    purchase days (customer_id, day), by the definitions of ``features.model_summary``."""
-    end = pd.Timestamp(cut)
-    before = days[days["day"] <= end]
-    per = before.groupby("customer_id")["day"].agg(["min", "max", "count"])
-    summary = pd.DataFrame({
-        "customer_id": per.index.to_numpy(),
-        "frequency": per["count"].to_numpy() - 1,
-        "recency": (per["max"] - per["min"]).dt.days.to_numpy() / unit_days,
-        "T": (end - per["min"]).dt.days.to_numpy() / unit_days,
-    })
-    later = days[(days["day"] > end) & (days["day"] <= end + pd.Timedelta(days=window_days))]
-    return summary, summary["customer_id"].isin(later["customer_id"]).to_numpy(dtype=float)
+def window_histories(days: Table, cut: date, window_days: int, unit_days: float) -> pd.DataFrame:
+    """Distinct (frequency, recency, T as of ``cut``; bought: 1 if the customer ordered in the ``window_days``
+    after it, else 0) with ``weight``, the customers who share them, from purchase days (customer_id, day),
+    by the definitions of ``features.model_summary``; in a fixed order."""
+    before = days.filter(days.day <= cut)
+    per = before.group_by("customer_id").aggregate(count=before.count(), first=before.day.min(),
+                                                   last=before.day.max())
+    later = days.filter((days.day > cut) & (days.day <= cut + timedelta(days=window_days)))
+    later = later.select("customer_id").distinct().mutate(ordered=ibis.literal(1, "int64"))
+    joined = per.left_join(later, "customer_id")
+    rows = joined.select(count=joined["count"], span=joined["last"].delta(joined["first"], unit="day"),
+                         age=ibis.literal(cut).delta(joined["first"], unit="day"), bought=joined.ordered.fill_null(0))
+    grouped = rows.group_by(["count", "span", "age", "bought"]).aggregate(weight=rows.count()).to_pandas()
+    grouped = grouped.astype("int64").sort_values(["count", "span", "age", "bought"], ignore_index=True)
+    return pd.DataFrame({"frequency": grouped["count"] - 1, "recency": grouped["span"].to_numpy(float) / unit_days,
+                         "T": grouped["age"].to_numpy(float) / unit_days, "bought": grouped["bought"].astype(float),
+                         "weight": grouped["weight"].astype(float)})
 
 
 def raw_order_chance(model, data, horizon: float) -> np.ndarray:
@@ -139,9 +153,11 @@ def raw_order_chance(model, data, horizon: float) -> np.ndarray:
     return np.asarray(model.predict(data, horizon)["probability_of_purchase"], dtype=float)
 
 
-def brier(predicted: np.ndarray, bought: np.ndarray) -> float:
-    """Mean squared error of probabilities against 0/1 outcomes (0 perfect, 0.25 a coin)."""
-    return float(np.mean((np.asarray(predicted, dtype=float) - np.asarray(bought, dtype=float)) ** 2))
+def brier(predicted: np.ndarray, bought: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """Mean squared error of probabilities against 0/1 outcomes (0 perfect, 0.25 a coin), over rows that
+    each count ``weights`` times (once without)."""
+    errors = (np.asarray(predicted, dtype=float) - np.asarray(bought, dtype=float)) ** 2
+    return float(np.mean(errors) if weights is None else np.average(errors, weights=weights))
 
 
 def reliability(predicted: np.ndarray, bought: np.ndarray, groups: int = 10) -> list[dict]:

@@ -21,17 +21,16 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from retainly.errors import ConvergenceError, InputError
-from retainly.features.model_summary import holdout_activity, holdout_by_day, model_summary
+from retainly.features.model_summary import (ModelInputs, customer_summary, holdout_activity, holdout_by_day,
+                                              model_inputs, model_summary)
 from retainly.features.orders import purchase_span
 from retainly.models import PURCHASE_MODELS
-from retainly.models.base import Histories
-from retainly.models.clv import DAYS_PER_MONTH, discounted_purchases
 from retainly.models.heuristic import HeuristicModel
-from retainly.scores.backtest import BacktestData, evaluate, fit_model, fit_spend, short_title
-from retainly.scores.calibration import Calibration, calibrate, raw_order_chance
+from retainly.scores.backtest import BacktestData, evaluate, fit_model, short_title
+from retainly.scores.by_history import customer_rows, fit_spend_by_history, history_table, predict_histories
+from retainly.scores.calibration import Calibration, calibrate
 from retainly.settings import TIME_UNITS, ModelSettings
 from retainly.store.backends import Store
 
@@ -39,7 +38,6 @@ MODEL_CHOICES = ("auto", *PURCHASE_MODELS, HeuristicModel.name)
 DEFAULT_MODEL = "mbgnbd"  # when the history is too short to backtest: no one-time buyer is assumed alive
 CLOSE_CALL = 0.02  # RMSEs within 2 % of the best count as a tie
 CAUTION_ERROR = 0.2  # a backtest total off by more than this earns a warning in the reason
-NO_DATE_AFTER_DAYS = 3 * 365  # an even-odds wait longer than this gives no next-order date
 SCORE_COLUMNS = ("as_of", "customer_id", "fit_id", "model", "p_alive", "expected_orders", "p_order",
                  "expected_spend", "clv", "next_order_date", "confidence", "order_chance")
 
@@ -63,7 +61,8 @@ def choose_model(store: Store, as_of: date, settings: ModelSettings,
     fitted = [r for r in results if "error" not in r and np.isfinite(r["rmse"])]
     if not fitted:
         return DEFAULT_MODEL, (f"no model could be fitted on the history before {cut} to backtest on "
-                               f"({results[0]['error']}); {PURCHASE_MODELS[DEFAULT_MODEL].title} is the default"), results
+                               f"({results[0]['error']}); {PURCHASE_MODELS[DEFAULT_MODEL].title} is the default"), \
+            results
     best = min(fitted, key=lambda r: r["rmse"])
     close = [r for r in fitted if r["rmse"] <= best["rmse"] * (1 + CLOSE_CALL)]
     chosen = max(close, key=lambda r: (r["p_alive_auc"] or 0, -r["rmse"]))
@@ -88,7 +87,8 @@ def backtest_data(store: Store, calibration_end: date, holdout_end: date, unit: 
     if holdout_end <= calibration_end:
         raise InputError(f"`holdout_end` {holdout_end} must be after `calibration_end` {calibration_end}",
                          parameter="holdout_end")
-    return BacktestData(model_summary(store, calibration_end, unit), holdout_activity(store, calibration_end, holdout_end),
+    return BacktestData(model_summary(store, calibration_end, unit),
+                        holdout_activity(store, calibration_end, holdout_end),
                         holdout_by_day(store, calibration_end, holdout_end), calibration_end, holdout_end, unit)
 
 
@@ -116,16 +116,24 @@ def automatic_choice(store: Store, data: BacktestData, settings: ModelSettings, 
 
 def score(store: Store, as_of: date, model: str, settings: ModelSettings, progress=None) -> dict:
     """Fit, predict and store every customer's scores as of ``as_of``; return the fit record.
-    ``progress`` hears a line per step (each model backtested, the fit, the calibration)."""
+    ``progress`` hears a line per step (each model backtested, the fit, the calibration).
+
+    The models read distinct histories with weights from the engine and predict each once; the
+    engine joins the predictions back to customers (``scores.by_history``)."""
     progress = progress or (lambda line: None)
     if model not in MODEL_CHOICES:
         raise InputError(f"`model` {model}: choose one of {', '.join(MODEL_CHOICES)}", parameter="model")
+    with store.scratch(customer_summary(store, as_of)) as customers:
+        inputs = model_inputs(customers, settings.time_unit)
+        if inputs.customers == 0:
+            raise InputError(f"no customer had bought by {as_of}; import orders first or pick a later `as_of`",
+                             parameter="as_of")
+        return _score(store, as_of, model, settings, progress, inputs)
+
+
+def _score(store: Store, as_of: date, model: str, settings: ModelSettings, progress, inputs: ModelInputs) -> dict:
     unit_days = TIME_UNITS[settings.time_unit]
-    summary = model_summary(store, as_of, settings.time_unit)
-    if summary.empty:
-        raise InputError(f"no customer had bought by {as_of}; import orders first or pick a later `as_of`",
-                         parameter="as_of")
-    repeat_buyers = int((summary["frequency"] > 0).sum())
+    repeat_buyers = inputs.repeat_buyers
     backtest = None
     if repeat_buyers < settings.min_repeat_buyers:
         name, why = HeuristicModel.name, f"{_too_few(repeat_buyers, settings)}: transparent heuristics instead"
@@ -134,16 +142,17 @@ def score(store: Store, as_of: date, model: str, settings: ModelSettings, progre
     else:
         name, why = model, "chosen with --model"
     progress(f"fitting {short_title(name)} on all the history to {as_of}")
-    fitted, name, why = _fit_first(_candidates(name, backtest), summary, unit_days, settings.penalizer, why)
-    spend_model, spend_note = fit_spend(summary, unit_days)
+    fitted, name, why = _fit_first(_candidates(name, backtest), inputs, unit_days, settings.penalizer, why)
+    spend_model, spend_note = fit_spend_by_history(inputs, unit_days)
     if spend_note:
         why += f"; spend: {spend_note}"
-    scores = predict_scores(fitted, spend_model, summary, as_of, settings)
+    scores = predict_histories(fitted, inputs, as_of, settings)
     numbers = scores[["p_alive", "expected_orders", "p_order"]].to_numpy(dtype=float)
     if name != HeuristicModel.name and not np.isfinite(numbers).all():
-        name, why = HeuristicModel.name, f"{fitted.title} gave predictions that are not finite numbers; heuristics instead"
-        fitted = fit_model(name, summary, unit_days)
-        scores = predict_scores(fitted, spend_model, summary, as_of, settings)
+        name = HeuristicModel.name
+        why = f"{fitted.title} gave predictions that are not finite numbers; heuristics instead"
+        fitted = fit_model(name, inputs, unit_days)
+        scores = predict_histories(fitted, inputs, as_of, settings)
     elif not np.isfinite(numbers).all():
         raise InputError("the heuristics gave predictions that are not finite numbers; check the summary's dates")
     progress(f"checking the chance to order within {settings.order_window_days} days against the last year")
@@ -152,7 +161,8 @@ def score(store: Store, as_of: date, model: str, settings: ModelSettings, progre
         scores["order_chance"] = calibration.apply(scores["order_chance"].to_numpy())
     why += f"; chance to order within {settings.order_window_days} days: " + (
         note if calibration is not None else f"the model's own, not calibrated ({note})")
-    return _store(store, as_of, fitted, spend_model, scores, why, backtest, repeat_buyers, settings, calibration)
+    return _store(store, as_of, fitted, spend_model, inputs, scores, why, backtest, repeat_buyers, settings,
+                  calibration)
 
 
 def _too_few(repeat_buyers: int, settings: ModelSettings) -> str:
@@ -171,7 +181,7 @@ def _candidates(name: str, backtest: list[dict] | None) -> list[str]:
     return [name] + [r["model"] for r in ranked]
 
 
-def _fit_first(names: list[str], summary: pd.DataFrame, unit_days: float, penalizer: float, why: str):
+def _fit_first(names: list[str], summary, unit_days: float, penalizer: float, why: str):
     """(model, name, why): the first of ``names`` that fits the whole history, else the heuristics."""
     failures = []
     for name in names:
@@ -183,65 +193,27 @@ def _fit_first(names: list[str], summary: pd.DataFrame, unit_days: float, penali
         "; heuristics instead"
 
 
-def predict_scores(model, spend_model, summary: pd.DataFrame, as_of: date, settings: ModelSettings) -> pd.DataFrame:
-    """One row per customer with the customer_scores columns (fit_id and as_of filled in later)."""
-    unit_days = TIME_UNITS[settings.time_unit]
-    horizon = settings.horizon_days / unit_days
-    # The models merge identical histories; do it once for all the predictions below.
-    merged = summary if isinstance(model, HeuristicModel) else Histories.from_data(summary)
-    predicted = model.predict(merged, horizon)
-    spend = spend_model.expected_spend(summary)
-    months = max(1, round(settings.horizon_days / DAYS_PER_MONTH))
-    per_month = DAYS_PER_MONTH / unit_days
-    if isinstance(model, HeuristicModel):  # linear in time: the same expected purchases every month
-        monthly = predicted["expected_purchases"].to_numpy() * per_month / horizon
-        purchases = monthly * np.sum((1 + settings.discount_rate) ** -np.arange(1, months + 1))
-    else:
-        purchases = discounted_purchases(model, merged, months, settings.discount_rate, per_month)
-    # The model's own chance to order within the window; score() calibrates it on the shop's history.
-    raw_chance = raw_order_chance(model, merged, settings.order_window_days / unit_days)
-    wait_days = np.ceil(predicted["time_to_next_purchase"].to_numpy() * unit_days)
-    next_order = [as_of + timedelta(days=int(d)) if d <= NO_DATE_AFTER_DAYS else None for d in wait_days]
-    return pd.DataFrame({
-        "customer_id": summary["customer_id"].to_numpy(),
-        "model": model.name,
-        "p_alive": predicted["probability_alive"].to_numpy(),
-        "expected_orders": predicted["expected_purchases"].to_numpy(),
-        "p_order": predicted["probability_of_purchase"].to_numpy(),
-        "expected_spend": spend,
-        "clv": purchases * spend,
-        "next_order_date": next_order,
-        "confidence": "heuristic" if isinstance(model, HeuristicModel) else "model",
-        "order_chance": raw_chance,
-    })
-
-
-def _store(store: Store, as_of: date, model, spend_model, scores: pd.DataFrame, why: str, backtest,
-           repeat_buyers: int, settings: ModelSettings, calibration: Calibration | None) -> dict:
+def _store(store: Store, as_of: date, model, spend_model, inputs: ModelInputs, scores: pd.DataFrame, why: str,
+           backtest, repeat_buyers: int, settings: ModelSettings, calibration: Calibration | None) -> dict:
     fit_id = int(store.fetchone("SELECT nextval('fit_ids')")[0])
+    confidence = "heuristic" if isinstance(model, HeuristicModel) else "model"
     record = {
         "fit_id": fit_id, "as_of": as_of, "model": model.name, "time_unit": settings.time_unit,
         "params": json.dumps(model.to_dict()["params"]), "spend_model": spend_model.name,
         "spend_params": json.dumps(_finite(spend_model.to_dict()["params"])),
-        "log_likelihood": getattr(model, "log_likelihood_", None), "customers": len(scores),
+        "log_likelihood": getattr(model, "log_likelihood_", None), "customers": int(round(inputs.customers)),
         "repeat_buyers": repeat_buyers, "horizon_days": settings.horizon_days,
-        "discount_rate": settings.discount_rate, "confidence": scores["confidence"].iloc[0], "reason": why,
+        "discount_rate": settings.discount_rate, "confidence": confidence, "reason": why,
         "backtest": json.dumps(backtest) if backtest is not None else None, "fitted_at": datetime.now(),
         "order_window_days": settings.order_window_days,
         "calibration": json.dumps(calibration.to_dict()) if calibration is not None else None,
     }
-    rows = scores.assign(as_of=as_of, fit_id=fit_id)[list(SCORE_COLUMNS)]
-    arrow = pa.Table.from_pandas(rows, preserve_index=False).cast(pa.schema([
-        ("as_of", pa.date32()), ("customer_id", pa.int64()), ("fit_id", pa.int64()), ("model", pa.string()),
-        ("p_alive", pa.float64()), ("expected_orders", pa.float64()), ("p_order", pa.float64()),
-        ("expected_spend", pa.float64()), ("clv", pa.float64()), ("next_order_date", pa.date32()),
-        ("confidence", pa.string()), ("order_chance", pa.float64()),
-    ]))
     columns = ", ".join(record)
     marks = ", ".join("?" for _ in record)
-    with store.transaction():
+    with store.transaction(), store.uploaded(history_table(scores)) as predicted:
         store.execute(f"INSERT INTO model_fits ({columns}) VALUES ({marks})", tuple(record.values()))
-        store.replace_rows("customer_scores", arrow, as_of=as_of)
+        rows = customer_rows(inputs.customers_table, predicted, spend_model, as_of, fit_id, model.name, confidence)
+        store.replace_rows("customer_scores", rows.select(*SCORE_COLUMNS), as_of=as_of)
     return {**record, "params": json.loads(record["params"]), "spend_params": json.loads(record["spend_params"]),
             "backtest": backtest, "calibration": calibration.to_dict() if calibration is not None else None}
 

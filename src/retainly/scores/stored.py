@@ -52,7 +52,7 @@ def predictions_at(store: Store, as_of: date) -> "pd.DataFrame | None":
     None when nothing was ever scored."""
     import pandas as pd
 
-    from retainly.features.model_summary import model_summary
+    from retainly.features.model_summary import customer_histories
     from retainly.settings import TIME_UNITS
     from retainly.models import PURCHASE_MODELS
     from retainly.models.heuristic import heuristic_from_dict
@@ -66,7 +66,8 @@ def predictions_at(store: Store, as_of: date) -> "pd.DataFrame | None":
     if fit is None:
         return None
     unit_days = TIME_UNITS[fit["time_unit"]]
-    summary = model_summary(store, as_of, fit["time_unit"])
+    # One row per customer comes out (the caller wants one), but only the history: no money, no returns.
+    summary = customer_histories(store, as_of, fit["time_unit"])
     if summary.empty:
         return pd.DataFrame(columns=["customer_id", "p_alive", "expected_orders", "clv"])
     if fit["model"] in PURCHASE_MODELS:
@@ -91,7 +92,8 @@ def prediction_totals(store: Store, as_of: date, active_from: float, likely_from
     return {"customers": int(totals["customers"]), "expected_orders": float(totals["expected_orders"] or 0),
             "clv": float(totals["clv"] or 0), "active": int(totals["active"] or 0),
             "mean_p_alive": totals["mean_p_alive"], "order_window_days": fit["order_window_days"] if fit else None,
-            "expected_buyers": float(totals["expected_buyers"] or 0), "likely_buyers": int(totals["likely_buyers"] or 0)}
+            "expected_buyers": float(totals["expected_buyers"] or 0),
+            "likely_buyers": int(totals["likely_buyers"] or 0)}
 
 
 def probability_histogram(store: Store, as_of: date, column: str, bins: int = 10) -> list[dict]:

@@ -125,6 +125,14 @@ class Store:
                 self.unstage(name)
 
     @contextmanager
+    def uploaded(self, data: pa.Table) -> Iterator[Any]:
+        """``data`` as an Ibis table of the analytics engine, for the block's expressions to join (staged,
+        inside one transaction): a small result computed in Python, joined to many rows without them
+        coming out of the engine."""
+        with self.staged(data) as name:
+            yield self.table(name)
+
+    @contextmanager
     def scratch(self, expression) -> Iterator[Any]:
         """Materialise an Ibis expression once as a temporary table, for several queries to read."""
         name = f"retainly_scratch_{uuid.uuid4().hex[:12]}"

@@ -154,6 +154,11 @@ class SparkAnalytics(Store):
         with self.record.staged(expression.to_pyarrow()) as name:
             yield name
 
+    @contextmanager
+    def uploaded(self, data: pa.Table) -> Iterator[Any]:
+        """An Arrow table as a Spark table (Ibis makes it a DataFrame when a query reads it)."""
+        yield ibis.memtable(data)
+
     # -- results back to the store of record -------------------------------------------------
     def replace_rows(self, table: str, rows, **key) -> None:
         self.record.replace_rows(table, rows if isinstance(rows, pa.Table) else rows.to_pyarrow(), **key)
