@@ -27,6 +27,7 @@ from datetime import date, datetime
 import ibis
 from ibis.expr.types import Table
 
+from retainly.features import orders
 from retainly.features.orders import analysed_window
 from retainly.store.backends import Store
 
@@ -93,14 +94,5 @@ def _split(store: Store, split: Table, cuts: list[datetime]) -> Table:
 
 def acquisitions(customers: Table, found: Table) -> Table:
     """``features.orders.acquisitions`` read from pieces: customer_id, first_order_at, channel."""
-    firsts = found.group_by("customer_id").aggregate(
-        first_order_at=found.first_at.min(),
-        first_order_channel=found.first_channel.argmin(found.first_at),
-    )
-    known = customers.select("customer_id", "acquisition_channel")
-    joined = firsts.left_join(known, "customer_id")
-    return joined.select(
-        "customer_id",
-        "first_order_at",
-        channel=ibis.coalesce(joined.acquisition_channel, joined.first_order_channel, ibis.literal("unknown")),
-    )
+    firsts = found.select("customer_id", placed_at=found.first_at, channel=found.first_channel)
+    return orders.acquisitions(customers, firsts)
