@@ -4,7 +4,7 @@ The generated shop (``ws.data.generate(1500, 11)``), on DuckDB and PostgreSQL. `
 distinct histories, spend and money with weights, predicts once per history and lets the engine
 join the predictions back to customers. The expected numbers here come from the other way round,
 independently of that code: the per-customer summary (``model_summary``, one row per customer),
-the models refitted on it (``backtest.fit_model`` and ``backtest.fit_spend``, per customer) and
+the models refitted on it (``backtest.fit_model`` and ``fit_spend`` below, per customer) and
 their own numpy predictions per customer, with the stored calibration map applied.
 """
 
@@ -17,16 +17,29 @@ import numpy as np
 import pytest
 
 from retainly import Workspace
+from retainly.errors import ConvergenceError
 from retainly.features.model_summary import customer_histories, customer_summary, model_inputs, model_summary
+from retainly.models import GammaGammaModel
 from retainly.models.clv import DAYS_PER_MONTH, discounted_purchases
 from retainly.models.heuristic import HeuristicModel
-from retainly.scores.backtest import fit_model, fit_spend
+from retainly.models.returns import fit_net_spend
+from retainly.scores.backtest import fit_model
 from retainly.scores.calibration import Calibration
 from retainly.scores.stored import latest_fit
 from retainly.settings import TIME_UNITS
 from tests.conftest import generated_copy
 
 RELATIVE = 1e-7  # fits on merged rows sum in another order: the optimum moves in the last digits only
+
+
+def fit_spend(summary, unit_days: float):
+    """The spend model fitted per customer, as ``score`` fitted it before it read distinct rows:
+    Gamma-Gamma on gross spend when it can be fitted, else the heuristics' mean spend; net of returns."""
+    try:
+        gross = GammaGammaModel().fit(summary)
+    except ConvergenceError:
+        gross = HeuristicModel(unit_days).fit(summary)
+    return fit_net_spend(gross, summary), None
 
 
 @pytest.fixture(params=["duckdb", "postgres"])

@@ -74,3 +74,18 @@ def test_window_histories_match_the_engines_summary_and_holdout(workspace, cut):
     assert len(found) == len(counted) and found["weight"].sum() == len(expected)
     for row in found.itertuples():
         assert row.weight == counted[(row.frequency, row.recency, row.T, row.bought)], row
+
+
+def test_reliability_splits_tied_predictions_in_proportion_and_takes_weights():
+    # Three customers at 0.5 (one bought) and one at 0.9 (bought), in two groups of two: the first takes
+    # two of the tied three, who bought 1/3 of the time whatever their order; the second takes the
+    # third (1/3 a buyer) and the 0.9 buyer: observed (1/3 + 1) / 2 = 2/3, predicted (0.5 + 0.9) / 2.
+    want = [
+        {"group": 1, "customers": 2, "low": 0.5, "high": 0.5, "predicted": pytest.approx(0.5),
+         "observed": pytest.approx(1 / 3)},
+        {"group": 2, "customers": 2, "low": 0.5, "high": 0.9, "predicted": pytest.approx(0.7),
+         "observed": pytest.approx(2 / 3)},
+    ]
+    assert reliability([0.5, 0.5, 0.5, 0.9], [1, 0, 0, 1], groups=2) == want
+    assert reliability([0.5, 0.5, 0.5, 0.9], [0, 0, 1, 1], groups=2) == want
+    assert reliability([0.9, 0.5, 0.5], [1, 1, 0], groups=2, weights=[1, 1, 2]) == want

@@ -147,20 +147,26 @@ def customer_histories(store: Store, as_of: date, unit: str = "week") -> pd.Data
                          "recency": frame["span"].astype(float) / size, "T": frame["age"].astype(float) / size})
 
 
-def holdout_activity(store: Store, calibration_end: date, holdout_end: date) -> pd.DataFrame:
-    """Per customer who bought by ``calibration_end`` and bought or returned in the holdout after it:
-    purchase days, and net spend = what they bought in the holdout less what they returned in it
-    (whichever order it came from, as ``model_summary`` counts ``returned``)."""
-    calibration = purchase_days(store, calibration_end)
-    known = calibration.select("customer_id").distinct()
+def holdout_activity_table(store: Store, calibration_end: date, holdout_end: date, known: Table | None = None) -> Table:
+    """``holdout_activity`` as an engine expression (customer_id, purchases, spend); ``known`` (customer_id)
+    are the customers who bought by ``calibration_end`` when the caller has them at hand."""
+    if known is None:
+        known = purchase_days(store, calibration_end).select("customer_id").distinct()
     later = purchase_days(store, holdout_end, since=calibration_end)
     later = later.join(known, "customer_id")
     per_customer = later.group_by("customer_id").aggregate(purchases=later.count(), bought=later.bought.sum())
     back = customer_returns(store, holdout_end, since=calibration_end).join(known, "customer_id")
     both = per_customer.outer_join(back, "customer_id")
-    frame = both.select(customer_id=both.customer_id.fill_null(both.customer_id_right),
-                        purchases=both.purchases.fill_null(0),
-                        spend=both.bought.fill_null(0) - both.returned.fill_null(0)).order_by("customer_id").to_pandas()
+    return both.select(customer_id=both.customer_id.fill_null(both.customer_id_right),
+                       purchases=both.purchases.fill_null(0),
+                       spend=(both.bought.fill_null(0) - both.returned.fill_null(0)).cast("float64"))
+
+
+def holdout_activity(store: Store, calibration_end: date, holdout_end: date) -> pd.DataFrame:
+    """Per customer who bought by ``calibration_end`` and bought or returned in the holdout after it:
+    purchase days, and net spend = what they bought in the holdout less what they returned in it
+    (whichever order it came from, as ``model_summary`` counts ``returned``)."""
+    frame = holdout_activity_table(store, calibration_end, holdout_end).order_by("customer_id").to_pandas()
     return pd.DataFrame({"customer_id": frame["customer_id"].astype("int64"),
                          "purchases": frame["purchases"].astype("int64"), "spend": frame["spend"].astype(float)})
 

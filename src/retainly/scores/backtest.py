@@ -29,19 +29,21 @@ import pandas as pd
 
 from retainly.errors import ConvergenceError
 from retainly.features.model_summary import ModelInputs
-from retainly.models import PURCHASE_MODELS, GammaGammaModel
+from retainly.models import PURCHASE_MODELS
 from retainly.models.heuristic import HeuristicModel
-from retainly.models.returns import fit_net_spend
 from retainly.scores.calibration import brier, reliability
 from retainly.settings import TIME_UNITS
 
 
 @dataclass
 class BacktestData:
-    """Calibration summary, holdout activity per customer and per day, and the dates."""
+    """What a backtest reads (``scores.holdout``): the models' inputs at the calibration end, the
+    holdout outcomes per distinct (history, holdout purchases) with weights, the per-purchase spend
+    error, the holdout's purchases per day, and the dates."""
 
-    calibration: pd.DataFrame
-    holdout: pd.DataFrame
+    inputs: ModelInputs
+    outcomes: pd.DataFrame  # history, purchases, weight, expected_spend, spend
+    spend_mae: float | None
     by_day: pd.DataFrame
     calibration_end: date
     holdout_end: date
@@ -54,11 +56,6 @@ class BacktestData:
     @property
     def holdout_days(self) -> int:
         return (self.holdout_end - self.calibration_end).days
-
-    def actual(self) -> pd.DataFrame:
-        """Holdout purchase days and spend per calibration customer (0 for those who did not buy)."""
-        merged = self.calibration[["customer_id"]].merge(self.holdout, on="customer_id", how="left")
-        return merged.fillna({"purchases": 0, "spend": 0.0})
 
 
 def fit_model(name: str, summary, unit_days: float, penalizer: float = 0.0):
@@ -74,62 +71,54 @@ def short_title(name: str) -> str:
     return PURCHASE_MODELS[name].title if name in PURCHASE_MODELS else HeuristicModel.title
 
 
-def fit_spend(summary: pd.DataFrame, unit_days: float):
-    """Expected net spend per purchase, returns taken off (``retainly.models.returns``): Gamma-Gamma
-    on gross spend when it can be fitted, else the heuristic's mean spend; returns (model, note)."""
-    try:
-        gross, note = GammaGammaModel().fit(summary), None
-    except ConvergenceError as error:
-        gross, note = HeuristicModel(unit_days).fit(summary), str(error)
-    return fit_net_spend(gross, summary), note
-
-
 def evaluate(data: BacktestData, models: list[str], penalizer: float = 0.0, calibrator=None,
              progress=None) -> list[dict]:
     """One result dict per model: the metrics of the module docstring, or ``error`` when it did not fit.
 
-    ``calibrator(fitted model) -> (Calibration | None, note)`` learns the chance-to-order map;
-    ``progress`` hears a line per model.
+    Each model is fitted and predicts once per distinct history; the metrics weigh each outcome row
+    by the customers who share it. ``calibrator(fitted model) -> (Calibration | None, note)`` learns
+    the chance-to-order map; ``progress`` hears a line per model.
     """
     horizon = data.holdout_days / data.unit_days
-    actual = data.actual()
-    bought = (actual["purchases"] > 0).to_numpy()
-    spend_model, _ = fit_spend(data.calibration, data.unit_days)
-    spend = spend_model.expected_spend(data.calibration)
+    outcomes = data.outcomes
+    history = outcomes["history"].to_numpy()
+    weight = outcomes["weight"].to_numpy(dtype=float)
+    purchases = outcomes["purchases"].to_numpy(dtype=float)
+    bought = purchases > 0
     actual_curve = _actual_tracking(data)
     results = []
     for name in models:
         if progress is not None:
             progress(f"backtesting {short_title(name)} on {data.calibration_end} to {data.holdout_end}")
         try:
-            model = fit_model(name, data.calibration, data.unit_days, penalizer)
+            model = fit_model(name, data.inputs, data.unit_days, penalizer)
         except ConvergenceError as error:
             results.append({"model": name, "error": str(error)})
             continue
-        predicted = model.predict(data.calibration, horizon)
+        predicted = model.predict(data.inputs, horizon)
         if not np.isfinite(predicted.to_numpy(dtype=float)).all():
             results.append({"model": name, "error": f"{name} gave predictions that are not finite numbers"})
             continue
-        expected = predicted["expected_purchases"].to_numpy()
-        chance = predicted["probability_of_purchase"].to_numpy()
-        calibrated = _calibrated(calibrator, model, chance, bought)
+        expected = predicted["expected_purchases"].to_numpy()[history]
+        chance = predicted["probability_of_purchase"].to_numpy()[history]
+        alive = predicted["probability_alive"].to_numpy()[history]
         results.append({
             "model": name,
             "params": {k: round(v, 6) for k, v in (model.params_ or {}).items()},
             "log_likelihood": getattr(model, "log_likelihood_", None),
-            **_count_errors(expected, actual["purchases"].to_numpy()),
-            "brier": brier(chance, bought),
-            "roc_auc": _auc(bought, chance),
-            "p_alive_auc": _auc(bought, predicted["probability_alive"].to_numpy()),
-            "reliability": reliability(chance, bought),
-            **calibrated,
-            **_spend_errors(expected, spend, actual, bought),
+            **_count_errors(expected, purchases, weight),
+            "brier": brier(chance, bought, weight),
+            "roc_auc": _auc(bought, chance, weight),
+            "p_alive_auc": _auc(bought, alive, weight),
+            "reliability": reliability(chance, bought, weights=weight),
+            **_calibrated(calibrator, model, chance, bought, weight),
+            **_spend_errors(expected, data),
             "tracking": _tracking(model, data, actual_curve),
         })
     return results
 
 
-def _calibrated(calibrator, model, chance: np.ndarray, bought: np.ndarray) -> dict:
+def _calibrated(calibrator, model, chance: np.ndarray, bought: np.ndarray, weight: np.ndarray) -> dict:
     """The chance to order after the calibration ``retainly score`` applies, scored on the holdout."""
     if calibrator is None:
         return {}
@@ -137,39 +126,43 @@ def _calibrated(calibrator, model, chance: np.ndarray, bought: np.ndarray) -> di
     if calibration is None:
         return {"calibration": note}
     calibrated = calibration.apply(chance)
-    return {"calibration": note, "calibrated_brier": brier(calibrated, bought),
-            "calibrated_roc_auc": _auc(bought, calibrated), "calibrated_reliability": reliability(calibrated, bought)}
+    return {"calibration": note, "calibrated_brier": brier(calibrated, bought, weight),
+            "calibrated_roc_auc": _auc(bought, calibrated, weight),
+            "calibrated_reliability": reliability(calibrated, bought, weights=weight)}
 
 
-def _count_errors(expected: np.ndarray, purchases: np.ndarray) -> dict:
-    total, actual_total = float(expected.sum()), float(purchases.sum())
+def _count_errors(expected: np.ndarray, purchases: np.ndarray, weight: np.ndarray) -> dict:
+    total, actual_total = float(weight @ expected), float(weight @ purchases)
+    customers = float(weight.sum())
     return {
-        "customers": len(expected),
+        "customers": int(round(customers)),
         "predicted_purchases": total,
         "actual_purchases": actual_total,
         "aggregate_error": total / actual_total - 1 if actual_total else None,
-        "mae": float(np.mean(np.abs(expected - purchases))),
-        "rmse": float(np.sqrt(np.mean((expected - purchases) ** 2))),
+        "mae": float(weight @ np.abs(expected - purchases)) / customers,
+        "rmse": float(np.sqrt(weight @ (expected - purchases) ** 2 / customers)),
     }
 
 
-def _spend_errors(expected: np.ndarray, spend: np.ndarray, actual: pd.DataFrame, bought: np.ndarray) -> dict:
-    revenue, actual_revenue = float(np.nansum(expected * spend)), float(actual["spend"].sum())
-    per_purchase = actual["spend"].to_numpy()[bought] / actual["purchases"].to_numpy()[bought]
+def _spend_errors(expected: np.ndarray, data: BacktestData) -> dict:
+    """Revenue: expected purchases times the expected spend of the customers who share them."""
+    outcomes = data.outcomes
+    revenue = float(expected @ outcomes["expected_spend"].to_numpy(dtype=float))
+    actual_revenue = float(outcomes["spend"].sum())
     return {
         "predicted_revenue": revenue,
         "actual_revenue": actual_revenue,
         "revenue_error": revenue / actual_revenue - 1 if actual_revenue else None,
-        "spend_mae": float(np.nanmean(np.abs(spend[bought] - per_purchase))) if bought.any() else None,
+        "spend_mae": data.spend_mae,
     }
 
 
-def _auc(bought: np.ndarray, score: np.ndarray) -> float | None:
+def _auc(bought: np.ndarray, score: np.ndarray, weight: np.ndarray) -> float | None:
     if bought.all() or not bought.any():
         return None  # undefined with one class only
     from sklearn.metrics import roc_auc_score  # imported when used: it costs a second of every CLI start
 
-    return float(roc_auc_score(bought, score))
+    return float(roc_auc_score(bought, score, sample_weight=weight))
 
 
 def week_ends(data: BacktestData) -> list[int]:
@@ -188,10 +181,11 @@ def _actual_tracking(data: BacktestData) -> list[float]:
 def _tracking(model, data: BacktestData, actual_curve: list[float]) -> list[dict]:
     ends = week_ends(data)
     horizons = [end / data.unit_days for end in ends]
+    inputs = data.inputs
     if hasattr(model, "expected_purchases_curve"):  # the purchase models: one pass over the histories
-        predicted = model.expected_purchases_curve(horizons, data.calibration)
+        predicted = model.expected_purchases_curve(horizons, inputs)
     else:
-        predicted = [float(np.sum(model.expected_purchases(t, data.calibration))) for t in horizons]
+        predicted = [float(inputs.weight @ model.expected_purchases(t, inputs)) for t in horizons]
     return [{"date": (data.calibration_end + timedelta(days=end)).isoformat(), "day": end,
              "predicted": float(value), "actual": actual}
             for end, value, actual in zip(ends, predicted, actual_curve)]

@@ -37,8 +37,8 @@ HISTORY_SCHEMA = pa.schema([
 
 
 def fit_spend_by_history(inputs: ModelInputs, unit_days: float) -> tuple[NetSpendModel, str | None]:
-    """As ``backtest.fit_spend`` on the per-customer summary: Gamma-Gamma on the repeat buyers' distinct
-    spend with weights, else the heuristics' mean spend; return rates on the buyers' distinct money."""
+    """Expected net spend per purchase: Gamma-Gamma on the repeat buyers' distinct spend with weights,
+    else the heuristics' mean spend (with the reason); return rates on the buyers' distinct money."""
     try:
         gross, note = GammaGammaModel().fit(inputs.spend, weights=inputs.spend["weight"].to_numpy()), None
     except ConvergenceError as error:

@@ -160,16 +160,36 @@ def brier(predicted: np.ndarray, bought: np.ndarray, weights: np.ndarray | None 
     return float(np.mean(errors) if weights is None else np.average(errors, weights=weights))
 
 
-def reliability(predicted: np.ndarray, bought: np.ndarray, groups: int = 10) -> list[dict]:
-    """Predicted against observed share per tenth of the customers ranked by the prediction."""
+def reliability(predicted: np.ndarray, bought: np.ndarray, groups: int = 10,
+                weights: np.ndarray | None = None) -> list[dict]:
+    """Predicted against observed share per tenth of the customers ranked by the prediction, over rows
+    that each count ``weights`` customers (one without).
+
+    The tenths are as ``np.array_split`` cuts the ranked customers. Customers with the same prediction
+    are one block whatever their order, and a block a boundary cuts goes to both groups in proportion,
+    buyers and non-buyers alike: the table does not depend on the order of the rows.
+    """
     predicted = np.asarray(predicted, dtype=float)
     bought = np.asarray(bought, dtype=float)
-    order = np.argsort(predicted, kind="stable")
+    weights = np.ones(len(predicted)) if weights is None else np.asarray(weights, dtype=float)
+    values, block = np.unique(predicted, return_inverse=True)
+    size = np.bincount(block, weights=weights, minlength=len(values))
+    buyers = np.bincount(block, weights=weights * bought, minlength=len(values))
+    keep = size > 0
+    values, size, buyers = values[keep], size[keep], buyers[keep]
+    customers = int(round(size.sum()))
+    if customers == 0:
+        return []
+    counts = [len(part) for part in np.array_split(np.arange(customers), min(groups, customers))]
+    edges = np.concatenate([[0], np.cumsum(counts)]) * (size.sum() / customers)
+    ends = np.cumsum(size)
+    starts = ends - size
     rows = []
-    for part in np.array_split(order, min(groups, len(order))):
-        if len(part) == 0:
-            continue
-        rows.append({"group": len(rows) + 1, "customers": int(len(part)),
-                     "low": float(predicted[part].min()), "high": float(predicted[part].max()),
-                     "predicted": float(predicted[part].mean()), "observed": float(bought[part].mean())})
+    for low_edge, high_edge, count in zip(edges[:-1], edges[1:], counts):
+        share = np.clip(np.minimum(ends, high_edge) - np.maximum(starts, low_edge), 0.0, None)
+        inside = share > 0
+        total = share.sum()
+        rows.append({"group": len(rows) + 1, "customers": count,
+                     "low": float(values[inside].min()), "high": float(values[inside].max()),
+                     "predicted": float(share @ values / total), "observed": float(share @ (buyers / size) / total)})
     return rows

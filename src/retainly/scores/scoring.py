@@ -23,14 +23,14 @@ import numpy as np
 import pandas as pd
 
 from retainly.errors import ConvergenceError, InputError
-from retainly.features.model_summary import (ModelInputs, customer_summary, holdout_activity, holdout_by_day,
-                                              model_inputs, model_summary)
+from retainly.features.model_summary import ModelInputs, customer_summary, model_inputs
 from retainly.features.orders import purchase_span
 from retainly.models import PURCHASE_MODELS
 from retainly.models.heuristic import HeuristicModel
 from retainly.scores.backtest import BacktestData, evaluate, fit_model, short_title
 from retainly.scores.by_history import customer_rows, fit_spend_by_history, history_table, predict_histories
 from retainly.scores.calibration import Calibration, calibrate
+from retainly.scores.holdout import backtest_data
 from retainly.settings import TIME_UNITS, ModelSettings
 from retainly.store.backends import Store
 
@@ -54,7 +54,7 @@ def choose_model(store: Store, as_of: date, settings: ModelSettings,
                                f"{PURCHASE_MODELS[DEFAULT_MODEL].title} is the default"), None
     cut = as_of - timedelta(days=holdout_days)
     data = backtest_data(store, cut, as_of, settings.time_unit)
-    if (data.calibration["frequency"] > 0).sum() < settings.min_repeat_buyers:
+    if data.inputs.repeat_buyers < settings.min_repeat_buyers:
         return DEFAULT_MODEL, (f"fewer than {settings.min_repeat_buyers} repeat buyers before {cut} to backtest on; "
                                f"{PURCHASE_MODELS[DEFAULT_MODEL].title} is the default"), None
     results = evaluate(data, list(PURCHASE_MODELS), settings.penalizer, progress=progress)
@@ -83,15 +83,6 @@ def choose_model(store: Store, as_of: date, settings: ModelSettings,
     return chosen["model"], why, results
 
 
-def backtest_data(store: Store, calibration_end: date, holdout_end: date, unit: str) -> BacktestData:
-    if holdout_end <= calibration_end:
-        raise InputError(f"`holdout_end` {holdout_end} must be after `calibration_end` {calibration_end}",
-                         parameter="holdout_end")
-    return BacktestData(model_summary(store, calibration_end, unit),
-                        holdout_activity(store, calibration_end, holdout_end),
-                        holdout_by_day(store, calibration_end, holdout_end), calibration_end, holdout_end, unit)
-
-
 def calibrator(store: Store, data: BacktestData, settings: ModelSettings):
     """For a backtest: each model's chance-to-order map, learnt as ``score`` learns it, on the
     history before the calibration end only, for windows as long as the holdout."""
@@ -103,7 +94,7 @@ def automatic_choice(store: Store, data: BacktestData, settings: ModelSettings, 
     as long as the holdout (its choice made on the history before the calibration end only), as
     ``model`` "auto" with ``chosen`` and ``why``; ``rows`` are the models already evaluated."""
     settings = replace(settings, horizon_days=data.holdout_days)
-    repeat_buyers = int((data.calibration["frequency"] > 0).sum())
+    repeat_buyers = data.inputs.repeat_buyers
     if repeat_buyers < settings.min_repeat_buyers:
         name, why = HeuristicModel.name, _too_few(repeat_buyers, settings)
     else:

@@ -53,9 +53,9 @@ def predictions_at(store: Store, as_of: date) -> "pd.DataFrame | None":
     import pandas as pd
 
     from retainly.features.model_summary import customer_histories
-    from retainly.settings import TIME_UNITS
     from retainly.models import PURCHASE_MODELS
     from retainly.models.heuristic import heuristic_from_dict
+    from retainly.settings import TIME_UNITS
 
     stored = store.table("customer_scores")
     stored = stored.filter(stored.as_of == as_of).select("customer_id", "p_alive", "expected_orders", "clv")

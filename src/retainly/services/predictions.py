@@ -17,7 +17,8 @@ from retainly.results import AliveBin, BacktestResult, FitRecord, PredictionTota
 from retainly.results.base import rows
 from retainly.scores import stored
 from retainly.scores.backtest import evaluate
-from retainly.scores.scoring import MODEL_CHOICES, automatic_choice, backtest_data, calibrator, score
+from retainly.scores.holdout import backtest_data
+from retainly.scores.scoring import MODEL_CHOICES, automatic_choice, calibrator, score
 from retainly.services.base import Service
 
 __all__ = ["DAYS_PER_MONTH", "LIKELY_ACTIVE", "LIKELY_TO_ORDER", "MODEL_CHOICES", "PredictionService", "model_title"]
@@ -74,7 +75,7 @@ class PredictionService(Service):
             raise InputError(f"`models` {unknown[0]}: choose from {', '.join(MODEL_CHOICES)}", parameter="models")
         settings = self.settings.models
         data = backtest_data(self.analytics, calibration_end, holdout_end, settings.time_unit)
-        if data.calibration.empty:
+        if data.inputs.customers == 0:
             raise InputError(f"no customer had bought by {calibration_end}; pick a later `calibration_end`",
                              parameter="calibration_end")
         results = evaluate(data, [m for m in chosen if m != "auto"], settings.penalizer,
