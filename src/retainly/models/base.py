@@ -134,6 +134,17 @@ def frequency_terms(frequency: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return distinct, index
 
 
+def distinct_pairs(x, T) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(index, distinct x, distinct T): each row's index into the distinct (x, T) pairs of two
+    arrays (broadcast together). The hypergeometric terms of the expectations depend on frequency
+    and age alone, and far fewer histories differ in those two than in all three."""
+    x, T = (np.ravel(v) for v in np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(T, dtype=float)))
+    x_code, x_values = pd.factorize(x, use_na_sentinel=False)
+    T_code, T_values = pd.factorize(T, use_na_sentinel=False)
+    index, keys = pd.factorize(x_code.astype(np.int64) * len(T_values) + T_code)
+    return index, x_values[keys // len(T_values)], T_values[keys % len(T_values)]
+
+
 LogLikelihood = Callable[[np.ndarray], tuple[float, np.ndarray]]
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import digamma, expit, gammaln, hyp2f1
 
-from retainly.models.base import Histories, frequency_terms
+from retainly.models.base import Histories, distinct_pairs, frequency_terms
 from retainly.models.purchase_model import PurchaseModel
 
 
@@ -88,11 +88,12 @@ class BetaGeoModel(PurchaseModel):
     def _expected_at(self, p, t, x, tx, T):
         r, alpha, a, b = p
         k = self.shift
-        c = a + b + x + k - 1
-        z = t / (alpha + T + t)
+        # The bracket depends on x and T alone: computed once per distinct (x, T) pair.
+        pair, xs, Ts = distinct_pairs(x, T)
+        z = t / (alpha + Ts + t)
         with np.errstate(all="ignore"):
-            bracket = 1 - np.exp((a - 1) * np.log1p(-z)) * hyp2f1(a + b + k - 1 - r, a - 1, c, z)
-            return c / (a - 1) * bracket * self._alive(p, x, tx, T)
+            bracket = 1 - np.exp((a - 1) * np.log1p(-z)) * hyp2f1(a + b + k - 1 - r, a - 1, a + b + xs + k - 1, z)
+            return (a + b + x + k - 1) / (a - 1) * bracket[pair] * self._alive(p, x, tx, T)
 
     def _expected_new(self, p, t):
         """E[X(t)] from the first purchase: the conditional expectation at x = t_x = T = 0."""
@@ -107,7 +108,8 @@ class BetaGeoModel(PurchaseModel):
         with u = t/(α+T), taken through Pfaff's transformation to an argument in [0, 1).
         """
         r, alpha, a, b = p
-        c = a + b + x + self.shift
-        u = t / (alpha + T)
-        survive = (1 + u) ** (-a) * hyp2f1(c - r - x, a, c, u / (1 + u))
-        return self._alive(p, x, tx, T) * survive
+        pair, xs, Ts = distinct_pairs(x, T)  # the survival term depends on x and T alone
+        c = a + b + xs + self.shift
+        u = t / (alpha + Ts)
+        survive = (1 + u) ** (-a) * hyp2f1(c - r - xs, a, c, u / (1 + u))
+        return self._alive(p, x, tx, T) * survive[pair]
