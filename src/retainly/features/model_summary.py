@@ -171,10 +171,11 @@ def holdout_activity(store: Store, calibration_end: date, holdout_end: date) -> 
                          "purchases": frame["purchases"].astype("int64"), "spend": frame["spend"].astype(float)})
 
 
-def holdout_by_day(store: Store, calibration_end: date, holdout_end: date) -> pd.DataFrame:
-    """Purchase days per calendar day in the holdout, by customers who bought by ``calibration_end``."""
-    calibration = purchase_days(store, calibration_end)
-    known = calibration.select("customer_id").distinct()
+def holdout_by_day(store: Store, calibration_end: date, holdout_end: date, known: Table | None = None) -> pd.DataFrame:
+    """Purchase days per calendar day in the holdout, by customers who bought by ``calibration_end``
+    (``known``, customer_id, when the caller has them at hand)."""
+    if known is None:
+        known = purchase_days(store, calibration_end).select("customer_id").distinct()
     later = purchase_days(store, holdout_end, since=calibration_end).join(known, "customer_id")
     frame = later.group_by("day").aggregate(purchases=later.count()).order_by("day").to_pandas()
     return pd.DataFrame({"day": pd.to_datetime(frame["day"]).dt.date, "purchases": frame["purchases"].astype("int64")})

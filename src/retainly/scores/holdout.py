@@ -42,16 +42,17 @@ def backtest_data(store: Store, calibration_end: date, holdout_end: date, unit: 
                          parameter="holdout_end")
     with store.scratch(customer_summary(store, calibration_end)) as customers:
         inputs = model_inputs(customers, unit)
+        known = customers.select("customer_id")
         if inputs.customers == 0:
             outcomes = pd.DataFrame({"history": [], "purchases": [], "weight": [], "expected_spend": [], "spend": []})
             spend_mae = None
         else:
             spend_model, _ = fit_spend_by_history(inputs, TIME_UNITS[unit])
-            activity = holdout_activity_table(store, calibration_end, holdout_end, customers.select("customer_id"))
+            activity = holdout_activity_table(store, calibration_end, holdout_end, known)
             outcomes, spend_mae = holdout_outcomes(customers, activity, spend_model, inputs.keys)
+        by_day = holdout_by_day(store, calibration_end, holdout_end, known)
         inputs.customers_table = None  # the scratch table goes when this block ends
-    return BacktestData(inputs, outcomes, spend_mae, holdout_by_day(store, calibration_end, holdout_end),
-                        calibration_end, holdout_end, unit)
+    return BacktestData(inputs, outcomes, spend_mae, by_day, calibration_end, holdout_end, unit)
 
 
 def holdout_outcomes(customers: Table, activity: Table, spend_model, keys: pd.DataFrame) -> tuple[pd.DataFrame, float]:
