@@ -68,7 +68,10 @@ def _jvm_peak_mb() -> float:
     return peak
 
 
-def measure(path: Path, engine: str, warehouse: Path, memory: str, report: bool = True) -> dict:
+STEPS = ("kpis", "by-month", "cohorts", "rfm", "score", "report")
+
+
+def measure(path: Path, engine: str, warehouse: Path, memory: str, steps: tuple[str, ...] = STEPS) -> dict:
     from retainly import Workspace
     from retainly.views.report import write_report
 
@@ -78,21 +81,20 @@ def measure(path: Path, engine: str, warehouse: Path, memory: str, report: bool 
     else:
         settings.write_text(f'[analytics]\nurl = "{engine}"\nwarehouse = "{warehouse}"\n'
                             f'[analytics.spark]\n"spark.driver.memory" = "{memory}"\n')
-    steps = []
+    chosen, steps = steps, []
     with Workspace.open(f"duckdb:///{path}", settings=settings, upgrade=True) as ws:
         orders = int(ws.store.fetchone("SELECT COUNT(*) FROM orders")[0])
         plan = [("start the Spark session", lambda: ws.analytics.session),
                 ("publish to Parquet (changed partitions)", lambda: ws.schema.publish())] if engine != "duckdb" else []
-        plan += [
-            ("kpis (whole range)", lambda: ws.measures.kpis()),
-            ("kpis --by month", lambda: ws.measures.kpis(by="month")),
-            ("cohorts --metric customers", lambda: ws.measures.cohorts("month", "customers")),
-            ("cohorts --metric revenue", lambda: ws.measures.cohorts("month", "revenue")),
-            ("rfm (score and store)", lambda: ws.rfm.compute()),
-            ("score (fit, predict, store)", lambda: ws.predictions.fit()),
-        ]
-        if report:
-            plan.append(("report", lambda: write_report(ws, path.with_suffix(".html"))))
+        plan += [step for key, step in (
+            ("kpis", ("kpis (whole range)", lambda: ws.measures.kpis())),
+            ("by-month", ("kpis --by month", lambda: ws.measures.kpis(by="month"))),
+            ("cohorts", ("cohorts --metric customers", lambda: ws.measures.cohorts("month", "customers"))),
+            ("cohorts", ("cohorts --metric revenue", lambda: ws.measures.cohorts("month", "revenue"))),
+            ("rfm", ("rfm (score and store)", lambda: ws.rfm.compute())),
+            ("score", ("score (fit, predict, store)", lambda: ws.predictions.fit())),
+            ("report", ("report", lambda: write_report(ws, path.with_suffix(".html")))),
+        ) if key in chosen]
         for name, call in plan:
             wall, cpu = time.perf_counter(), _cpu_seconds()
             call()
@@ -110,11 +112,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--spark-memory", default="8g", help="spark.driver.memory of the local session")
     parser.add_argument("--fresh", action="store_true", help="publish the whole store again (empty the warehouse)")
     parser.add_argument("--no-report", action="store_true", help="leave the HTML report out (long at 100 M)")
+    parser.add_argument("--steps", nargs="+", choices=STEPS, default=list(STEPS), help="the steps to run (all)")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # the child process: one engine
     args = parser.parse_args(argv)
     warehouse = args.store.with_suffix(".warehouse")
     if args.one:
-        found = measure(args.store, args.one, warehouse, args.spark_memory, report=not args.no_report)
+        steps = tuple(step for step in args.steps if not (args.no_report and step == "report"))
+        found = measure(args.store, args.one, warehouse, args.spark_memory, steps)
         print(json.dumps(found), flush=True)
         return
     if args.fresh:
@@ -122,7 +126,8 @@ def main(argv: list[str] | None = None) -> None:
     results = {}
     for engine in args.engines:
         run = subprocess.run([sys.executable, __file__, str(args.store), "--one", engine,
-                              "--spark-memory", args.spark_memory, *(["--no-report"] if args.no_report else [])],
+                              "--spark-memory", args.spark_memory, *(["--no-report"] if args.no_report else []),
+                              "--steps", *args.steps],
                              check=True, stdout=subprocess.PIPE, text=True)
         lines = run.stdout.strip().splitlines()
         print("\n".join(lines[:-1]), flush=True)
@@ -147,8 +152,9 @@ def main(argv: list[str] | None = None) -> None:
     if reference:
         tool, seconds = reference
         for engine, result in results.items():
-            rfm = {n: w for n, w, _ in result["steps"]}["rfm (score and store)"]
-            print(f"rfm on {engine} vs {tool} per-customer summary ({seconds:.1f} s): {seconds / rfm:.2f}x")
+            rfm = {n: w for n, w, _ in result["steps"]}.get("rfm (score and store)")
+            if rfm:
+                print(f"rfm on {engine} vs {tool} per-customer summary ({seconds:.1f} s): {seconds / rfm:.2f}x")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from retainly.store.customer_months import V21_CUSTOMER_MONTHS
 from retainly.store.email_tables import V17_EMAIL
 from retainly.store.event_tables import V14_EVENT_KEYS
 from retainly.store.experiment_tables import V20_EXPERIMENTS
+from retainly.store.keyless_results import V22_KEYLESS_RESULTS
 from retainly.store.migration_type import Migration
 from retainly.store.reach_columns import V18_REACH_COLUMNS
 from retainly.store.site_tables import V16_SITE_KEYS
@@ -404,7 +405,7 @@ MIGRATIONS: tuple[Migration, ...] = (_V1_CORE, _V2_SITE_AND_PROMOTIONS, _V3_RFM_
                                      _V9_ID_SEQUENCES, _V10_ORDER_CHANCE, V11_ACTIONS, _V12_DUCKDB_OUTBOX_INDEXES,
                                      V13_API_KEYS, V14_EVENT_KEYS, V15_USERS, V16_SITE_KEYS, V17_EMAIL,
                                      V18_REACH_COLUMNS, V19_TASKS_AND_EXPORTS, V20_EXPERIMENTS,
-                                     V21_CUSTOMER_MONTHS)
+                                     V21_CUSTOMER_MONTHS, V22_KEYLESS_RESULTS)
 LATEST_VERSION = MIGRATIONS[-1].version
 
 SCHEMA_TABLE_DDL = """CREATE TABLE IF NOT EXISTS retainly_schema (
