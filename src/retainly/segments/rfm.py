@@ -40,6 +40,11 @@ def last_order_date(store: Store) -> date | None:
 
 def rfm_table(store: Store, as_of: date, bins: int, segment_map: SegmentMap) -> Table:
     """Per-customer scores as of ``as_of``, as an Ibis expression with the rfm_scores columns."""
+    return scored(rfm_facts(store, as_of), as_of, bins, segment_map)
+
+
+def rfm_facts(store: Store, as_of: date) -> Table:
+    """customer_id, frequency, recency_days, monetary of every customer who bought by ``as_of``."""
     cutoff = datetime(as_of.year, as_of.month, as_of.day) + timedelta(days=1)
     bought = pieces(store, (cutoff,))
     bought = bought.filter(bought.first_at < cutoff)
@@ -50,20 +55,24 @@ def rfm_table(store: Store, as_of: date, bins: int, segment_map: SegmentMap) -> 
     returns = returns.filter(returns.returned_at < cutoff)
     returned = returns.group_by("customer_id").aggregate(returned=returns.amount.sum())
     joined = per_customer.left_join(returned, "customer_id")
-    facts = joined.select(
+    return joined.select(
         "customer_id",
         "frequency",
         recency_days=ibis.literal(as_of).delta(joined.last_at.date(), unit="day").cast("int32"),
         monetary=(joined.revenue - joined.returned.fill_null(0)).cast("decimal(18, 4)"),
     )
+
+
+def scored(facts: Table, as_of: date, bins: int, segment_map: SegmentMap) -> Table:
+    """``rfm_facts`` with their scores and segments: the rfm_scores columns."""
     size = facts.count().over(ibis.window())
     sized = facts.mutate(size=size)
-    scored = _scored(sized, "recency_days", "r_score", bins, worse_is_higher=True)
-    scored = _scored(scored, "frequency", "f_score", bins)
-    scored = _scored(scored, "monetary", "m_score", bins)
-    return scored.mutate(
+    ranked = _scored(sized, "recency_days", "r_score", bins, worse_is_higher=True)
+    ranked = _scored(ranked, "frequency", "f_score", bins)
+    ranked = _scored(ranked, "monetary", "m_score", bins)
+    return ranked.mutate(
         as_of=ibis.literal(as_of),
-        segment=_segment_expression(scored, bins, segment_map),
+        segment=_segment_expression(ranked, bins, segment_map),
         bins=ibis.literal(bins, "int32"),
         computed_at=ibis.literal(datetime.now()),
     ).select(*SCORE_COLUMNS)
@@ -94,8 +103,10 @@ def _segment_expression(scored: Table, bins: int, segment_map: SegmentMap) -> ib
 
 def store_scores(store: Store, as_of: date, bins: int, segment_map: SegmentMap) -> int:
     """Compute and store the scores for ``as_of`` (replacing earlier ones for that date); return the count."""
-    expression = rfm_table(store, as_of, bins, segment_map)
-    store.replace_rows("rfm_scores", expression, as_of=as_of)
+    # The facts are read four times (the size and each score's distribution): materialised once,
+    # else an engine that does not reuse a common subquery (Spark) computes them four times.
+    with store.scratch(rfm_facts(store, as_of)) as facts:
+        store.replace_rows("rfm_scores", scored(facts, as_of, bins, segment_map), as_of=as_of)
     return int(store.fetchone("SELECT COUNT(*) FROM rfm_scores WHERE as_of = ?", (as_of,))[0])
 
 

@@ -28,12 +28,13 @@ def open_analytics(record: Store, settings: AnalyticsSettings) -> Store:
 
     conf = dict(settings.spark)
     jdbc = settings.source == "jdbc"
-    if jdbc:
-        if record.url.backend != "postgres":
-            raise InputError("[analytics] source = \"jdbc\" reads a PostgreSQL store; this store is "
-                             f"{record.url.display()}: use source = \"publish\"", parameter="source")
-        if "spark.jars" not in conf and DEBIAN_JDBC_DRIVER.exists():
-            conf["spark.jars"] = str(DEBIAN_JDBC_DRIVER)
+    if jdbc and record.url.backend != "postgres":
+        raise InputError("[analytics] source = \"jdbc\" reads a PostgreSQL store; this store is "
+                         f"{record.url.display()}: use source = \"publish\"", parameter="source")
+    # Whatever the source: a process has one Spark session, made with the settings of the first
+    # workspace that needs it, so a later workspace reading over JDBC finds the driver there too.
+    if "spark.jars" not in conf and DEBIAN_JDBC_DRIVER.exists():
+        conf["spark.jars"] = str(DEBIAN_JDBC_DRIVER)
     # Absolute, because a Spark Connect server resolves a relative path against its own folder.
     return SparkAnalytics(record, lambda: spark_session(url, conf), Path(settings.warehouse).absolute(),
                           settings.mapping or None, jdbc=jdbc)

@@ -19,6 +19,7 @@ from typing import Any
 import ibis
 import pyarrow as pa
 from ibis.backends.pyspark.datatypes import PySparkType
+from ibis.formats.pyarrow import PyArrowData
 
 from retainly.errors import NotFoundError
 from retainly.store.backends import Store
@@ -26,9 +27,13 @@ from retainly.store.customer_months import month_facts
 from retainly.store.purchases import purchase_orders
 from retainly.store.spark.compiler import RetainlyPySparkCompiler
 from retainly.store.spark.jdbc import read_over_jdbc
-from retainly.store.spark.lakehouse import MAPPABLE, MappedTable, load_mapping, mapped_frame
+from retainly.store.spark.lakehouse import (
+    MAPPABLE,
+    MappedTable,
+    load_mapping,
+    mapped_frame,
+)
 from retainly.store.spark.publish import PARTITION, Publisher
-
 
 # The shop's data: changed only by imports (deletions and undos included) and erasures, so a
 # published copy checked once stays good until the ledger of those moves.
@@ -151,7 +156,7 @@ class SparkAnalytics(Store):
 
     @contextmanager
     def landed(self, expression) -> Iterator[str]:
-        with self.record.staged(expression.to_pyarrow()) as name:
+        with self.record.staged(self.arrow(expression)) as name:
             yield name
 
     @contextmanager
@@ -161,7 +166,16 @@ class SparkAnalytics(Store):
 
     # -- results back to the store of record -------------------------------------------------
     def replace_rows(self, table: str, rows, **key) -> None:
-        self.record.replace_rows(table, rows if isinstance(rows, pa.Table) else rows.to_pyarrow(), **key)
+        self.record.replace_rows(table, rows if isinstance(rows, pa.Table) else self.arrow(rows), **key)
+
+    def arrow(self, expression) -> pa.Table:
+        """An expression's rows as Arrow straight from Spark, in the expression's schema. Ibis's own
+        ``to_pyarrow`` goes through pandas, where every DECIMAL becomes a Python object: 6 s of a million
+        rows of RFM facts, against 0.6 s with money as floats."""
+        table = expression.as_table()
+        self.ibis._run_pre_execute_hooks(table)  # what Ibis's own execute does first: registers memtables
+        frame = self.session.sql(self.ibis.compile(table))
+        return PyArrowData.convert_table(frame.toArrow(), table.schema())
 
     def insert_from(self, table: str, expression) -> None:
         self.record.insert_arrow(table, expression.to_pyarrow())
