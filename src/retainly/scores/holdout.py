@@ -55,7 +55,8 @@ def backtest_data(store: Store, calibration_end: date, holdout_end: date, unit: 
     return BacktestData(inputs, outcomes, spend_mae, by_day, calibration_end, holdout_end, unit)
 
 
-def holdout_outcomes(customers: Table, activity: Table, spend_model, keys: pd.DataFrame) -> tuple[pd.DataFrame, float]:
+def holdout_outcomes(customers: Table, activity: Table, spend_model,
+                     keys: pd.DataFrame) -> tuple[pd.DataFrame, float | None]:
     """(outcomes, spend_mae) as the module docstring has them, from ``customers`` (``customer_summary``
     at the cut) and their holdout ``activity`` (customer_id, purchases, spend)."""
     joined = customers.left_join(activity, "customer_id")
@@ -63,10 +64,10 @@ def holdout_outcomes(customers: Table, activity: Table, spend_model, keys: pd.Da
     spend = joined.spend.fill_null(0.0)
     expected = net_spend(spend_model, joined)
     # As numpy's nansum and nanmean: a spend the model cannot give (NaN) counts for nothing.
-    known = ibis.ifelse(expected.isnan(), ibis.null("float64"), expected)
-    miss = ibis.ifelse(purchases > 0, (known - spend / ibis.ifelse(purchases > 0, purchases, 1)).abs(),
+    given = ibis.ifelse(expected.isnan(), ibis.null("float64"), expected)
+    miss = ibis.ifelse(purchases > 0, (given - spend / ibis.ifelse(purchases > 0, purchases, 1)).abs(),
                        ibis.null("float64"))
-    rows = joined.mutate(purchases=purchases, spend=spend, expected_spend=known, miss=miss)
+    rows = joined.mutate(purchases=purchases, spend=spend, expected_spend=given, miss=miss)
     grouped = rows.group_by([*KEYS, "purchases"]).aggregate(
         weight=rows.count(), expected_spend=rows.expected_spend.sum().fill_null(0.0), spend=rows.spend.sum(),
         miss=rows.miss.sum().fill_null(0.0), misses=rows.miss.count())

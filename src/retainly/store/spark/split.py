@@ -27,12 +27,7 @@ from retainly.store.customer_months import month_facts
 from retainly.store.purchases import purchase_orders
 from retainly.store.spark.compiler import RetainlyPySparkCompiler
 from retainly.store.spark.jdbc import read_over_jdbc
-from retainly.store.spark.lakehouse import (
-    MAPPABLE,
-    MappedTable,
-    load_mapping,
-    mapped_frame,
-)
+from retainly.store.spark.lakehouse import MAPPABLE, MappedTable, load_mapping, mapped_frame
 from retainly.store.spark.publish import PARTITION, Publisher
 
 # The shop's data: changed only by imports (deletions and undos included) and erasures, so a
