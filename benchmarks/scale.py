@@ -99,7 +99,10 @@ def measure(path: Path, engine: str, warehouse: Path, memory: str, steps: tuple[
             wall, cpu = time.perf_counter(), _cpu_seconds()
             call()
             steps.append((name, time.perf_counter() - wall, _cpu_seconds() - cpu))
-            print(f"  {engine:<18} {name:<42} {steps[-1][1]:8.2f} s wall {steps[-1][2]:8.2f} s CPU", flush=True)
+            # On stderr, which passes through the parent as it happens: a child killed midway (out of
+            # memory) still leaves the steps it finished on the screen.
+            print(f"  {engine:<18} {name:<42} {steps[-1][1]:8.2f} s wall {steps[-1][2]:8.2f} s CPU", flush=True,
+                  file=sys.stderr)
         customers = int(ws.store.fetchone("SELECT COUNT(DISTINCT customer_id) FROM rfm_scores")[0])
     return {"orders": orders, "customers": customers, "steps": steps,
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "jvm_peak_mb": _jvm_peak_mb()}
@@ -129,9 +132,7 @@ def main(argv: list[str] | None = None) -> None:
                               "--spark-memory", args.spark_memory, *(["--no-report"] if args.no_report else []),
                               "--steps", *args.steps],
                              check=True, stdout=subprocess.PIPE, text=True)
-        lines = run.stdout.strip().splitlines()
-        print("\n".join(lines[:-1]), flush=True)
-        results[engine] = json.loads(lines[-1])
+        results[engine] = json.loads(run.stdout.strip().splitlines()[-1])
     first = next(iter(results.values()))
     print(f"\n{args.store}: {first['orders']:,} orders, {first['customers']:,} customers scored")
     names = [name for name, _, _ in max((r["steps"] for r in results.values()), key=len)]
