@@ -16,38 +16,28 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from retainly import Workspace
 from retainly.features.model_summary import holdout_activity, model_summary
 from retainly.scores.backtest import fit_model
 from retainly.scores.calibration import reliability
 from retainly.settings import TIME_UNITS
-from tests.conftest import generated_copy
-from tests.scores.test_by_history import fit_spend
+from tests.scores.conftest import fit_spend
 
 RELATIVE = 1e-6  # fits on merged rows sum in another order: the optimum moves in the last digits only
 
 
-@pytest.fixture(params=["duckdb", "postgres"])
-def shop(request, store_templates, tmp_path):
-    if request.param == "postgres":
-        request.getfixturevalue("postgres_url")  # skips (or fails, where required) without a server
-    with generated_copy(store_templates, request.param, 1500, 11, tmp_path) as (url, _):
-        ws = Workspace.open(url)
-        yield ws
-        ws.close()
 
-
-def test_backtest_metrics_are_the_per_customer_ones(shop):
-    holdout_end = shop.predictions.as_of(None)
+def test_backtest_metrics_are_the_per_customer_ones(generated_shop):
+    holdout_end = generated_shop.predictions.as_of(None)
     cut = holdout_end - timedelta(days=120)
     models = ["bgnbd", "mbgnbd", "paretonbd", "heuristic"]
-    result = shop.predictions.backtest(cut, holdout_end, models)
-    settings = shop.settings.models
+    result = generated_shop.predictions.backtest(cut, holdout_end, models)
+    settings = generated_shop.settings.models
     unit_days = TIME_UNITS[settings.time_unit]
 
-    summary = model_summary(shop.store, cut, settings.time_unit)  # one row per customer, by id
-    activity = holdout_activity(shop.store, cut, holdout_end)
-    actual = summary[["customer_id"]].merge(activity, on="customer_id", how="left").fillna({"purchases": 0, "spend": 0.0})
+    summary = model_summary(generated_shop.store, cut, settings.time_unit)  # one row per customer, by id
+    activity = holdout_activity(generated_shop.store, cut, holdout_end)
+    actual = summary[["customer_id"]].merge(activity, on="customer_id", how="left")
+    actual = actual.fillna({"purchases": 0, "spend": 0.0})
     purchases = actual["purchases"].to_numpy(dtype=float)
     bought = purchases > 0
     spend = fit_spend(summary, unit_days)[0].expected_spend(summary)

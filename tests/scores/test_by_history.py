@@ -4,7 +4,7 @@ The generated shop (``ws.data.generate(1500, 11)``), on DuckDB and PostgreSQL. `
 distinct histories, spend and money with weights, predicts once per history and lets the engine
 join the predictions back to customers. The expected numbers here come from the other way round,
 independently of that code: the per-customer summary (``model_summary``, one row per customer),
-the models refitted on it (``backtest.fit_model`` and ``fit_spend`` below, per customer) and
+the models refitted on it (``backtest.fit_model`` and the conftest's ``fit_spend``, per customer) and
 their own numpy predictions per customer, with the stored calibration map applied.
 """
 
@@ -16,46 +16,24 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from retainly import Workspace
-from retainly.errors import ConvergenceError
 from retainly.features.model_summary import customer_histories, customer_summary, model_inputs, model_summary
-from retainly.models import GammaGammaModel
 from retainly.models.clv import DAYS_PER_MONTH, discounted_purchases
 from retainly.models.heuristic import HeuristicModel
-from retainly.models.returns import fit_net_spend
 from retainly.scores.backtest import fit_model
 from retainly.scores.calibration import Calibration
 from retainly.scores.stored import latest_fit
 from retainly.settings import TIME_UNITS
-from tests.conftest import generated_copy
+from tests.scores.conftest import fit_spend
 
 RELATIVE = 1e-7  # fits on merged rows sum in another order: the optimum moves in the last digits only
 
 
-def fit_spend(summary, unit_days: float):
-    """The spend model fitted per customer, as ``score`` fitted it before it read distinct rows:
-    Gamma-Gamma on gross spend when it can be fitted, else the heuristics' mean spend; net of returns."""
-    try:
-        gross = GammaGammaModel().fit(summary)
-    except ConvergenceError:
-        gross = HeuristicModel(unit_days).fit(summary)
-    return fit_net_spend(gross, summary), None
 
 
-@pytest.fixture(params=["duckdb", "postgres"])
-def shop(request, store_templates, tmp_path):
-    if request.param == "postgres":
-        request.getfixturevalue("postgres_url")  # skips (or fails, where required) without a server
-    with generated_copy(store_templates, request.param, 1500, 11, tmp_path) as (url, _):
-        ws = Workspace.open(url)
-        yield ws
-        ws.close()
-
-
-def test_the_engine_pulls_fewer_rows_than_customers(shop):
-    as_of = shop.predictions.as_of(None)
-    summary = model_summary(shop.store, as_of, "week")
-    with shop.store.scratch(customer_summary(shop.store, as_of)) as customers:
+def test_the_engine_pulls_fewer_rows_than_customers(generated_shop):
+    as_of = generated_shop.predictions.as_of(None)
+    summary = model_summary(generated_shop.store, as_of, "week")
+    with generated_shop.store.scratch(customer_summary(generated_shop.store, as_of)) as customers:
         inputs = model_inputs(customers, "week")
     assert inputs.customers == len(summary) and inputs.repeat_buyers == int((summary["frequency"] > 0).sum())
     assert len(inputs.weight) < len(summary)
@@ -67,14 +45,14 @@ def test_the_engine_pulls_fewer_rows_than_customers(shop):
 
 
 @pytest.mark.parametrize("model", ["mbgnbd", "heuristic"])
-def test_stored_scores_are_the_per_customer_predictions(shop, model):
-    fit = shop.predictions.fit(model=model)
-    table = shop.predictions.scores(fit.as_of)
+def test_stored_scores_are_the_per_customer_predictions(generated_shop, model):
+    fit = generated_shop.predictions.fit(model=model)
+    table = generated_shop.predictions.scores(fit.as_of)
     stored = table.to_pandas()
-    record = latest_fit(shop.store, fit.as_of)
-    settings = shop.settings.models
+    record = latest_fit(generated_shop.store, fit.as_of)
+    settings = generated_shop.settings.models
     unit_days = TIME_UNITS[record["time_unit"]]
-    summary = model_summary(shop.store, fit.as_of, record["time_unit"])  # one row per customer, by id
+    summary = model_summary(generated_shop.store, fit.as_of, record["time_unit"])  # one row per customer, by id
     assert stored["customer_id"].tolist() == summary["customer_id"].tolist()
 
     fitted = fit_model(model, summary, unit_days, settings.penalizer)
@@ -108,9 +86,9 @@ def test_stored_scores_are_the_per_customer_predictions(shop, model):
     assert set(stored["model"]) == {model} and set(stored["confidence"]) == {record["confidence"]}
 
 
-def test_histories_alone_are_those_of_the_summary(shop):
+def test_histories_alone_are_those_of_the_summary(generated_shop):
     # predictions_at (scores/stored.py) reads customer_histories: the model summary's history columns.
-    as_of = shop.predictions.as_of(None)
+    as_of = generated_shop.predictions.as_of(None)
     for unit in ("week", "day"):
-        summary = model_summary(shop.store, as_of, unit)[["customer_id", "frequency", "recency", "T"]]
-        assert customer_histories(shop.store, as_of, unit).equals(summary)
+        summary = model_summary(generated_shop.store, as_of, unit)[["customer_id", "frequency", "recency", "T"]]
+        assert customer_histories(generated_shop.store, as_of, unit).equals(summary)
