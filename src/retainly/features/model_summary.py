@@ -150,8 +150,7 @@ def customer_histories(store: Store, as_of: date, unit: str = "week") -> pd.Data
 def holdout_activity_table(store: Store, calibration_end: date, holdout_end: date, known: Table | None = None) -> Table:
     """``holdout_activity`` as an engine expression (customer_id, purchases, spend); ``known`` (customer_id)
     are the customers who bought by ``calibration_end`` when the caller has them at hand."""
-    if known is None:
-        known = purchase_days(store, calibration_end).select("customer_id").distinct()
+    known = _buyers_by(store, calibration_end) if known is None else known
     later = purchase_days(store, holdout_end, since=calibration_end)
     later = later.join(known, "customer_id")
     per_customer = later.group_by("customer_id").aggregate(purchases=later.count(), bought=later.bought.sum())
@@ -171,11 +170,15 @@ def holdout_activity(store: Store, calibration_end: date, holdout_end: date) -> 
                          "purchases": frame["purchases"].astype("int64"), "spend": frame["spend"].astype(float)})
 
 
+def _buyers_by(store: Store, day: date) -> Table:
+    """customer_id of every customer with a purchase day by ``day``."""
+    return purchase_days(store, day).select("customer_id").distinct()
+
+
 def holdout_by_day(store: Store, calibration_end: date, holdout_end: date, known: Table | None = None) -> pd.DataFrame:
     """Purchase days per calendar day in the holdout, by customers who bought by ``calibration_end``
     (``known``, customer_id, when the caller has them at hand)."""
-    if known is None:
-        known = purchase_days(store, calibration_end).select("customer_id").distinct()
+    known = _buyers_by(store, calibration_end) if known is None else known
     later = purchase_days(store, holdout_end, since=calibration_end).join(known, "customer_id")
     frame = later.group_by("day").aggregate(purchases=later.count()).order_by("day").to_pandas()
     return pd.DataFrame({"day": pd.to_datetime(frame["day"]).dt.date, "purchases": frame["purchases"].astype("int64")})
