@@ -54,26 +54,28 @@ def test_reliability_groups_customers_by_rank_of_the_prediction():
     ]
 
 
-@pytest.mark.parametrize("cut", [date(2024, 1, 31), date(2024, 3, 31), date(2024, 5, 15)])
-def test_window_histories_match_the_engines_summary_and_holdout(workspace, cut):
-    # The calibration reads each window as distinct (history, ordered) rows with weights, from one set
-    # of purchase days; the per-customer model_summary and holdout_activity, counted per distinct row
-    # here, are the independent implementation to match.
+def test_window_histories_match_the_engines_summary_and_holdout(workspace):
+    # The calibration reads every window as distinct (history, ordered) rows with weights, from one pass
+    # over one set of purchase days; the per-customer model_summary and holdout_activity at each cut,
+    # counted per distinct row here, are the independent implementation to match.
     from retainly.features.model_summary import customer_days, holdout_activity, model_summary
-    from retainly.scores.calibration import window_histories
+    from retainly.scores.calibration import windows_histories
     from tests.features.model_shop import load_model_shop
 
     shop = load_model_shop(workspace)
-    with shop.store.scratch(customer_days(shop.store, date(2024, 6, 30))) as days:
-        found = window_histories(days, cut, 45, 7.0)
-    expected = model_summary(shop.store, cut, "week")
-    activity = holdout_activity(shop.store, cut, cut + (date(2024, 1, 2) - date(2024, 1, 1)) * 45)
-    buyers = set(activity.loc[activity["purchases"] > 0, "customer_id"])
-    expected["bought"] = [float(c in buyers) for c in expected["customer_id"]]
-    counted = expected.groupby(["frequency", "recency", "T", "bought"]).size()
-    assert len(found) == len(counted) and found["weight"].sum() == len(expected)
-    for row in found.itertuples():
-        assert row.weight == counted[(row.frequency, row.recency, row.T, row.bought)], row
+    cuts = [date(2024, 1, 31), date(2024, 3, 31), date(2024, 5, 15)]
+    found_by_cut = windows_histories(shop.store, customer_days(shop.store, date(2024, 6, 30)), cuts, 45, 7.0)
+    assert len(found_by_cut) == len(cuts)
+    for cut, found in zip(cuts, found_by_cut):
+        expected = model_summary(shop.store, cut, "week")
+        activity = holdout_activity(shop.store, cut, cut + (date(2024, 1, 2) - date(2024, 1, 1)) * 45)
+        buyers = set(activity.loc[activity["purchases"] > 0, "customer_id"])
+        expected["bought"] = [float(c in buyers) for c in expected["customer_id"]]
+        counted = expected.groupby(["frequency", "recency", "T", "bought"]).size()
+        assert len(found) == len(counted) and found["weight"].sum() == len(expected), cut
+        assert found["bought"].sum() > 0 and (found["bought"] == 0).any(), cut  # both outcomes are there
+        for row in found.itertuples():
+            assert row.weight == counted[(row.frequency, row.recency, row.T, row.bought)], (cut, row)
 
 
 def test_reliability_splits_tied_predictions_in_proportion_and_takes_weights():

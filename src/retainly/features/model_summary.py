@@ -88,11 +88,31 @@ def customer_returns(store: Store, through: date, since: date | None = None) -> 
     return both.group_by("customer_id").aggregate(returned=both.amount.sum())
 
 
-def customer_summary(store: Store, as_of: date) -> Table:
+def bought_days(store: Store, through: date) -> Table:
+    """One row per customer and purchase day by ``through``: customer_id, day, bought (gross of returns).
+
+    ``purchase_days`` without the returns: what the purchase models and the summary's gross money read.
+    ``retainly score`` materialises it once as of its date, and every later question (the summary at
+    the date and at the backtest's cut, the holdout, the calibration windows) filters it by day instead
+    of grouping all the orders by customer and day again: that grouping is most of each one's time."""
+    bought = customer_orders(store)
+    bought = bought.filter(bought.placed_at < end_of(through))
+    bought = bought.mutate(day=bought.placed_at.date())
+    return bought.group_by("customer_id", "day").aggregate(bought=bought.revenue.sum())
+
+
+def days_between(days: Table, through: date, since: date | None = None) -> Table:
+    """The rows of ``days`` (customer_id, day, ...) in (``since``, ``through``]."""
+    kept = days.filter(days.day <= through)
+    return kept if since is None else kept.filter(kept.day > since)
+
+
+def customer_summary(store: Store, as_of: date, days: Table | None = None) -> Table:
     """The summary's raw columns per customer who bought by ``as_of``, as an engine expression:
     customer_id, purchase_days, total (gross), first_spend, returned, span and age (whole days from the
-    first purchase day to the last and to ``as_of``). ``model_summary`` and ``model_inputs`` read it."""
-    days = purchase_days(store, as_of)
+    first purchase day to the last and to ``as_of``). ``model_summary`` and ``model_inputs`` read it.
+    ``days`` are ``bought_days`` as of ``as_of`` or later, when the caller has them at hand."""
+    days = bought_days(store, as_of) if days is None else days_between(days, as_of)
     per_customer = days.group_by("customer_id").aggregate(
         first_day=days.day.min(), last_day=days.day.max(), purchase_days=days.count(),
         # Money as float in the engine: building one Python Decimal per value was most of the transfer.
@@ -127,7 +147,7 @@ def model_summary(store: Store, as_of: date, unit: str = "week") -> pd.DataFrame
 
 def customer_days(store: Store, through: date) -> Table:
     """customer_id, day: each customer's purchase days by ``through``, as ``purchase_days`` has them,
-    without their money (no returns to join)."""
+    without their money."""
     bought = customer_orders(store)
     bought = bought.filter(bought.placed_at < end_of(through))
     return bought.select("customer_id", day=bought.placed_at.date()).distinct()
@@ -147,12 +167,13 @@ def customer_histories(store: Store, as_of: date, unit: str = "week") -> pd.Data
                          "recency": frame["span"].astype(float) / size, "T": frame["age"].astype(float) / size})
 
 
-def holdout_activity_table(store: Store, calibration_end: date, holdout_end: date, known: Table | None = None) -> Table:
+def holdout_activity_table(store: Store, calibration_end: date, holdout_end: date, known: Table | None = None,
+                           days: Table | None = None) -> Table:
     """``holdout_activity`` as an engine expression (customer_id, purchases, spend); ``known`` (customer_id)
-    are the customers who bought by ``calibration_end`` when the caller has them at hand."""
+    are the customers who bought by ``calibration_end``, and ``days`` ``bought_days`` as of ``holdout_end``
+    or later, when the caller has them at hand."""
     known = _buyers_by(store, calibration_end) if known is None else known
-    later = purchase_days(store, holdout_end, since=calibration_end)
-    later = later.join(known, "customer_id")
+    later = _days_after(store, calibration_end, holdout_end, days).join(known, "customer_id")
     per_customer = later.group_by("customer_id").aggregate(purchases=later.count(), bought=later.bought.sum())
     back = customer_returns(store, holdout_end, since=calibration_end).join(known, "customer_id")
     both = per_customer.outer_join(back, "customer_id")
@@ -172,14 +193,24 @@ def holdout_activity(store: Store, calibration_end: date, holdout_end: date) -> 
 
 def _buyers_by(store: Store, day: date) -> Table:
     """customer_id of every customer with a purchase day by ``day``."""
-    return purchase_days(store, day).select("customer_id").distinct()
+    return bought_days(store, day).select("customer_id").distinct()
 
 
-def holdout_by_day(store: Store, calibration_end: date, holdout_end: date, known: Table | None = None) -> pd.DataFrame:
+def _days_after(store: Store, since: date, through: date, days: Table | None) -> Table:
+    """``bought_days`` in (``since``, ``through``], from ``days`` when given."""
+    if days is None:
+        days = bought_days(store, through)
+        return days.filter(days.day > since)
+    return days_between(days, through, since)
+
+
+def holdout_by_day(store: Store, calibration_end: date, holdout_end: date, known: Table | None = None,
+                   days: Table | None = None) -> pd.DataFrame:
     """Purchase days per calendar day in the holdout, by customers who bought by ``calibration_end``
-    (``known``, customer_id, when the caller has them at hand)."""
+    (``known``, customer_id, and ``days``, ``bought_days`` as of ``holdout_end`` or later, when the
+    caller has them at hand)."""
     known = _buyers_by(store, calibration_end) if known is None else known
-    later = purchase_days(store, holdout_end, since=calibration_end).join(known, "customer_id")
+    later = _days_after(store, calibration_end, holdout_end, days).join(known, "customer_id")
     frame = later.group_by("day").aggregate(purchases=later.count()).order_by("day").to_pandas()
     return pd.DataFrame({"day": pd.to_datetime(frame["day"]).dt.date, "purchases": frame["purchases"].astype("int64")})
 

@@ -31,7 +31,8 @@ import numpy as np
 import pandas as pd
 from ibis.expr.types import Table
 
-from retainly.features.model_summary import customer_days
+from retainly.features.model_summary import customer_days, end_of
+from retainly.features.orders import purchase_span
 from retainly.settings import TIME_UNITS, ModelSettings
 
 MIN_BUYERS = 20  # fewer orders than this in the windows: too few to calibrate on
@@ -82,7 +83,8 @@ def fit_calibration(raw: np.ndarray, bought: np.ndarray, window_days: int, cut: 
                        raw=tuple(float(x) for x in xs), observed=tuple(float(y) for y in ys))
 
 
-def calibrate(store, as_of: date, model, settings: ModelSettings, window_days: int) -> tuple[Calibration | None, str]:
+def calibrate(store, as_of: date, model, settings: ModelSettings, window_days: int,
+              days: Table | None = None) -> tuple[Calibration | None, str]:
     """(calibration, note): the map for the fitted ``model`` learnt on windows of ``window_days`` before ``as_of``.
 
     The windows end at ``as_of`` and step back one window at a time over the last year (at most
@@ -91,21 +93,22 @@ def calibrate(store, as_of: date, model, settings: ModelSettings, window_days: i
     was then): the map describes this model, not refits on shorter histories, which can be off
     in other ways. The map is kept only where it helps: with two windows or more, one learnt on
     the older windows must beat the model's own chance (Brier score) on the latest window.
-    None with the reason otherwise, or when the history is too short or too quiet.
+    None with the reason otherwise, or when the history is too short or too quiet. ``days``
+    (customer_id, day, ...: each customer's purchase days by ``as_of`` or later) when the caller has them.
     """
     unit_days = TIME_UNITS[settings.time_unit]
-    # Every window's histories and outcomes come from one set of purchase days (customer, day),
-    # pulled as distinct (history, ordered) rows with a weight, the customers who share them.
-    windows, cuts = [], []
-    with store.scratch(customer_days(store, as_of)) as days:
-        first = days.day.min().to_pyarrow().as_py()
-        first = None if first is None else pd.Timestamp(first).date()
-        for step in range(1, MAX_WINDOWS + 1):
-            cut = as_of - timedelta(days=step * window_days)
-            if first is None or (cut - first).days < window_days or (step > 1 and step * window_days > 366):
-                break
-            windows.append(window_histories(days, cut, window_days, unit_days))
-            cuts.append(cut)
+    start = purchase_span(store)[0]
+    first = start.date() if start is not None and start < end_of(as_of) else None
+    cuts = []
+    for step in range(1, MAX_WINDOWS + 1):
+        cut = as_of - timedelta(days=step * window_days)
+        if first is None or (cut - first).days < window_days or (step > 1 and step * window_days > 366):
+            break
+        cuts.append(cut)
+    # Every window's histories and outcomes come from one set of purchase days (customer, day), in one
+    # pass, pulled as distinct (history, ordered) rows with a weight, the customers who share them.
+    days = customer_days(store, as_of) if days is None else days.filter(days.day <= as_of)
+    windows = windows_histories(store, days, cuts, window_days, unit_days)
     raws = [raw_order_chance(model, window, window_days / unit_days) for window in windows]
     outcomes = [window["bought"].to_numpy() for window in windows]
     weights = [window["weight"].to_numpy() for window in windows]
@@ -129,18 +132,32 @@ def calibrate(store, as_of: date, model, settings: ModelSettings, window_days: i
                          f"from {span}: {int(buyers):,} of {calibration.customers:,} customer-windows ordered")
 
 
-def window_histories(days: Table, cut: date, window_days: int, unit_days: float) -> pd.DataFrame:
-    """Distinct (frequency, recency, T as of ``cut``; bought: 1 if the customer ordered in the ``window_days``
-    after it, else 0) with ``weight``, the customers who share them, from purchase days (customer_id, day),
-    by the definitions of ``features.model_summary``; in a fixed order."""
-    before = days.filter(days.day <= cut)
-    per = before.group_by("customer_id").aggregate(count=before.count(), first=before.day.min(),
-                                                   last=before.day.max())
-    later = days.filter((days.day > cut) & (days.day <= cut + timedelta(days=window_days)))
-    later = later.select("customer_id").distinct().mutate(ordered=ibis.literal(1, "int64"))
-    joined = per.left_join(later, "customer_id")
-    rows = joined.select(count=joined["count"], span=joined["last"].delta(joined["first"], unit="day"),
-                         age=ibis.literal(cut).delta(joined["first"], unit="day"), bought=joined.ordered.fill_null(0))
+def windows_histories(store, days: Table, cuts: list[date], window_days: int, unit_days: float) -> list[pd.DataFrame]:
+    """Per cut of ``cuts``: distinct (frequency, recency, T as of the cut; bought: 1 if the customer ordered
+    in the ``window_days`` after it, else 0) with ``weight``, the customers who share them, from purchase
+    days (customer_id, day), by the definitions of ``features.model_summary``; in a fixed order.
+
+    One pass over the days: one row per customer with, per cut, the purchase days by it, the last of them
+    and whether the customer ordered in the window after it (the first purchase day is the same for
+    every cut the customer had bought by)."""
+    if not cuts:
+        return []
+    columns = {"first": days.day.min()}
+    for k, cut in enumerate(cuts):
+        before = days.day <= cut
+        columns |= {f"count{k}": days.count(where=before), f"last{k}": days.day.max(where=before),
+                    f"ordered{k}": ((days.day > cut) & (days.day <= cut + timedelta(days=window_days))).any()}
+    with store.scratch(days.group_by("customer_id").aggregate(**columns)) as per:
+        return [_distinct_histories(per.filter(per[f"count{k}"] > 0).select(
+            count=per[f"count{k}"], first=per["first"], last=per[f"last{k}"],
+            ordered=per[f"ordered{k}"].ifelse(1, 0)), cut, unit_days) for k, cut in enumerate(cuts)]
+
+
+def _distinct_histories(per: Table, cut: date, unit_days: float) -> pd.DataFrame:
+    """``windows_histories``'s rows for one cut from one row per customer: count, first, last (purchase
+    days by ``cut``) and ordered (0 or 1)."""
+    rows = per.select(count=per["count"], span=per["last"].delta(per["first"], unit="day"),
+                      age=ibis.literal(cut).delta(per["first"], unit="day"), bought=per.ordered)
     grouped = rows.group_by(["count", "span", "age", "bought"]).aggregate(weight=rows.count()).to_pandas()
     grouped = grouped.astype("int64").sort_values(["count", "span", "age", "bought"], ignore_index=True)
     return pd.DataFrame({"frequency": grouped["count"] - 1, "recency": grouped["span"].to_numpy(float) / unit_days,

@@ -35,12 +35,14 @@ from retainly.settings import TIME_UNITS
 from retainly.store.backends import Store
 
 
-def backtest_data(store: Store, calibration_end: date, holdout_end: date, unit: str) -> BacktestData:
-    """The backtest's inputs for a fit on orders through ``calibration_end`` and a holdout to ``holdout_end``."""
+def backtest_data(store: Store, calibration_end: date, holdout_end: date, unit: str,
+                  days: Table | None = None) -> BacktestData:
+    """The backtest's inputs for a fit on orders through ``calibration_end`` and a holdout to ``holdout_end``;
+    ``days`` are ``bought_days`` as of ``holdout_end`` or later when the caller has them at hand."""
     if holdout_end <= calibration_end:
         raise InputError(f"`holdout_end` {holdout_end} must be after `calibration_end` {calibration_end}",
                          parameter="holdout_end")
-    with store.scratch(customer_summary(store, calibration_end)) as customers:
+    with store.scratch(customer_summary(store, calibration_end, days)) as customers:
         inputs = model_inputs(customers, unit)
         known = customers.select("customer_id")
         if inputs.customers == 0:
@@ -48,9 +50,9 @@ def backtest_data(store: Store, calibration_end: date, holdout_end: date, unit: 
             spend_mae = None
         else:
             spend_model, _ = fit_spend_by_history(inputs, TIME_UNITS[unit])
-            activity = holdout_activity_table(store, calibration_end, holdout_end, known)
+            activity = holdout_activity_table(store, calibration_end, holdout_end, known, days)
             outcomes, spend_mae = holdout_outcomes(customers, activity, spend_model, inputs.keys)
-        by_day = holdout_by_day(store, calibration_end, holdout_end, known)
+        by_day = holdout_by_day(store, calibration_end, holdout_end, known, days)
         inputs.customers_table = None  # the scratch table goes when this block ends
     return BacktestData(inputs, outcomes, spend_mae, by_day, calibration_end, holdout_end, unit)
 

@@ -21,9 +21,10 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
+from ibis.expr.types import Table
 
 from retainly.errors import ConvergenceError, InputError
-from retainly.features.model_summary import ModelInputs, customer_summary, model_inputs
+from retainly.features.model_summary import ModelInputs, bought_days, customer_summary, model_inputs
 from retainly.features.orders import purchase_span
 from retainly.models import PURCHASE_MODELS
 from retainly.models.heuristic import HeuristicModel
@@ -42,10 +43,10 @@ SCORE_COLUMNS = ("as_of", "customer_id", "fit_id", "model", "p_alive", "expected
                  "expected_spend", "clv", "next_order_date", "confidence", "order_chance")
 
 
-def choose_model(store: Store, as_of: date, settings: ModelSettings,
-                 progress=None) -> tuple[str, str, list[dict] | None]:
+def choose_model(store: Store, as_of: date, settings: ModelSettings, progress=None,
+                 days: Table | None = None) -> tuple[str, str, list[dict] | None]:
     """(model, why, backtest results) by a backtest on the history before ``as_of``; ``progress``
-    hears a line per model backtested."""
+    hears a line per model backtested; ``days`` are ``bought_days`` as of ``as_of`` when at hand."""
     first = purchase_span(store)[0]
     history_days = (as_of - first.date()).days if first else 0
     holdout_days = min(settings.horizon_days, history_days // 3)
@@ -53,7 +54,7 @@ def choose_model(store: Store, as_of: date, settings: ModelSettings,
         return DEFAULT_MODEL, (f"{history_days} days of history are too few to backtest (a holdout needs 4 weeks); "
                                f"{PURCHASE_MODELS[DEFAULT_MODEL].title} is the default"), None
     cut = as_of - timedelta(days=holdout_days)
-    data = backtest_data(store, cut, as_of, settings.time_unit)
+    data = backtest_data(store, cut, as_of, settings.time_unit, days)
     if data.inputs.repeat_buyers < settings.min_repeat_buyers:
         return DEFAULT_MODEL, (f"fewer than {settings.min_repeat_buyers} repeat buyers before {cut} to backtest on; "
                                f"{PURCHASE_MODELS[DEFAULT_MODEL].title} is the default"), None
@@ -110,26 +111,30 @@ def score(store: Store, as_of: date, model: str, settings: ModelSettings, progre
     ``progress`` hears a line per step (each model backtested, the fit, the calibration).
 
     The models read distinct histories with weights from the engine and predict each once; the
-    engine joins the predictions back to customers (``scores.by_history``)."""
+    engine joins the predictions back to customers (``scores.by_history``). Every customer's purchase
+    days are grouped once (``bought_days``); the summaries at the date and at the backtest's cut, the
+    holdout and the calibration windows all read them."""
     progress = progress or (lambda line: None)
     if model not in MODEL_CHOICES:
         raise InputError(f"`model` {model}: choose one of {', '.join(MODEL_CHOICES)}", parameter="model")
-    with store.scratch(customer_summary(store, as_of)) as customers:
+    with store.scratch(bought_days(store, as_of)) as days, \
+            store.scratch(customer_summary(store, as_of, days)) as customers:
         inputs = model_inputs(customers, settings.time_unit)
         if inputs.customers == 0:
             raise InputError(f"no customer had bought by {as_of}; import orders first or pick a later `as_of`",
                              parameter="as_of")
-        return _score(store, as_of, model, settings, progress, inputs)
+        return _score(store, as_of, model, settings, progress, inputs, days)
 
 
-def _score(store: Store, as_of: date, model: str, settings: ModelSettings, progress, inputs: ModelInputs) -> dict:
+def _score(store: Store, as_of: date, model: str, settings: ModelSettings, progress, inputs: ModelInputs,
+           days: Table) -> dict:
     unit_days = TIME_UNITS[settings.time_unit]
     repeat_buyers = inputs.repeat_buyers
     backtest = None
     if repeat_buyers < settings.min_repeat_buyers:
         name, why = HeuristicModel.name, f"{_too_few(repeat_buyers, settings)}: transparent heuristics instead"
     elif model == "auto":
-        name, why, backtest = choose_model(store, as_of, settings, progress)
+        name, why, backtest = choose_model(store, as_of, settings, progress, days)
     else:
         name, why = model, "chosen with --model"
     progress(f"fitting {short_title(name)} on all the history to {as_of}")
@@ -147,7 +152,7 @@ def _score(store: Store, as_of: date, model: str, settings: ModelSettings, progr
     elif not np.isfinite(numbers).all():
         raise InputError("the heuristics gave predictions that are not finite numbers; check the summary's dates")
     progress(f"checking the chance to order within {settings.order_window_days} days against the last year")
-    calibration, note = calibrate(store, as_of, fitted, settings, settings.order_window_days)
+    calibration, note = calibrate(store, as_of, fitted, settings, settings.order_window_days, days)
     if calibration is not None:
         scores["order_chance"] = calibration.apply(scores["order_chance"].to_numpy())
     why += f"; chance to order within {settings.order_window_days} days: " + (
