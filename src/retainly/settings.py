@@ -61,7 +61,13 @@ ANALYTICS_URL = Setting(
     "Where the analytic queries run: store (the default: the store itself), spark://local[N] or sc://host:port "
     "(overrides [analytics] url in the settings file).",
 )
-SETTINGS = (DATABASE_URL, SETTINGS_FILE, OUTBOX_FOLDER, ANALYTICS_URL)
+DUCKDB_MEMORY = Setting(
+    "RETAINLY_DUCKDB_MEMORY",
+    "",
+    "The most memory DuckDB may use for an embedded store, e.g. 6GB (default DuckDB's own, 80 % of the machine's); "
+    "beyond it DuckDB spills to disk, slower but within bounds.",
+)
+SETTINGS = (DATABASE_URL, SETTINGS_FILE, OUTBOX_FOLDER, ANALYTICS_URL, DUCKDB_MEMORY)
 
 
 # -- [models] --------------------------------------------------------------------------------
@@ -409,7 +415,8 @@ class AnalysisSettings:
         explicit = path is not None or SETTINGS_FILE_VARIABLE in os.environ
         if not chosen.exists():
             if explicit:
-                raise InputError(f"settings file {chosen} does not exist; fix the path or unset {SETTINGS_FILE_VARIABLE}")
+                raise InputError(f"settings file {chosen} does not exist; fix the path or unset "
+                                 f"{SETTINGS_FILE_VARIABLE}")
             return cls()  # [analytics] from the environment: see the field's default
         try:
             data = tomllib.loads(chosen.read_text(encoding="utf-8"))

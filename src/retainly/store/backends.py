@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from retainly.errors import NotFoundError, StoreBusyError, StoreError
+from retainly.settings import DUCKDB_MEMORY
 from retainly.store.urls import StoreURL, parse_url
 
 
@@ -423,10 +424,15 @@ def _connect_duckdb(url: StoreURL, *, create: bool, read_only: bool) -> DuckDBSt
 
 
 def _duckdb_backend(path, read_only: bool):
+    memory = DUCKDB_MEMORY.value().strip()
     try:
-        return ibis.duckdb.connect(database=str(path), read_only=read_only)
+        return ibis.duckdb.connect(database=str(path), read_only=read_only,
+                                   **({"memory_limit": memory} if memory else {}))
     except Exception as exc:  # duckdb raises its own IOException family
         text = _first_line(exc)
+        if memory and "memory" in text.lower():
+            raise StoreError(f"{DUCKDB_MEMORY.name}={memory!r} is not an amount of memory DuckDB takes ({text}); "
+                             "give one such as 6GB or 512MB, or unset it") from None
         if "Could not set lock on file" in text:  # another process has it open for writing (or reading)
             raise StoreBusyError(BUSY) from None
         if read_only and "different configuration" in text:
