@@ -68,6 +68,18 @@ def _jvm_peak_mb() -> float:
     return peak
 
 
+def _reset_peak() -> None:
+    """Start this process's peak resident memory (VmHWM) afresh, so that each step's peak is its own."""
+    Path("/proc/self/clear_refs").write_text("5")
+
+
+def _peak_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 STEPS = ("kpis", "by-month", "cohorts", "rfm", "score", "report")
 
 
@@ -81,7 +93,7 @@ def measure(path: Path, engine: str, warehouse: Path, memory: str, steps: tuple[
     else:
         settings.write_text(f'[analytics]\nurl = "{engine}"\nwarehouse = "{warehouse}"\n'
                             f'[analytics.spark]\n"spark.driver.memory" = "{memory}"\n')
-    chosen, steps = steps, []
+    chosen, steps, overall = steps, [], 0.0
     with Workspace.open(f"duckdb:///{path}", settings=settings, upgrade=True) as ws:
         orders = int(ws.store.fetchone("SELECT COUNT(*) FROM orders")[0])
         plan = [("start the Spark session", lambda: ws.analytics.session),
@@ -96,16 +108,18 @@ def measure(path: Path, engine: str, warehouse: Path, memory: str, steps: tuple[
             ("report", ("report", lambda: write_report(ws, path.with_suffix(".html")))),
         ) if key in chosen]
         for name, call in plan:
+            overall = max(overall, _peak_mb())
+            _reset_peak()
             wall, cpu = time.perf_counter(), _cpu_seconds()
             call()
-            steps.append((name, time.perf_counter() - wall, _cpu_seconds() - cpu))
+            steps.append((name, time.perf_counter() - wall, _cpu_seconds() - cpu, _peak_mb()))
             # On stderr, which passes through the parent as it happens: a child killed midway (out of
             # memory) still leaves the steps it finished on the screen.
-            print(f"  {engine:<18} {name:<42} {steps[-1][1]:8.2f} s wall {steps[-1][2]:8.2f} s CPU", flush=True,
-                  file=sys.stderr)
+            print(f"  {engine:<18} {name:<42} {steps[-1][1]:8.2f} s wall {steps[-1][2]:8.2f} s CPU "
+                  f"{steps[-1][3] / 1024:6.1f} GB peak (Python)", flush=True, file=sys.stderr)
         customers = int(ws.store.fetchone("SELECT COUNT(DISTINCT customer_id) FROM rfm_scores")[0])
     return {"orders": orders, "customers": customers, "steps": steps,
-            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "jvm_peak_mb": _jvm_peak_mb()}
+            "peak_mb": max(overall, _peak_mb()), "jvm_peak_mb": _jvm_peak_mb()}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -135,25 +149,25 @@ def main(argv: list[str] | None = None) -> None:
         results[engine] = json.loads(run.stdout.strip().splitlines()[-1])
     first = next(iter(results.values()))
     print(f"\n{args.store}: {first['orders']:,} orders, {first['customers']:,} customers scored")
-    names = [name for name, _, _ in max((r["steps"] for r in results.values()), key=len)]
-    print(f"| step | {' | '.join(f'{e} wall | {e} CPU' for e in results)} |")
-    print(f"|---|{'---|---|' * len(results)}")
+    names = [step[0] for step in max((r["steps"] for r in results.values()), key=len)]
+    print(f"| step | {' | '.join(f'{e} wall | {e} CPU | {e} peak GB' for e in results)} |")
+    print(f"|---|{'---|---|---|' * len(results)}")
     for name in names:
         cells = []
         for result in results.values():
-            found = {n: (w, c) for n, w, c in result["steps"]}.get(name)
-            cells += [f"{found[0]:.1f}", f"{found[1]:.1f}"] if found else ["—", "—"]
+            found = {n: rest for n, *rest in result["steps"]}.get(name)
+            cells += [f"{found[0]:.1f}", f"{found[1]:.1f}", f"{found[2] / 1024:.1f}"] if found else ["—"] * 3
         print(f"| {name} | {' | '.join(cells)} |")
     for engine, result in results.items():
-        total = sum(w for n, w, _ in result["steps"] if n.split()[0] in CORE)
-        cpu = sum(c for n, _, c in result["steps"] if n.split()[0] in CORE)
+        total = sum(w for n, w, *_ in result["steps"] if n.split()[0] in CORE)
+        cpu = sum(c for n, _, c, *_ in result["steps"] if n.split()[0] in CORE)
         print(f"{engine}: kpis + cohorts + rfm + score {total:.1f} s wall, {cpu:.1f} s CPU; peak RSS "
               f"{result['peak_mb']:.0f} MB (Python) + {result['jvm_peak_mb']:.0f} MB (JVM)")
     reference = REFERENCE_SUMMARY.get(first["orders"])
     if reference:
         tool, seconds = reference
         for engine, result in results.items():
-            rfm = {n: w for n, w, _ in result["steps"]}.get("rfm (score and store)")
+            rfm = {n: w for n, w, *_ in result["steps"]}.get("rfm (score and store)")
             if rfm:
                 print(f"rfm on {engine} vs {tool} per-customer summary ({seconds:.1f} s): {seconds / rfm:.2f}x")
 
