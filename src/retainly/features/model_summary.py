@@ -198,10 +198,7 @@ def _buyers_by(store: Store, day: date) -> Table:
 
 def _days_after(store: Store, since: date, through: date, days: Table | None) -> Table:
     """``bought_days`` in (``since``, ``through``], from ``days`` when given."""
-    if days is None:
-        days = bought_days(store, through)
-        return days.filter(days.day > since)
-    return days_between(days, through, since)
+    return days_between(bought_days(store, through) if days is None else days, through, since)
 
 
 def holdout_by_day(store: Store, calibration_end: date, holdout_end: date, known: Table | None = None,
