@@ -38,7 +38,8 @@ from retainly.services.rfm import RfmService
 from retainly.settings import AnalysisSettings, database_url
 from retainly.store import schema
 from retainly.store.analytics import open_analytics
-from retainly.store.backends import Store, connect
+from retainly.store.backends import Store
+from retainly.store.connect import connect
 
 
 if TYPE_CHECKING:

@@ -7,7 +7,8 @@ from datetime import datetime
 
 from retainly.errors import SchemaVersionError
 from retainly.store import customer_months, purchases
-from retainly.store.backends import Store, missing_store
+from retainly.store.backends import Store
+from retainly.store.connect import missing_store
 from retainly.store.migrations import LATEST_VERSION, MIGRATIONS, SCHEMA_TABLE_DDL, Migration
 
 # How to fill each derived table from the rest of the store. Migration 4 fills purchases before
