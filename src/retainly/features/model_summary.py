@@ -146,11 +146,8 @@ def model_summary(store: Store, as_of: date, unit: str = "week") -> pd.DataFrame
 
 
 def customer_days(store: Store, through: date) -> Table:
-    """customer_id, day: each customer's purchase days by ``through``, as ``purchase_days`` has them,
-    without their money."""
-    bought = customer_orders(store)
-    bought = bought.filter(bought.placed_at < end_of(through))
-    return bought.select("customer_id", day=bought.placed_at.date()).distinct()
+    """customer_id, day: each customer's purchase days by ``through`` (``bought_days`` without their money)."""
+    return bought_days(store, through).select("customer_id", "day")
 
 
 def customer_histories(store: Store, as_of: date, unit: str = "week") -> pd.DataFrame:
