@@ -145,8 +145,13 @@ def main(argv: list[str] | None = None) -> None:
         run = subprocess.run([sys.executable, __file__, str(args.store), "--one", engine,
                               "--spark-memory", args.spark_memory, *(["--no-report"] if args.no_report else []),
                               "--steps", *args.steps],
-                             check=True, stdout=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, text=True)
+        if run.returncode != 0:  # killed (out of memory: -9) or failed; its finished steps are on stderr above
+            print(f"{engine}: the run ended with exit status {run.returncode} before its last step", file=sys.stderr)
+            continue
         results[engine] = json.loads(run.stdout.strip().splitlines()[-1])
+    if not results:
+        sys.exit(1)
     first = next(iter(results.values()))
     print(f"\n{args.store}: {first['orders']:,} orders, {first['customers']:,} customers scored")
     names = [step[0] for step in max((r["steps"] for r in results.values()), key=len)]
