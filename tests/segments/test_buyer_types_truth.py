@@ -22,7 +22,8 @@ Seed 7 gives rules 0.73/0.90, 0.89/0.59, 0.84/0.73 and classifiers 0.64 and 0.62
 0.24), so the bounds below leave room for another seed or a small generator change.
 """
 
-from datetime import date
+import math
+from datetime import date, timedelta
 
 import numpy as np
 import pytest
@@ -87,3 +88,22 @@ def test_predictions_for_new_customers(generated):
         assert np.allclose(total, 1.0, atol=1e-3)
         assert (predicted["probability"] == predicted[["p_hit_and_run", "p_discount_only", "p_active"]].max(
             axis=1)).all()
+
+
+def test_a_large_shop_trains_on_every_kth_customer(generated):
+    """Capped at 1,000 customers, the classifier learns from every k-th settled, labelled customer by id, k
+    the smallest step within the cap; the sample is recomputed here from the full frames of both."""
+    history = bt.customer_history(generated.store)
+    features = bt.early_features(generated.store, None, 1)
+    settled_before = history.attrs["as_of"] - timedelta(days=history.attrs["gone_days"])
+    labelled = history.loc[history["label"] != bt.NOT_ENOUGH_HISTORY, ["customer_id", "label"]]
+    settled = features[features["kth_order_on"] <= settled_before].merge(labelled, on="customer_id")
+    assert len(settled) > 2_000  # else the cap would not bite twice over
+    step = math.ceil(len(settled) / 1_000)
+    sample = settled[settled["customer_id"] % step == 0]
+    capped = bt.train_classifier(generated.store, None, 1, max_customers=1_000, cv_folds=0)
+    assert (capped.settled_customers, capped.training_customers) == (len(settled), len(sample))
+    assert capped.label_counts == sample["label"].value_counts().to_dict()
+    assert 500 <= capped.training_customers <= 1_000
+    whole = bt.train_classifier(generated.store, None, 1, cv_folds=0)
+    assert whole.settled_customers == whole.training_customers == len(settled)

@@ -32,6 +32,7 @@ from retainly.segments.lifecycle import lifecycle_stages
 from retainly.segments.rfm import rfm_table
 from retainly.segments.warning_signs import warning_signs
 from tests.conftest import generated_copy
+from tests.segments.test_buyer_type_reasons import check_reasons
 from tests.spark.conftest import assert_same, on_spark
 
 
@@ -133,6 +134,12 @@ def test_buyer_types(shop):
     same_frames(rule_labels, store, spark, as_of)
     for after_orders in (1, 2):
         same_frames(early_features, store, spark, as_of, after_orders)
+
+
+def test_buyer_type_reasons(shop):
+    """Spark words every reason of the grid as Python does (rounding edges included)."""
+    _, spark, _ = shop
+    assert check_reasons(spark) > 0
 
 
 @pytest.mark.parametrize("by", ("all", *GROUPS))

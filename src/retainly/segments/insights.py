@@ -12,36 +12,46 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-import pandas as pd
+import ibis
 import pyarrow as pa
 
 from retainly.errors import InputError
 from retainly.features.associations import next_products
 from retainly.features.replenishment import product_intervals, reorders_due
-from retainly.segments.buyer_types import NOT_ENOUGH_HISTORY, customer_history, predict_types
+from retainly.segments.buyer_types import NOT_ENOUGH_HISTORY, predict_types
+from retainly.segments.buyer_types.early import TypeInputs, type_inputs
+from retainly.segments.buyer_types.rules import rule_reason
 from retainly.store.backends import Store
 
 TABLES = ("buyer_types", "product_intervals", "reorders_due", "next_products")
 
 
-def buyer_type_rows(store: Store, as_of: date) -> tuple[pd.DataFrame, str]:
-    """Rule labels where there is enough history, else the early classifier's prediction; and the promotions note."""
-    history = customer_history(store, as_of)
-    ruled = history[history["label"] != NOT_ENOUGH_HISTORY]
-    rows = [pd.DataFrame({"customer_id": ruled["customer_id"], "buyer_type": ruled["label"], "source": "rule",
-                          "probability": None, "reason": ruled["reason"]})]
+def store_buyer_types(store: Store, inputs: TypeInputs, computed_at: datetime) -> dict:
+    """Replace ``inputs.as_of``'s buyer types, inside the caller's transaction: rule labels where there is
+    enough history (written by the engine), else the early classifiers' predictions; row counts by source."""
+    as_of, rules = inputs.as_of, inputs.rules
+    ruled = rules.filter(rules.label != NOT_ENOUGH_HISTORY)
+    store.replace_rows("buyer_types", ruled.select(
+        as_of=ibis.literal(as_of, "date"), customer_id=ruled.customer_id, buyer_type=ruled.label,
+        source=ibis.literal("rule"), probability=ibis.null("float64"), reason=rule_reason(ruled, inputs.attrs),
+        computed_at=ibis.literal(computed_at, "timestamp")), as_of=as_of)
+    counts = {"rule": int(ruled.count().execute())}
     for after in (1, 2):
         try:
-            predicted = predict_types(store, as_of, after, history=history)
+            predicted = predict_types(store, as_of, after, inputs=inputs)
         except InputError:  # too few settled customers to learn from: no early prediction
             continue
-        rows.append(pd.DataFrame({
-            "customer_id": predicted["customer_id"], "buyer_type": predicted["predicted_type"],
-            "source": f"predicted after {after} order{'s' if after > 1 else ''}",
-            "probability": predicted["probability"],
-            "reason": [f"predicted from the first {'order' if after == 1 else 'two orders'} "
-                       f"({p:.0%} likely)" for p in predicted["probability"]]}))
-    return pd.concat(rows, ignore_index=True), history.attrs.get("promotion_note", "")
+        source = f"predicted after {after} order{'s' if after > 1 else ''}"
+        store.insert_arrow("buyer_types", pa.table({
+            "as_of": _dates(as_of, len(predicted)), "customer_id": pa.array(predicted["customer_id"], pa.int64()),
+            "buyer_type": pa.array(predicted["predicted_type"].astype(str), pa.string()),
+            "source": pa.array([source] * len(predicted), pa.string()),
+            "probability": pa.array(predicted["probability"].astype(float), pa.float64()),
+            "reason": pa.array([f"predicted from the first {'order' if after == 1 else 'two orders'} ({p:.0%} likely)"
+                                for p in predicted["probability"]], pa.string()),
+            "computed_at": _times(computed_at, len(predicted))}))
+        counts[source] = len(predicted)
+    return counts
 
 
 def compute_and_store(store: Store, as_of: date) -> dict:
@@ -52,17 +62,10 @@ def compute_and_store(store: Store, as_of: date) -> dict:
 def store_types_and_reorders(store: Store, as_of: date) -> dict:
     """Buyer types, product intervals and reorders due for ``as_of``, stored in one transaction; row
     counts and the promotions note."""
-    types, note = buyer_type_rows(store, as_of)
     intervals = product_intervals(store, as_of)
     due = reorders_due(store, as_of, intervals)
     now = datetime.now()
     tables = {
-        "buyer_types": pa.table({
-            "as_of": _dates(as_of, len(types)), "customer_id": pa.array(types["customer_id"], pa.int64()),
-            "buyer_type": pa.array(types["buyer_type"].astype(str), pa.string()),
-            "source": pa.array(types["source"].astype(str), pa.string()),
-            "probability": pa.array(types["probability"].astype(float), pa.float64(), from_pandas=True),
-            "reason": pa.array(types["reason"].astype(str), pa.string()), "computed_at": _times(now, len(types))}),
         "product_intervals": pa.table({
             "as_of": _dates(as_of, len(intervals)), "sku": pa.array(intervals["sku"].astype(str), pa.string()),
             **{c: pa.array(intervals[c].astype("int64"), pa.int64()) for c in ("buyers", "repeat_buyers", "intervals")},
@@ -79,8 +82,11 @@ def store_types_and_reorders(store: Store, as_of: date) -> dict:
             "days_overdue": pa.array(due["days_overdue"].astype("int64"), pa.int64()),
             "computed_at": _times(now, len(due))}),
     }
-    _replace(store, as_of, tables)
-    return {**{name: rows.num_rows for name, rows in tables.items()}, "promotion_note": note}
+    with type_inputs(store, as_of) as inputs, store.transaction():
+        types = store_buyer_types(store, inputs, now)
+        _replace(store, as_of, tables)
+    return {"buyer_types": sum(types.values()), **{name: rows.num_rows for name, rows in tables.items()},
+            "promotion_note": inputs.attrs["promotion_note"]}
 
 
 def store_offers(store: Store, as_of: date) -> dict:

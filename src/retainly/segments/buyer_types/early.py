@@ -3,24 +3,59 @@
 Per customer, what is known right after their first (or second) order
 (``features.early_features``); a regularised logistic regression trained on the rule labels
 of the shop's own settled customers predicts the type (scikit-learn).
+
+At scale (20 M customers) the features stay in the engine (``type_inputs``): the classifier
+learns from at most ``MAX_TRAINING_CUSTOMERS`` settled customers, every k-th by id, and only
+the customers to predict come into Python, in blocks.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+from ibis.expr.types import Table
 
 from retainly.errors import InputError
 from retainly.segments.buyer_types.features import (
-    AMOUNTS, CATEGORICAL, FLAGS, as_of_day, check_after_orders, early_features, feature_columns,
+    AMOUNTS, CATEGORICAL, FLAGS, as_of_day, check_after_orders, early_rows, feature_columns, first_two_orders,
+    order_facts, typed_features,
 )
-from retainly.segments.buyer_types.rules import BUYER_TYPES, NOT_ENOUGH_HISTORY, customer_history, rule_labels
+from retainly.segments.buyer_types.rules import BUYER_TYPES, NOT_ENOUGH_HISTORY, rule_table
 from retainly.store.backends import Store
 
 MIN_TRAINING_CUSTOMERS = 30
+# Enough for a logistic regression of a few dozen inputs to settle (its cross-validated scores stop
+# moving well below this), and a fit of seconds on any shop.
+MAX_TRAINING_CUSTOMERS = 100_000
+PREDICTION_BLOCK = 100_000  # customers predicted at once: bounds the one-hot matrix in memory
+
+
+@dataclass(frozen=True)
+class TypeInputs:
+    """What a day's buyer types are computed from, materialised in the engine for the block of
+    ``type_inputs``: ``rules`` (``rules.rule_table``), ``early`` (``features.first_two_orders``) and
+    the rules' thresholds (``attrs``, as ``customer_history``'s)."""
+
+    as_of: date
+    rules: Table
+    early: Table
+    attrs: dict
+
+
+@contextmanager
+def type_inputs(store: Store, as_of: date | None = None, **rule_settings) -> Iterator[TypeInputs]:
+    """The rule labels and early features of every customer as of ``as_of``, built once for the block."""
+    as_of = as_of_day(store, as_of)
+    with store.scratch(order_facts(store, as_of)) as facts:
+        rules, attrs = rule_table(store, facts, as_of, **rule_settings)
+        with store.scratch(rules) as rules, first_two_orders(store, facts, as_of) as early:
+            yield TypeInputs(as_of=as_of, rules=rules, early=early, attrs=attrs)
 
 
 @dataclass
@@ -33,6 +68,7 @@ class BuyerTypeClassifier:
     classes: tuple[str, ...]
     features: tuple[str, ...]
     training_customers: int
+    settled_customers: int  # all the settled, labelled customers; trained on at most MAX_TRAINING_CUSTOMERS
     label_counts: dict[str, int]
     cross_validated: dict = field(default_factory=dict)
     promotion_note: str = ""
@@ -40,9 +76,10 @@ class BuyerTypeClassifier:
     def predict(self, features: pd.DataFrame) -> pd.DataFrame:
         """customer_id, predicted_type, probability, p_hit_and_run, p_discount_only, p_active."""
         probabilities = np.zeros((len(features), len(self.classes)))
-        if len(features):
-            with _one_thread():
-                probabilities = self.model.predict_proba(features[list(self.features)])
+        with _one_thread():
+            for start in range(0, len(features), PREDICTION_BLOCK):
+                block = features.iloc[start:start + PREDICTION_BLOCK]
+                probabilities[start:start + len(block)] = self.model.predict_proba(block[list(self.features)])
         best = probabilities.argmax(axis=1)
         out = pd.DataFrame({
             "customer_id": features["customer_id"].to_numpy(dtype="int64"),
@@ -89,11 +126,32 @@ def _pipeline(after_orders: int, random_state: int):
     return Pipeline([("columns", columns), ("model", model)])
 
 
-def training_set(labels: pd.DataFrame, features: pd.DataFrame, as_of: date) -> pd.DataFrame:
-    """Labelled customers whose k-th order is at least ``gone_days`` old, so their label has settled."""
-    settled_before = as_of - timedelta(days=int(labels.attrs["gone_days"]))
-    settled = features[features["kth_order_on"] <= settled_before]
-    return settled.merge(labels[["customer_id", "label"]], on="customer_id", how="inner")
+def training_frame(inputs: TypeInputs, after_orders: int,
+                   max_customers: int = MAX_TRAINING_CUSTOMERS) -> pd.DataFrame:
+    """The early features and rule label of labelled customers whose k-th order is at least ``gone_days``
+    old, so their label has settled: all of them up to ``max_customers``, else every k-th by customer id
+    (k the smallest that brings them within it; ids follow the order customers arrived, so every period
+    keeps its share)."""
+    rows, rules = early_rows(inputs.early, after_orders), inputs.rules
+    settled_before = inputs.as_of - timedelta(days=int(inputs.attrs["gone_days"]))
+    labelled = rules.filter(rules.label != NOT_ENOUGH_HISTORY).select("customer_id", "label")
+    train = rows.filter(rows.kth_day <= settled_before).join(labelled, "customer_id")
+    settled = int(train.count().execute())
+    if settled > max_customers:
+        train = train.filter(train.customer_id % math.ceil(settled / max_customers) == 0)
+    frame = train.order_by("customer_id").to_pandas()
+    typed = typed_features(frame, after_orders)
+    typed["label"] = frame["label"].to_numpy(dtype=object)
+    typed.attrs.update(settled=settled)
+    return typed
+
+
+def candidates_frame(inputs: TypeInputs, after_orders: int) -> pd.DataFrame:
+    """The early features of customers with exactly ``after_orders`` orders and no rule label yet."""
+    rows, rules = early_rows(inputs.early, after_orders), inputs.rules
+    young = rules.filter(rules.label == NOT_ENOUGH_HISTORY).select("customer_id")
+    candidates = rows.filter(rows.orders_to_date == after_orders).join(young, "customer_id")
+    return typed_features(candidates.order_by("customer_id").to_pandas(), after_orders)
 
 
 def per_type_scores(truth, predicted, classes) -> dict:
@@ -111,9 +169,9 @@ def per_type_scores(truth, predicted, classes) -> dict:
             "customers": int(len(truth))}
 
 
-def _fit(labels: pd.DataFrame, features: pd.DataFrame, as_of: date, after_orders: int, random_state: int,
-         cv_folds: int) -> BuyerTypeClassifier:
-    train = training_set(labels, features, as_of)
+def _fit(train: pd.DataFrame, as_of: date, after_orders: int, random_state: int, cv_folds: int,
+         promotion_note: str) -> BuyerTypeClassifier:
+    """A classifier fitted on ``training_frame``'s rows."""
     counts = train["label"].value_counts()
     if len(train) < MIN_TRAINING_CUSTOMERS or len(counts) < 2:
         raise InputError(
@@ -130,8 +188,9 @@ def _fit(labels: pd.DataFrame, features: pd.DataFrame, as_of: date, after_orders
     return BuyerTypeClassifier(
         after_orders=after_orders, as_of=as_of, model=model, classes=tuple(model.classes_),
         features=tuple(columns), training_customers=len(train),
+        settled_customers=int(train.attrs.get("settled", len(train))),
         label_counts={name: int(counts.get(name, 0)) for name in classes},
-        cross_validated=cross_validated, promotion_note=labels.attrs["promotion_note"],
+        cross_validated=cross_validated, promotion_note=promotion_note,
     )
 
 
@@ -151,40 +210,40 @@ def _cross_validate(x, y, counts, classes, after_orders: int, random_state: int,
 
 
 def train_classifier(store: Store, as_of: date | None, after_orders: int, *, random_state: int = 0,
-                     cv_folds: int = 5, **rule_settings) -> BuyerTypeClassifier:
+                     cv_folds: int = 5, max_customers: int = MAX_TRAINING_CUSTOMERS,
+                     **rule_settings) -> BuyerTypeClassifier:
     """Fit the early classifier on the shop's settled, rule-labelled customers as of ``as_of``.
 
     Features come from each customer's first ``after_orders`` orders only; the target is the
-    rule label. ``cross_validated`` holds per-type precision and recall of a stratified
-    ``cv_folds``-fold cross-validation against the rule labels (and the majority-class baseline).
+    rule label; at most ``max_customers`` of them (``training_frame``). ``cross_validated`` holds
+    per-type precision and recall of a stratified ``cv_folds``-fold cross-validation against the
+    rule labels (and the majority-class baseline).
     """
     check_after_orders(after_orders)
-    as_of = as_of_day(store, as_of)
-    labels = rule_labels(store, as_of, **rule_settings)
-    features = early_features(store, as_of, after_orders)
-    return _fit(labels, features, as_of, after_orders, random_state, cv_folds)
+    with type_inputs(store, as_of, **rule_settings) as inputs:
+        train = training_frame(inputs, after_orders, max_customers)
+    return _fit(train, inputs.as_of, after_orders, random_state, cv_folds, inputs.attrs["promotion_note"])
 
 
 def predict_types(store: Store, as_of: date | None, after_orders: int, *,
                   classifier: BuyerTypeClassifier | None = None, random_state: int = 0,
-                  history: pd.DataFrame | None = None, **rule_settings) -> pd.DataFrame:
+                  inputs: TypeInputs | None = None, **rule_settings) -> pd.DataFrame:
     """Predicted buyer type of customers with exactly ``after_orders`` orders and no rule label yet.
 
     Columns: customer_id, predicted_type, probability (of that type), p_hit_and_run,
     p_discount_only, p_active. Trains a classifier as of ``as_of`` unless one is given;
-    ``history``: ``customer_history(store, as_of, **rule_settings)`` when the caller already has it.
+    ``inputs``: ``type_inputs(store, as_of, **rule_settings)`` when the caller already has them.
     """
     check_after_orders(after_orders)
-    as_of = as_of_day(store, as_of)
-    history = customer_history(store, as_of, **rule_settings) if history is None else history
-    features = early_features(store, as_of, after_orders)
+    if inputs is None:
+        with type_inputs(store, as_of, **rule_settings) as inputs:
+            return predict_types(store, as_of, after_orders, classifier=classifier, random_state=random_state,
+                                 inputs=inputs)
     if classifier is None:
-        labels = history[history["label"] != NOT_ENOUGH_HISTORY]
-        labels.attrs.update(history.attrs)
         # No cross-validation: its scores are for `train_classifier`'s readers; a prediction only needs the fit.
-        classifier = _fit(labels, features, as_of, after_orders, random_state, 0)
-    new = history.loc[history["label"] == NOT_ENOUGH_HISTORY, "customer_id"]
-    candidates = features[(features["orders_to_date"] == after_orders) & features["customer_id"].isin(new)]
-    predicted = classifier.predict(candidates.reset_index(drop=True))
-    predicted.attrs.update(as_of=as_of, after_orders=after_orders, promotion_note=history.attrs["promotion_note"])
+        classifier = _fit(training_frame(inputs, after_orders), inputs.as_of, after_orders, random_state, 0,
+                          inputs.attrs["promotion_note"])
+    predicted = classifier.predict(candidates_frame(inputs, after_orders))
+    predicted.attrs.update(as_of=inputs.as_of, after_orders=after_orders,
+                           promotion_note=inputs.attrs["promotion_note"])
     return predicted

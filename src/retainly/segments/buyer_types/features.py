@@ -15,6 +15,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 
 import ibis
@@ -138,22 +140,38 @@ def early_features(store: Store, as_of: date | None, after_orders: int) -> pd.Da
     """
     check_after_orders(after_orders)
     as_of = as_of_day(store, as_of)
-    facts = order_facts(store, as_of)
+    with first_two_orders(store, order_facts(store, as_of), as_of) as early:
+        return typed_features(early_rows(early, after_orders).order_by("customer_id").to_pandas(), after_orders)
+
+
+def early_rows(early: Table, after_orders: int) -> Table:
+    """The customers of ``first_two_orders`` with at least ``after_orders`` orders, and the day of that
+    order (``kth_day``)."""
+    check_after_orders(after_orders)
+    rows = early.filter(early.early_orders >= after_orders)
+    return rows.mutate(kth_day=rows.first_day if after_orders == 1 else rows.second_day)
+
+
+@contextmanager
+def first_two_orders(store: Store, facts: Table, as_of: date) -> Iterator[Table]:
+    """Per customer, what their first two orders say (materialised for the block): ``early_orders`` (1
+    or 2), ``orders_to_date``, the first order's facts and, where there is one, the second's. Both early
+    classifiers read it: ``early_rows`` picks the customers of one, ``typed_features`` its columns.
+    ``facts``: ``order_facts(store, as_of)`` or a materialised copy of it."""
     facts = facts.mutate(orders_to_date=facts.count().over(ibis.window(group_by="customer_id")))
-    early = facts.filter(facts.order_no < after_orders)
+    early = facts.filter(facts.order_no < 2)
     customers = store.table("customers").select("customer_id", "acquisition_channel", customer_country="country")
     orders = store.table("orders").select("order_id", order_country="country")
     early = early.left_join(customers, "customer_id").select(*early.columns, "acquisition_channel", "customer_country")
     early = early.left_join(orders, "order_id").select(*early.columns, "order_country")
     # Materialised, and every join done per order before grouping: PostgreSQL misjudges windowed
     # and grouped rows as one row and then loops over them (60 s instead of 1 s on 5,000 customers).
-    with store.scratch(early) as early:
-        frame = _early_frame(store, early, as_of, after_orders)
-    return _typed_features(frame, after_orders)
+    with store.scratch(early) as early, store.scratch(_per_customer(store, early, as_of)) as per_customer:
+        yield per_customer
 
 
-def _early_frame(store: Store, early: Table, as_of: date, after_orders: int) -> pd.DataFrame:
-    """One row per customer from their first ``after_orders`` orders (``early``), read back."""
+def _per_customer(store: Store, early: Table, as_of: date) -> Table:
+    """One row per customer from their first two orders (``early``)."""
     lines = store.table("order_lines")
     merch = lines.filter((lines.quantity > 0) & (lines.kind == "merchandise"))
     products = store.table("products").select("sku", "category")
@@ -205,34 +223,29 @@ def _early_frame(store: Store, early: Table, as_of: date, after_orders: int) -> 
         recorded_channel=per_order.acquisition_channel.max(),
         customer_country=per_order.customer_country.max(),
         first_country=nth(per_order.order_country, 0),
+        second_day=nth(per_order.day, 1),
+        second_revenue=nth(per_order.revenue, 1).cast("float64"),
+        second_items=nth(per_order.items, 1),
+        second_lines=nth(per_order.lines, 1),
+        second_promo_code=flag(per_order.has_promo_code, 1),
+        second_discount=flag(per_order.has_discount, 1),
+        second_in_sale=flag(per_order.in_sale, 1),
+        second_category=nth(per_order.main_category, 1),
+        second_at=nth(per_order.placed_at, 1),
     )
-    if after_orders == 2:
-        metrics.update(
-            second_day=nth(per_order.day, 1),
-            second_revenue=nth(per_order.revenue, 1).cast("float64"),
-            second_items=nth(per_order.items, 1),
-            second_lines=nth(per_order.lines, 1),
-            second_promo_code=flag(per_order.has_promo_code, 1),
-            second_discount=flag(per_order.has_discount, 1),
-            second_in_sale=flag(per_order.in_sale, 1),
-            second_category=nth(per_order.main_category, 1),
-            second_at=nth(per_order.placed_at, 1),
-        )
     per_customer = per_order.group_by("customer_id").aggregate(**metrics)
-    per_customer = per_customer.filter(per_customer.early_orders == after_orders)
-    if after_orders == 2:
-        per_customer = per_customer.mutate(
-            days_to_second=(per_customer.second_at.epoch_seconds() - per_customer.first_at.epoch_seconds()) / 86400.0)
+    per_customer = per_customer.mutate(
+        days_to_second=(per_customer.second_at.epoch_seconds() - per_customer.first_at.epoch_seconds()) / 86400.0)
     # The acquisition channel as in features.orders.acquisitions: recorded, else the first order's, else unknown.
-    joined = per_customer.mutate(
+    return per_customer.mutate(
         acquisition_channel=ibis.coalesce(per_customer.recorded_channel, per_customer.first_channel,
                                           ibis.literal("unknown")),
         country=ibis.coalesce(per_customer.customer_country, per_customer.first_country, ibis.literal("unknown")),
     )
-    return joined.order_by("customer_id").to_pandas()
 
 
-def _typed_features(frame: pd.DataFrame, after_orders: int) -> pd.DataFrame:
+def typed_features(frame: pd.DataFrame, after_orders: int) -> pd.DataFrame:
+    """``early_rows`` read back: the columns of ``early_features``, typed for the classifier."""
     out = pd.DataFrame({
         "customer_id": frame["customer_id"].astype("int64"),
         "first_order_on": pd.to_datetime(frame["first_day"]).dt.date,
