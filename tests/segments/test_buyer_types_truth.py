@@ -29,8 +29,8 @@ import numpy as np
 import pytest
 
 from retainly import Workspace
-from tests.conftest import generated_copy
 from retainly.segments import buyer_types as bt
+from tests.conftest import generated_copy
 
 pytestmark = pytest.mark.slow
 

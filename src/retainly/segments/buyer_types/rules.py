@@ -113,8 +113,8 @@ def rule_table(store: Store, facts: Table, as_of: date, *, history_days: int = H
     label = ibis.cases((days.age < enough_days, ibis.literal(NOT_ENOUGH_HISTORY)),
                        (discount, ibis.literal("discount_only")), (gone, ibis.literal("hit_and_run")),
                        else_=ibis.literal("active"))
-    table = days.select("customer_id", label.name("label"), "orders", "promoted_orders", "first_day", "last_day", "span",
-                        "days_since_last", "age")
+    table = days.select("customer_id", label.name("label"), "orders", "promoted_orders", "first_day", "last_day",
+                        "span", "days_since_last", "age")
     attrs = dict(as_of=as_of, typical_gap_days=typical_gap, gone_days=gone_days, enough_history_days=enough_days,
                  promotion_sources=sources, promotion_note=sources["note"])
     return table, attrs
