@@ -26,32 +26,40 @@ from retainly.store.backends import Store
 TABLES = ("buyer_types", "product_intervals", "reorders_due", "next_products")
 
 
-def store_buyer_types(store: Store, inputs: TypeInputs, computed_at: datetime) -> dict:
-    """Replace ``inputs.as_of``'s buyer types, inside the caller's transaction: rule labels where there is
-    enough history (written by the engine), else the early classifiers' predictions; row counts by source."""
-    as_of, rules = inputs.as_of, inputs.rules
-    ruled = rules.filter(rules.label != NOT_ENOUGH_HISTORY)
-    store.replace_rows("buyer_types", ruled.select(
-        as_of=ibis.literal(as_of, "date"), customer_id=ruled.customer_id, buyer_type=ruled.label,
-        source=ibis.literal("rule"), probability=ibis.null("float64"), reason=rule_reason(ruled, inputs.attrs),
-        computed_at=ibis.literal(computed_at, "timestamp")), as_of=as_of)
-    counts = {"rule": int(ruled.count().execute())}
+def early_predictions(store: Store, inputs: TypeInputs, computed_at: datetime) -> list[pa.Table]:
+    """The early classifiers' buyer types of customers without enough history for a rule, as
+    ``buyer_types`` rows: one table per classifier that had enough settled customers to learn from."""
+    found = []
     for after in (1, 2):
         try:
-            predicted = predict_types(store, as_of, after, inputs=inputs)
+            predicted = predict_types(store, inputs.as_of, after, inputs=inputs)
         except InputError:  # too few settled customers to learn from: no early prediction
             continue
         source = f"predicted after {after} order{'s' if after > 1 else ''}"
-        store.insert_arrow("buyer_types", pa.table({
-            "as_of": _dates(as_of, len(predicted)), "customer_id": pa.array(predicted["customer_id"], pa.int64()),
+        found.append(pa.table({
+            "as_of": _dates(inputs.as_of, len(predicted)),
+            "customer_id": pa.array(predicted["customer_id"], pa.int64()),
             "buyer_type": pa.array(predicted["predicted_type"].astype(str), pa.string()),
             "source": pa.array([source] * len(predicted), pa.string()),
             "probability": pa.array(predicted["probability"].astype(float), pa.float64()),
             "reason": pa.array([f"predicted from the first {'order' if after == 1 else 'two orders'} ({p:.0%} likely)"
                                 for p in predicted["probability"]], pa.string()),
             "computed_at": _times(computed_at, len(predicted))}))
-        counts[source] = len(predicted)
-    return counts
+    return found
+
+
+def store_buyer_types(store: Store, inputs: TypeInputs, predicted: list[pa.Table], computed_at: datetime) -> int:
+    """Replace ``inputs.as_of``'s buyer types, inside the caller's transaction, by the rule labels where
+    there is enough history (written by the engine, reasons and all) and the ``predicted`` rows; how many."""
+    as_of, rules = inputs.as_of, inputs.rules
+    ruled = rules.filter(rules.label != NOT_ENOUGH_HISTORY)
+    store.replace_rows("buyer_types", ruled.select(
+        as_of=ibis.literal(as_of, "date"), customer_id=ruled.customer_id, buyer_type=ruled.label,
+        source=ibis.literal("rule"), probability=ibis.null("float64"), reason=rule_reason(ruled, inputs.attrs),
+        computed_at=ibis.literal(computed_at, "timestamp")), as_of=as_of)
+    for rows in predicted:
+        store.insert_arrow("buyer_types", rows)
+    return int(ruled.count().execute()) + sum(rows.num_rows for rows in predicted)
 
 
 def compute_and_store(store: Store, as_of: date) -> dict:
@@ -82,10 +90,12 @@ def store_types_and_reorders(store: Store, as_of: date) -> dict:
             "days_overdue": pa.array(due["days_overdue"].astype("int64"), pa.int64()),
             "computed_at": _times(now, len(due))}),
     }
-    with type_inputs(store, as_of) as inputs, store.transaction():
-        types = store_buyer_types(store, inputs, now)
-        _replace(store, as_of, tables)
-    return {"buyer_types": sum(types.values()), **{name: rows.num_rows for name, rows in tables.items()},
+    with type_inputs(store, as_of) as inputs:
+        predicted = early_predictions(store, inputs, now)
+        with store.transaction():
+            types = store_buyer_types(store, inputs, predicted, now)
+            _replace(store, as_of, tables)
+    return {"buyer_types": types, **{name: rows.num_rows for name, rows in tables.items()},
             "promotion_note": inputs.attrs["promotion_note"]}
 
 
