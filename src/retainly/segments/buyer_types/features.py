@@ -200,37 +200,32 @@ def _per_customer(store: Store, early: Table, as_of: date) -> Table:
     def nth(column, n: int):
         return column.max(where=per_order.order_no == n)
 
-    def flag(column, n: int):
-        return column.ifelse(1, 0).max(where=per_order.order_no == n)
+    def order(prefix: str, n: int) -> dict:
+        """What the n-th order (0 the first) says, each column named ``prefix_...``."""
+        flags = {"promo_code": per_order.has_promo_code, "discount": per_order.has_discount,
+                 "in_sale": per_order.in_sale}
+        return {
+            f"{prefix}_day": nth(per_order.day, n),
+            f"{prefix}_revenue": nth(per_order.revenue, n).cast("float64"),  # money as float in the engine
+            f"{prefix}_items": nth(per_order.items, n),
+            f"{prefix}_lines": nth(per_order.lines, n),
+            f"{prefix}_category": nth(per_order.main_category, n),
+            f"{prefix}_at": nth(per_order.placed_at, n),
+            **{f"{prefix}_{name}": nth(value.ifelse(1, 0), n) for name, value in flags.items()},
+        }
 
     metrics = dict(
-        first_day=nth(per_order.day, 0),
-        first_revenue=nth(per_order.revenue, 0).cast("float64"),  # money as float in the engine: no Decimals
-        first_items=nth(per_order.items, 0),
-        first_lines=nth(per_order.lines, 0),
+        **order("first", 0),
+        **order("second", 1),
         first_merchandise=nth(per_order.merchandise, 0).cast("float64"),
-        first_promo_code=flag(per_order.has_promo_code, 0),
-        first_discount=flag(per_order.has_discount, 0),
-        first_in_sale=flag(per_order.in_sale, 0),
         first_returned=nth(per_order.returned, 0),
         first_channel=nth(per_order.channel, 0),
-        first_category=nth(per_order.main_category, 0),
         first_month=nth(per_order.placed_at.month(), 0),
-        first_at=nth(per_order.placed_at, 0),
+        first_country=nth(per_order.order_country, 0),
         early_orders=per_order.count(),
         orders_to_date=per_order.orders_to_date.max(),
         recorded_channel=per_order.acquisition_channel.max(),
         customer_country=per_order.customer_country.max(),
-        first_country=nth(per_order.order_country, 0),
-        second_day=nth(per_order.day, 1),
-        second_revenue=nth(per_order.revenue, 1).cast("float64"),
-        second_items=nth(per_order.items, 1),
-        second_lines=nth(per_order.lines, 1),
-        second_promo_code=flag(per_order.has_promo_code, 1),
-        second_discount=flag(per_order.has_discount, 1),
-        second_in_sale=flag(per_order.in_sale, 1),
-        second_category=nth(per_order.main_category, 1),
-        second_at=nth(per_order.placed_at, 1),
     )
     per_customer = per_order.group_by("customer_id").aggregate(**metrics)
     per_customer = per_customer.mutate(
