@@ -7,6 +7,7 @@ one side of one rule, and the expected stage and text follow from the defaults o
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from types import SimpleNamespace
 
@@ -15,14 +16,15 @@ import pandas as pd
 import pytest
 
 from retainly.segments.lifecycle import assign_stages
-from retainly.segments.warning_signs import WEIGHTS, _signs
+from retainly.segments.warning_signs import WEIGHTS, sign_texts, signs_table
 from retainly.settings import LifecycleSettings, WarningSettings
 
 SHOP_RHYTHM = 40.0  # days: one-time buyers are judged by this gap
 
 
 def facts(**customers) -> pd.DataFrame:
-    """One row per customer: (purchase_days, age_days, days_since_last, span_days, last_gap_days, p_alive, clv, spend)."""
+    """One row per customer:
+    (purchase_days, age_days, days_since_last, span_days, last_gap_days, p_alive, clv, spend)."""
     rows = []
     for number, (name, (n, age, since, span, last_gap, p_alive, clv, spend)) in enumerate(customers.items()):
         rows.append({
@@ -108,6 +110,12 @@ def sign_row(**values) -> SimpleNamespace:
 AS_OF = date(2025, 6, 30)
 
 
+def _signs(row: SimpleNamespace, as_of: date, s: WarningSettings) -> list[tuple[str, str]]:
+    """The (sign, text) pairs ``sign_texts`` finds for one customer's row, in ``WEIGHTS``' order."""
+    found = sign_texts(pd.DataFrame([vars(row)]), as_of, s)
+    return [(name, found[name][1][0]) for name in WEIGHTS if len(found[name][0])]
+
+
 def names(row) -> list[str]:
     return [name for name, _ in _signs(row, AS_OF, WarningSettings())]
 
@@ -151,3 +159,74 @@ def test_risk_score_combines_the_weights():
     # Weights as documented; two signs give 1 - (1 - 0.35)(1 - 0.25) = 0.5125.
     assert WEIGHTS["overdue"] == 0.35 and WEIGHTS["complaints"] == 0.25
     assert 1 - (1 - WEIGHTS["overdue"]) * (1 - WEIGHTS["complaints"]) == pytest.approx(0.5125)
+
+
+def _row_by_row_signs(row, as_of: date, s: WarningSettings) -> list[tuple[str, str]]:
+    """The independent reference: the signs worked out one customer at a time with Python's own
+    arithmetic (the form ``sign_texts`` had before it was vectorized)."""
+    found = []
+    n, since, own = row.purchase_days, row.days_since_last, row.own_rhythm
+    if n >= 2 and since > max(s.overdue_rhythms * own, s.overdue_floor_days):
+        found.append(("overdue", f"usually orders every {own:.0f} days; last order {since} days ago"))
+    if n >= 4 and row.last_gap_days > s.slowing_factor * row.prior_rhythm:
+        found.append(("slowing_down", f"the last gap between orders was {row.last_gap_days:.0f} days, "
+                                      f"against {row.prior_rhythm:.0f} before"))
+    if n >= 4:
+        recent, earlier = row.recent_spend / 2, (row.net_spend - row.recent_spend) / (n - 2)
+        if earlier > 0 and recent < s.spending_factor * earlier:
+            found.append(("spending_less", f"the last two orders averaged {recent:,.2f}, against {earlier:,.2f} "
+                                           "before"))
+    if row.returns > 0:
+        found.append(("recent_returns", f"returned {row.returns:.0f} item line(s) worth {row.returned:,.2f} in "
+                                        f"the last {s.returns_days} days"))
+    if row.bad_contacts > 0:
+        found.append(("complaints", f"{row.bad_contacts:.0f} complaint(s) or negative contact(s) in the last "
+                                    f"{s.contacts_days} days, the latest on "
+                                    f"{pd.Timestamp(row.last_bad_contact).date()}"))
+    if not pd.isna(row.last_visit):
+        quiet = (as_of - pd.Timestamp(row.last_visit).date()).days
+        if quiet > s.visits_days:
+            found.append(("no_visits", f"no site visit for {quiet} days"))
+    if not np.isnan(row.p_now) and not np.isnan(row.p_before) and row.p_before - row.p_now >= s.fading_drop - 1e-9:
+        found.append(("fading", f"P(alive) fell from {row.p_before:.2f} to {row.p_now:.2f} in the last "
+                                f"{s.fading_days} days"))
+    return found
+
+
+def test_column_wise_signs_match_the_row_by_row_reference():
+    # 5,000 random customers, thresholds hit exactly and missing values included; every sign, text,
+    # risk and count must equal what the one-customer-at-a-time reference gives.
+    rng = np.random.default_rng(18)
+    size, s = 5_000, WarningSettings()
+
+    def some_missing(values, share=0.2):
+        return np.where(rng.random(size) < share, np.nan, values)
+
+    def timestamps(days_back, share, tz=None):
+        stamps = pd.Timestamp(AS_OF, tz=tz) - pd.to_timedelta(days_back, unit="D") + pd.Timedelta(hours=9)
+        return pd.Series(stamps).mask(rng.random(size) < share)
+
+    rhythm = rng.choice([5.0, 20.0, 30.0, 45.5, np.nan], size)
+    frame = pd.DataFrame({
+        "customer_id": np.arange(size) + 1, "purchase_days": rng.integers(1, 7, size),
+        "days_since_last": rng.choice([14, 15, 45, 46, 68, 69, 200], size), "own_rhythm": rhythm,
+        "prior_rhythm": some_missing(rng.choice([10.0, 30.0, 30.5], size)),
+        "last_gap_days": some_missing(rng.choice([20.0, 60.0, 61.0, 61.2], size)),
+        "net_spend": rng.choice([0.0, 100.0, 500.0, 1234.56], size),
+        "recent_spend": rng.choice([0.0, 100.0, 200.0], size),
+        "returns": rng.choice([0.0, 0.0, 1.0, 2.0], size), "returned": rng.choice([0.0, 35.5, 1999.99], size),
+        "bad_contacts": rng.choice([0.0, 0.0, 1.0, 3.0], size),
+        "last_bad_contact": timestamps(rng.integers(0, 180, size), 0.5),
+        "last_visit": timestamps(rng.choice([59, 60, 61, 61, 400], size), 0.3, tz="Europe/Berlin"),
+        "p_now": some_missing(rng.choice([0.5, 0.51, 0.1], size)),
+        "p_before": some_missing(rng.choice([0.7, 0.71, 0.3], size)),
+    })
+    got = signs_table(frame["customer_id"].to_numpy(), sign_texts(frame, AS_OF, s))
+
+    expected = [_row_by_row_signs(row, AS_OF, s) for row in frame.itertuples(index=False)]
+    assert got["signs"].tolist() == [json.dumps([{"sign": k, "text": t} for k, t in signs]) for signs in expected]
+    assert got["sign_count"].tolist() == [len(signs) for signs in expected]
+    assert got["risk_score"].tolist() == [
+        round(1.0 - float(np.prod([1.0 - WEIGHTS[k] for k, _ in signs])), 4) if signs else 0.0 for signs in expected]
+    assert got["customer_id"].tolist() == frame["customer_id"].tolist()
+    assert {k for signs in expected for k, _ in signs} == set(WEIGHTS)  # every sign is exercised

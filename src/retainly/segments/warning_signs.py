@@ -57,43 +57,68 @@ def warning_signs(store: Store, as_of: date, facts: pd.DataFrame, p_now: pd.Data
         else:
             frame[name] = np.nan
 
-    rows = []
-    for row in frame.itertuples(index=False):
-        signs = _signs(row, as_of, s)
-        risk = 1.0 - float(np.prod([1.0 - WEIGHTS[sign] for sign, _ in signs])) if signs else 0.0
-        rows.append((row.customer_id, round(risk, 4), json.dumps([{"sign": k, "text": t} for k, t in signs]),
-                     len(signs)))
-    return pd.DataFrame(rows, columns=["customer_id", "risk_score", "signs", "sign_count"])
+    return signs_table(frame["customer_id"].to_numpy(), sign_texts(frame.reset_index(drop=True), as_of, s))
 
 
-def _signs(row, as_of: date, s: WarningSettings) -> list[tuple[str, str]]:
-    found = []
-    n, since, own = row.purchase_days, row.days_since_last, row.own_rhythm
-    if n >= 2 and since > max(s.overdue_rhythms * own, s.overdue_floor_days):
-        found.append(("overdue", f"usually orders every {own:.0f} days; last order {since} days ago"))
-    if n >= 4 and row.last_gap_days > s.slowing_factor * row.prior_rhythm:
-        found.append(("slowing_down", f"the last gap between orders was {row.last_gap_days:.0f} days, "
-                                      f"against {row.prior_rhythm:.0f} before"))
-    if n >= 4:
-        recent, earlier = row.recent_spend / 2, (row.net_spend - row.recent_spend) / (n - 2)
-        if earlier > 0 and recent < s.spending_factor * earlier:
-            found.append(("spending_less", f"the last two orders averaged {recent:,.2f}, against {earlier:,.2f} "
-                                           "before"))
-    if row.returns > 0:
-        found.append(("recent_returns", f"returned {row.returns:.0f} item line(s) worth {row.returned:,.2f} in the "
-                                        f"last {s.returns_days} days"))
-    if row.bad_contacts > 0:
-        found.append(("complaints", f"{row.bad_contacts:.0f} complaint(s) or negative contact(s) in the last "
-                                    f"{s.contacts_days} days, the latest on {pd.Timestamp(row.last_bad_contact).date()}"))
-    if not pd.isna(row.last_visit):
-        quiet = (as_of - pd.Timestamp(row.last_visit).date()).days
-        if quiet > s.visits_days:
-            found.append(("no_visits", f"no site visit for {quiet} days"))
+def sign_texts(frame: pd.DataFrame, as_of: date, s: WarningSettings) -> dict[str, tuple[np.ndarray, list[str]]]:
+    """Per sign (in ``WEIGHTS``' order): the positions of the rows of ``frame`` it applies to, and its text
+    for each of them. Conditions are column-wise; only the rows a sign applies to are worded."""
+    found: dict[str, tuple[np.ndarray, list[str]]] = {}
+
+    def add(name: str, applies, words, *columns) -> None:
+        at = np.flatnonzero(np.asarray(applies, dtype=bool))
+        found[name] = (at, [words(*values) for values in zip(*(column.iloc[at] for column in columns))])
+
+    n, since, own = frame["purchase_days"], frame["days_since_last"], frame["own_rhythm"]
+    add("overdue", (n >= 2) & (since > np.maximum(s.overdue_rhythms * own, s.overdue_floor_days)),
+        lambda o, d: f"usually orders every {o:.0f} days; last order {d} days ago", own, since)
+    gap, prior = frame["last_gap_days"], frame["prior_rhythm"]
+    add("slowing_down", (n >= 4) & (gap > s.slowing_factor * prior),
+        lambda g, p: f"the last gap between orders was {g:.0f} days, against {p:.0f} before", gap, prior)
+    recent = frame["recent_spend"] / 2
+    earlier = (frame["net_spend"] - frame["recent_spend"]) / (n - 2).where(n >= 4)
+    add("spending_less", (n >= 4) & (earlier > 0) & (recent < s.spending_factor * earlier),
+        lambda r, e: f"the last two orders averaged {r:,.2f}, against {e:,.2f} before", recent, earlier)
+    returns = frame["returns"]
+    add("recent_returns", returns > 0,
+        lambda k, v: f"returned {k:.0f} item line(s) worth {v:,.2f} in the last {s.returns_days} days",
+        returns, frame["returned"])
+    bad = frame["bad_contacts"]
+    add("complaints", bad > 0,
+        lambda k, t: f"{k:.0f} complaint(s) or negative contact(s) in the last {s.contacts_days} days, the latest "
+                     f"on {pd.Timestamp(t).date()}", bad, frame["last_bad_contact"])
+    visited = pd.to_datetime(frame["last_visit"])
+    if visited.dt.tz is not None:  # the visit's own calendar day, as a date (no daylight-saving hours)
+        visited = visited.dt.tz_localize(None)
+    quiet = (pd.Timestamp(as_of) - visited.dt.normalize()).dt.days
+    add("no_visits", visited.notna() & (quiet > s.visits_days), lambda q: f"no site visit for {int(q)} days", quiet)
     # (a hair of tolerance: 0.7 - 0.5 is 0.19999999999999996 in floating point)
-    if not np.isnan(row.p_now) and not np.isnan(row.p_before) and row.p_before - row.p_now >= s.fading_drop - 1e-9:
-        found.append(("fading", f"P(alive) fell from {row.p_before:.2f} to {row.p_now:.2f} in the last "
-                                f"{s.fading_days} days"))
+    before, now = frame["p_before"], frame["p_now"]
+    add("fading", (before - now) >= s.fading_drop - 1e-9,
+        lambda b, w: f"P(alive) fell from {b:.2f} to {w:.2f} in the last {s.fading_days} days", before, now)
     return found
+
+
+def signs_table(customer_ids: np.ndarray, found: dict[str, tuple[np.ndarray, list[str]]]) -> pd.DataFrame:
+    """customer_id, risk_score, signs (JSON list of {sign, text}, in ``WEIGHTS``' order), sign_count."""
+    code = np.zeros(len(customer_ids), dtype=np.int64)
+    listed = np.full(len(customer_ids), "", dtype=object)
+    for bit, name in enumerate(WEIGHTS):
+        at, texts = found[name]
+        code[at] |= 1 << bit
+        pieces = np.array([json.dumps({"sign": name, "text": text}) for text in texts], dtype=object)
+        earlier = listed[at]
+        listed[at] = np.where(earlier == "", pieces, earlier + ", " + pieces)
+    # One risk per combination of signs, worked out as one customer's (rounding included).
+    risks = np.array([_risk([name for bit, name in enumerate(WEIGHTS) if combination >> bit & 1])
+                      for combination in range(1 << len(WEIGHTS))])
+    return pd.DataFrame({"customer_id": customer_ids, "risk_score": risks[code],
+                         "signs": "[" + listed + "]", "sign_count": np.bitwise_count(code).astype("int64")})
+
+
+def _risk(signs: list[str]) -> float:
+    """1 - Π(1 - weight) over ``signs``, to 4 decimals; 0 with none."""
+    return round(1.0 - float(np.prod([1.0 - WEIGHTS[sign] for sign in signs])), 4) if signs else 0.0
 
 
 def _merge(frame: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
@@ -108,7 +133,8 @@ def _recent_returns(store: Store, as_of: date, days: int) -> pd.DataFrame:
     returns = store.table("returns")
     mine = returns.filter(returns.customer_id.notnull() & (returns.returned_at < end_of(as_of))
                           & (returns.returned_at >= end_of(as_of - timedelta(days=days))))
-    frame = mine.group_by("customer_id").aggregate(returns=mine.count(), returned=mine.amount.sum().cast("float64")).to_pandas()
+    frame = mine.group_by("customer_id").aggregate(returns=mine.count(),
+                                                   returned=mine.amount.sum().cast("float64")).to_pandas()
     return frame.astype({"returns": float, "returned": float})
 
 
@@ -128,5 +154,6 @@ def _bad_contacts(store: Store, as_of: date, days: int) -> pd.DataFrame:
 
 def _last_visits(store: Store, as_of: date) -> pd.DataFrame:
     events = store.table("site_events")
-    visits = events.filter(events.customer_id.notnull() & (events.kind == "visit") & (events.occurred_at < end_of(as_of)))
+    visits = events.filter(events.customer_id.notnull() & (events.kind == "visit")
+                           & (events.occurred_at < end_of(as_of)))
     return visits.group_by("customer_id").aggregate(last_visit=visits.occurred_at.max()).to_pandas()
