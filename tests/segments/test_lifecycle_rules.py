@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from retainly.segments.lifecycle import assign_stages
+from retainly.segments.lifecycle import STAGES, _reasons, assign_stages
 from retainly.segments.warning_signs import WEIGHTS, sign_texts, signs_table
 from retainly.settings import LifecycleSettings, WarningSettings
 
@@ -98,6 +98,47 @@ def test_settings_change_the_thresholds():
     # With at_risk_rhythms 2.0 the 'slipping' customer (46 days, rhythm 30) is active again.
     frame = facts(slipping=(5, 400, 46, 120, 30, None, None, 1.0))
     assert stages(frame, LifecycleSettings(at_risk_rhythms=2.0))["slipping"][0] == "active"
+
+
+def _row_by_row_reason(stage, rhythm, since, p_alive, own_known, last_gap, prior, by_rhythm, shop_days,
+                       s: LifecycleSettings) -> str:
+    """The independent reference: one customer's reason with Python's own formatting (the form
+    ``_reasons`` had before it was built column-wise)."""
+    habit = (f"usually orders every {rhythm:.0f} days" if own_known
+             else f"one purchase so far (the shop's usual gap is {shop_days:.0f} days)")
+    last = f"last order {since:.0f} days ago"
+    if stage == "new":
+        return f"first order within the last {s.new_days} days; {last}"
+    if stage == "won_back":
+        before = (f"they used to order every {prior:.0f} days" if prior is not None
+                  else f"the shop's usual gap is {shop_days:.0f} days")
+        return f"came back {since:.0f} days ago after {last_gap:.0f} days away; {before}"
+    if stage == "active":
+        return f"{habit}; {last}"
+    if by_rhythm:
+        return f"{habit}; {last} ({since / rhythm:.1f}x the usual gap)"
+    return f"P(alive) fell to {p_alive:.2f}; {habit}; {last}"
+
+
+def test_column_wise_reasons_match_the_row_by_row_reference():
+    # 20,000 random customers in every stage, with halves to round (rhythm 2.5, 0.125 P(alive), ratios
+    # like 1.25) and unknown rhythms: each reason must equal the one-customer-at-a-time reference's.
+    rng = np.random.default_rng(5)
+    size, s, shop_days = 20_000, LifecycleSettings(), 37.5
+    stage = rng.choice(STAGES, size).astype(object)
+    by_rhythm = rng.random(size) < 0.5
+    rhythm = rng.choice([1.0, 2.5, 3.5, 30.0, 33.333333, 37.5, 120.0], size)
+    since = rng.integers(0, 900, size).astype(float)
+    p_alive = rng.choice([0.005, 0.125, 0.135, 0.29, 0.5, 0.999], size)
+    own_known, known_prior = rng.random(size) < 0.7, rng.random(size) < 0.6
+    last_gap = np.where(rng.random(size) < 0.1, np.nan, rng.choice([0.5, 90.0, 200.0, 212.5], size))
+    prior = rng.choice([1.0, 20.0, 22.5, 37.5], size)
+    got = _reasons(stage, by_rhythm, rhythm, since, p_alive, own_known, last_gap, prior, known_prior, shop_days, s)
+    expected = [_row_by_row_reason(st, r, d, p, own, g, pr if kp else None, by, shop_days, s)
+                for st, r, d, p, own, g, pr, kp, by in zip(stage, rhythm, since, p_alive, own_known, last_gap, prior,
+                                                           known_prior, by_rhythm)]
+    assert got.to_pylist() == expected
+    assert {text.split(" ")[0] for text in expected} >= {"first", "came", "usually", "one", "P(alive)"}
 
 
 def sign_row(**values) -> SimpleNamespace:

@@ -123,11 +123,11 @@ def _replace(store: Store, as_of: date, tables: dict[str, pa.Table]) -> None:
 
 
 def _dates(day: date, n: int) -> pa.Array:
-    return pa.array([day] * n, pa.date32())
+    return pa.repeat(pa.scalar(day, pa.date32()), n)
 
 
 def _times(moment: datetime, n: int) -> pa.Array:
-    return pa.array([moment] * n, pa.timestamp("us"))
+    return pa.repeat(pa.scalar(moment, pa.timestamp("us")), n)
 
 
 # -- reading them back ---------------------------------------------------------------------

@@ -24,6 +24,8 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from retainly.features.rhythm import customer_rhythm, shop_rhythm
 from retainly.settings import LifecycleSettings
@@ -32,7 +34,8 @@ STAGES = ("new", "active", "at_risk", "lapsed", "lost", "won_back")
 
 
 def lifecycle_stages(store, as_of: date, predictions: pd.DataFrame | None,
-                     settings: LifecycleSettings = LifecycleSettings(), facts: pd.DataFrame | None = None) -> pd.DataFrame:
+                     settings: LifecycleSettings = LifecycleSettings(),
+                     facts: pd.DataFrame | None = None) -> pd.DataFrame:
     """customer_id, stage, vip, rhythm_days, days_since_last, p_alive, value, reason as of ``as_of``.
 
     ``facts``: ``customer_rhythm(store, as_of)`` when the caller already has it (the warning signs read it too).
@@ -90,31 +93,46 @@ def assign_stages(facts: pd.DataFrame, shop_days: float, settings: LifecycleSett
         top = np.argsort(-value, kind="stable")[:vip_count]
         vip[top[value[top] > 0]] = True
 
+    own_known = facts["own_rhythm"].notna().to_numpy()
     known_prior = facts["prior_rhythm"].notna().to_numpy()
-    reasons = [_reason(st, r, d, p, not np.isnan(own), g, pr if kp else None, by, shop_days, s)
-               for st, r, d, p, own, g, pr, kp, by in zip(stage, rhythm, since, p_alive,
-                                                          facts["own_rhythm"].to_numpy(dtype=float), last_gap, prior,
-                                                          known_prior, by_rhythm)]
+    reasons = _reasons(stage, by_rhythm, rhythm, since, p_alive, own_known, last_gap, prior, known_prior, shop_days, s)
     return pd.DataFrame({
         "customer_id": facts["customer_id"].to_numpy(), "stage": stage, "vip": vip,
         "rhythm_days": np.round(rhythm, 1), "days_since_last": since.astype(int),
-        "p_alive": p_alive, "value": value, "reason": reasons,
+        "p_alive": p_alive, "value": value, "reason": pd.array(reasons, dtype="str"),
     })
 
 
-def _reason(stage, rhythm, since, p_alive, own_known, last_gap, prior, by_rhythm, shop_days,
-            s: LifecycleSettings) -> str:
-    habit = (f"usually orders every {rhythm:.0f} days" if own_known
-             else f"one purchase so far (the shop's usual gap is {shop_days:.0f} days)")
-    last = f"last order {since:.0f} days ago"
-    if stage == "new":
-        return f"first order within the last {s.new_days} days; {last}"
-    if stage == "won_back":
-        before = (f"they used to order every {prior:.0f} days" if prior is not None
-                  else f"the shop's usual gap is {shop_days:.0f} days")
-        return f"came back {since:.0f} days ago after {last_gap:.0f} days away; {before}"
-    if stage == "active":
-        return f"{habit}; {last}"
-    if by_rhythm:
-        return f"{habit}; {last} ({since / rhythm:.1f}x the usual gap)"
-    return f"P(alive) fell to {p_alive:.2f}; {habit}; {last}"
+def _reasons(stage, by_rhythm, rhythm, since, p_alive, own_known, last_gap, prior, known_prior, shop_days,
+             s: LifecycleSettings) -> pa.Array:
+    """Each customer's reason in words, built column-wise in Arrow: every number is formatted once
+    per distinct value (Python's own formatting), the words joined and chosen per stage in C++."""
+    habit = pc.if_else(pa.array(own_known), _joined("usually orders every ", _formatted(rhythm, ".0f"), " days"),
+                       f"one purchase so far (the shop's usual gap is {shop_days:.0f} days)")
+    since_days = _formatted(since, ".0f")
+    last = _joined("last order ", since_days, " days ago")
+    active = _joined(habit, "; ", last)
+    worse = np.isin(stage, ("at_risk", "lapsed", "lost"))
+    by_gap, by_p, won, new = worse & by_rhythm, worse & ~by_rhythm, stage == "won_back", stage == "new"
+    # Numbers a wording does not use are zeroed first, so that only the rows it applies to are formatted.
+    gap_words = _joined(active, " (", _formatted(np.where(by_gap, since / rhythm, 0.0), ".1f"), "x the usual gap)")
+    p_words = _joined("P(alive) fell to ", _formatted(np.where(by_p, p_alive, 0.0), ".2f"), "; ", active)
+    before = pc.if_else(pa.array(known_prior),
+                        _joined("they used to order every ", _formatted(np.where(won, prior, 0.0), ".0f"), " days"),
+                        f"the shop's usual gap is {shop_days:.0f} days")
+    back_words = _joined("came back ", since_days, " days ago after ", _formatted(np.where(won, last_gap, 0.0), ".0f"),
+                         " days away; ", before)
+    new_words = _joined(f"first order within the last {s.new_days} days; ", last)
+    chosen = pc.make_struct(*(pa.array(mask) for mask in (new, won, by_gap, by_p)), field_names=list("abcd"))
+    return pc.case_when(chosen, new_words, back_words, gap_words, p_words, active)
+
+
+def _formatted(values: np.ndarray, spec: str) -> pa.Array:
+    """``format(value, spec)`` of each value, worked out once per distinct value."""
+    distinct, at = np.unique(values, return_inverse=True)
+    return pa.array([format(value, spec) for value in distinct.tolist()], pa.string()).take(pa.array(at))
+
+
+def _joined(*parts) -> pa.Array:
+    """The parts (string arrays or plain strings) joined row by row."""
+    return pc.binary_join_element_wise(*parts, "")
