@@ -99,7 +99,7 @@ def assign_stages(facts: pd.DataFrame, shop_days: float, settings: LifecycleSett
     return pd.DataFrame({
         "customer_id": facts["customer_id"].to_numpy(), "stage": stage, "vip": vip,
         "rhythm_days": np.round(rhythm, 1), "days_since_last": since.astype(int),
-        "p_alive": p_alive, "value": value, "reason": pd.array(reasons, dtype="str"),
+        "p_alive": p_alive, "value": value, "reason": reasons.to_pandas(),
     })
 
 

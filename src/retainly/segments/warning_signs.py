@@ -113,7 +113,8 @@ def signs_table(customer_ids: np.ndarray, found: dict[str, tuple[np.ndarray, lis
     risks = np.array([_risk([name for bit, name in enumerate(WEIGHTS) if combination >> bit & 1])
                       for combination in range(1 << len(WEIGHTS))])
     return pd.DataFrame({"customer_id": customer_ids, "risk_score": risks[code],
-                         "signs": "[" + listed + "]", "sign_count": np.bitwise_count(code).astype("int64")})
+                         "signs": "[" + listed + "]",
+                         "sign_count": sum((code >> bit) & 1 for bit in range(len(WEIGHTS)))})
 
 
 def _risk(signs: list[str]) -> float:
