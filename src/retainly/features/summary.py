@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from retainly.features.orders import analysed_window, purchase_lines, purchase_orders
+import ibis
+
+from retainly.features.orders import analysed_window
 from retainly.store.backends import Store
 
 
@@ -12,23 +14,25 @@ def store_summary(store: Store) -> dict:
     """Customers, purchase orders and lines of known customers, revenue, guests and returns.
 
     Orders dated outside the analysed window (``retainly.features.orders``) are left out here as
-    everywhere: the summary's figures are the ones every analysis starts from."""
-    orders, lines, returns = store.table("orders"), store.table("order_lines"), store.table("returns")
+    everywhere: the summary's figures are the ones every analysis starts from. The order figures come
+    from the ``purchases`` table the imports keep (one row per purchase order with its revenue), so
+    only the line count joins the lines."""
+    purchases, lines, returns = store.table("purchases"), store.table("order_lines"), store.table("returns")
     start, end = analysed_window()
-    orders = orders.filter((orders.placed_at >= start) & (orders.placed_at < end))
-    bought = purchase_orders(orders, lines)
-    known = bought.filter(bought.customer_id.notnull())
-    known_lines = purchase_lines(orders, lines).filter(lambda t: t.customer_id.notnull())
-    order_figures = known.aggregate(
-        customers=known.customer_id.nunique(),
-        orders=known.count(),
-        first_order_at=known.placed_at.min(),
-        last_order_at=known.placed_at.max(),
+    bought = purchases.filter((purchases.placed_at >= start) & (purchases.placed_at < end))
+    known = bought.customer_id.notnull()
+    # (not `placed_at.min(where=known)`: Ibis types that as never null, which fails without known orders)
+    known_at = ibis.cases((known, bought.placed_at))
+    order_figures = bought.aggregate(
+        customers=bought.customer_id.nunique(),
+        orders=bought.count(where=known),
+        guest_orders=bought.count(where=~known),
+        gross_revenue=bought.revenue.sum(where=known),
+        first_order_at=known_at.min(),
+        last_order_at=known_at.max(),
     ).to_pyarrow().to_pylist()[0]
-    line_figures = known_lines.aggregate(
-        order_lines=known_lines.count(), gross_revenue=known_lines.amount.sum()
-    ).to_pyarrow().to_pylist()[0]
-    guests = bought.filter(bought.customer_id.isnull()).count().to_pyarrow().as_py()
+    sold = lines.filter(lines.quantity > 0)
+    order_lines = sold.join(bought.filter(known).select("order_id"), "order_id").count().to_pyarrow().as_py()
     known_returns = returns.filter(returns.customer_id.notnull() & (returns.returned_at >= start)
                                    & (returns.returned_at < end))
     return_figures = known_returns.aggregate(
@@ -37,9 +41,9 @@ def store_summary(store: Store) -> dict:
     return {
         "customers": int(order_figures["customers"] or 0),
         "orders": int(order_figures["orders"] or 0),
-        "order_lines": int(line_figures["order_lines"] or 0),
-        "gross_revenue": _money(line_figures["gross_revenue"]),
-        "guest_orders": int(guests or 0),
+        "order_lines": int(order_lines or 0),
+        "gross_revenue": _money(order_figures["gross_revenue"]),
+        "guest_orders": int(order_figures["guest_orders"] or 0),
         "returns": int(return_figures["returns"] or 0),
         "returned_amount": _money(return_figures["returned_amount"]),
         "first_order_at": _iso(order_figures["first_order_at"]),

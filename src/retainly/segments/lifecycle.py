@@ -105,26 +105,55 @@ def assign_stages(facts: pd.DataFrame, shop_days: float, settings: LifecycleSett
 
 def _reasons(stage, by_rhythm, rhythm, since, p_alive, own_known, last_gap, prior, known_prior, shop_days,
              s: LifecycleSettings) -> pa.Array:
-    """Each customer's reason in words, built column-wise in Arrow: every number is formatted once
-    per distinct value (Python's own formatting), the words joined and chosen per stage in C++."""
-    habit = pc.if_else(pa.array(own_known), _joined("usually orders every ", _formatted(rhythm, ".0f"), " days"),
-                       f"one purchase so far (the shop's usual gap is {shop_days:.0f} days)")
-    since_days = _formatted(since, ".0f")
-    last = _joined("last order ", since_days, " days ago")
-    active = _joined(habit, "; ", last)
+    """Each customer's reason in words, built column-wise in Arrow: the customers are grouped by the
+    wording that applies to them, each group's numbers formatted and words joined in one pass (day
+    counts cast by Arrow, fractions by Python's own formatting once per distinct value), and the
+    groups put back in the customers' order."""
+    usual = f"the shop's usual gap is {shop_days:.0f} days"
+
+    def habit(at):
+        return pc.if_else(pa.array(own_known[at]), _joined("usually orders every ", _days(rhythm[at]), " days"),
+                          f"one purchase so far ({usual})")
+
+    def last(at):
+        return _joined("last order ", _days(since[at]), " days ago")
+
+    def active(at):
+        return _joined(habit(at), "; ", last(at))
+
+    def by_gap(at):
+        return _joined(active(at), " (", _formatted(since[at] / rhythm[at], ".1f"), "x the usual gap)")
+
+    def by_p(at):
+        return _joined("P(alive) fell to ", _formatted(p_alive[at], ".2f"), "; ", active(at))
+
+    def won_back(at):
+        before = pc.if_else(pa.array(known_prior[at]), _joined("they used to order every ", _days(prior[at]), " days"),
+                            usual)
+        return _joined("came back ", _days(since[at]), " days ago after ", _days(last_gap[at]), " days away; ",
+                       before)
+
+    def new(at):
+        return _joined(f"first order within the last {s.new_days} days; ", last(at))
+
     worse = np.isin(stage, ("at_risk", "lapsed", "lost"))
-    by_gap, by_p, won, new = worse & by_rhythm, worse & ~by_rhythm, stage == "won_back", stage == "new"
-    # Numbers a wording does not use are zeroed first, so that only the rows it applies to are formatted.
-    gap_words = _joined(active, " (", _formatted(np.where(by_gap, since / rhythm, 0.0), ".1f"), "x the usual gap)")
-    p_words = _joined("P(alive) fell to ", _formatted(np.where(by_p, p_alive, 0.0), ".2f"), "; ", active)
-    before = pc.if_else(pa.array(known_prior),
-                        _joined("they used to order every ", _formatted(np.where(won, prior, 0.0), ".0f"), " days"),
-                        f"the shop's usual gap is {shop_days:.0f} days")
-    back_words = _joined("came back ", since_days, " days ago after ", _formatted(np.where(won, last_gap, 0.0), ".0f"),
-                         " days away; ", before)
-    new_words = _joined(f"first order within the last {s.new_days} days; ", last)
-    chosen = pc.make_struct(*(pa.array(mask) for mask in (new, won, by_gap, by_p)), field_names=list("abcd"))
-    return pc.case_when(chosen, new_words, back_words, gap_words, p_words, active)
+    wordings = (new, won_back, by_gap, by_p, active)
+    group = np.select([stage == "new", stage == "won_back", worse & by_rhythm, worse & ~by_rhythm],
+                      np.arange(4, dtype=np.int8), np.int8(4))
+    order = np.argsort(group, kind="stable")
+    bounds = np.searchsorted(group[order], np.arange(len(wordings) + 1))
+    grouped = pa.concat_arrays([words(order[bounds[k]:bounds[k + 1]]) for k, words in enumerate(wordings)])
+    back = np.empty_like(order)
+    back[order] = np.arange(len(order))
+    return grouped.take(pa.array(back))
+
+
+def _days(values: np.ndarray) -> pa.Array:
+    """``format(value, ".0f")`` of day counts, cast by Arrow: ``np.rint`` rounds halves to even as
+    ``format`` does (Python formats anything else: a missing or negative value)."""
+    if np.isnan(values).any() or (values < 0).any():
+        return _formatted(values, ".0f")
+    return pa.array(np.rint(values).astype(np.int64)).cast(pa.string())
 
 
 def _formatted(values: np.ndarray, spec: str) -> pa.Array:
