@@ -154,7 +154,7 @@ AS_OF = date(2025, 6, 30)
 def _signs(row: SimpleNamespace, as_of: date, s: WarningSettings) -> list[tuple[str, str]]:
     """The (sign, text) pairs ``sign_texts`` finds for one customer's row, in ``WEIGHTS``' order."""
     found = sign_texts(pd.DataFrame([vars(row)]), as_of, s)
-    return [(name, found[name][1][0]) for name in WEIGHTS if len(found[name][0])]
+    return [(name, found[name][1][0].as_py()) for name in WEIGHTS if len(found[name][0])]
 
 
 def names(row) -> list[str]:

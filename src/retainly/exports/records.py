@@ -15,7 +15,7 @@ from datetime import datetime
 
 import pyarrow as pa
 
-from retainly.store.backends import Store
+from retainly.store.backends import Store, repeated
 
 COMPLETED, FAILED = "completed", "failed"
 RUN_COLUMNS = ("run_id", "export_name", "started_at", "finished_at", "status", "added", "removed", "kept",
@@ -59,7 +59,7 @@ def record_completed(store: Store, run: RunRow, changes: list[tuple[int, str]], 
         _insert_run(store, run)
         if changes:
             store.insert_arrow("export_changes", pa.table({
-                "run_id": pa.array([run.run_id] * len(changes), pa.int64()),
+                "run_id": repeated(run.run_id, pa.int64(), len(changes)),
                 "customer_id": pa.array([cid for cid, _ in changes], pa.int64()),
                 "change": pa.array([change for _, change in changes], pa.string())}))
         replaced = gone + [cid for cid, _ in members]
@@ -69,10 +69,10 @@ def record_completed(store: Store, run: RunRow, changes: list[tuple[int, str]], 
                               f'(SELECT customer_id FROM "{staged}")', (run.export_name,))
         if members:
             store.insert_arrow("export_members", pa.table({
-                "export_name": pa.array([run.export_name] * len(members), pa.string()),
+                "export_name": repeated(run.export_name, pa.string(), len(members)),
                 "customer_id": pa.array([cid for cid, _ in members], pa.int64()),
                 "identifiers": pa.array([identifiers for _, identifiers in members], pa.string()),
-                "run_id": pa.array([run.run_id] * len(members), pa.int64())}))
+                "run_id": repeated(run.run_id, pa.int64(), len(members))}))
 
 
 def record_failed(store: Store, run: RunRow) -> None:

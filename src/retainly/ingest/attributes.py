@@ -20,7 +20,7 @@ import pyarrow as pa
 from retainly.errors import InputError
 from retainly.ingest.erasure import find_customers
 from retainly.ingest.readers import read_table
-from retainly.store.backends import Store
+from retainly.store.backends import Store, repeated
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 ID_COLUMN = "customer_id"
@@ -43,7 +43,7 @@ def set_attributes(store: Store, rows: list[tuple[int, str, str]]) -> int:
     table = pa.table({"customer_id": pa.array([r[0] for r in rows], pa.int64()),
                       "name": pa.array([r[1] for r in rows], pa.string()),
                       "value": pa.array([r[2] for r in rows], pa.string()),
-                      "updated_at": pa.array([now] * len(rows), pa.timestamp("us"))})
+                      "updated_at": repeated(now, pa.timestamp("us"), len(rows))})
     with store.transaction():
         store.stage("stage_attributes", table)
         try:

@@ -27,7 +27,7 @@ from retainly.audiences import membership
 from retainly.audiences.compile import matching
 from retainly.playbooks.definition import Playbook
 from retainly.playbooks.library import DEFAULT_SECOND_ORDER_GAP_DAYS
-from retainly.store.backends import Store
+from retainly.store.backends import Store, repeated
 
 HOLDOUT, TREATMENT = "holdout", "treatment"
 SCHEDULE_EPOCH = date(2000, 1, 3)  # a Monday: every_days = 7 runs on Mondays
@@ -146,7 +146,7 @@ def candidates(store: Store, playbook: Playbook, as_of: date, dry_run: bool = Fa
 def _candidates(ids, occurrence: str) -> pa.Table:
     """``ids`` (an array or column of customer ids) under one occurrence."""
     ids = pc.cast(ids if isinstance(ids, (pa.Array, pa.ChunkedArray)) else pa.array(ids), pa.int64())
-    return pa.table({"customer_id": ids, "occurrence": pa.array([occurrence] * len(ids), pa.string())},
+    return pa.table({"customer_id": ids, "occurrence": repeated(occurrence, pa.string(), len(ids))},
                     schema=CANDIDATES)
 
 

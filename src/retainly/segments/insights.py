@@ -21,7 +21,8 @@ from retainly.features.replenishment import product_intervals, reorders_due
 from retainly.segments.buyer_types import NOT_ENOUGH_HISTORY, predict_types
 from retainly.segments.buyer_types.early import TypeInputs, type_inputs
 from retainly.segments.buyer_types.rules import rule_reason
-from retainly.store.backends import Store
+from retainly.segments.wording import formatted, joined
+from retainly.store.backends import Store, repeated
 
 TABLES = ("buyer_types", "product_intervals", "reorders_due", "next_products")
 
@@ -40,10 +41,10 @@ def early_predictions(store: Store, inputs: TypeInputs, computed_at: datetime) -
             "as_of": _dates(inputs.as_of, len(predicted)),
             "customer_id": pa.array(predicted["customer_id"], pa.int64()),
             "buyer_type": pa.array(predicted["predicted_type"].astype(str), pa.string()),
-            "source": pa.array([source] * len(predicted), pa.string()),
+            "source": repeated(source, pa.string(), len(predicted)),
             "probability": pa.array(predicted["probability"].astype(float), pa.float64()),
-            "reason": pa.array([f"predicted from the first {'order' if after == 1 else 'two orders'} ({p:.0%} likely)"
-                                for p in predicted["probability"]], pa.string()),
+            "reason": joined(f"predicted from the first {'order' if after == 1 else 'two orders'} (",
+                             formatted(predicted["probability"].to_numpy(dtype=float), ".0%"), " likely)"),
             "computed_at": _times(computed_at, len(predicted))}))
     return found
 
@@ -123,11 +124,11 @@ def _replace(store: Store, as_of: date, tables: dict[str, pa.Table]) -> None:
 
 
 def _dates(day: date, n: int) -> pa.Array:
-    return pa.repeat(pa.scalar(day, pa.date32()), n)
+    return repeated(day, pa.date32(), n)
 
 
 def _times(moment: datetime, n: int) -> pa.Array:
-    return pa.repeat(pa.scalar(moment, pa.timestamp("us")), n)
+    return repeated(moment, pa.timestamp("us"), n)
 
 
 # -- reading them back ---------------------------------------------------------------------

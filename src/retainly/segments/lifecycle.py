@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from retainly.features.rhythm import customer_rhythm, shop_rhythm
+from retainly.segments.wording import day_counts, formatted, joined
 from retainly.settings import LifecycleSettings
 
 STAGES = ("new", "active", "at_risk", "lapsed", "lost", "won_back")
@@ -112,29 +113,29 @@ def _reasons(stage, by_rhythm, rhythm, since, p_alive, own_known, last_gap, prio
     usual = f"the shop's usual gap is {shop_days:.0f} days"
 
     def habit(at):
-        return pc.if_else(pa.array(own_known[at]), _joined("usually orders every ", _days(rhythm[at]), " days"),
+        return pc.if_else(pa.array(own_known[at]), joined("usually orders every ", day_counts(rhythm[at]), " days"),
                           f"one purchase so far ({usual})")
 
     def last(at):
-        return _joined("last order ", _days(since[at]), " days ago")
+        return joined("last order ", day_counts(since[at]), " days ago")
 
     def active(at):
-        return _joined(habit(at), "; ", last(at))
+        return joined(habit(at), "; ", last(at))
 
     def by_gap(at):
-        return _joined(active(at), " (", _formatted(since[at] / rhythm[at], ".1f"), "x the usual gap)")
+        return joined(active(at), " (", formatted(since[at] / rhythm[at], ".1f"), "x the usual gap)")
 
     def by_p(at):
-        return _joined("P(alive) fell to ", _formatted(p_alive[at], ".2f"), "; ", active(at))
+        return joined("P(alive) fell to ", formatted(p_alive[at], ".2f"), "; ", active(at))
 
     def won_back(at):
-        before = pc.if_else(pa.array(known_prior[at]), _joined("they used to order every ", _days(prior[at]), " days"),
-                            usual)
-        return _joined("came back ", _days(since[at]), " days ago after ", _days(last_gap[at]), " days away; ",
+        used_to = joined("they used to order every ", day_counts(prior[at]), " days")
+        before = pc.if_else(pa.array(known_prior[at]), used_to, usual)
+        return joined("came back ", day_counts(since[at]), " days ago after ", day_counts(last_gap[at]), " days away; ",
                        before)
 
     def new(at):
-        return _joined(f"first order within the last {s.new_days} days; ", last(at))
+        return joined(f"first order within the last {s.new_days} days; ", last(at))
 
     worse = np.isin(stage, ("at_risk", "lapsed", "lost"))
     wordings = (new, won_back, by_gap, by_p, active)
@@ -146,22 +147,3 @@ def _reasons(stage, by_rhythm, rhythm, since, p_alive, own_known, last_gap, prio
     back = np.empty_like(order)
     back[order] = np.arange(len(order))
     return grouped.take(pa.array(back))
-
-
-def _days(values: np.ndarray) -> pa.Array:
-    """``format(value, ".0f")`` of day counts, cast by Arrow: ``np.rint`` rounds halves to even as
-    ``format`` does (Python formats anything else: a missing or negative value)."""
-    if np.isnan(values).any() or (values < 0).any():
-        return _formatted(values, ".0f")
-    return pa.array(np.rint(values).astype(np.int64)).cast(pa.string())
-
-
-def _formatted(values: np.ndarray, spec: str) -> pa.Array:
-    """``format(value, spec)`` of each value, worked out once per distinct value."""
-    distinct, at = np.unique(values, return_inverse=True)
-    return pa.array([format(value, spec) for value in distinct.tolist()], pa.string()).take(pa.array(at))
-
-
-def _joined(*parts) -> pa.Array:
-    """The parts (string arrays or plain strings) joined row by row."""
-    return pc.binary_join_element_wise(*parts, "")

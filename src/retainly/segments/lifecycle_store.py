@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 
 from retainly.segments.lifecycle import STAGES
-from retainly.store.backends import Store
+from retainly.store.backends import Store, repeated
 
 NOT_A_CUSTOMER = "(not a customer yet)"
 
@@ -23,7 +23,7 @@ def store_stages(store: Store, as_of: date, stages: pd.DataFrame, signs: pd.Data
     """Replace the stages (and, when given, the warning signs) stored for ``as_of``, in one transaction."""
     now = datetime.now()
     rows = pa.table({
-        "as_of": pa.repeat(pa.scalar(as_of, pa.date32()), len(stages)),
+        "as_of": repeated(as_of, pa.date32(), len(stages)),
         "customer_id": pa.array(stages["customer_id"], pa.int64()),
         "stage": pa.array(stages["stage"].astype(str), pa.string()),
         "vip": pa.array(stages["vip"].astype(bool), pa.bool_()),
@@ -32,18 +32,18 @@ def store_stages(store: Store, as_of: date, stages: pd.DataFrame, signs: pd.Data
         "p_alive": pa.array(stages["p_alive"], pa.float64(), from_pandas=True),
         "value": pa.array(stages["value"], pa.float64()),
         "reason": pa.array(stages["reason"], pa.string()),
-        "computed_at": pa.repeat(pa.scalar(now, pa.timestamp("us")), len(stages)),
+        "computed_at": repeated(now, pa.timestamp("us"), len(stages)),
     })
     with store.transaction():
         store.replace_rows("lifecycle_stages", rows, as_of=as_of)
         if signs is not None:
             store.replace_rows("churn_signals", pa.table({
-                "as_of": pa.repeat(pa.scalar(as_of, pa.date32()), len(signs)),
+                "as_of": repeated(as_of, pa.date32(), len(signs)),
                 "customer_id": pa.array(signs["customer_id"], pa.int64()),
                 "risk_score": pa.array(signs["risk_score"], pa.float64()),
                 "sign_count": pa.array(signs["sign_count"], pa.int64()),
                 "signs": pa.array(signs["signs"], pa.string()),
-                "computed_at": pa.repeat(pa.scalar(now, pa.timestamp("us")), len(signs)),
+                "computed_at": repeated(now, pa.timestamp("us"), len(signs)),
             }), as_of=as_of)
 
 

@@ -26,9 +26,12 @@ from datetime import date, timedelta
 import ibis
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from retainly.features.model_summary import end_of
 from retainly.messaging.feedback import DETRACTOR_MAX, SCORE
+from retainly.segments.wording import day_counts, formatted, joined, scattered
 from retainly.settings import WarningSettings
 from retainly.store.backends import Store
 
@@ -60,61 +63,86 @@ def warning_signs(store: Store, as_of: date, facts: pd.DataFrame, p_now: pd.Data
     return signs_table(frame["customer_id"].to_numpy(), sign_texts(frame.reset_index(drop=True), as_of, s))
 
 
-def sign_texts(frame: pd.DataFrame, as_of: date, s: WarningSettings) -> dict[str, tuple[np.ndarray, list[str]]]:
+def sign_texts(frame: pd.DataFrame, as_of: date, s: WarningSettings) -> dict[str, tuple[np.ndarray, pa.Array]]:
     """Per sign (in ``WEIGHTS``' order): the positions of the rows of ``frame`` it applies to, and its text
-    for each of them. Conditions are column-wise; only the rows a sign applies to are worded."""
-    found: dict[str, tuple[np.ndarray, list[str]]] = {}
+    for each of them. Conditions are column-wise; only the rows a sign applies to are worded, by Arrow."""
+    found: dict[str, tuple[np.ndarray, pa.Array]] = {}
 
     def add(name: str, applies, words, *columns) -> None:
         at = np.flatnonzero(np.asarray(applies, dtype=bool))
-        found[name] = (at, [words(*values) for values in zip(*(column.iloc[at] for column in columns))])
+        found[name] = (at, words(*(np.asarray(column)[at] for column in columns)))
 
     n, since, own = frame["purchase_days"], frame["days_since_last"], frame["own_rhythm"]
     add("overdue", (n >= 2) & (since > np.maximum(s.overdue_rhythms * own, s.overdue_floor_days)),
-        lambda o, d: f"usually orders every {o:.0f} days; last order {d} days ago", own, since)
+        lambda o, d: joined("usually orders every ", day_counts(o), " days; last order ", formatted(d, ""),
+                            " days ago"), own, since)
     gap, prior = frame["last_gap_days"], frame["prior_rhythm"]
     add("slowing_down", (n >= 4) & (gap > s.slowing_factor * prior),
-        lambda g, p: f"the last gap between orders was {g:.0f} days, against {p:.0f} before", gap, prior)
+        lambda g, p: joined("the last gap between orders was ", day_counts(g), " days, against ", day_counts(p),
+                            " before"), gap, prior)
     recent = frame["recent_spend"] / 2
     earlier = (frame["net_spend"] - frame["recent_spend"]) / (n - 2).where(n >= 4)
     add("spending_less", (n >= 4) & (earlier > 0) & (recent < s.spending_factor * earlier),
-        lambda r, e: f"the last two orders averaged {r:,.2f}, against {e:,.2f} before", recent, earlier)
+        lambda r, e: joined("the last two orders averaged ", formatted(r, ",.2f"), ", against ",
+                            formatted(e, ",.2f"), " before"), recent, earlier)
     returns = frame["returns"]
     add("recent_returns", returns > 0,
-        lambda k, v: f"returned {k:.0f} item line(s) worth {v:,.2f} in the last {s.returns_days} days",
-        returns, frame["returned"])
+        lambda k, v: joined("returned ", day_counts(k), " item line(s) worth ", formatted(v, ",.2f"),
+                            f" in the last {s.returns_days} days"), returns, frame["returned"])
     bad = frame["bad_contacts"]
     add("complaints", bad > 0,
-        lambda k, t: f"{k:.0f} complaint(s) or negative contact(s) in the last {s.contacts_days} days, the latest "
-                     f"on {pd.Timestamp(t).date()}", bad, frame["last_bad_contact"])
+        lambda k, t: joined(day_counts(k), f" complaint(s) or negative contact(s) in the last {s.contacts_days} "
+                            "days, the latest on ", _days_of(t)), bad, frame["last_bad_contact"])
     visited = pd.to_datetime(frame["last_visit"])
     if visited.dt.tz is not None:  # the visit's own calendar day, as a date (no daylight-saving hours)
         visited = visited.dt.tz_localize(None)
     quiet = (pd.Timestamp(as_of) - visited.dt.normalize()).dt.days
-    add("no_visits", visited.notna() & (quiet > s.visits_days), lambda q: f"no site visit for {int(q)} days", quiet)
+    add("no_visits", visited.notna() & (quiet > s.visits_days),
+        lambda q: joined("no site visit for ", day_counts(q), " days"), quiet)
     # (a hair of tolerance: 0.7 - 0.5 is 0.19999999999999996 in floating point)
     before, now = frame["p_before"], frame["p_now"]
     add("fading", (before - now) >= s.fading_drop - 1e-9,
-        lambda b, w: f"P(alive) fell from {b:.2f} to {w:.2f} in the last {s.fading_days} days", before, now)
+        lambda b, w: joined("P(alive) fell from ", formatted(b, ".2f"), " to ", formatted(w, ".2f"),
+                            f" in the last {s.fading_days} days"), before, now)
     return found
 
 
-def signs_table(customer_ids: np.ndarray, found: dict[str, tuple[np.ndarray, list[str]]]) -> pd.DataFrame:
+def signs_table(customer_ids: np.ndarray, found: dict[str, tuple[np.ndarray, pa.Array]]) -> pd.DataFrame:
     """customer_id, risk_score, signs (JSON list of {sign, text}, in ``WEIGHTS``' order), sign_count."""
-    code = np.zeros(len(customer_ids), dtype=np.int64)
-    listed = np.full(len(customer_ids), "", dtype=object)
+    size = len(customer_ids)
+    code = np.zeros(size, dtype=np.int64)
+    listed = pa.nulls(size, pa.string())
     for bit, name in enumerate(WEIGHTS):
         at, texts = found[name]
         code[at] |= 1 << bit
-        pieces = np.array([json.dumps({"sign": name, "text": text}) for text in texts], dtype=object)
-        earlier = listed[at]
-        listed[at] = np.where(earlier == "", pieces, earlier + ", " + pieces)
+        piece = scattered(_json_objects(name, texts), at, size)
+        listed = pc.coalesce(pc.binary_join_element_wise(listed, piece, ", "), listed, piece)
     # One risk per combination of signs, worked out as one customer's (rounding included).
     risks = np.array([_risk([name for bit, name in enumerate(WEIGHTS) if combination >> bit & 1])
                       for combination in range(1 << len(WEIGHTS))])
     return pd.DataFrame({"customer_id": customer_ids, "risk_score": risks[code],
-                         "signs": "[" + listed + "]",
+                         "signs": joined("[", pc.fill_null(listed, ""), "]").to_pandas(),
                          "sign_count": sum((code >> bit) & 1 for bit in range(len(WEIGHTS)))})
+
+
+def _json_objects(name: str, texts: pa.Array) -> pa.Array:
+    """``json.dumps({"sign": name, "text": text})`` of each text. The texts are fixed words and formatted
+    numbers, which JSON takes as they are; any text it would escape is dumped by ``json`` itself."""
+    plain = joined(f'{{"sign": {json.dumps(name)}, "text": "', texts, '"}')
+    escaped = pc.match_substring_regex(texts, r'["\\\x00-\x1f\x{80}-\x{10ffff}]')
+    if not pc.any(escaped).as_py():
+        return plain
+    dumped = pa.array([json.dumps({"sign": name, "text": text}) for text in texts.to_pylist()], pa.string())
+    return pc.if_else(escaped, dumped, plain)
+
+
+def _days_of(moments: np.ndarray) -> pa.Array:
+    """The calendar day of each moment (in its own time zone), as ISO text ("NaT" for none, as Python says)."""
+    stamps = pd.to_datetime(pd.Series(moments))
+    if stamps.dt.tz is not None:
+        stamps = stamps.dt.tz_localize(None)
+    days = pa.array(stamps.dt.normalize().to_numpy().astype("datetime64[D]")).cast(pa.string())
+    return pc.fill_null(days, "NaT")
 
 
 def _risk(signs: list[str]) -> float:

@@ -292,6 +292,12 @@ _ARROW_TO_POSTGRES = {
 }
 
 
+def repeated(value: Any, arrow_type: pa.DataType, n: int) -> pa.Array:
+    """``value`` ``n`` times as an Arrow column (a date, time or label shared by every row to insert),
+    built by Arrow rather than as a list of ``n`` Python objects."""
+    return pa.repeat(pa.scalar(value, arrow_type), n)
+
+
 def _postgres_type(arrow_type: pa.DataType) -> str:
     if pa.types.is_timestamp(arrow_type):
         return "TIMESTAMP"

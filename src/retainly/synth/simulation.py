@@ -31,7 +31,7 @@ import pyarrow as pa
 
 from retainly.ingest.batch import Batch
 from retainly.ingest.load import LedgerEntry, load_batch, record_entry
-from retainly.store.backends import Store
+from retainly.store.backends import Store, repeated
 from retainly.synth import responses
 
 KIND = "simulated"
@@ -242,7 +242,7 @@ def _respond(store: Store, rng: np.random.Generator, people: pd.DataFrame, day: 
     value = responses.basket_values(rng, usual) * (1 - rate)
     rows = pa.table({
         "outbox_key": pa.array(found["key"], pa.string()), "customer_id": pa.array(found["customer_id"], pa.int64()),
-        "playbook": pa.array(found["playbook"], pa.string()), "delivered_on": pa.array([day] * len(found), pa.date32()),
+        "playbook": pa.array(found["playbook"], pa.string()), "delivered_on": repeated(day, pa.date32(), len(found)),
         "window_days": pa.array(window, pa.int32()), "kind": pa.array(kind.astype(str), pa.string()),
         "offer_rate": pa.array(rate, pa.float64()), "true_effect": pa.array(effect, pa.float64()),
         "responds_on": pa.array([day + timedelta(days=int(d)) if r else None for r, d in zip(responds, lag)],
