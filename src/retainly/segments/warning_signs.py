@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 
 from retainly.features.model_summary import end_of
 from retainly.messaging.feedback import DETRACTOR_MAX, SCORE
-from retainly.segments.wording import day_counts, formatted, joined, scattered
+from retainly.segments.wording import day_counts, formatted, joined
 from retainly.settings import WarningSettings
 from retainly.store.backends import Store
 
@@ -109,19 +109,21 @@ def sign_texts(frame: pd.DataFrame, as_of: date, s: WarningSettings) -> dict[str
 
 def signs_table(customer_ids: np.ndarray, found: dict[str, tuple[np.ndarray, pa.Array]]) -> pd.DataFrame:
     """customer_id, risk_score, signs (JSON list of {sign, text}, in ``WEIGHTS``' order), sign_count."""
-    size = len(customer_ids)
-    code = np.zeros(size, dtype=np.int64)
-    listed = pa.nulls(size, pa.string())
+    code = np.zeros(len(customer_ids), dtype=np.int64)
     for bit, name in enumerate(WEIGHTS):
-        at, texts = found[name]
-        code[at] |= 1 << bit
-        piece = scattered(_json_objects(name, texts), at, size)
-        listed = pc.coalesce(pc.binary_join_element_wise(listed, piece, ", "), listed, piece)
+        code[found[name][0]] |= 1 << bit
+    # Every sign's JSON pieces in one column, put in customer order (stably: the signs' own order is kept
+    # within a customer), and joined per customer as lists.
+    at = np.concatenate([found[name][0] for name in WEIGHTS])
+    pieces = pa.concat_arrays([_json_objects(name, found[name][1]) for name in WEIGHTS])
+    order = np.argsort(at, kind="stable")
+    ends = np.cumsum(np.bincount(at, minlength=len(customer_ids)))
+    lists = pa.ListArray.from_arrays(pa.array(np.concatenate([[0], ends]), pa.int32()), pieces.take(pa.array(order)))
     # One risk per combination of signs, worked out as one customer's (rounding included).
     risks = np.array([_risk([name for bit, name in enumerate(WEIGHTS) if combination >> bit & 1])
                       for combination in range(1 << len(WEIGHTS))])
     return pd.DataFrame({"customer_id": customer_ids, "risk_score": risks[code],
-                         "signs": joined("[", pc.fill_null(listed, ""), "]").to_pandas(),
+                         "signs": joined("[", pc.binary_join(lists, ", "), "]").to_pandas(),
                          "sign_count": sum((code >> bit) & 1 for bit in range(len(WEIGHTS)))})
 
 

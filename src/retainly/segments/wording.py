@@ -27,9 +27,3 @@ def joined(*parts) -> pa.Array:
     """The parts (string arrays of one length, or plain strings) joined row by row."""
     return pc.binary_join_element_wise(*parts, "")
 
-
-def scattered(values: pa.Array, at: np.ndarray, size: int) -> pa.Array:
-    """An array of ``size`` rows holding ``values`` at the positions ``at`` and nulls elsewhere."""
-    where = np.full(size, -1, dtype=np.int64)
-    where[at] = np.arange(len(at))
-    return values.take(pa.array(where, mask=where < 0))
