@@ -68,6 +68,11 @@ def acquisitions(customers: Table, bought: Table) -> Table:
         first_order_at=bought.placed_at.min(),
         first_order_channel=bought.channel.argmin(bought.placed_at),
     )
+    return acquisition_channels(customers, firsts)
+
+
+def acquisition_channels(customers: Table, firsts: Table) -> Table:
+    """``acquisitions`` from one row per customer who bought: customer_id, first_order_at, first_order_channel."""
     known = customers.select("customer_id", "acquisition_channel")
     joined = firsts.left_join(known, "customer_id")
     return joined.select(
