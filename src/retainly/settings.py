@@ -84,6 +84,9 @@ class ModelSettings:
     min_repeat_buyers: int = 50
     penalizer: float = 0.0
     order_window_days: int = 90  # the window of the calibrated chance to order a manager sees
+    # The backtest and the chance-to-order check read at most this many customers (every k-th by id);
+    # the fit and the predictions always read every customer.
+    check_customers: int = 1_000_000
 
 
 # -- [lifecycle] and [warning_signs] -----------------------------------------------------------
@@ -464,7 +467,7 @@ def _number_section(kind: type, section: dict, where: str):
 
 def _model_settings(section: dict, where: str) -> ModelSettings:
     """The [models] section: time_unit, horizon_days, discount_rate, min_repeat_buyers, penalizer,
-    order_window_days."""
+    order_window_days, check_customers."""
     _known_keys(ModelSettings, section, where)
     defaults = ModelSettings()
     unit = section.get("time_unit", defaults.time_unit)
@@ -481,6 +484,7 @@ def _model_settings(section: dict, where: str) -> ModelSettings:
         horizon_days=_positive_int(section, "horizon_days", defaults.horizon_days, where),
         min_repeat_buyers=_positive_int(section, "min_repeat_buyers", defaults.min_repeat_buyers, where),
         order_window_days=_positive_int(section, "order_window_days", defaults.order_window_days, where),
+        check_customers=_positive_int(section, "check_customers", defaults.check_customers, where),
         **rates,
     )
 

@@ -11,6 +11,7 @@ their own numpy predictions per customer, with the stored calibration map applie
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import timedelta
 
 import numpy as np
@@ -21,6 +22,7 @@ from retainly.models.clv import DAYS_PER_MONTH, discounted_purchases
 from retainly.models.heuristic import HeuristicModel
 from retainly.scores.backtest import fit_model
 from retainly.scores.calibration import Calibration
+from retainly.scores.scoring import score
 from retainly.scores.stored import latest_fit
 from retainly.settings import TIME_UNITS
 from tests.scores.conftest import fit_spend
@@ -92,3 +94,30 @@ def test_histories_alone_are_those_of_the_summary(generated_shop):
     for unit in ("week", "day"):
         summary = model_summary(generated_shop.store, as_of, unit)[["customer_id", "frequency", "recency", "T"]]
         assert customer_histories(generated_shop.store, as_of, unit).equals(summary)
+
+
+def test_the_backtest_and_the_check_read_every_kth_customer_of_a_large_shop(generated_shop):
+    # With check_customers = 500, the generated shop's backtest and chance-to-order check read every k-th
+    # customer by id, k = ceil(buyers / 500); the fit and the stored scores still cover every customer.
+    # The expected counts come from plain SQL over the purchases, and the cut from the rule in
+    # scores/scoring.py's docstring (the holdout is the horizon, at most a third of the history).
+    store = generated_shop.store
+    as_of = generated_shop.predictions.as_of(None)
+    known = "FROM purchases WHERE customer_id IS NOT NULL AND placed_at < ?"
+    buyers = store.fetchone(f"SELECT COUNT(DISTINCT customer_id) {known}", (as_of + timedelta(days=1),))[0]
+    every = math.ceil(buyers / 500)
+    assert every == 3  # the shop has 1,001 to 1,500 buyers
+    settings = replace(generated_shop.settings.models, check_customers=500)
+    fit = score(generated_shop.analytics, as_of, "auto", settings)
+
+    first = store.fetchone("SELECT MIN(placed_at) FROM purchases WHERE customer_id IS NOT NULL")[0].date()
+    cut = as_of - timedelta(days=min(settings.horizon_days, (as_of - first).days // 3))
+    by_cut = (cut + timedelta(days=1),)
+    sampled = store.fetchone(f"SELECT COUNT(DISTINCT customer_id) {known} AND MOD(customer_id, {every}) = 0", by_cut)[0]
+    everyone = store.fetchone(f"SELECT COUNT(DISTINCT customer_id) {known}", by_cut)[0]
+    assert 0 < sampled < everyone
+    assert fit["backtest"] and {row["customers"] for row in fit["backtest"]} == {sampled}
+    assert (f"the backtest and this check read every 3rd customer by id (about {buyers / 3:,.0f} of {buyers:,}; "
+            "[models] check_customers = 500)") in fit["reason"]
+    assert fit["customers"] == buyers
+    assert store.fetchone("SELECT COUNT(*) FROM customer_scores WHERE as_of = ?", (as_of,))[0] == buyers

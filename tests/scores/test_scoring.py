@@ -327,8 +327,10 @@ def test_auto_backtests_even_a_tiny_history(few_buyers_shop):
     (["min_repeat_buyers = 0"], "[models] min_repeat_buyers = 0: give a whole number of at least 1"),
     (['horizon_days = "1y"'], "[models] horizon_days = '1y': give a whole number of at least 1"),
     (["order_window_days = 0"], "[models] order_window_days = 0: give a whole number of at least 1"),
+    (["check_customers = 0.5"], "[models] check_customers = 0.5: give a whole number of at least 1"),
     (["horizon = 90", "speed = 2"], "[models] has no setting horizon, speed; known: time_unit, horizon_days, "
-                                    "discount_rate, min_repeat_buyers, penalizer, order_window_days"),
+                                    "discount_rate, min_repeat_buyers, penalizer, order_window_days, "
+                                    "check_customers"),
 ])
 def test_settings_errors_are_one_line(settings_file, lines, message):
     path = settings_file(*lines)
@@ -342,8 +344,8 @@ def test_settings_defaults_and_values(settings_file):
     assert AnalysisSettings.load(settings_file()).models == ModelSettings()
     assert ModelSettings() == ModelSettings("week", 365, 0.01, 50, 0.0, 90)
     path = settings_file('time_unit = "day"', "horizon_days = 90", "discount_rate = 0", "min_repeat_buyers = 7",
-                         "penalizer = 0.001", "order_window_days = 30")
-    assert AnalysisSettings.load(path).models == ModelSettings("day", 90, 0.0, 7, 0.001, 30)
+                         "penalizer = 0.001", "order_window_days = 30", "check_customers = 5000")
+    assert AnalysisSettings.load(path).models == ModelSettings("day", 90, 0.0, 7, 0.001, 30, 5000)
 
 
 def test_a_bad_settings_file_stops_scoring(store_url, settings_file):
