@@ -13,10 +13,11 @@ from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from retainly.segments.lifecycle import STAGES, _reasons, assign_stages
-from retainly.segments.warning_signs import WEIGHTS, sign_texts, signs_table
+from retainly.segments.warning_signs import WEIGHTS, _json_objects, sign_texts, signs_table
 from retainly.settings import LifecycleSettings, WarningSettings
 
 SHOP_RHYTHM = 40.0  # days: one-time buyers are judged by this gap
@@ -271,3 +272,12 @@ def test_column_wise_signs_match_the_row_by_row_reference():
         round(1.0 - float(np.prod([1.0 - WEIGHTS[k] for k, _ in signs])), 4) if signs else 0.0 for signs in expected]
     assert got["customer_id"].tolist() == frame["customer_id"].tolist()
     assert {k for signs in expected for k, _ in signs} == set(WEIGHTS)  # every sign is exercised
+
+
+def test_sign_texts_that_json_escapes_are_dumped_by_json():
+    # The fast path writes a text into JSON as it is; a quote, a backslash, a control or a non-ASCII
+    # character must come out exactly as json.dumps writes it (the reference).
+    texts = ["plain words 1,234.50", 'a "quoted" word', "back\\slash", "tab\there", "café", ""]
+    got = _json_objects("overdue", pa.array(texts, pa.string())).to_pylist()
+    assert got == [json.dumps({"sign": "overdue", "text": text}) for text in texts]
+    assert _json_objects("fading", pa.array([], pa.string())).to_pylist() == []
