@@ -26,4 +26,3 @@ def formatted(values: np.ndarray, spec: str) -> pa.Array:
 def joined(*parts) -> pa.Array:
     """The parts (string arrays of one length, or plain strings) joined row by row."""
     return pc.binary_join_element_wise(*parts, "")
-
