@@ -342,7 +342,7 @@ def test_settings_errors_are_one_line(settings_file, lines, message):
 
 def test_settings_defaults_and_values(settings_file):
     assert AnalysisSettings.load(settings_file()).models == ModelSettings()
-    assert ModelSettings() == ModelSettings("week", 365, 0.01, 50, 0.0, 90)
+    assert ModelSettings() == ModelSettings("week", 365, 0.01, 50, 0.0, 90, 1_000_000)  # as docs/models.md says
     path = settings_file('time_unit = "day"', "horizon_days = 90", "discount_rate = 0", "min_repeat_buyers = 7",
                          "penalizer = 0.001", "order_window_days = 30", "check_customers = 5000")
     assert AnalysisSettings.load(path).models == ModelSettings("day", 90, 0.0, 7, 0.001, 30, 5000)
